@@ -1,0 +1,116 @@
+# xdpnat - build, test and demo.
+#
+#   make            build BPF objects, skeletons and the xdpnat binary
+#   make deps       install the Debian packages needed (idempotent)
+#   make demo       deps + build, then the main job in network namespaces
+#   make check      deps + build, then every test (unit, bpf, fuzz, e2e)
+#   make bench      the benchmark (tests/bench)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   := build
+
+CC      ?= gcc
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Ictl -I$(BUILD)
+LDLIBS  := -lbpf -lxdp -lcurl -lmnl -ljson-c -lelf -lz -lpthread
+
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
+	      -Wall -Werror -Iinclude -Ibpf -I$(BUILD)
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+BPF_HDRS  := $(wildcard bpf/*.h) include/xdpnat.h
+
+CTL_SRCS  := $(wildcard ctl/*.c)
+CTL_OBJS  := $(patsubst ctl/%.c,$(BUILD)/ctl/%.o,$(CTL_SRCS))
+LIB_OBJS  := $(filter-out $(BUILD)/ctl/main.o,$(CTL_OBJS))
+CTL_HDRS  := $(wildcard ctl/*.h) include/xdpnat.h
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+TBPF_SRCS := $(wildcard tests/bpf/test_*.c)
+TBPF_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(TBPF_SRCS))
+TBPF_LIB  := $(filter-out $(TBPF_SRCS),$(wildcard tests/bpf/*.c))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(FUZZ_SRCS))
+TEST_BPF_SRCS := $(wildcard tests/*/*.bpf.c)
+TEST_BPF_OBJS := $(patsubst tests/%.bpf.c,$(BUILD)/tests/%.bpf.o,$(TEST_BPF_SRCS))
+
+.PHONY: all deps demo check bench install clean tests
+.PRECIOUS: $(BUILD)/%.skel.h $(BUILD)/%.bpf.o $(BUILD)/ctl/%.o
+all: $(BUILD)/xdpnat $(BPF_OBJS)
+
+tests: all $(UNIT_BINS) $(TBPF_BINS) $(FUZZ_BINS) $(TEST_BPF_OBJS)
+
+$(BUILD)/vmlinux.h:
+	@mkdir -p $(@D)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/tests/%.bpf.o: tests/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/ctl/%.o: ctl/%.c $(CTL_HDRS) $(BPF_SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/xdpnat: $(CTL_OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# tests/unit/test_NAME.c links ctl/NAME.o (if there is one) plus the objects
+# named in UNIT_DEPS_NAME, so a unit test builds without the rest of ctl/.
+UNIT_DEPS_addrwatch := $(BUILD)/ctl/config.o
+UNIT_DEPS_ddns      := $(BUILD)/ctl/config.o
+.SECONDEXPANSION:
+$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $$(wildcard ctl/$$*.c) $$(UNIT_DEPS_$$*) $(CTL_HDRS)
+	@mkdir -p $(@D)
+	$(if $(wildcard ctl/$*.c),$(MAKE) --no-print-directory $(BUILD)/ctl/$*.o)
+	$(CC) $(CFLAGS) -o $@ $< $(if $(wildcard ctl/$*.c),$(BUILD)/ctl/$*.o) $(UNIT_DEPS_$*) $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(TBPF_LIB) $(LIB_OBJS) $(BPF_SKELS) $(wildcard tests/bpf/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/bpf -o $@ $< $(TBPF_LIB) $(LIB_OBJS) $(LDLIBS)
+
+# libFuzzer targets: the controller's sources rebuilt with clang and sanitizers.
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Ictl -I$(BUILD) \
+	       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+$(BUILD)/tests/fuzz/%: tests/fuzz/%.c $(filter-out ctl/main.c,$(CTL_SRCS)) $(CTL_HDRS) $(BPF_SKELS)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(filter-out ctl/main.c,$(CTL_SRCS)) $(LDLIBS)
+
+deps:
+	@scripts/install-deps.sh
+
+demo: deps
+	$(MAKE) all
+	demo/demo.sh
+
+check: deps
+	$(MAKE) tests
+	tests/run.sh
+
+bench: deps
+	$(MAKE) tests
+	tests/bench/run.sh
+
+install: all
+	install -D -m 0755 $(BUILD)/xdpnat $(DESTDIR)$(PREFIX)/sbin/xdpnat
+	install -D -m 0644 doc/xdpnat.8 $(DESTDIR)$(PREFIX)/share/man/man8/xdpnat.8
+	install -D -m 0644 doc/xdpnat.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/xdpnat.conf.5
+	install -D -m 0644 doc/xdpnat.conf.example $(DESTDIR)$(PREFIX)/share/doc/xdpnat/xdpnat.conf.example
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * nat_maps.h - every map of the data path, in one place. Layouts come from
+ * include/xdpnat.h; sizes marked "set by the loader" are resized from the
+ * configuration before the object is loaded. All maps are pinned by the
+ * controller (not by LIBBPF_PIN_BY_NAME: the pin directory is configurable).
+ */
+#ifndef NAT_MAPS_H
+#define NAT_MAPS_H
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nat_config);
+} nat_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDPNAT_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct nat_iface);
+} nat_ifaces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDPNAT_MAX_IFACES);
+	__type(key, __be32);
+	__type(value, __u32);
+} nat_wanaddr SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDPNAT_MAX_FORWARD_PORTS);
+	__type(key, struct nat_fwd_key);
+	__type(value, struct nat_fwd_value);
+} nat_forwards SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * XDPNAT_CT_MAX_DEFAULT);	/* set by the loader: 2 x conntrack-max */
+	__type(key, struct nat_ct_key);
+	__type(value, struct nat_ct_value);
+} nat_ct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XDPNAT_FRAG_MAX);
+	__type(key, struct nat_frag_key);
+	__type(value, struct nat_frag_value);
+} nat_frag SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nat_stats);
+} nat_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nat_ctl_stats);
+} nat_ctl_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDPNAT_EXPECT_MAX);
+	__type(key, struct nat_expect_key);
+	__type(value, struct nat_expect_value);
+} nat_expect SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDPNAT_GATE_MAX);
+	__type(key, struct nat_gate_key);
+	__type(value, struct nat_gate_value);
+} nat_gate SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, 64);		/* indexed by rx queue */
+	__type(key, __u32);
+	__type(value, __u32);
+} nat_xsks SEC(".maps");
+
+#endif /* NAT_MAPS_H */

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * config.h - the parsed form of /etc/xdpnat.conf.
+ *
+ * One statement per line, '#' starts a comment. The parser never stops at
+ * the first error: it reports every bad line as "FILE:LINE: message" and
+ * returns failure, so `xdpnat check` shows them all and `xdpnat run`
+ * attaches nothing.
+ */
+#ifndef XDPNAT_CONFIG_H
+#define XDPNAT_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+#define CFG_MAX_IFACES		32
+#define CFG_MAX_FORWARDS	256
+#define CFG_MAX_DDNS		16
+#define CFG_MAX_ALG_PORTS	8
+#define CFG_PATH_MAX		256
+
+struct cfg_wan {
+	char ifname[IF_NAMESIZE];
+	bool outbound;			/* `outbound <wan>` seen */
+	uint16_t port_lo, port_hi;	/* masquerade range, host order */
+	struct in_addr gateway;		/* `wan <if> gateway <ip>`, 0 = learn from routes */
+	int line;
+};
+
+struct cfg_lan {
+	char ifname[IF_NAMESIZE];
+	int line;
+};
+
+struct cfg_forward {
+	uint8_t proto;			/* IPPROTO_TCP / IPPROTO_UDP */
+	char wan[IF_NAMESIZE];
+	uint16_t port_lo, port_hi;	/* outside, host order; lo == hi for one port */
+	struct in_addr to_addr;
+	uint16_t to_lo, to_hi;		/* inside, host order; see cfg_forward_map() */
+	bool gate_ftp;			/* `gate ftp` */
+	int line;
+};
+
+enum cfg_ddns_provider {
+	DDNS_DYNDNS2,
+	DDNS_ORAY,
+	DDNS_NOIP,
+	DDNS_CLOUDFLARE,
+	DDNS_CUSTOM,
+};
+
+struct cfg_ddns {
+	char wan[IF_NAMESIZE];
+	enum cfg_ddns_provider provider;
+	char fqdn[256];
+	char user[128];			/* "" if none */
+	char password_file[CFG_PATH_MAX];
+	char token_file[CFG_PATH_MAX];
+	char server[CFG_PATH_MAX];	/* "" = provider default */
+	char ca_file[CFG_PATH_MAX];
+	char url[1024];			/* custom: template */
+	unsigned interval;		/* seconds between forced refreshes */
+	int line;
+};
+
+struct cfg_alg_ftp {
+	bool enabled;
+	uint16_t ports[CFG_MAX_ALG_PORTS];	/* default {21} */
+	int nports;
+	uint16_t implicit_tls_port;		/* 0 = none */
+	unsigned expect_timeout;		/* seconds */
+	int line;
+};
+
+struct cfg_timeouts {
+	unsigned tcp_syn, tcp_est, tcp_closing, udp, icmp;
+};
+
+struct xdpnat_config {
+	char path[CFG_PATH_MAX];
+	struct cfg_wan wans[CFG_MAX_IFACES];
+	int nwans;
+	struct cfg_lan lans[CFG_MAX_IFACES];
+	int nlans;
+	struct cfg_forward forwards[CFG_MAX_FORWARDS];
+	int nforwards;
+	struct cfg_ddns ddns[CFG_MAX_DDNS];
+	int nddns;
+	struct cfg_alg_ftp alg_ftp;
+	struct cfg_timeouts timeouts;
+	unsigned conntrack_max;		/* flows */
+	char pin_dir[CFG_PATH_MAX];	/* `pin-dir <path>`, default XDPNAT_PIN_DIR_DEFAULT */
+	char state_dir[CFG_PATH_MAX];	/* `state-dir <path>`, default /var/lib/xdpnat */
+};
+
+/* Fill in every default. */
+void cfg_init(struct xdpnat_config *cfg);
+
+/*
+ * Parse a whole file (or an in-memory text for tests, with `name` used in
+ * messages). Errors go to `err` as "NAME:LINE: message\n", one per line.
+ * Returns the number of errors (0 = valid). Checks the whole file for
+ * consistency too: an `outbound`/`forward`/`ddns` naming an interface that
+ * is not a `wan`, overlapping forwards on the same WAN and protocol, a
+ * forward whose inside range is neither one port nor the outside range's
+ * length, at least one wan and one lan, secret files readable by group or
+ * others.
+ */
+int cfg_parse_file(struct xdpnat_config *cfg, const char *path, FILE *err);
+int cfg_parse_string(struct xdpnat_config *cfg, const char *name, const char *text, FILE *err);
+
+/* Inside port for outside port `port` of forward `f` (range to range keeps
+ * the offset, range to one port maps all to that port). */
+uint16_t cfg_forward_map(const struct cfg_forward *f, uint16_t port);
+
+const struct cfg_wan *cfg_find_wan(const struct xdpnat_config *cfg, const char *ifname);
+const char *cfg_ddns_provider_name(enum cfg_ddns_provider p);
+
+#endif /* XDPNAT_CONFIG_H */

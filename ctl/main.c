@@ -1,0 +1,2 @@
+/* placeholder until the controller lands */
+int main(void) { return 0; }

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * xdpnat.h - the one definition of every map key, map value and constant
+ * shared by the BPF data path (bpf/) and the controller (ctl/).
+ *
+ * Rules for everything in here:
+ *  - fixed-size types only (__u8.. __u64, __be16, __be32), so the layout is
+ *    the same for clang -target bpf and for gcc on the host;
+ *  - every hole is an explicit, always-zeroed pad field: a key with an
+ *    uninitialised hole is a lookup that never matches;
+ *  - addresses and ports are in network byte order unless the field name
+ *    says _host; times are CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns).
+ *
+ * BPF code includes vmlinux.h first; userspace includes <linux/types.h>.
+ */
+#ifndef XDPNAT_H
+#define XDPNAT_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define XDPNAT_PIN_DIR_DEFAULT	"/sys/fs/bpf/xdpnat"
+
+/* Map names, as pinned under the pin directory. */
+#define XDPNAT_MAP_CONFIG	"nat_config"
+#define XDPNAT_MAP_IFACES	"nat_ifaces"
+#define XDPNAT_MAP_WANADDR	"nat_wanaddr"
+#define XDPNAT_MAP_FORWARDS	"nat_forwards"
+#define XDPNAT_MAP_CT		"nat_ct"
+#define XDPNAT_MAP_FRAG		"nat_frag"
+#define XDPNAT_MAP_STATS	"nat_stats"
+#define XDPNAT_MAP_CTL_STATS	"nat_ctl_stats"
+#define XDPNAT_MAP_EXPECT	"nat_expect"
+#define XDPNAT_MAP_GATE		"nat_gate"
+#define XDPNAT_MAP_XSKS		"nat_xsks"
+
+#define XDPNAT_MAX_IFACES	64
+#define XDPNAT_MAX_FORWARD_PORTS 262144	/* forward ranges are expanded per port */
+#define XDPNAT_CT_MAX_DEFAULT	65536	/* flows; nat_ct holds two entries per flow */
+#define XDPNAT_FRAG_MAX		8192
+#define XDPNAT_EXPECT_MAX	4096
+#define XDPNAT_GATE_MAX		4096
+
+/* Port allocation: how many candidates are tried before giving up. */
+#define XDPNAT_PORT_TRIES	32
+
+/* ---------------------------------------------------------------------
+ * nat_config: ARRAY, one entry (key 0). Runtime tunables; the data path
+ * and the controller read it on every use, so `bpftool map update` takes
+ * effect at once. All times in seconds.
+ */
+struct nat_config {
+	__u32 timeout_tcp_syn;		/* SYN seen, no reply yet */
+	__u32 timeout_tcp_est;		/* established */
+	__u32 timeout_tcp_closing;	/* FIN or RST seen */
+	__u32 timeout_udp;
+	__u32 timeout_icmp;
+	__u32 timeout_expect;		/* FTP ALG expectation lifetime */
+	__u32 gate_linger;		/* gate stays open after control ends */
+	__u32 flags;			/* NAT_CFG_F_* */
+};
+
+#define NAT_CFG_F_NO_FASTPATH	(1U << 0)	/* never redirect in XDP: all via kernel path */
+
+#define NAT_TIMEOUT_TCP_SYN_DEFAULT	30
+#define NAT_TIMEOUT_TCP_EST_DEFAULT	7440
+#define NAT_TIMEOUT_TCP_CLOSING_DEFAULT	120
+#define NAT_TIMEOUT_UDP_DEFAULT		60
+#define NAT_TIMEOUT_ICMP_DEFAULT	30
+#define NAT_TIMEOUT_EXPECT_DEFAULT	60
+#define NAT_GATE_LINGER_DEFAULT		10
+
+/* ---------------------------------------------------------------------
+ * nat_ifaces: HASH, key __u32 ifindex. Every interface xdpnat is attached
+ * to. For a WAN, addr is its current IPv4 address (0 = none: the WAN then
+ * passes traffic untouched) and gateway is the next hop that packets of
+ * flows bound to this WAN are sent to when the routing table (e.g. ECMP)
+ * would pick another WAN.
+ */
+enum nat_if_role {
+	NAT_IF_LAN = 1,
+	NAT_IF_WAN = 2,
+};
+
+struct nat_iface {
+	__u32 role;			/* enum nat_if_role */
+	__be32 addr;			/* WAN: current address, 0 = none */
+	__be32 gateway;			/* WAN: symmetric-return next hop, 0 = unknown */
+	__u16 port_lo_host;		/* WAN: masquerade range, host order */
+	__u16 port_hi_host;
+	__u8 masquerade;		/* WAN: `outbound` configured */
+	__u8 wan_id;			/* WAN: 0..n-1 in config order */
+	__u8 pad[2];
+};
+
+/* nat_wanaddr: HASH, key __be32 address -> __u32 ifindex of the WAN that
+ * has it. Used to recognise hairpin traffic and the router's own traffic. */
+
+/* ---------------------------------------------------------------------
+ * nat_forwards: HASH. A `forward` range is expanded to one entry per
+ * outside port, so a lookup is one hash probe.
+ */
+struct nat_fwd_key {
+	__u32 ifindex;			/* the WAN */
+	__be16 port;			/* outside port */
+	__u8 proto;			/* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 pad;
+};
+
+struct nat_fwd_value {
+	__be32 addr;			/* inside host */
+	__be16 port;			/* inside port */
+	__u8 flags;			/* NAT_FWD_F_* */
+	__u8 pad;
+};
+
+#define NAT_FWD_F_GATE_FTP	(1U << 0)	/* admit only peers with a live FTP control session */
+
+/* ---------------------------------------------------------------------
+ * nat_ct: HASH, two entries per flow, one per direction, each keyed by the
+ * tuple of packets as they arrive in that direction (before translation).
+ * The value says what the packet becomes. The other direction's key is
+ * always the reverse of this entry's translated tuple:
+ *   reply key = { to_daddr, to_saddr, to_dport, to_sport, proto }.
+ *
+ * ICMP echo uses the identifier as a port: a request has sport = id,
+ * dport = 0; a reply has sport = 0, dport = id.
+ */
+struct nat_ct_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+struct nat_ct_value {
+	__be32 to_saddr;		/* tuple after translation */
+	__be32 to_daddr;
+	__be16 to_sport;
+	__be16 to_dport;
+	__u32 wan_ifindex;		/* the WAN this flow is bound to */
+	__u64 last_seen;		/* ns, this direction */
+	__u64 packets;			/* this direction */
+	__u64 bytes;			/* this direction, IP length */
+	__u32 created;			/* seconds since boot (monotonic) */
+	__u8 dir;			/* enum nat_ct_dir */
+	__u8 kind;			/* enum nat_ct_kind */
+	__u8 state;			/* enum nat_ct_state, kept equal in both entries */
+	__u8 flags;			/* NAT_CT_F_* */
+};
+
+enum nat_ct_dir {
+	NAT_DIR_ORIG = 0,		/* the direction of the packet that created the flow */
+	NAT_DIR_REPLY = 1,
+	NAT_DIR_HAIRPIN_EGRESS = 2,	/* hairpin: key is the half-translated tuple seen on tc egress */
+};
+
+enum nat_ct_kind {
+	NAT_KIND_MASQ = 1,		/* LAN -> WAN, source translated */
+	NAT_KIND_FORWARD = 2,		/* WAN -> inside host, destination translated */
+	NAT_KIND_HAIRPIN = 3,		/* LAN -> WAN address -> inside host, both translated */
+	NAT_KIND_EXPECT = 4,		/* data connection admitted by the FTP ALG */
+};
+
+enum nat_ct_state {
+	NAT_CT_NEW = 0,			/* UDP/ICMP: one direction seen */
+	NAT_CT_SYN_SENT = 1,
+	NAT_CT_ESTABLISHED = 2,		/* TCP: reply seen; UDP/ICMP: both directions seen */
+	NAT_CT_FIN_WAIT = 3,		/* TCP: one FIN seen */
+	NAT_CT_CLOSING = 4,		/* TCP: both FINs or an RST */
+};
+
+#define NAT_CT_F_ALG		(1U << 0)	/* control flow: packets go to the userspace ALG */
+#define NAT_CT_F_OPAQUE		(1U << 1)	/* ALG handed the flow back (AUTH TLS) */
+#define NAT_CT_F_FIN		(1U << 2)	/* a FIN was seen in this direction */
+
+/* ---------------------------------------------------------------------
+ * nat_frag: LRU_HASH. Non-first IPv4 fragments carry no ports; the first
+ * fragment records its translation here, keyed like the IP reassembly
+ * key, and later fragments are translated from it.
+ */
+struct nat_frag_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 id;
+	__u8 proto;
+	__u8 pad;
+};
+
+struct nat_frag_value {
+	__be32 to_saddr;
+	__be32 to_daddr;
+	__u32 wan_ifindex;
+	__u8 dir;
+	__u8 pad[3];
+};
+
+/* ---------------------------------------------------------------------
+ * nat_stats: PERCPU_ARRAY, one entry. Counters kept by the data path;
+ * readers sum over CPUs. Field names are what `xdpnat stats` prints.
+ */
+struct nat_stats {
+	__u64 rx_packets;		/* packets seen by xdpnat on any hook */
+	__u64 xdp_forwarded;		/* translated and redirected in XDP */
+	__u64 tc_translated;		/* translated on the kernel path (tc) */
+	__u64 passed_untouched;		/* not ours: passed to the kernel as is */
+	__u64 passed_to_kernel;		/* ours, but XDP could not forward it */
+	__u64 flows_created;
+	__u64 icmp_errors_translated;
+	__u64 fragments_translated;
+	__u64 drop_malformed;		/* bad IHL, short headers, bogus lengths */
+	__u64 drop_no_port;		/* port allocation failed: range exhausted */
+	__u64 drop_ct_full;		/* conntrack table full */
+	__u64 drop_frag_unknown;	/* non-first fragment of an unknown datagram */
+	__u64 drop_no_flow;		/* would have leaked a LAN source address */
+	__u64 drop_gate;		/* gated forward, no live control session */
+	__u64 alg_to_user;		/* control-flow packets sent to the ALG */
+	__u64 alg_xsk_fail;		/* no AF_XDP socket for the ALG: passed */
+	__u64 expect_used;		/* data connections admitted by an expectation */
+};
+
+/* nat_ctl_stats: ARRAY, one entry, written by the controller only. */
+struct nat_ctl_stats {
+	__u64 ct_expired;		/* flows reclaimed by the garbage collector */
+	__u64 ct_addr_change;		/* flows removed because their WAN address changed */
+	__u64 gc_runs;
+	__u64 daemon_pid;		/* pid of the running `xdpnat run`, 0 when stopped */
+	__u64 daemon_started;		/* CLOCK_REALTIME seconds */
+};
+
+/* ---------------------------------------------------------------------
+ * FTP ALG (see ctl/alg_ftp*). nat_expect: HASH, an expected data
+ * connection from remote raddr to waddr:wport, admitted once.
+ */
+struct nat_expect_key {
+	__be32 raddr;			/* remote peer that may connect */
+	__be32 waddr;			/* address it connects to (outside) */
+	__be16 wport;			/* port it connects to (outside) */
+	__u8 proto;
+	__u8 pad;
+};
+
+struct nat_expect_value {
+	__be32 to_addr;			/* inside host */
+	__be16 to_port;
+	__u8 dir;			/* 0: remote -> inside host (PASV, 227 rewritten) */
+	__u8 pad;
+	__u64 expires;			/* ns */
+	struct nat_ct_key ctl;		/* the control flow (its orig key) */
+};
+
+/* nat_gate: HASH, key (remote, inside host) -> live FTP control sessions. */
+struct nat_gate_key {
+	__be32 raddr;
+	__be32 inside_addr;
+};
+
+struct nat_gate_value {
+	__u32 sessions;			/* established control connections now */
+	__u32 pad;
+	__u64 last_seen;		/* ns, the last control packet or session end */
+};
+
+#endif /* XDPNAT_H */
