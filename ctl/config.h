@@ -24,6 +24,8 @@
 
 struct cfg_wan {
 	char ifname[IF_NAMESIZE];
+	bool has_address;		/* `wan <if> address <ip>`: static, for tests and fixed lines */
+	struct in_addr address;
 	bool outbound;			/* `outbound <wan>` seen */
 	uint16_t port_lo, port_hi;	/* masquerade range, host order */
 	struct in_addr gateway;		/* `wan <if> gateway <ip>`, 0 = learn from routes */
@@ -95,6 +97,7 @@ struct xdpnat_config {
 	unsigned conntrack_max;		/* flows */
 	char pin_dir[CFG_PATH_MAX];	/* `pin-dir <path>`, default XDPNAT_PIN_DIR_DEFAULT */
 	char state_dir[CFG_PATH_MAX];	/* `state-dir <path>`, default /var/lib/xdpnat */
+	char run_dir[CFG_PATH_MAX];	/* `run-dir <path>`, default /run/xdpnat: pid and status files */
 };
 
 /* Fill in every default. */
