@@ -24,8 +24,6 @@
 
 struct cfg_wan {
 	char ifname[IF_NAMESIZE];
-	bool has_address;		/* `wan <if> address <ip>`: static, for tests and fixed lines */
-	struct in_addr address;
 	bool outbound;			/* `outbound <wan>` seen */
 	uint16_t port_lo, port_hi;	/* masquerade range, host order */
 	struct in_addr gateway;		/* `wan <if> gateway <ip>`, 0 = learn from routes */
