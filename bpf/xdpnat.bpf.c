@@ -1,20 +1,511 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* STUB: being written. Program names and maps are final. */
+/*
+ * xdpnat.bpf.c - the data path: two programs, one body of NAT logic.
+ *
+ *   xdpnat_xdp        XDP, ingress of every LAN and WAN interface.
+ *   xdpnat_tc_egress  tc clsact egress of every LAN and WAN interface.
+ *
+ * XDP translates and forwards established flows itself (FIB lookup, MAC
+ * rewrite, TTL decrement, redirect). When it cannot forward a packet it
+ * hands it to the kernel in a form the kernel accepts on that interface:
+ *  - from a WAN: destination translated (the kernel routes the now-inside
+ *    address to the LAN);
+ *  - from a LAN: untouched, because a WAN source address arriving from the
+ *    LAN would be a martian; tc egress of the WAN translates it after the
+ *    kernel has routed it. Hairpin flows get their destination half on
+ *    ingress and their source half on tc egress of the LAN.
+ * A packet redirected by XDP never passes tc egress, and a packet passed
+ * untouched is translated only on egress: nothing is translated twice.
+ */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 #include "xdpnat.h"
 #include "nat_maps.h"
+#include "nat_parse.h"
+#include "nat_ct.h"
+#include "nat_rewrite.h"
+#include "nat_fib.h"
+
+#define TC_ACT_OK_	0
+#define TC_ACT_SHOT_	2
+
+enum nat_hook {
+	HOOK_XDP_LAN,
+	HOOK_XDP_WAN,
+	HOOK_TC_LAN,
+	HOOK_TC_WAN,
+};
+
+enum nat_action {
+	ACT_UNTOUCHED,		/* not ours: leave the packet as it is */
+	ACT_XLATE,		/* translate as the verdict says */
+	ACT_DROP,		/* dropped; the reason is counted already */
+};
+
+struct nat_verdict {
+	struct nat_ct_key to;		/* the (outer) header after translation */
+	struct nat_ct_value *ct;	/* the flow entry, or the flow of an ICMP error */
+	__u32 wan_ifindex;		/* the flow's WAN */
+	bool to_wan;			/* leaves through the flow's WAN */
+	bool snat;			/* the source changes */
+};
+
+static __always_inline bool hook_is_lan_to_wan(enum nat_hook hook)
+{
+	return hook == HOOK_XDP_LAN || hook == HOOK_TC_WAN;
+}
+
+static __always_inline int ct_new_result(int rc)
+{
+	if (rc == CT_NEW_OK)
+		return ACT_XLATE;
+	if (rc == CT_NEW_NO_PORT)
+		STAT_INC(drop_no_port);
+	else
+		STAT_INC(drop_ct_full);	/* full, or the tuple clashes with a live flow */
+	return ACT_DROP;
+}
+
+/* A connection from the Internet to a WAN address: an FTP expectation or a
+ * port forward. */
+static __always_inline int new_from_wan(const struct nat_pkt *p, __u32 ifindex,
+					const struct nat_iface *iif, struct nat_ct_value **v)
+{
+	struct nat_expect_key ek = {
+		.raddr = p->key.saddr, .waddr = p->key.daddr, .wport = p->key.dport,
+		.proto = p->key.proto,
+	};
+	struct nat_fwd_key fk = { .ifindex = ifindex, .port = p->key.dport, .proto = p->key.proto };
+	struct ct_new n = { .key = p->key, .to = p->key, .wan_ifindex = ifindex };
+	struct nat_expect_value *e;
+	struct nat_fwd_value *f;
+
+	if (!iif->addr || p->key.daddr != iif->addr || p->key.proto == IPPROTO_ICMP)
+		return ACT_UNTOUCHED;
+	if (!ct_may_create(p))
+		return ACT_UNTOUCHED;
+
+	e = bpf_map_lookup_elem(&nat_expect, &ek);
+	if (e && e->expires > bpf_ktime_get_ns()) {
+		n.kind = NAT_KIND_EXPECT;
+		n.to.daddr = e->to_addr;
+		n.to.dport = e->to_port;
+		bpf_map_delete_elem(&nat_expect, &ek);	/* single use */
+		STAT_INC(expect_used);
+		return ct_new_result(ct_create(&n, v));
+	}
+
+	f = bpf_map_lookup_elem(&nat_forwards, &fk);
+	if (!f)
+		return ACT_UNTOUCHED;
+	if ((f->flags & NAT_FWD_F_GATE_FTP) && !gate_open(p->key.saddr, f->addr)) {
+		STAT_INC(drop_gate);
+		return ACT_DROP;
+	}
+	n.kind = NAT_KIND_FORWARD;
+	n.to.daddr = f->addr;
+	n.to.dport = f->port;
+	if (f->flags & NAT_FWD_F_FTP_CTRL)
+		n.flags = NAT_CT_F_GATE;
+	return ct_new_result(ct_create(&n, v));
+}
+
+static __always_inline void ct_new_range(struct ct_new *n, const struct nat_iface *wan)
+{
+	n->port_lo = wan->port_lo_host ? wan->port_lo_host : 1024;
+	n->port_hi = wan->port_hi_host ? wan->port_hi_host : 65535;
+	n->alloc_sport = 1;
+}
+
+/* LAN host to a forward on one of our WAN addresses: both halves. */
+static __always_inline int new_hairpin(const struct nat_pkt *p, __u32 wan_ifindex,
+				       struct nat_ct_value **v)
+{
+	struct nat_fwd_key fk = { .ifindex = wan_ifindex, .port = p->key.dport, .proto = p->key.proto };
+	struct ct_new n = { .key = p->key, .to = p->key, .wan_ifindex = wan_ifindex,
+			    .kind = NAT_KIND_HAIRPIN };
+	struct nat_iface *wan;
+	struct nat_fwd_value *f;
+
+	if (p->key.proto == IPPROTO_ICMP)
+		return ACT_UNTOUCHED;
+	wan = bpf_map_lookup_elem(&nat_ifaces, &wan_ifindex);
+	f = bpf_map_lookup_elem(&nat_forwards, &fk);
+	if (!wan || !f || wan->addr != p->key.daddr)
+		return ACT_UNTOUCHED;
+	n.to.saddr = wan->addr;
+	n.to.daddr = f->addr;
+	n.to.dport = f->port;
+	ct_new_range(&n, wan);
+	return ct_new_result(ct_create(&n, v));
+}
+
+static __always_inline int new_masquerade(const struct nat_pkt *p, __u32 wan_ifindex,
+					  struct nat_ct_value **v)
+{
+	struct ct_new n = { .key = p->key, .to = p->key, .wan_ifindex = wan_ifindex,
+			    .kind = NAT_KIND_MASQ };
+	struct nat_iface *wan = bpf_map_lookup_elem(&nat_ifaces, &wan_ifindex);
+
+	if (!wan || wan->role != NAT_IF_WAN || !wan->masquerade || !wan->addr)
+		return ACT_UNTOUCHED;
+	n.to.saddr = wan->addr;
+	ct_new_range(&n, wan);
+	return ct_new_result(ct_create(&n, v));
+}
+
+/* New flow seen on LAN ingress: hairpin, or masquerade out of the WAN the
+ * FIB picks for it. */
+static __always_inline int new_from_lan(void *ctx, const struct nat_pkt *p, __u32 ifindex,
+					__u8 tos, struct nat_ct_value **v)
+{
+	struct bpf_fib_lookup fib;
+	__u32 *wan;
+	long rc;
+
+	if (!ct_may_create(p) || p->ttl <= 1)
+		return ACT_UNTOUCHED;
+	wan = bpf_map_lookup_elem(&nat_wanaddr, &p->key.daddr);
+	if (wan)
+		return new_hairpin(p, *wan, v);
+	rc = fib_lookup_to(ctx, &fib, ifindex, p, &p->key, p->key.daddr, tos);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return ACT_UNTOUCHED;	/* tc egress creates it once the kernel has routed it */
+	return new_masquerade(p, fib.ifindex, v);
+}
+
+static __always_inline void frag_record(const struct nat_pkt *p, const struct nat_verdict *vd)
+{
+	struct nat_frag_key fk = { .saddr = p->key.saddr, .daddr = p->key.daddr,
+				   .id = p->ip_id, .proto = p->key.proto };
+	struct nat_frag_value fv = { .to_saddr = vd->to.saddr, .to_daddr = vd->to.daddr,
+				     .wan_ifindex = vd->wan_ifindex, .to_wan = vd->to_wan };
+
+	bpf_map_update_elem(&nat_frag, &fk, &fv, BPF_ANY);
+}
+
+static __always_inline int resolve_frag(const struct nat_pkt *p, struct nat_verdict *vd)
+{
+	struct nat_frag_key fk = { .saddr = p->key.saddr, .daddr = p->key.daddr,
+				   .id = p->ip_id, .proto = p->key.proto };
+	struct nat_frag_value *fv = bpf_map_lookup_elem(&nat_frag, &fk);
+
+	if (!fv)
+		return ACT_UNTOUCHED;
+	vd->to = p->key;
+	vd->to.saddr = fv->to_saddr;
+	vd->to.daddr = fv->to_daddr;
+	vd->wan_ifindex = fv->wan_ifindex;
+	vd->to_wan = fv->to_wan;
+	vd->snat = fv->to_saddr != p->key.saddr;
+	return ACT_XLATE;
+}
+
+/* The flow of an ICMP error is the one of the reverse of the packet it
+ * carries; v then describes the error's own direction. */
+static __always_inline int resolve_icmp_error(void *data, void *data_end, const struct nat_pkt *p,
+					      enum nat_hook hook, struct nat_verdict *vd)
+{
+	struct iphdr *iph = data + ETH_HLEN_;
+	struct nat_ct_key rk;
+	struct nat_ct_value *v;
+
+	if ((void *)(iph + 1) > data_end)
+		return ACT_UNTOUCHED;
+	ct_key_reverse(&rk, p->key.saddr, p->key.daddr, p->key.sport, p->key.dport, p->key.proto);
+	v = bpf_map_lookup_elem(&nat_ct, &rk);
+	if (!v || v->dir == NAT_DIR_HAIRPIN_EGRESS)
+		return ACT_UNTOUCHED;
+	vd->ct = v;
+	vd->to.saddr = iph->saddr;
+	vd->to.daddr = v->to_daddr;
+	vd->to.proto = IPPROTO_ICMP;
+	if (iph->saddr == p->key.daddr)
+		vd->to.saddr = v->to_saddr;
+	vd->wan_ifindex = v->wan_ifindex;
+	vd->to_wan = hook_is_lan_to_wan(hook) && v->kind != NAT_KIND_HAIRPIN;
+	vd->snat = vd->to.saddr != iph->saddr;
+	return ACT_XLATE;
+}
+
+/*
+ * Find (or create) what this packet becomes. Counts drops; the caller
+ * counts what it does with a translation.
+ */
+static __always_inline int nat_resolve(void *ctx, void *data, void *data_end, struct nat_pkt *p,
+				       enum nat_hook hook, __u32 ifindex,
+				       const struct nat_iface *iif, struct nat_verdict *vd)
+{
+	struct nat_ct_value *v;
+	struct iphdr *iph = data + ETH_HLEN_;
+	int act = ACT_XLATE;
+
+	if ((void *)(iph + 1) > data_end)
+		return ACT_UNTOUCHED;
+	if (p->icmp_error)
+		return resolve_icmp_error(data, data_end, p, hook, vd);
+	if (p->frag == FRAG_LATER)
+		return resolve_frag(p, vd);
+
+	v = bpf_map_lookup_elem(&nat_ct, &p->key);
+	if (v && v->dir == NAT_DIR_HAIRPIN_EGRESS && hook != HOOK_TC_LAN)
+		return ACT_UNTOUCHED;
+	if (!v) {
+		if (hook == HOOK_XDP_WAN)
+			act = new_from_wan(p, ifindex, iif, &v);
+		else if (hook == HOOK_XDP_LAN)
+			act = new_from_lan(ctx, p, ifindex, iph->tos, &v);
+		else if (hook == HOOK_TC_WAN && ct_may_create(p))
+			act = new_masquerade(p, ifindex, &v);
+		else
+			act = ACT_UNTOUCHED;
+		if (act != ACT_XLATE)
+			return act;
+		if (!v)
+			return ACT_UNTOUCHED;
+	}
+	vd->ct = v;
+	vd->to.saddr = v->to_saddr;
+	vd->to.daddr = v->to_daddr;
+	vd->to.sport = v->to_sport;
+	vd->to.dport = v->to_dport;
+	vd->to.proto = p->key.proto;
+	vd->wan_ifindex = v->wan_ifindex;
+	vd->to_wan = hook_is_lan_to_wan(hook) && v->kind != NAT_KIND_HAIRPIN;
+	vd->snat = v->to_saddr != p->key.saddr || v->to_sport != p->key.sport;
+	if (p->frag == FRAG_FIRST)
+		frag_record(p, vd);
+	return ACT_XLATE;
+}
+
+static __always_inline int apply(void *ctx, bool is_tc, void *data, void *data_end,
+				 const struct nat_pkt *p, const struct nat_verdict *vd)
+{
+	if (p->icmp_error) {
+		if (!vd->ct || nat_rewrite_icmp_error(data, data_end, p, vd->ct, false))
+			return -1;
+		STAT_INC(icmp_errors_translated);
+		return 0;
+	}
+	if (nat_rewrite(ctx, is_tc, data, data_end, p, &vd->to))
+		return -1;
+	if (p->frag != FRAG_NONE)
+		STAT_INC(fragments_translated);
+	return 0;
+}
+
+static __always_inline void account(const struct nat_pkt *p, struct nat_verdict *vd)
+{
+	if (vd->ct && !p->icmp_error)
+		ct_account(vd->ct, p);
+}
+
+/* ------------------------------------------------------------------ XDP */
+
+static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
+				       struct nat_verdict *vd, __u8 tos)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct nat_config *cfg = nat_config_get();
+	struct bpf_fib_lookup fib;
+	struct ethhdr *eth = data;
+	struct iphdr *iph;
+
+	if (cfg && (cfg->flags & NAT_CFG_F_NO_FASTPATH))
+		return -1;
+	if (p->ttl <= 1 || p->has_options)
+		return -1;	/* the kernel sends time exceeded / handles options */
+	if (nat_fib(ctx, &fib, ctx->ingress_ifindex, p, &vd->to, tos, vd->to_wan, vd->wan_ifindex))
+		return -1;
+	/* Nothing has been written yet; from here on the frame is ours. */
+	if (apply(ctx, false, data, data_end, p, vd))
+		return XDP_DROP;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	iph = data + ETH_HLEN_;
+	if ((void *)(iph + 1) > data_end)
+		return XDP_DROP;
+	ip_decrease_ttl(iph);
+	__builtin_memcpy(eth->h_dest, fib.dmac, 6);
+	__builtin_memcpy(eth->h_source, fib.smac, 6);
+	account(p, vd);
+	STAT_INC(xdp_forwarded);
+	return bpf_redirect(fib.ifindex, 0);
+}
 
 SEC("xdp")
 int xdpnat_xdp(struct xdp_md *ctx)
 {
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 ifindex = ctx->ingress_ifindex;
+	struct nat_verdict vd = {};
+	struct nat_pkt p = {};
+	struct nat_iface *iif;
+	enum nat_hook hook;
+	struct iphdr *iph;
+	int act, rc;
+	__u8 tos;
+
+	iif = bpf_map_lookup_elem(&nat_ifaces, &ifindex);
+	if (!iif)
+		return XDP_PASS;
+	STAT_INC(rx_packets);
+	rc = nat_parse(data, data_end, data_end - data, &p);
+	if (rc == PARSE_MALFORMED) {
+		STAT_INC(drop_malformed);
+		return XDP_DROP;
+	}
+	if (rc != PARSE_OK)
+		goto untouched;
+	iph = data + ETH_HLEN_;
+	if ((void *)(iph + 1) > data_end)
+		return XDP_DROP;
+	tos = iph->tos;
+
+	hook = iif->role == NAT_IF_WAN ? HOOK_XDP_WAN : HOOK_XDP_LAN;
+	act = nat_resolve(ctx, data, data_end, &p, hook, ifindex, iif, &vd);
+	if (act == ACT_DROP)
+		return XDP_DROP;
+	if (act == ACT_UNTOUCHED)
+		goto untouched;
+
+	rc = xdp_forward(ctx, &p, &vd, tos);
+	if (rc >= 0)
+		return rc;
+
+	/* Kernel path (see the top of this file). */
+	STAT_INC(passed_to_kernel);
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (hook == HOOK_XDP_WAN) {
+		if (apply(ctx, false, data, data_end, &p, &vd))
+			return XDP_DROP;
+		account(&p, &vd);
+	} else if (vd.ct && vd.ct->kind == NAT_KIND_HAIRPIN && !p.icmp_error &&
+		   p.frag != FRAG_LATER) {
+		if (nat_rewrite_dnat(data, data_end, &p, &vd.to))
+			return XDP_DROP;
+		account(&p, &vd);
+	}
 	return XDP_PASS;
+
+untouched:
+	STAT_INC(passed_untouched);
+	return XDP_PASS;
+}
+
+/* ------------------------------------------------------------------- tc */
+
+/* A flow bound to another WAN than the one the kernel routed it to. */
+static __always_inline int tc_wan_redirect(struct __sk_buff *skb, const struct nat_verdict *vd)
+{
+	struct bpf_redir_neigh nh = { .nh_family = AF_INET_ };
+	struct nat_iface *wan;
+
+	if (!vd->to_wan || vd->wan_ifindex == skb->ifindex)
+		return TC_ACT_OK_;
+	wan = bpf_map_lookup_elem(&nat_ifaces, &vd->wan_ifindex);
+	if (!wan || !wan->gateway) {
+		STAT_INC(drop_wan_mismatch);
+		return TC_ACT_SHOT_;
+	}
+	nh.ipv4_nh = wan->gateway;
+	return bpf_redirect_neigh(vd->wan_ifindex, &nh, sizeof(nh), 0);
+}
+
+/* Egress of a WAN: may this packet leave untranslated? Only the router's
+ * own traffic, or everything if the WAN does not masquerade or has no
+ * address. */
+static __always_inline int tc_wan_untranslated(const struct nat_iface *iif, __be32 saddr)
+{
+	if (!iif->masquerade || !iif->addr)
+		return TC_ACT_OK_;
+	if (bpf_map_lookup_elem(&nat_wanaddr, &saddr))
+		return TC_ACT_OK_;
+	return TC_ACT_SHOT_;
 }
 
 SEC("tc")
 int xdpnat_tc_egress(struct __sk_buff *skb)
 {
-	return 0; /* TC_ACT_OK */
+	__u32 ifindex = skb->ifindex;
+	struct nat_verdict vd = {};
+	struct nat_pkt p = {};
+	struct nat_iface *iif;
+	enum nat_hook hook;
+	void *data, *data_end;
+	struct iphdr *iph;
+	__be32 saddr;
+	int act, rc;
+
+	iif = bpf_map_lookup_elem(&nat_ifaces, &ifindex);
+	if (!iif)
+		return TC_ACT_OK_;
+	hook = iif->role == NAT_IF_WAN ? HOOK_TC_WAN : HOOK_TC_LAN;
+	/* Headers (up to an ICMP error's embedded L4) into the linear area. */
+	bpf_skb_pull_data(skb, skb->len < 128 ? skb->len : 128);
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+
+	rc = nat_parse(data, data_end, skb->len, &p);
+	if (rc == PARSE_MALFORMED) {
+		STAT_INC(rx_packets);
+		STAT_INC(drop_malformed);
+		return TC_ACT_SHOT_;
+	}
+	if (rc != PARSE_OK) {
+		if (hook == HOOK_TC_WAN && skb->protocol == bpf_htons(ETH_P_IP_)) {
+			iph = data + ETH_HLEN_;
+			if ((void *)(iph + 1) > data_end)
+				return TC_ACT_SHOT_;
+			if (tc_wan_untranslated(iif, iph->saddr) != TC_ACT_OK_) {
+				STAT_INC(rx_packets);
+				STAT_INC(drop_no_flow);
+				return TC_ACT_SHOT_;
+			}
+		}
+		return TC_ACT_OK_;
+	}
+	iph = data + ETH_HLEN_;
+	if ((void *)(iph + 1) > data_end)
+		return TC_ACT_SHOT_;
+	saddr = iph->saddr;
+
+	/* The router's own traffic leaves a WAN as it is (ICMP errors it
+	 * generates about translated packets still need their inside fixed). */
+	if (hook == HOOK_TC_WAN && !p.icmp_error && bpf_map_lookup_elem(&nat_wanaddr, &saddr))
+		return TC_ACT_OK_;
+	if (hook == HOOK_TC_WAN && !iif->addr)
+		return TC_ACT_OK_;	/* a WAN without an address passes traffic untouched */
+
+	STAT_INC(rx_packets);
+	act = nat_resolve(skb, data, data_end, &p, hook, ifindex, iif, &vd);
+	if (act == ACT_DROP)
+		return TC_ACT_SHOT_;
+	if (act == ACT_UNTOUCHED) {
+		if (hook == HOOK_TC_WAN && tc_wan_untranslated(iif, saddr) != TC_ACT_OK_) {
+			if (p.frag == FRAG_LATER)
+				STAT_INC(drop_frag_unknown);
+			else
+				STAT_INC(drop_no_flow);
+			return TC_ACT_SHOT_;
+		}
+		STAT_INC(passed_untouched);
+		return TC_ACT_OK_;
+	}
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	if (apply(skb, true, data, data_end, &p, &vd))
+		return TC_ACT_SHOT_;
+	account(&p, &vd);
+	STAT_INC(tc_translated);
+	if (hook == HOOK_TC_WAN)
+		return tc_wan_redirect(skb, &vd);
+	return TC_ACT_OK_;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

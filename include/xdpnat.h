@@ -116,6 +116,8 @@ struct nat_fwd_value {
 };
 
 #define NAT_FWD_F_GATE_FTP	(1U << 0)	/* admit only peers with a live FTP control session */
+#define NAT_FWD_F_FTP_CTRL	(1U << 1)	/* an `alg ftp` control port (or implicit TLS): its
+						 * established flows open the gate for their peer */
 
 /* ---------------------------------------------------------------------
  * nat_ct: HASH, two entries per flow, one per direction, each keyed by the
@@ -176,6 +178,7 @@ enum nat_ct_state {
 #define NAT_CT_F_ALG		(1U << 0)	/* control flow: packets go to the userspace ALG */
 #define NAT_CT_F_OPAQUE		(1U << 1)	/* ALG handed the flow back (AUTH TLS) */
 #define NAT_CT_F_FIN		(1U << 2)	/* a FIN was seen in this direction */
+#define NAT_CT_F_GATE		(1U << 3)	/* FTP control session: counted in nat_gate */
 
 /* ---------------------------------------------------------------------
  * nat_frag: LRU_HASH. Non-first IPv4 fragments carry no ports; the first
@@ -194,7 +197,7 @@ struct nat_frag_value {
 	__be32 to_saddr;
 	__be32 to_daddr;
 	__u32 wan_ifindex;
-	__u8 dir;
+	__u8 to_wan;			/* the datagram leaves through wan_ifindex */
 	__u8 pad[3];
 };
 
@@ -216,6 +219,7 @@ struct nat_stats {
 	__u64 drop_ct_full;		/* conntrack table full */
 	__u64 drop_frag_unknown;	/* non-first fragment of an unknown datagram */
 	__u64 drop_no_flow;		/* would have leaked a LAN source address */
+	__u64 drop_wan_mismatch;	/* flow bound to another WAN whose gateway is unknown */
 	__u64 drop_gate;		/* gated forward, no live control session */
 	__u64 alg_to_user;		/* control-flow packets sent to the ALG */
 	__u64 alg_xsk_fail;		/* no AF_XDP socket for the ALG: passed */

@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * nat_ct.h - connection tracking: flow lookup, creation with port
+ * allocation, and the per-flow state machine.
+ *
+ * A flow is two nat_ct entries (see include/xdpnat.h). Creation inserts the
+ * reply entry first with BPF_NOEXIST - that insert *is* the port
+ * allocation, since the reply key holds the outside port - and the
+ * original entry second, rolling the reply entry back if another CPU
+ * created the same flow first. So two CPUs racing on one new flow can never
+ * leave half a mapping. Expired entries are reclaimed by the controller's
+ * garbage collector, which also removes a half whose twin is gone.
+ */
+#ifndef NAT_CT_H
+#define NAT_CT_H
+
+#include "nat_portalloc.h"
+
+#define E2BIG_	7
+#define EEXIST_	17
+
+static __always_inline struct nat_stats *nat_stats_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&nat_stats, &zero);
+}
+
+#define STAT_INC(field)                                         \
+	do {                                                    \
+		struct nat_stats *__s = nat_stats_get();        \
+		if (__s)                                        \
+			__s->field++;                           \
+	} while (0)
+
+static __always_inline struct nat_config *nat_config_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&nat_config, &zero);
+}
+
+static __always_inline void ct_key_reverse(struct nat_ct_key *r, __be32 saddr, __be32 daddr,
+					   __be16 sport, __be16 dport, __u8 proto)
+{
+	r->saddr = daddr;
+	r->daddr = saddr;
+	r->sport = dport;
+	r->dport = sport;
+	r->proto = proto;
+	r->pad[0] = r->pad[1] = r->pad[2] = 0;
+}
+
+/* The key of the other direction of the flow that entry v belongs to. */
+static __always_inline void ct_twin_key(struct nat_ct_key *r, const struct nat_ct_value *v, __u8 proto)
+{
+	ct_key_reverse(r, v->to_saddr, v->to_daddr, v->to_sport, v->to_dport, proto);
+}
+
+enum ct_new_rc {
+	CT_NEW_OK,
+	CT_NEW_NO_PORT,
+	CT_NEW_FULL,
+	CT_NEW_CLASH,		/* the reply tuple is taken and cannot be moved */
+};
+
+struct ct_new {
+	struct nat_ct_key key;		/* original direction, as on the wire */
+	struct nat_ct_key to;		/* original direction, translated */
+	__u32 wan_ifindex;
+	__u8 kind;
+	__u8 flags;			/* NAT_CT_F_* for both entries */
+	__u8 alloc_sport;		/* pick to.sport from the WAN's range */
+	__u16 port_lo, port_hi;
+};
+
+static __always_inline __u8 ct_initial_state(__u8 proto)
+{
+	return proto == IPPROTO_TCP ? NAT_CT_SYN_SENT : NAT_CT_NEW;
+}
+
+static __always_inline void ct_value_init(struct nat_ct_value *v, const struct nat_ct_key *to,
+					  const struct ct_new *n, __u8 dir, __u64 now)
+{
+	__builtin_memset(v, 0, sizeof(*v));
+	v->to_saddr = to->saddr;
+	v->to_daddr = to->daddr;
+	v->to_sport = to->sport;
+	v->to_dport = to->dport;
+	v->wan_ifindex = n->wan_ifindex;
+	v->last_seen = now;
+	v->created = now / 1000000000ULL;
+	v->dir = dir;
+	v->kind = n->kind;
+	v->state = ct_initial_state(n->key.proto);
+	v->flags = n->flags;
+}
+
+/* Insert the reply entry, choosing the outside port if asked to. */
+static __always_inline int ct_insert_reply(struct ct_new *n, struct nat_ct_key *rkey,
+					   struct nat_ct_value *rval)
+{
+	__u16 orig = bpf_ntohs(n->to.sport);
+	__u32 seed = bpf_get_prandom_u32();
+	long err;
+
+	if (!n->alloc_sport) {
+		ct_key_reverse(rkey, n->to.saddr, n->to.daddr, n->to.sport, n->to.dport, n->key.proto);
+		err = bpf_map_update_elem(&nat_ct, rkey, rval, BPF_NOEXIST);
+		if (!err)
+			return CT_NEW_OK;
+		return err == -EEXIST_ ? CT_NEW_CLASH : CT_NEW_FULL;
+	}
+	for (__u32 i = 0; i <= XDPNAT_PORT_TRIES; i++) {
+		__u16 port = nat_port_candidate(orig, n->port_lo, n->port_hi, seed, i);
+
+		if (!port)
+			return CT_NEW_NO_PORT;
+		n->to.sport = bpf_htons(port);
+		ct_key_reverse(rkey, n->to.saddr, n->to.daddr, n->to.sport, n->to.dport, n->key.proto);
+		err = bpf_map_update_elem(&nat_ct, rkey, rval, BPF_NOEXIST);
+		if (!err)
+			return CT_NEW_OK;
+		if (err != -EEXIST_)
+			return CT_NEW_FULL;
+	}
+	return CT_NEW_NO_PORT;
+}
+
+/*
+ * Hairpin flows also need the SNAT half on tc egress of the LAN when the
+ * packet took the kernel path (DNAT was applied on ingress): one entry per
+ * direction keyed by the half-translated tuple. Best effort: without them
+ * the kernel path drops, the XDP path still works.
+ */
+static __always_inline void ct_insert_hairpin_egress(const struct ct_new *n,
+						     struct nat_ct_value *oval,
+						     struct nat_ct_value *rval)
+{
+	struct nat_ct_key k = {};
+
+	k.saddr = n->key.saddr;
+	k.daddr = n->to.daddr;
+	k.sport = n->key.sport;
+	k.dport = n->to.dport;
+	k.proto = n->key.proto;
+	oval->dir = NAT_DIR_HAIRPIN_EGRESS;
+	bpf_map_update_elem(&nat_ct, &k, oval, BPF_ANY);
+	ct_key_reverse(&k, k.saddr, k.daddr, k.sport, k.dport, k.proto);
+	rval->dir = NAT_DIR_HAIRPIN_EGRESS;
+	bpf_map_update_elem(&nat_ct, &k, rval, BPF_ANY);
+}
+
+/*
+ * Create both entries of a new flow. On success *out is the original
+ * direction's entry (possibly one created concurrently by another CPU).
+ */
+static __always_inline int ct_create(struct ct_new *n, struct nat_ct_value **out)
+{
+	struct nat_ct_key rkey = {};
+	struct nat_ct_value oval, rval;
+	struct nat_ct_key rto = {};
+	__u64 now = bpf_ktime_get_ns();
+	long err;
+	int rc;
+
+	ct_key_reverse(&rto, n->key.saddr, n->key.daddr, n->key.sport, n->key.dport, n->key.proto);
+	ct_value_init(&rval, &rto, n, NAT_DIR_REPLY, now);
+	rc = ct_insert_reply(n, &rkey, &rval);
+	if (rc != CT_NEW_OK)
+		return rc;
+
+	ct_value_init(&oval, &n->to, n, NAT_DIR_ORIG, now);
+	err = bpf_map_update_elem(&nat_ct, &n->key, &oval, BPF_NOEXIST);
+	if (err) {
+		bpf_map_delete_elem(&nat_ct, &rkey);
+		if (err != -EEXIST_)
+			return CT_NEW_FULL;
+	} else if (n->kind == NAT_KIND_HAIRPIN) {
+		ct_insert_hairpin_egress(n, &oval, &rval);
+	}
+	*out = bpf_map_lookup_elem(&nat_ct, &n->key);
+	if (!*out)
+		return CT_NEW_FULL;
+	if (!err)
+		STAT_INC(flows_created);
+	return CT_NEW_OK;
+}
+
+/*
+ * nat_gate counts the established FTP control sessions per (remote peer,
+ * inside server); a `gate ftp` forward admits only peers counted here, or
+ * whose last session ended less than gate_linger seconds ago.
+ */
+static __always_inline void gate_update(__be32 raddr, __be32 inside, int delta)
+{
+	struct nat_gate_key gk = { .raddr = raddr, .inside_addr = inside };
+	struct nat_gate_value *g, init = {};
+
+	g = bpf_map_lookup_elem(&nat_gate, &gk);
+	if (!g) {
+		if (delta < 0)
+			return;
+		bpf_map_update_elem(&nat_gate, &gk, &init, BPF_NOEXIST);
+		g = bpf_map_lookup_elem(&nat_gate, &gk);
+		if (!g)
+			return;
+	}
+	if (delta > 0)
+		__sync_fetch_and_add(&g->sessions, 1);
+	else if (g->sessions)
+		__sync_fetch_and_sub(&g->sessions, 1);
+	g->last_seen = bpf_ktime_get_ns();
+}
+
+static __always_inline bool gate_open(__be32 raddr, __be32 inside)
+{
+	struct nat_gate_key gk = { .raddr = raddr, .inside_addr = inside };
+	struct nat_gate_value *g = bpf_map_lookup_elem(&nat_gate, &gk);
+	struct nat_config *cfg = nat_config_get();
+	__u64 linger = cfg ? cfg->gate_linger : NAT_GATE_LINGER_DEFAULT;
+
+	if (!g)
+		return false;
+	return g->sessions > 0 || bpf_ktime_get_ns() < g->last_seen + linger * 1000000000ULL;
+}
+
+/* Packet p hit entry v of an FTP control session: (remote, inside server). */
+static __always_inline void gate_peers(const struct nat_ct_value *v, const struct nat_pkt *p,
+				       __be32 *raddr, __be32 *inside)
+{
+	if (v->dir == NAT_DIR_ORIG) {
+		*raddr = p->key.saddr;
+		*inside = v->to_daddr;
+	} else {
+		*raddr = p->key.daddr;
+		*inside = p->key.saddr;
+	}
+}
+
+/* Write a new state into this entry and its twin. */
+static __always_inline void ct_set_state(struct nat_ct_value *v, __u8 proto, __u8 state)
+{
+	struct nat_ct_key twin;
+	struct nat_ct_value *t;
+
+	v->state = state;
+	ct_twin_key(&twin, v, proto);
+	t = bpf_map_lookup_elem(&nat_ct, &twin);
+	if (t)
+		t->state = state;
+}
+
+/*
+ * Per-packet bookkeeping: counters, idle time, state. Transitions touch the
+ * twin entry too; they happen a handful of times per flow.
+ */
+static __always_inline void ct_account_tcp(struct nat_ct_value *v, const struct nat_pkt *p, __u8 dir);
+
+static __always_inline void ct_account(struct nat_ct_value *v, const struct nat_pkt *p)
+{
+	__u8 dir = v->dir == NAT_DIR_HAIRPIN_EGRESS ? NAT_DIR_ORIG : v->dir;
+	__u8 before = v->state;
+
+	v->last_seen = bpf_ktime_get_ns();
+	__sync_fetch_and_add(&v->packets, 1);
+	__sync_fetch_and_add(&v->bytes, p->tot_len);
+
+	if (p->key.proto != IPPROTO_TCP) {
+		if (v->state == NAT_CT_NEW && dir == NAT_DIR_REPLY)
+			ct_set_state(v, p->key.proto, NAT_CT_ESTABLISHED);
+		return;
+	}
+	if (p->frag == FRAG_LATER)
+		return;
+	ct_account_tcp(v, p, dir);
+	if ((v->flags & NAT_CT_F_GATE) && before != v->state) {
+		__be32 raddr, inside;
+
+		gate_peers(v, p, &raddr, &inside);
+		if (v->state == NAT_CT_ESTABLISHED && before == NAT_CT_SYN_SENT)
+			gate_update(raddr, inside, 1);
+		else if (v->state == NAT_CT_CLOSING && before != NAT_CT_SYN_SENT)
+			gate_update(raddr, inside, -1);
+	}
+}
+
+static __always_inline void ct_account_tcp(struct nat_ct_value *v, const struct nat_pkt *p, __u8 dir)
+{
+	if (p->tcp_flags & TCP_RST_) {
+		if (v->state != NAT_CT_CLOSING)
+			ct_set_state(v, IPPROTO_TCP, NAT_CT_CLOSING);
+		return;
+	}
+	if (p->tcp_flags & TCP_FIN_) {
+		struct nat_ct_key twin;
+		struct nat_ct_value *t;
+
+		v->flags |= NAT_CT_F_FIN;
+		ct_twin_key(&twin, v, IPPROTO_TCP);
+		t = bpf_map_lookup_elem(&nat_ct, &twin);
+		if (t && (t->flags & NAT_CT_F_FIN))
+			ct_set_state(v, IPPROTO_TCP, NAT_CT_CLOSING);
+		else if (v->state < NAT_CT_FIN_WAIT)
+			ct_set_state(v, IPPROTO_TCP, NAT_CT_FIN_WAIT);
+		return;
+	}
+	if (v->state == NAT_CT_SYN_SENT && dir == NAT_DIR_REPLY &&
+	    (p->tcp_flags & (TCP_SYN_ | TCP_ACK_)) == (TCP_SYN_ | TCP_ACK_))
+		ct_set_state(v, IPPROTO_TCP, NAT_CT_ESTABLISHED);
+	else if (v->state == NAT_CT_CLOSING && (p->tcp_flags & TCP_SYN_) &&
+		 !(p->tcp_flags & TCP_ACK_) && dir == NAT_DIR_ORIG) {
+		/* a new connection reusing the tuple of a closed one */
+		v->flags &= ~NAT_CT_F_FIN;
+		ct_set_state(v, IPPROTO_TCP, NAT_CT_SYN_SENT);
+	}
+}
+
+/* May this packet create a flow? TCP only with a bare SYN; ICMP only an
+ * echo request; UDP always. */
+static __always_inline bool ct_may_create(const struct nat_pkt *p)
+{
+	if (p->frag == FRAG_LATER || p->icmp_error)
+		return false;
+	if (p->key.proto == IPPROTO_TCP)
+		return (p->tcp_flags & (TCP_SYN_ | TCP_ACK_ | TCP_RST_ | TCP_FIN_)) == TCP_SYN_;
+	if (p->key.proto == IPPROTO_ICMP)
+		return p->icmp_type == ICMP_ECHO_;
+	return true;
+}
+
+#endif /* NAT_CT_H */
