@@ -1,0 +1,150 @@
+#!/bin/bash
+# Core NAT on real traffic: masquerade (TCP, UDP, ICMP), forwards (one port,
+# shifted range, range to one port, UDP), hairpin on a bridged LAN, ICMP
+# errors (traceroute, port unreachable), fragments both ways, IPv6 untouched,
+# no LAN source on the WAN link, SIGHUP during a transfer.
+. "$(dirname "$0")/lib.sh"
+e2e_require_root
+e2e_require curl iperf3 traceroute tcpdump python3 sha256sum
+UDP=$E2E_LIB_DIR/udp_tool.py
+
+e2e_topo_basic || { e2e_fail "topology"; e2e_finish; }
+
+# IPv6 beside IPv4: the router forwards it, xdpnat must leave it alone.
+e2e_sysctl router net.ipv6.conf.all.forwarding=1
+for rd in "router lan0" "router wan0" "lanc eth0" "inet eth0"; do
+	set -- $rd
+	e2e_sysctl "$1" "net.ipv6.conf.$2.disable_ipv6=0"
+	e2e_sysctl "$1" "net.ipv6.conf.$2.accept_dad=0"
+done
+e2e_addr router lan0 fd00:1::1/64
+e2e_addr router wan0 fd00:2::1/64
+e2e_addr lanc eth0 fd00:1::10/64
+e2e_addr inet eth0 fd00:2::2/64
+ip -n "$(e2e_ns lanc)" -6 route add default via fd00:1::1
+ip -n "$(e2e_ns inet)" -6 route add fd00:1::/64 via fd00:2::1
+
+CONF=$E2E_TMP/router.conf
+cat > "$CONF" <<EOF2
+wan wan0
+lan lan0
+outbound wan0
+forward tcp wan0 8080 to 192.168.0.254:80
+forward tcp wan0 8000-8009 to 192.168.0.254:9000-9009
+forward tcp wan0 7000-7009 to 192.168.0.254:80
+forward udp wan0 5353 to 192.168.0.254:5300
+EOF2
+
+# The WAN link is watched from the Internet side for the whole test.
+CAP=$E2E_TMP/wan.pcap
+e2e_capture_start inet eth0 "$CAP" ip
+e2e_xdpnat_start router "$CONF" || { e2e_fail "xdpnat starts"; e2e_finish; }
+e2e_ok "xdpnat starts and reports running"
+
+# Servers
+WWW=$E2E_TMP/www; mkdir -p "$WWW"
+head -c 20000000 /dev/urandom > "$WWW/big.bin"
+SUM=$(sha256sum < "$WWW/big.bin" | cut -d' ' -f1)
+e2e_http_server inet 203.0.113.10 80 "$WWW"; INET_HTTP_LOG=$E2E_HTTP_LOG
+e2e_http_server lans 192.168.0.254 80 "$WWW"; LANS_HTTP_LOG=$E2E_HTTP_LOG
+e2e_http_server lans 192.168.0.254 9005 "$WWW"; LANS9005_LOG=$E2E_HTTP_LOG
+e2e_bg inet python3 -u "$UDP" echo 203.0.113.10 7; INET_UDP_LOG=$E2E_BG_LOG
+e2e_bg lans python3 -u "$UDP" echo 192.168.0.254 5300; LANS_UDP_LOG=$E2E_BG_LOG
+e2e_bg inet iperf3 -s -B 203.0.113.10 -1
+sleep 0.5
+
+# --- masquerade
+got=$(e2e_in lanc curl -s -m 20 http://203.0.113.10/big.bin | sha256sum | cut -d' ' -f1)
+[ "$got" = "$SUM" ] && e2e_ok "HTTP download through masquerade is intact (sha256)" \
+	|| e2e_fail "HTTP download through masquerade is intact" "got $got want $SUM"
+grep -q '^198\.51\.100\.1 ' "$INET_HTTP_LOG" && ! grep -q '^192\.168\.' "$INET_HTTP_LOG" \
+	&& e2e_ok "the Internet server sees the WAN address" \
+	|| e2e_fail "the Internet server sees the WAN address" "$(cat "$INET_HTTP_LOG")"
+e2e_check "ping through masquerade (ICMP echo id translated)" e2e_in lanc ping -c 3 -i 0.2 -W 2 203.0.113.10
+e2e_check "UDP round trip through masquerade" e2e_in lanc python3 "$UDP" send 203.0.113.10 7 200
+grep -q '^198\.51\.100\.1 ' "$INET_UDP_LOG" && e2e_ok "the UDP server sees the WAN address" \
+	|| e2e_fail "the UDP server sees the WAN address" "$(cat "$INET_UDP_LOG")"
+e2e_check "4000-byte UDP datagram, fragmented both ways, round trip intact" \
+	e2e_in lanc python3 "$UDP" send 203.0.113.10 7 4000
+e2e_check "ICMP port unreachable reaches the LAN UDP client" \
+	e2e_in lanc python3 "$UDP" refused 203.0.113.10 9
+out=$(e2e_in lanc traceroute -n -q 1 -w 2 -m 5 203.0.113.10 2>&1)
+echo "$out" | grep -qE '^ *1 +192\.168\.0\.1 ' && echo "$out" | grep -qE '^ *2 +203\.0\.113\.10 ' \
+	&& e2e_ok "traceroute through the NAT (router hop, then the destination's port unreachable)" \
+	|| e2e_fail "traceroute through the NAT" "$out"
+out=$(e2e_in lanc iperf3 -c 203.0.113.10 -t 3 -J 2>&1)
+bps=$(echo "$out" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]))' 2>/dev/null)
+[ "${bps:-0}" -gt 10000000 ] && e2e_ok "iperf3 TCP through masquerade ($((bps / 1000000)) Mbit/s)" \
+	|| e2e_fail "iperf3 TCP through masquerade" "$(echo "$out" | tail -5)"
+e2e_bg inet iperf3 -s -B 203.0.113.10 -1; sleep 0.3
+out=$(e2e_in lanc iperf3 -c 203.0.113.10 -u -b 50M -t 3 -J 2>&1)
+lost=$(echo "$out" | python3 -c 'import json,sys; s=json.load(sys.stdin)["end"]["sum"]; print("%d %d" % (s["packets"], s["lost_packets"]))' 2>/dev/null)
+set -- $lost
+[ "${1:-0}" -gt 1000 ] && [ "${2:-1}" -le $(( ${1:-0} / 100 )) ] \
+	&& e2e_ok "iperf3 UDP through masquerade ($1 packets, $2 lost)" \
+	|| e2e_fail "iperf3 UDP through masquerade" "packets/lost: $lost" "$(echo "$out" | tail -5)"
+
+# --- forwards (the remote address is preserved)
+got=$(e2e_in inet curl -s -m 10 http://198.51.100.1:8080/big.bin | sha256sum | cut -d' ' -f1)
+[ "$got" = "$SUM" ] && e2e_ok "forward tcp 8080 -> 192.168.0.254:80, download intact" \
+	|| e2e_fail "forward tcp 8080 -> 192.168.0.254:80"
+grep -q '^198\.51\.100\.2 ' "$LANS_HTTP_LOG" && e2e_ok "the inside server sees the real client address" \
+	|| e2e_fail "the inside server sees the real client address" "$(cat "$LANS_HTTP_LOG")"
+e2e_check "shifted range 8000-8009 -> 9000-9009: 8005 reaches 9005" \
+	e2e_in inet curl -sf -m 5 -o /dev/null http://198.51.100.1:8005/
+grep -q '^198\.51\.100\.2 ' "$LANS9005_LOG" && e2e_ok "shifted range: server on 9005 saw the client" \
+	|| e2e_fail "shifted range: server on 9005 saw the client" "$(cat "$LANS9005_LOG")"
+e2e_check_not "shifted range: 8004 does not reach a closed 9004" \
+	e2e_in inet curl -sf -m 3 -o /dev/null http://198.51.100.1:8004/
+e2e_check "range to one port: 7003 reaches 80" e2e_in inet curl -sf -m 5 -o /dev/null http://198.51.100.1:7003/
+e2e_check "range to one port: 7009 reaches 80" e2e_in inet curl -sf -m 5 -o /dev/null http://198.51.100.1:7009/
+e2e_check "forward udp 5353 -> 192.168.0.254:5300 round trip" \
+	e2e_in inet python3 "$UDP" send 198.51.100.1 5353 100
+grep -q '^198\.51\.100\.2 ' "$LANS_UDP_LOG" && e2e_ok "UDP forward: the server sees the real client" \
+	|| e2e_fail "UDP forward: the server sees the real client" "$(cat "$LANS_UDP_LOG")"
+e2e_check_not "a port that is not forwarded is not reachable" \
+	e2e_in inet curl -sf -m 3 -o /dev/null http://198.51.100.1:8081/
+
+# --- hairpin: LAN client -> WAN address -> LAN server on the same segment
+got=$(e2e_in lanc curl -s -m 10 http://198.51.100.1:8080/big.bin | sha256sum | cut -d' ' -f1)
+[ "$got" = "$SUM" ] && e2e_ok "hairpin: LAN client downloads from the LAN server via the WAN address" \
+	|| e2e_fail "hairpin download"
+tail -n 1 "$LANS_HTTP_LOG" | grep -q '^198\.51\.100\.1 ' && e2e_ok "hairpin: the server sees the WAN address (replies come back through the router)" \
+	|| e2e_fail "hairpin: the server sees the WAN address" "$(tail -n 3 "$LANS_HTTP_LOG")"
+
+# --- IPv6 passes untouched
+e2e_check "IPv6 ping through the router is untouched" e2e_in lanc ping -6 -c 2 -W 2 fd00:2::2
+
+# --- SIGHUP with a changed file during a long transfer
+(e2e_in lanc curl -s -m 30 --limit-rate 5M http://203.0.113.10/big.bin | sha256sum | cut -d' ' -f1 > "$E2E_TMP/hup.sum") &
+CURL_PID=$!
+sleep 1.5
+echo "forward tcp wan0 8443 to 192.168.0.254:80" >> "$E2E_XDPNAT_CONF"
+kill -HUP "$E2E_XDPNAT_PID"
+wait "$CURL_PID"
+[ "$(cat "$E2E_TMP/hup.sum")" = "$SUM" ] && e2e_ok "SIGHUP during a transfer: the transfer completes intact" \
+	|| e2e_fail "SIGHUP during a transfer" "$(cat "$E2E_TMP/hup.sum")"
+e2e_check "SIGHUP applied the new forward 8443" e2e_in inet curl -sf -m 5 -o /dev/null http://198.51.100.1:8443/
+
+# --- the fast path did the work, and nothing was dropped as malformed
+stats=$(e2e_xdpnat stats --json)
+fwd=$(echo "$stats" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("xdp_forwarded", d.get("datapath",{}).get("xdp_forwarded",0)))' 2>/dev/null)
+[ "${fwd:-0}" -gt 10000 ] && e2e_ok "established flows are forwarded in XDP ($fwd packets)" \
+	|| e2e_fail "established flows are forwarded in XDP" "$stats"
+flows=$(e2e_xdpnat flows)
+echo "$flows" | grep -q '192.168.0.10' && e2e_ok "xdpnat flows lists the LAN client's flows" \
+	|| e2e_fail "xdpnat flows lists the LAN client's flows" "$flows"
+
+# --- no LAN source address on the WAN link, ever
+e2e_capture_stop "$CAP"
+total=$(e2e_capture_count "$CAP")
+leaks=$(e2e_capture_count "$CAP" src net 192.168.0.0/16 or dst net 192.168.0.0/16)
+[ "${total:-0}" -gt 1000 ] && [ "${leaks:-1}" = 0 ] \
+	&& e2e_ok "WAN capture: $total packets, none with a LAN address" \
+	|| e2e_fail "WAN capture: no LAN address" "total $total, leaks $leaks"
+
+e2e_xdpnat_stop && e2e_ok "daemon stops cleanly" || e2e_fail "daemon stops cleanly"
+out=$(e2e_in router ip -d link show; e2e_in router tc qdisc show)
+echo "$out" | grep -qE 'xdp|clsact' && e2e_fail "interfaces restored (no XDP, no clsact)" "$out" \
+	|| e2e_ok "interfaces restored (no XDP, no clsact)"
+e2e_finish
