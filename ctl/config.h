@@ -22,6 +22,20 @@
 #define CFG_MAX_ALG_PORTS	8
 #define CFG_PATH_MAX		256
 
+/* Defaults and limits of the statements whose defaults are not in
+ * xdpnat.h; see xdpnat.conf(5). */
+#define CFG_STATE_DIR_DEFAULT	"/var/lib/xdpnat"
+#define CFG_RUN_DIR_DEFAULT	"/run/xdpnat"
+#define CFG_OUTBOUND_PORT_LO	1024		/* `outbound` default range */
+#define CFG_OUTBOUND_PORT_HI	65535
+#define CFG_CT_MAX_MIN		1024		/* `conntrack-max` bounds */
+#define CFG_CT_MAX_MAX		16777216
+#define CFG_TIMEOUT_MAX		2592000		/* 30 days, any `timeout` */
+#define CFG_DDNS_INTERVAL_DEFAULT 2160000	/* 25 days */
+#define CFG_DDNS_INTERVAL_MIN	60
+#define CFG_DDNS_INTERVAL_MAX	31536000	/* one year */
+#define CFG_EXPECT_TIMEOUT_MAX	3600		/* `alg ftp expect-timeout` */
+
 struct cfg_wan {
 	char ifname[IF_NAMESIZE];
 	bool outbound;			/* `outbound <wan>` seen */
@@ -110,12 +124,19 @@ void cfg_init(struct xdpnat_config *cfg);
  * forward whose inside range is neither one port nor the outside range's
  * length, at least one wan and one lan, secret files readable by group or
  * others.
+ *
+ * Both start from cfg_init() and set cfg->path to `path`/`name`; the
+ * result is only meaningful when 0 is returned. A missing whole-file item
+ * (no wan, no lan) is reported at the file's last line. A file that cannot
+ * be read is reported as "PATH: reason" and counts as one error. `err` may
+ * be NULL to only count.
  */
 int cfg_parse_file(struct xdpnat_config *cfg, const char *path, FILE *err);
 int cfg_parse_string(struct xdpnat_config *cfg, const char *name, const char *text, FILE *err);
 
 /* Inside port for outside port `port` of forward `f` (range to range keeps
- * the offset, range to one port maps all to that port). */
+ * the offset, range to one port maps all to that port). 0 if `port` is
+ * not in f's outside range. */
 uint16_t cfg_forward_map(const struct cfg_forward *f, uint16_t port);
 
 const struct cfg_wan *cfg_find_wan(const struct xdpnat_config *cfg, const char *ifname);

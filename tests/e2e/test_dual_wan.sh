@@ -1,0 +1,88 @@
+#!/bin/bash
+# Dual WAN (the seed's dual-ISP router): an ECMP default route over two
+# ISPs that both drop packets with foreign source addresses (strict
+# rp_filter). Forwards on each WAN must be answered out of that WAN from
+# its address; masqueraded flows must use the address of the WAN they leave.
+. "$(dirname "$0")/lib.sh"
+e2e_require_root
+e2e_require curl python3
+
+e2e_topo_dual || { e2e_fail "topology"; e2e_finish; }
+CONF=$E2E_TMP/router.conf
+cat > "$CONF" <<EOF2
+wan wan0
+wan wan1
+lan lan0
+outbound wan0
+outbound wan1
+forward tcp wan0 8080 to 192.168.0.254:80
+forward tcp wan1 8081 to 192.168.0.254:80
+EOF2
+e2e_xdpnat_start router "$CONF" || { e2e_fail "xdpnat starts"; e2e_finish; }
+e2e_ok "xdpnat starts on two WANs"
+
+WWW=$E2E_TMP/www; mkdir -p "$WWW"; echo hello > "$WWW/index.html"
+e2e_http_server lans 192.168.0.254 80 "$WWW"; LANS_LOG=$E2E_HTTP_LOG
+e2e_http_server inet 203.0.113.10 80 "$WWW"; INET_LOG=$E2E_HTTP_LOG
+
+# nat_config.flags through bpftool, as an operator would (struct nat_config:
+# eight u32 fields, flags last).
+set_flags() {
+	local pin=$E2E_BPFFS/xdpnat/nat_config bytes
+	bytes=$(e2e_in router bpftool -j map lookup pinned "$pin" key 0 0 0 0 | python3 -c '
+import json, struct, sys
+v = json.load(sys.stdin)["formatted"]["value"]
+f = [v[k] for k in ("timeout_tcp_syn", "timeout_tcp_est", "timeout_tcp_closing", "timeout_udp",
+                    "timeout_icmp", "timeout_expect", "gate_linger")] + [int(sys.argv[1])]
+print(" ".join(str(b) for b in struct.pack("<8I", *f)))' "$1")
+	e2e_in router bpftool map update pinned "$pin" key 0 0 0 0 value $bytes
+}
+
+# Many connections with different source ports: the ECMP hash (L4 policy)
+# would send about half of each WAN's replies out of the other WAN. Once
+# with the XDP fast path, once with everything on the kernel path (where
+# the kernel's ECMP choice is overridden on tc egress).
+N=24
+for phase in "fast path" "kernel path"; do
+	if [ "$phase" = "kernel path" ]; then
+		set_flags 1 && e2e_ok "NAT_CFG_F_NO_FASTPATH set at runtime with bpftool" \
+			|| e2e_fail "set nat_config.flags with bpftool"
+		: > "$LANS_LOG"; : > "$INET_LOG"
+	fi
+	for wan in "198.51.100.1 8080" "192.0.2.1 8081"; do
+		set -- $wan
+		ok=0
+		for i in $(seq $N); do
+			e2e_in inet curl -sf -m 3 -o /dev/null "http://$1:$2/" && ok=$((ok + 1))
+		done
+		[ $ok = $N ] && e2e_ok "$phase: forward on $1:$2: $ok/$N connections answered through the same WAN" \
+			|| e2e_fail "$phase: forward on $1:$2: symmetric return" "$ok/$N connections succeeded"
+	done
+	[ "$(grep -c '^100\.64\.' "$LANS_LOG")" -ge $((2 * N)) ] \
+		&& e2e_ok "$phase: the inside server saw the real client addresses" \
+		|| e2e_fail "the inside server saw the real client addresses" "$(head -3 "$LANS_LOG")"
+
+	ok=0
+	for i in $(seq $N); do
+		e2e_in lanc curl -sf -m 3 -o /dev/null http://203.0.113.10/ && ok=$((ok + 1))
+	done
+	[ $ok = $N ] && e2e_ok "$phase: masquerade: $ok/$N connections succeed over ECMP" \
+		|| e2e_fail "$phase: masquerade over ECMP" "$ok/$N"
+	n1=$(grep -c '^198\.51\.100\.1 ' "$INET_LOG")
+	n2=$(grep -c '^192\.0\.2\.1 ' "$INET_LOG")
+	[ "$n1" -gt 0 ] && [ "$n2" -gt 0 ] && [ $((n1 + n2)) = $N ] \
+		&& e2e_ok "$phase: masquerade uses the address of the WAN each flow leaves by ($n1 via wan0, $n2 via wan1)" \
+		|| e2e_fail "masquerade uses each WAN's own address" "wan0 $n1, wan1 $n2 of $N"
+
+
+done
+after=$(e2e_xdpnat stats --json)
+tc=$(echo "$after" | python3 -c 'import json,sys; d=json.load(sys.stdin); d=d.get("datapath", d); print(d["tc_translated"])' 2>/dev/null)
+[ "${tc:-0}" -gt 100 ] && e2e_ok "the kernel-path phase was translated on tc ($tc packets)" \
+	|| e2e_fail "the kernel-path phase was translated on tc" "$after"
+
+st=$(e2e_xdpnat status)
+echo "$st" | grep -q 198.51.100.1 && echo "$st" | grep -q 192.0.2.1 \
+	&& e2e_ok "xdpnat status shows both WAN addresses" || e2e_fail "status shows both WANs" "$st"
+e2e_xdpnat_stop && e2e_ok "daemon stops cleanly" || e2e_fail "daemon stops cleanly"
+e2e_finish
