@@ -417,16 +417,35 @@ static __always_inline int tc_wan_redirect(struct __sk_buff *skb, const struct n
 	return bpf_redirect_neigh(vd->wan_ifindex, &nh, sizeof(nh), 0);
 }
 
-/* Egress of a WAN: may this packet leave untranslated? Only the router's
- * own traffic, or everything if the WAN does not masquerade or has no
- * address. */
-static __always_inline int tc_wan_untranslated(const struct nat_iface *iif, __be32 saddr)
+/* Does saddr belong to a host behind one of our LAN interfaces? Asked of
+ * the FIB as an output route: LAN hosts route to a LAN interface, the
+ * router's own addresses are local (not forwarded), 0.0.0.0 (a DHCP
+ * client) has no route. */
+static __always_inline bool src_is_lan(struct __sk_buff *skb, __be32 saddr)
 {
-	if (!iif->masquerade || !iif->addr)
+	struct bpf_fib_lookup fib = { .family = AF_INET_, .ipv4_dst = saddr, .ifindex = skb->ifindex };
+	struct nat_iface *out;
+	long rc;
+
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return false;
+	out = bpf_map_lookup_elem(&nat_ifaces, &fib.ifindex);
+	return out && out->role == NAT_IF_LAN;
+}
+
+/* Egress of a WAN, a packet we do not translate: it may leave unless it
+ * carries a LAN source address on a masquerading WAN (the router's own
+ * traffic, DHCP included, always leaves; a WAN without `outbound` is a
+ * routed uplink). */
+static __always_inline int tc_wan_untranslated(struct __sk_buff *skb, const struct nat_iface *iif,
+					       __be32 saddr)
+{
+	if (!iif->masquerade)
 		return TC_ACT_OK_;
 	if (bpf_map_lookup_elem(&nat_wanaddr, &saddr))
 		return TC_ACT_OK_;
-	return TC_ACT_SHOT_;
+	return src_is_lan(skb, saddr) ? TC_ACT_SHOT_ : TC_ACT_OK_;
 }
 
 SEC("tc")
@@ -462,7 +481,7 @@ int xdpnat_tc_egress(struct __sk_buff *skb)
 			iph = data + ETH_HLEN_;
 			if ((void *)(iph + 1) > data_end)
 				return TC_ACT_SHOT_;
-			if (tc_wan_untranslated(iif, iph->saddr) != TC_ACT_OK_) {
+			if (tc_wan_untranslated(skb, iif, iph->saddr) != TC_ACT_OK_) {
 				STAT_INC(rx_packets);
 				STAT_INC(drop_no_flow);
 				return TC_ACT_SHOT_;
@@ -479,15 +498,22 @@ int xdpnat_tc_egress(struct __sk_buff *skb)
 	 * generates about translated packets still need their inside fixed). */
 	if (hook == HOOK_TC_WAN && !p.icmp_error && bpf_map_lookup_elem(&nat_wanaddr, &saddr))
 		return TC_ACT_OK_;
-	if (hook == HOOK_TC_WAN && !iif->addr)
-		return TC_ACT_OK_;	/* a WAN without an address passes traffic untouched */
+	if (hook == HOOK_TC_WAN && !iif->addr) {
+		/* A WAN without an address translates nothing; LAN sources
+		 * still never leave it (e.g. between two DHCP leases). */
+		if (tc_wan_untranslated(skb, iif, saddr) == TC_ACT_OK_)
+			return TC_ACT_OK_;
+		STAT_INC(rx_packets);
+		STAT_INC(drop_no_flow);
+		return TC_ACT_SHOT_;
+	}
 
 	STAT_INC(rx_packets);
 	act = nat_resolve(skb, data, data_end, &p, hook, ifindex, iif, &vd);
 	if (act == ACT_DROP)
 		return TC_ACT_SHOT_;
 	if (act == ACT_UNTOUCHED) {
-		if (hook == HOOK_TC_WAN && tc_wan_untranslated(iif, saddr) != TC_ACT_OK_) {
+		if (hook == HOOK_TC_WAN && tc_wan_untranslated(skb, iif, saddr) != TC_ACT_OK_) {
 			if (p.frag == FRAG_LATER)
 				STAT_INC(drop_frag_unknown);
 			else
