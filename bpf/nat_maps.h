@@ -80,9 +80,16 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
-	__uint(max_entries, 64);		/* indexed by rx queue */
+	__uint(max_entries, XDPNAT_MAX_IFACES * XDPNAT_XSK_QUEUES);
 	__type(key, __u32);
 	__type(value, __u32);
 } nat_xsks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDPNAT_ALG_MAX);
+	__type(key, struct nat_ct_key);
+	__type(value, struct nat_alg_value);
+} nat_alg SEC(".maps");
 
 #endif /* NAT_MAPS_H */

@@ -134,6 +134,54 @@ static __always_inline int nat_rewrite(void *ctx, bool is_tc, void *data, void *
 	return 0;
 }
 
+/*
+ * Opaque ALG flows: the ALG's rewrites changed the length of the byte
+ * stream, so every later segment's sequence number moves by this
+ * direction's delta and its acknowledgment by the other direction's.
+ * (SACK blocks are adjusted only while the ALG inspects the flow.)
+ */
+static __always_inline int nat_seqadj(void *ctx, bool is_tc, void *data, void *data_end,
+				      const struct nat_pkt *p, const struct nat_ct_value *v)
+{
+	struct nat_ct_key okey;
+	struct nat_alg_value *a;
+	struct tcphdr *th;
+	__be32 seq, ack, nseq, nack;
+	__u32 l4_off = p->l4_off;
+	int dir = v->dir == NAT_DIR_REPLY;
+
+	if (p->key.proto != IPPROTO_TCP || p->frag != FRAG_NONE)
+		return 0;
+	if (dir)
+		ct_key_reverse(&okey, v->to_saddr, v->to_daddr, v->to_sport, v->to_dport, IPPROTO_TCP);
+	else
+		okey = p->key;
+	a = bpf_map_lookup_elem(&nat_alg, &okey);
+	if (!a)
+		return 0;
+	if (l4_off > L4_MAX_OFF)
+		return -1;
+	th = data + l4_off;
+	if ((void *)(th + 1) > data_end)
+		return -1;
+	seq = th->seq;
+	ack = th->ack_seq;
+	nseq = bpf_htonl(bpf_ntohl(seq) + a->delta[dir]);
+	nack = (((__u8 *)th)[13] & TCP_ACK_) ? bpf_htonl(bpf_ntohl(ack) - a->delta[!dir]) : ack;
+	th->seq = nseq;
+	th->ack_seq = nack;
+	if (!is_tc) {
+		csum_replace4(&th->check, seq, nseq);
+		csum_replace4(&th->check, ack, nack);
+		return 0;
+	}
+	if (seq != nseq)
+		bpf_l4_csum_replace(ctx, l4_off + 16, seq, nseq, 4);
+	if (ack != nack)
+		bpf_l4_csum_replace(ctx, l4_off + 16, ack, nack, 4);
+	return 0;
+}
+
 /* The destination half only (hairpin on the kernel path: DNAT before
  * routing, the source is translated on tc egress). */
 static __always_inline int nat_rewrite_dnat(void *data, void *data_end, const struct nat_pkt *p,

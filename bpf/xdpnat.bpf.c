@@ -107,8 +107,22 @@ static __always_inline int new_from_wan(const struct nat_pkt *p, __u32 ifindex,
 	n.to.daddr = f->addr;
 	n.to.dport = f->port;
 	if (f->flags & NAT_FWD_F_FTP_CTRL)
-		n.flags = NAT_CT_F_GATE;
+		n.flags |= NAT_CT_F_GATE;
+	if ((f->flags & NAT_FWD_F_ALG) && p->key.proto == IPPROTO_TCP)
+		n.flags |= NAT_CT_F_ALG;
 	return ct_new_result(ct_create(&n, v));
+}
+
+static __always_inline bool is_ftp_port(__u16 port)
+{
+	struct nat_config *cfg = nat_config_get();
+
+	if (!cfg || !port)
+		return false;
+	for (int i = 0; i < 4; i++)
+		if (cfg->ftp_ports[i] == port)
+			return true;
+	return false;
 }
 
 static __always_inline void ct_new_range(struct ct_new *n, const struct nat_iface *wan)
@@ -150,6 +164,8 @@ static __always_inline int new_masquerade(const struct nat_pkt *p, __u32 wan_ifi
 
 	if (!wan || wan->role != NAT_IF_WAN || !wan->masquerade || !wan->addr)
 		return ACT_UNTOUCHED;
+	if (p->key.proto == IPPROTO_TCP && is_ftp_port(bpf_ntohs(p->key.dport)))
+		n.flags |= NAT_CT_F_ALG;
 	n.to.saddr = wan->addr;
 	ct_new_range(&n, wan);
 	return ct_new_result(ct_create(&n, v));
@@ -279,6 +295,8 @@ static __always_inline int nat_resolve(void *ctx, void *data, void *data_end, st
 	return ACT_XLATE;
 }
 
+/* Translate the packet. Sequence adjustment (opaque ALG flows) is done
+ * before, by the caller, since on tc it moves the packet pointers. */
 static __always_inline int apply(void *ctx, bool is_tc, void *data, void *data_end,
 				 const struct nat_pkt *p, const struct nat_verdict *vd)
 {
@@ -295,6 +313,11 @@ static __always_inline int apply(void *ctx, bool is_tc, void *data, void *data_e
 	return 0;
 }
 
+static __always_inline bool need_seqadj(const struct nat_pkt *p, const struct nat_verdict *vd)
+{
+	return vd->ct && (vd->ct->flags & NAT_CT_F_SEQADJ) && !p->icmp_error;
+}
+
 static __always_inline void account(const struct nat_pkt *p, struct nat_verdict *vd)
 {
 	if (vd->ct && !p->icmp_error)
@@ -302,6 +325,42 @@ static __always_inline void account(const struct nat_pkt *p, struct nat_verdict 
 }
 
 /* ------------------------------------------------------------------ XDP */
+
+/* A control-flow packet still inspected by the ALG? */
+static __always_inline bool alg_wants(const struct nat_pkt *p, const struct nat_verdict *vd)
+{
+	return vd->ct && (vd->ct->flags & NAT_CT_F_ALG) && !(vd->ct->flags & NAT_CT_F_OPAQUE) &&
+	       !p->icmp_error && p->frag == FRAG_NONE && p->key.proto == IPPROTO_TCP;
+}
+
+/*
+ * Hand a translated, ready-to-send frame to the ALG on the AF_XDP socket of
+ * the rx queue it arrived on, with where it must go in the metadata.
+ * Returns -1 (frame untouched) when there is no socket or no room.
+ */
+static __always_inline int xdp_to_alg(struct xdp_md *ctx, struct nat_pkt *p, __u32 egress)
+{
+	__u32 ifindex = ctx->ingress_ifindex;
+	struct nat_iface *iif = bpf_map_lookup_elem(&nat_ifaces, &ifindex);
+	struct nat_alg_meta *meta;
+	__u32 slot;
+
+	if (!iif || ctx->rx_queue_index >= XDPNAT_XSK_QUEUES)
+		return -1;
+	slot = iif->xsk_slot * XDPNAT_XSK_QUEUES + ctx->rx_queue_index;
+	if (!bpf_map_lookup_elem(&nat_xsks, &slot))
+		return -1;
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
+		return -1;
+	meta = (void *)(long)ctx->data_meta;
+	if ((void *)(meta + 1) > (void *)(long)ctx->data)
+		return -1;
+	meta->egress_ifindex = egress;
+	meta->ingress_ifindex = ifindex;
+	meta->key = p->key;
+	STAT_INC(alg_to_user);
+	return bpf_redirect_map(&nat_xsks, slot, 0);
+}
 
 static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 				       struct nat_verdict *vd, __u8 tos)
@@ -312,6 +371,7 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 	struct bpf_fib_lookup fib;
 	struct ethhdr *eth = data;
 	struct iphdr *iph;
+	bool alg = false;
 
 	if (cfg && (cfg->flags & NAT_CFG_F_NO_FASTPATH))
 		return -1;
@@ -319,7 +379,22 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 		return -1;	/* the kernel sends time exceeded / handles options */
 	if (nat_fib(ctx, &fib, ctx->ingress_ifindex, p, &vd->to, tos, vd->to_wan, vd->wan_ifindex))
 		return -1;
+	if (alg_wants(p, vd)) {
+		__u32 slot = 0, ifindex = ctx->ingress_ifindex;
+		struct nat_iface *iif = bpf_map_lookup_elem(&nat_ifaces, &ifindex);
+
+		if (iif && ctx->rx_queue_index < XDPNAT_XSK_QUEUES)
+			slot = iif->xsk_slot * XDPNAT_XSK_QUEUES + ctx->rx_queue_index;
+		if (!iif || ctx->rx_queue_index >= XDPNAT_XSK_QUEUES ||
+		    !bpf_map_lookup_elem(&nat_xsks, &slot)) {
+			STAT_INC(alg_xsk_fail);	/* no ALG: forwarded uninspected */
+		} else {
+			alg = true;
+		}
+	}
 	/* Nothing has been written yet; from here on the frame is ours. */
+	if (need_seqadj(p, vd) && nat_seqadj(ctx, false, data, data_end, p, vd->ct))
+		return XDP_DROP;
 	if (apply(ctx, false, data, data_end, p, vd))
 		return XDP_DROP;
 	data = (void *)(long)ctx->data;
@@ -332,6 +407,13 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 	__builtin_memcpy(eth->h_dest, fib.dmac, 6);
 	__builtin_memcpy(eth->h_source, fib.smac, 6);
 	account(p, vd);
+	if (alg) {
+		int rc = xdp_to_alg(ctx, p, fib.ifindex);
+
+		if (rc >= 0)
+			return rc;
+		STAT_INC(alg_xsk_fail);
+	}
 	STAT_INC(xdp_forwarded);
 	return bpf_redirect(fib.ifindex, 0);
 }
@@ -382,6 +464,8 @@ int xdpnat_xdp(struct xdp_md *ctx)
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	if (hook == HOOK_XDP_WAN) {
+		if (need_seqadj(&p, &vd) && nat_seqadj(ctx, false, data, data_end, &p, vd.ct))
+			return XDP_DROP;
 		if (apply(ctx, false, data, data_end, &p, &vd))
 			return XDP_DROP;
 		account(&p, &vd);
@@ -523,8 +607,12 @@ int xdpnat_tc_egress(struct __sk_buff *skb)
 		STAT_INC(passed_untouched);
 		return TC_ACT_OK_;
 	}
-	data = (void *)(long)skb->data;
-	data_end = (void *)(long)skb->data_end;
+	if (need_seqadj(&p, &vd)) {
+		if (nat_seqadj(skb, true, data, data_end, &p, vd.ct))
+			return TC_ACT_SHOT_;
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+	}
 	if (apply(skb, true, data, data_end, &p, &vd))
 		return TC_ACT_SHOT_;
 	account(&p, &vd);

@@ -34,6 +34,7 @@
 #define XDPNAT_MAP_EXPECT	"nat_expect"
 #define XDPNAT_MAP_GATE		"nat_gate"
 #define XDPNAT_MAP_XSKS		"nat_xsks"
+#define XDPNAT_MAP_ALG		"nat_alg"
 
 #define XDPNAT_MAX_IFACES	64
 #define XDPNAT_MAX_FORWARD_PORTS 262144	/* forward ranges are expanded per port */
@@ -41,6 +42,9 @@
 #define XDPNAT_FRAG_MAX		8192
 #define XDPNAT_EXPECT_MAX	4096
 #define XDPNAT_GATE_MAX		4096
+
+#define XDPNAT_ALG_MAX		4096	/* FTP control flows */
+#define XDPNAT_XSK_QUEUES	8	/* AF_XDP sockets per interface (rx queues) */
 
 /* Port allocation: how many candidates are tried before giving up. */
 #define XDPNAT_PORT_TRIES	32
@@ -59,6 +63,8 @@ struct nat_config {
 	__u32 timeout_expect;		/* FTP ALG expectation lifetime */
 	__u32 gate_linger;		/* gate stays open after control ends */
 	__u32 flags;			/* NAT_CFG_F_* */
+	__u16 ftp_ports[4];		/* `alg ftp ports`: masqueraded flows to these
+					 * (host order, 0 = unused) go to the ALG */
 };
 
 #define NAT_CFG_F_NO_FASTPATH	(1U << 0)	/* never redirect in XDP: all via kernel path */
@@ -91,7 +97,8 @@ struct nat_iface {
 	__u16 port_hi_host;
 	__u8 masquerade;		/* WAN: `outbound` configured */
 	__u8 wan_id;			/* WAN: 0..n-1 in config order */
-	__u8 pad[2];
+	__u8 xsk_slot;			/* nat_xsks key = xsk_slot * XDPNAT_XSK_QUEUES + rx queue */
+	__u8 pad;
 };
 
 /* nat_wanaddr: HASH, key __be32 address -> __u32 ifindex of the WAN that
@@ -116,6 +123,7 @@ struct nat_fwd_value {
 };
 
 #define NAT_FWD_F_GATE_FTP	(1U << 0)	/* admit only peers with a live FTP control session */
+#define NAT_FWD_F_ALG		(1U << 2)	/* an `alg ftp` port: flows go to the ALG */
 #define NAT_FWD_F_FTP_CTRL	(1U << 1)	/* an `alg ftp` control port (or implicit TLS): its
 						 * established flows open the gate for their peer */
 
@@ -179,6 +187,7 @@ enum nat_ct_state {
 #define NAT_CT_F_OPAQUE		(1U << 1)	/* ALG handed the flow back (AUTH TLS) */
 #define NAT_CT_F_FIN		(1U << 2)	/* a FIN was seen in this direction */
 #define NAT_CT_F_GATE		(1U << 3)	/* FTP control session: counted in nat_gate */
+#define NAT_CT_F_SEQADJ		(1U << 4)	/* apply nat_alg's sequence offsets (opaque ALG flow) */
 
 /* ---------------------------------------------------------------------
  * nat_frag: LRU_HASH. Non-first IPv4 fragments carry no ports; the first
@@ -266,6 +275,32 @@ struct nat_gate_value {
 	__u32 sessions;			/* established control connections now */
 	__u32 pad;
 	__u64 last_seen;		/* ns, the last control packet or session end */
+};
+
+/*
+ * nat_alg: HASH, key = the control flow's NAT_DIR_ORIG key. Written by the
+ * ALG. delta[d] is what its rewrites added to the byte stream of direction
+ * d (NAT_DIR_ORIG: client to server): the data path adds it to the
+ * sequence numbers of d's packets and subtracts it from the other
+ * direction's acknowledgments, once the flow is opaque.
+ */
+struct nat_alg_value {
+	__s32 delta[2];
+	__u64 user_packets;		/* packets the ALG handled in userspace */
+	__u64 opaque_since;		/* ns, 0 while inspected */
+	__u8 state;			/* enum alg_ftp_state (ctl/alg_ftp.h) */
+	__u8 pad[7];
+};
+
+/*
+ * The XDP metadata in front of a frame sent to the ALG: the frame's
+ * headers are already translated, TTL and MAC addresses set; the ALG
+ * rewrites the payload and transmits on egress_ifindex.
+ */
+struct nat_alg_meta {
+	__u32 egress_ifindex;
+	__u32 ingress_ifindex;
+	struct nat_ct_key key;		/* the entry the packet matched (as on the wire) */
 };
 
 #endif /* XDPNAT_H */

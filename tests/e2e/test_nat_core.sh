@@ -77,10 +77,11 @@ bps=$(echo "$out" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)[
 [ "${bps:-0}" -gt 10000000 ] && e2e_ok "iperf3 TCP through masquerade ($((bps / 1000000)) Mbit/s)" \
 	|| e2e_fail "iperf3 TCP through masquerade" "$(echo "$out" | tail -5)"
 e2e_bg inet iperf3 -s -B 203.0.113.10 -1; sleep 0.3
-out=$(e2e_in lanc iperf3 -c 203.0.113.10 -u -b 50M -t 3 -J 2>&1)
+out=$(e2e_in lanc iperf3 -c 203.0.113.10 -u -b 20M -t 3 -J 2>&1)
 lost=$(echo "$out" | python3 -c 'import json,sys; s=json.load(sys.stdin)["end"]["sum"]; print("%d %d" % (s["packets"], s["lost_packets"]))' 2>/dev/null)
 set -- $lost
-[ "${1:-0}" -gt 1000 ] && [ "${2:-1}" -le $(( ${1:-0} / 100 )) ] \
+# (loss bound 5%: the test shares 2 cores with everything else; a NAT fault loses all)
+[ "${1:-0}" -gt 1000 ] && [ "${2:-1}" -le $(( ${1:-0} / 20 )) ] \
 	&& e2e_ok "iperf3 UDP through masquerade ($1 packets, $2 lost)" \
 	|| e2e_fail "iperf3 UDP through masquerade" "packets/lost: $lost" "$(echo "$out" | tail -5)"
 
