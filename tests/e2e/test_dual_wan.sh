@@ -81,6 +81,23 @@ tc=$(echo "$after" | python3 -c 'import json,sys; d=json.load(sys.stdin); d=d.ge
 [ "${tc:-0}" -gt 100 ] && e2e_ok "the kernel-path phase was translated on tc ($tc packets)" \
 	|| e2e_fail "the kernel-path phase was translated on tc" "$after"
 
+# Path-MTU discovery through the NAT: the ISPs' uplinks get a smaller MTU
+# (only on the ISP side, so the server still advertises a 1460-byte MSS and
+# only the ISP router knows), so full-size segments from the LAN die there;
+# its "fragmentation needed" (sent to the WAN address, about the translated
+# packet) must reach the LAN client translated back, or the upload stalls.
+for i in 1 2; do
+	e2e_in isp$i ip link set up0 mtu 1280
+done
+head -c 4000000 /dev/urandom > "$E2E_TMP/up.bin"
+want=$(sha256sum < "$E2E_TMP/up.bin" | cut -d' ' -f1)
+got=$(e2e_in lanc curl -s -m 20 -T "$E2E_TMP/up.bin" http://203.0.113.10/up.bin)
+[ "$got" = "$want" ] && e2e_ok "path-MTU discovery: a 4 MB upload crosses a 1280-byte link behind the ISP intact" \
+	|| e2e_fail "path-MTU discovery through the NAT" "server got ${got:-nothing}, want $want"
+icmp=$(e2e_xdpnat stats --json | python3 -c 'import json,sys; d=json.load(sys.stdin); d=d.get("datapath", d); print(d["icmp_errors_translated"])' 2>/dev/null)
+[ "${icmp:-0}" -gt 0 ] && e2e_ok "the ISP's fragmentation-needed errors were translated ($icmp)" \
+	|| e2e_fail "fragmentation-needed errors translated" "icmp_errors_translated=${icmp:-?}"
+
 st=$(e2e_xdpnat status)
 echo "$st" | grep -q 198.51.100.1 && echo "$st" | grep -q 192.0.2.1 \
 	&& e2e_ok "xdpnat status shows both WAN addresses" || e2e_fail "status shows both WANs" "$st"
