@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * cli.h - the read-only commands: `xdpnat flows`, `stats`, `status`.
+ *
+ * They read the daemon's pinned maps and run files. The pins are looked
+ * for under pin-dir first and then through /proc/<daemon pid>/root, which
+ * reaches them when the daemon runs under its own `ip netns exec` (each
+ * has a private mount namespace with its own bpffs).
+ */
+#ifndef XDPNAT_CLI_H
+#define XDPNAT_CLI_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "config.h"
+
+struct cli_ctx {
+	const struct xdpnat_config *cfg;
+	bool json;
+	pid_t daemon_pid;		/* from <run-dir>/xdpnat.pid, 0 = none */
+};
+
+/* Each prints to stdout and returns the process exit status. */
+int cli_flows(const struct cli_ctx *c);
+int cli_stats(const struct cli_ctx *c);
+int cli_status(const struct cli_ctx *c);
+
+/* The pid in <run-dir>/xdpnat.pid if that process is alive, else 0. */
+pid_t cli_daemon_pid(const struct xdpnat_config *cfg);
+
+/* Interface indexes in the maps are the daemon's: join its network
+ * namespace if it differs from ours (needs CAP_SYS_ADMIN; the BPF
+ * commands need root anyway). 0, or -1 with a message. */
+int cli_enter_daemon_netns(pid_t pid);
+
+/* Open a pinned map by name; -1 with a message on stderr if unreachable. */
+int cli_open_map(const struct cli_ctx *c, const char *name);
+
+#endif /* XDPNAT_CLI_H */

@@ -1,0 +1,939 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * loader.c - everything the daemon does to the kernel besides the
+ * per-tick GC: load the BPF object, fill and pin its maps, attach to the
+ * interfaces, apply a reloaded configuration, write the run files, and
+ * undo each of these on exit.
+ *
+ * The rule for attaching: never replace or remove something that is not
+ * ours. XDP is attached with XDP_FLAGS_UPDATE_IF_NOEXIST and detached with
+ * XDP_FLAGS_REPLACE naming our program; the clsact qdisc is deleted only if
+ * we created it, otherwise only our own filter (by handle and priority).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <json-c/json.h>
+#include "loader.h"
+#include "wanstate.h"
+#include "xdpnat.skel.h"
+
+void nat_log(const char *fmt, ...)
+{
+	char stamp[32], msg[1024];
+	struct timespec ts;
+	struct tm tm;
+	va_list ap;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s.%03ldZ xdpnat[%d]: %s\n", stamp, ts.tv_nsec / 1000000,
+		(int)getpid(), msg);
+}
+
+/* libbpf talks in multi-line fragments; keep its warnings, one line each. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	size_t n;
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	/* bpf_tc_hook_create() on an existing clsact: expected, handled. */
+	if (strstr(buf, "Exclusivity flag on"))
+		return 0;
+	n = strlen(buf);
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (n)
+		nat_log("%s%s", strncmp(buf, "libbpf: ", 8) ? "libbpf: " : "", buf);
+	return 0;
+}
+
+const char *loader_xdp_mode_name(__u32 mode)
+{
+	if (mode == XDP_FLAGS_DRV_MODE)
+		return "native";
+	if (mode == XDP_FLAGS_SKB_MODE)
+		return "generic";
+	return "none";
+}
+
+struct nat_link *loader_find_link(struct nat_daemon *d, int ifindex)
+{
+	for (int i = 0; i < d->nlinks; i++)
+		if (d->links[i].ifindex == ifindex)
+			return &d->links[i];
+	return NULL;
+}
+
+static struct nat_link *find_link_by_name(struct nat_link *links, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(links[i].ifname, name))
+			return &links[i];
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- load */
+
+int loader_load(struct nat_daemon *d)
+{
+	int err;
+
+	libbpf_set_print(libbpf_print);
+	d->skel = xdpnat_bpf__open();
+	if (!d->skel) {
+		nat_log("cannot open the BPF object: %s", strerror(errno));
+		return -1;
+	}
+	err = bpf_map__set_max_entries(d->skel->maps.nat_ct, 2 * d->cfg.conntrack_max);
+	if (err) {
+		nat_log("cannot size nat_ct to %u entries: %s", 2 * d->cfg.conntrack_max,
+			strerror(-err));
+		return -1;
+	}
+	err = xdpnat_bpf__load(d->skel);
+	if (err) {
+		nat_log("cannot load the BPF programs: %s", strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
+int loader_map_fd(const struct nat_daemon *d, const char *name)
+{
+	return bpf_object__find_map_fd_by_name(d->skel->obj, name);
+}
+
+void loader_close(struct nat_daemon *d)
+{
+	xdpnat_bpf__destroy(d->skel);
+	d->skel = NULL;
+}
+
+/* ---------------------------------------------------------------- maps */
+
+#define NAT_FTP_PORTS (int)(sizeof(((struct nat_config *)0)->ftp_ports) / sizeof(__u16))
+
+static void config_value(const struct xdpnat_config *cfg, __u32 flags, struct nat_config *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->timeout_tcp_syn = cfg->timeouts.tcp_syn;
+	out->timeout_tcp_est = cfg->timeouts.tcp_est;
+	out->timeout_tcp_closing = cfg->timeouts.tcp_closing;
+	out->timeout_udp = cfg->timeouts.udp;
+	out->timeout_icmp = cfg->timeouts.icmp;
+	out->timeout_expect = cfg->alg_ftp.expect_timeout ? cfg->alg_ftp.expect_timeout
+							  : NAT_TIMEOUT_EXPECT_DEFAULT;
+	out->gate_linger = NAT_GATE_LINGER_DEFAULT;
+	out->flags = flags;
+	for (int i = 0; cfg->alg_ftp.enabled && i < cfg->alg_ftp.nports && i < NAT_FTP_PORTS; i++)
+		out->ftp_ports[i] = cfg->alg_ftp.ports[i];
+}
+
+/* Flags are not in the configuration file: a reload keeps what an
+ * operator set with bpftool. */
+static int write_config_map(struct nat_daemon *d)
+{
+	int fd = bpf_map__fd(d->skel->maps.nat_config);
+	struct nat_config cur = {}, val;
+	__u32 zero = 0;
+
+	bpf_map_lookup_elem(fd, &zero, &cur);
+	config_value(&d->cfg, cur.flags, &val);
+	if (d->cfg.alg_ftp.enabled && d->cfg.alg_ftp.nports > NAT_FTP_PORTS)
+		nat_log("alg ftp: the data path inspects masqueraded flows to the first %d "
+			"ports only", NAT_FTP_PORTS);
+	if (bpf_map_update_elem(fd, &zero, &val, BPF_ANY)) {
+		nat_log("cannot write nat_config: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void loader_iface_value(const struct xdpnat_config *cfg, const struct nat_link *l,
+			struct nat_iface *out)
+{
+	const struct cfg_wan *w = cfg_find_wan(cfg, l->ifname);
+
+	memset(out, 0, sizeof(*out));
+	out->role = l->role;
+	out->xsk_slot = l->xsk_slot;
+	if (l->role != NAT_IF_WAN || !w)
+		return;
+	out->addr = l->addr.s_addr;
+	out->gateway = w->gateway.s_addr ? w->gateway.s_addr : l->gateway.s_addr;
+	out->port_lo_host = w->port_lo;
+	out->port_hi_host = w->port_hi;
+	out->masquerade = w->outbound;
+	out->wan_id = (__u8)(w - cfg->wans);
+}
+
+static int write_iface(struct nat_daemon *d, const struct nat_link *l)
+{
+	int fd = bpf_map__fd(d->skel->maps.nat_ifaces);
+	__u32 key = l->ifindex;
+	struct nat_iface val;
+
+	loader_iface_value(&d->cfg, l, &val);
+	if (bpf_map_update_elem(fd, &key, &val, BPF_ANY)) {
+		nat_log("cannot write nat_ifaces entry of %s: %s", l->ifname, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void delete_iface(struct nat_daemon *d, const struct nat_link *l)
+{
+	int fd = bpf_map__fd(d->skel->maps.nat_ifaces);
+	__u32 key = l->ifindex;
+
+	if (bpf_map_delete_elem(fd, &key) && errno != ENOENT)
+		nat_log("cannot delete nat_ifaces entry of %s: %s", l->ifname, strerror(errno));
+	if (l->addr.s_addr) {
+		fd = bpf_map__fd(d->skel->maps.nat_wanaddr);
+		bpf_map_delete_elem(fd, &l->addr.s_addr);
+	}
+}
+
+static int forward_key(const struct cfg_forward *f, uint16_t port, struct nat_fwd_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	key->ifindex = if_nametoindex(f->wan);
+	key->port = htons(port);
+	key->proto = f->proto;
+	return key->ifindex ? 0 : -1;
+}
+
+static bool is_alg_port(const struct cfg_alg_ftp *alg, uint16_t port)
+{
+	for (int i = 0; alg->enabled && i < alg->nports; i++)
+		if (alg->ports[i] == port)
+			return true;
+	return false;
+}
+
+static bool is_implicit_tls_port(const struct cfg_alg_ftp *alg, uint16_t port)
+{
+	return alg->enabled && alg->implicit_tls_port && alg->implicit_tls_port == port;
+}
+
+/*
+ * Flags of a forwarded port. A forward to an `alg ftp` port (the outside
+ * or the inside one: `forward tcp eth0 2121 to S:21` serves FTP too) is
+ * inspected by the ALG; it and the implicit-TLS port are FTP control
+ * ports, whose sessions open the `gate ftp` ranges for their peer.
+ */
+static void forward_value(const struct xdpnat_config *cfg, const struct cfg_forward *f,
+			  uint16_t port, struct nat_fwd_value *v)
+{
+	const struct cfg_alg_ftp *alg = &cfg->alg_ftp;
+	uint16_t inside = cfg_forward_map(f, port);
+	bool tcp = f->proto == IPPROTO_TCP;
+
+	memset(v, 0, sizeof(*v));
+	v->addr = f->to_addr.s_addr;
+	v->port = htons(inside);
+	if (f->gate_ftp)
+		v->flags |= NAT_FWD_F_GATE_FTP;
+	if (tcp && (is_alg_port(alg, port) || is_alg_port(alg, inside)))
+		v->flags |= NAT_FWD_F_ALG | NAT_FWD_F_FTP_CTRL;
+	if (tcp && (is_implicit_tls_port(alg, port) || is_implicit_tls_port(alg, inside)))
+		v->flags |= NAT_FWD_F_FTP_CTRL;
+}
+
+/* Write every port of every forward (BPF_ANY: also updates changed ones). */
+static int write_forwards(struct nat_daemon *d)
+{
+	int fd = bpf_map__fd(d->skel->maps.nat_forwards);
+	struct nat_fwd_key key;
+	struct nat_fwd_value val;
+
+	for (int i = 0; i < d->cfg.nforwards; i++) {
+		const struct cfg_forward *f = &d->cfg.forwards[i];
+
+		for (uint32_t p = f->port_lo; p <= f->port_hi; p++) {
+			if (forward_key(f, (uint16_t)p, &key)) {
+				nat_log("forward on line %d: no interface %s", f->line, f->wan);
+				return -1;
+			}
+			forward_value(&d->cfg, f, (uint16_t)p, &val);
+			if (bpf_map_update_elem(fd, &key, &val, BPF_ANY)) {
+				nat_log("cannot write forward %s port %u: %s", f->wan, p,
+					strerror(errno));
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static bool forward_wanted(const struct xdpnat_config *cfg, const struct nat_fwd_key *key)
+{
+	uint16_t port = ntohs(key->port);
+
+	for (int i = 0; i < cfg->nforwards; i++) {
+		const struct cfg_forward *f = &cfg->forwards[i];
+
+		if (f->proto == key->proto && port >= f->port_lo && port <= f->port_hi &&
+		    if_nametoindex(f->wan) == key->ifindex)
+			return true;
+	}
+	return false;
+}
+
+/* Delete the ports no longer forwarded; collect first, the walk must not
+ * see its own deletions. Returns how many were deleted. */
+static int prune_forwards(struct nat_daemon *d)
+{
+	int fd = bpf_map__fd(d->skel->maps.nat_forwards);
+	struct nat_fwd_key key, next, *doomed = NULL;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (forward_wanted(&d->cfg, &key))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 256;
+			void *p = realloc(doomed, cap * sizeof(*doomed));
+
+			if (!p) {
+				nat_log("out of memory pruning forwards");
+				free(doomed);
+				return -1;
+			}
+			doomed = p;
+		}
+		doomed[n++] = key;
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &doomed[i]);
+	free(doomed);
+	return (int)n;
+}
+
+int loader_fill_maps(struct nat_daemon *d)
+{
+	if (write_config_map(d))
+		return -1;
+	for (int i = 0; i < d->nlinks; i++)
+		if (write_iface(d, &d->links[i]))
+			return -1;
+	return write_forwards(d);
+}
+
+int loader_set_daemon(struct nat_daemon *d, pid_t pid)
+{
+	int fd = bpf_map__fd(d->skel->maps.nat_ctl_stats);
+	struct nat_ctl_stats st = {};
+	__u32 zero = 0;
+
+	bpf_map_lookup_elem(fd, &zero, &st);
+	st.daemon_pid = (__u64)pid;
+	st.daemon_started = pid ? (__u64)d->started : 0;
+	if (bpf_map_update_elem(fd, &zero, &st, BPF_ANY)) {
+		nat_log("cannot write nat_ctl_stats: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- pins */
+
+static bool is_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+static int mount_bpffs(struct nat_daemon *d, const char *where)
+{
+	if (mount("bpf", where, "bpf", 0, "mode=0700")) {
+		nat_log("cannot mount bpffs on %s: %s", where, strerror(errno));
+		return -1;
+	}
+	snprintf(d->bpffs_mounted, sizeof(d->bpffs_mounted), "%s", where);
+	nat_log("mounted bpffs on %s", where);
+	return 0;
+}
+
+/*
+ * Make pin_dir a directory on bpffs. Under `ip netns exec` /sys is a fresh
+ * sysfs without bpffs: /sys/fs/bpf exists (sysfs provides the mount point)
+ * but nothing can be created in it, so bpffs is mounted on the parent.
+ */
+static int ensure_pin_dir(struct nat_daemon *d)
+{
+	const char *dir = d->cfg.pin_dir;
+	char parent[CFG_PATH_MAX];
+	char *slash;
+
+	if (is_bpffs(dir))
+		return 0;
+	if (access(dir, F_OK) == 0)
+		return mount_bpffs(d, dir);
+	snprintf(parent, sizeof(parent), "%s", dir);
+	slash = strrchr(parent, '/');
+	if (!slash || slash == parent) {
+		nat_log("pin-dir %s: its parent must exist", dir);
+		return -1;
+	}
+	*slash = '\0';
+	if (!is_bpffs(parent) && mount_bpffs(d, parent))
+		return -1;
+	if (mkdir(dir, 0700)) {
+		nat_log("cannot create pin-dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	snprintf(d->pin_dir_made, sizeof(d->pin_dir_made), "%s", dir);
+	return 0;
+}
+
+int loader_pin_maps(struct nat_daemon *d)
+{
+	struct bpf_map *map;
+	char path[PATH_MAX];
+	int err;
+
+	if (ensure_pin_dir(d))
+		return -1;
+	bpf_object__for_each_map(map, d->skel->obj) {
+		/* .rodata/.bss: bpffs refuses names with a dot, and they are
+		 * the program's own constants, not state an operator reads. */
+		if (bpf_map__is_internal(map))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", d->cfg.pin_dir, bpf_map__name(map));
+		if (access(path, F_OK) == 0 && unlink(path) == 0)
+			nat_log("removed stale pin %s", path);
+		err = bpf_map__pin(map, path);
+		if (err) {
+			nat_log("cannot pin %s: %s", path, strerror(-err));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void loader_unpin_maps(struct nat_daemon *d)
+{
+	struct bpf_map *map;
+
+	if (!d->skel)
+		return;
+	bpf_object__for_each_map(map, d->skel->obj)
+		if (bpf_map__is_pinned(map) && bpf_map__unpin(map, NULL))
+			nat_log("cannot unpin %s", bpf_map__name(map));
+	if (d->pin_dir_made[0] && rmdir(d->pin_dir_made))
+		nat_log("cannot remove %s: %s", d->pin_dir_made, strerror(errno));
+	d->pin_dir_made[0] = '\0';
+	if (d->bpffs_mounted[0] && umount2(d->bpffs_mounted, MNT_DETACH))
+		nat_log("cannot unmount %s: %s", d->bpffs_mounted, strerror(errno));
+	d->bpffs_mounted[0] = '\0';
+}
+
+/* ---------------------------------------------------------------- attach */
+
+/* Is program `prog_id` one of ours (by name; the kernel keeps 15 chars)? */
+static bool prog_id_is(__u32 prog_id, const char *name)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(prog_id);
+	bool same;
+
+	if (fd < 0)
+		return false;
+	same = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	       !strncmp(info.name, name, sizeof(info.name) - 1);
+	close(fd);
+	return same;
+}
+
+/*
+ * A program of ours left by a daemon that was killed (SIGKILL, a crash)
+ * stays attached: XDP and tc filters attached through netlink outlive
+ * their loader. Only one daemon runs per run-dir (checked before loading),
+ * so a program of ours found on our interface is such a leftover.
+ */
+static int remove_stale_xdp(const struct nat_link *l, __u32 prog_id, __u8 attach_mode)
+{
+	__u32 mode = attach_mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	int fd, err;
+
+	if (!prog_id_is(prog_id, "xdpnat_xdp"))
+		return -1;
+	fd = bpf_prog_get_fd_by_id(prog_id);
+	if (fd < 0)
+		return -1;
+	LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = fd);
+	err = bpf_xdp_attach(l->ifindex, -1, mode | XDP_FLAGS_REPLACE, &opts);
+	close(fd);
+	if (!err)
+		nat_log("%s: removed a stale xdpnat XDP program (id %u) left by a daemon that "
+			"did not exit cleanly", l->ifname, prog_id);
+	return err ? -1 : 0;
+}
+
+static int attach_xdp(struct nat_daemon *d, struct nat_link *l)
+{
+	int fd = bpf_program__fd(d->skel->progs.xdpnat_xdp);
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	__u32 modes[] = { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE };
+	int err = -1;
+
+	if (bpf_xdp_query(l->ifindex, 0, &q) == 0 && q.prog_id &&
+	    remove_stale_xdp(l, q.prog_id, q.attach_mode)) {
+		nat_log("%s already has an XDP program (id %u); not replacing it", l->ifname,
+			q.prog_id);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		err = bpf_xdp_attach(l->ifindex, fd, XDP_FLAGS_UPDATE_IF_NOEXIST | modes[i], NULL);
+		if (!err) {
+			l->xdp_mode = modes[i];
+			break;
+		}
+		if (err == -EBUSY || err == -EEXIST)
+			break;
+	}
+	if (err) {
+		nat_log("cannot attach XDP to %s: %s", l->ifname,
+			err == -EBUSY || err == -EEXIST ? "another XDP program is attached"
+							: strerror(-err));
+		return -1;
+	}
+	bpf_obj_get_info_by_fd(fd, &info, &len);
+	l->xdp_prog_id = info.id;
+	nat_log("%s: XDP attached (%s mode)", l->ifname, loader_xdp_mode_name(l->xdp_mode));
+	return 0;
+}
+
+static void detach_xdp(struct nat_daemon *d, struct nat_link *l)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, opts,
+		    .old_prog_fd = bpf_program__fd(d->skel->progs.xdpnat_xdp));
+	int err;
+
+	if (!l->xdp_mode)
+		return;
+	err = bpf_xdp_attach(l->ifindex, -1, l->xdp_mode | XDP_FLAGS_REPLACE, &opts);
+	if (err)
+		nat_log("cannot detach XDP from %s: %s", l->ifname, strerror(-err));
+	else
+		nat_log("%s: XDP detached", l->ifname);
+	l->xdp_mode = 0;
+	l->xdp_prog_id = 0;
+}
+
+/*
+ * Our filter sits at a fixed handle and priority, so that a leftover of a
+ * killed daemon is found there and replaced instead of running twice. If
+ * a foreign filter holds that slot, the kernel picks a free priority.
+ */
+#define XDPNAT_TC_HANDLE	1
+#define XDPNAT_TC_PRIORITY	0xc000
+
+static void choose_tc_slot(const struct nat_link *l, const struct bpf_tc_hook *hook,
+			   struct bpf_tc_opts *opts)
+{
+	LIBBPF_OPTS(bpf_tc_opts, q, .handle = XDPNAT_TC_HANDLE, .priority = XDPNAT_TC_PRIORITY);
+
+	opts->handle = XDPNAT_TC_HANDLE;
+	opts->priority = XDPNAT_TC_PRIORITY;
+	if (l->clsact_created || bpf_tc_query(hook, &q))
+		return;		/* the slot is free */
+	if (prog_id_is(q.prog_id, "xdpnat_tc_egress")) {
+		opts->flags = BPF_TC_F_REPLACE;
+		nat_log("%s: replacing a stale xdpnat tc filter (id %u) left by a daemon that "
+			"did not exit cleanly", l->ifname, q.prog_id);
+		return;
+	}
+	opts->handle = 0;
+	opts->priority = 0;
+}
+
+static int attach_tc(struct nat_daemon *d, struct nat_link *l)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = l->ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(d->skel->progs.xdpnat_tc_egress));
+	int err = bpf_tc_hook_create(&hook);
+
+	if (err && err != -EEXIST) {
+		nat_log("cannot create clsact qdisc on %s: %s", l->ifname, strerror(-err));
+		return -1;
+	}
+	l->clsact_created = !err;
+	choose_tc_slot(l, &hook, &opts);
+	err = bpf_tc_attach(&hook, &opts);
+	if (err) {
+		nat_log("cannot attach tc egress to %s: %s", l->ifname, strerror(-err));
+		if (l->clsact_created) {
+			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+			bpf_tc_hook_destroy(&hook);
+			l->clsact_created = false;
+		}
+		return -1;
+	}
+	l->tc_attached = true;
+	l->tc_handle = opts.handle;
+	l->tc_priority = opts.priority;
+	nat_log("%s: tc egress attached (%s clsact)", l->ifname,
+		l->clsact_created ? "new" : "existing");
+	return 0;
+}
+
+static void detach_tc(struct nat_link *l)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = l->ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = l->tc_handle, .priority = l->tc_priority);
+	int err;
+
+	if (!l->tc_attached)
+		return;
+	if (l->clsact_created) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		err = bpf_tc_hook_destroy(&hook);
+	} else {
+		err = bpf_tc_detach(&hook, &opts);
+	}
+	if (err && err != -ENOENT && err != -ENODEV)
+		nat_log("cannot detach tc from %s: %s", l->ifname, strerror(-err));
+	else
+		nat_log("%s: tc egress detached%s", l->ifname,
+			l->clsact_created ? ", clsact removed" : "");
+	l->tc_attached = false;
+	l->clsact_created = false;
+}
+
+static int attach_link(struct nat_daemon *d, struct nat_link *l)
+{
+	if (attach_xdp(d, l))
+		return -1;
+	if (attach_tc(d, l)) {
+		detach_xdp(d, l);
+		return -1;
+	}
+	return 0;
+}
+
+static void detach_link(struct nat_daemon *d, struct nat_link *l)
+{
+	detach_tc(l);
+	detach_xdp(d, l);
+}
+
+static int link_init(struct nat_link *l, const char *ifname, enum nat_if_role role, int line)
+{
+	memset(l, 0, sizeof(*l));
+	snprintf(l->ifname, sizeof(l->ifname), "%s", ifname);
+	l->role = role;
+	l->ifindex = (int)if_nametoindex(ifname);
+	if (!l->ifindex) {
+		nat_log("interface %s (line %d) does not exist", ifname, line);
+		return -1;
+	}
+	return 0;
+}
+
+/* The interfaces of a configuration, WANs first, in configuration order. */
+static int links_from_config(const struct xdpnat_config *cfg, struct nat_link *links)
+{
+	int n = 0, bad = 0;
+
+	for (int i = 0; i < cfg->nwans; i++)
+		bad |= link_init(&links[n++], cfg->wans[i].ifname, NAT_IF_WAN, cfg->wans[i].line);
+	for (int i = 0; i < cfg->nlans; i++)
+		bad |= link_init(&links[n++], cfg->lans[i].ifname, NAT_IF_LAN, cfg->lans[i].line);
+	return bad ? -1 : n;
+}
+
+/* The lowest nat_xsks slot no other interface of `links` uses. Slots stay
+ * with an interface across reloads: the ALG's sockets are keyed by them. */
+static __u8 free_xsk_slot(const struct nat_link *links, int n)
+{
+	for (__u8 slot = 0;; slot++) {
+		bool used = false;
+
+		for (int i = 0; i < n && !used; i++)
+			used = links[i].xsk_slot == slot;
+		if (!used)
+			return slot;
+	}
+}
+
+int loader_attach_all(struct nat_daemon *d)
+{
+	int n = links_from_config(&d->cfg, d->links);
+
+	if (n < 0)
+		return -1;
+	d->nlinks = n;
+	for (int i = 0; i < n; i++)
+		d->links[i].xsk_slot = (__u8)i;
+	for (int i = 0; i < n; i++)
+		if (write_iface(d, &d->links[i]) || attach_link(d, &d->links[i]))
+			return -1;
+	return 0;
+}
+
+void loader_detach_all(struct nat_daemon *d)
+{
+	if (!d->skel)
+		return;
+	for (int i = 0; i < d->nlinks; i++)
+		detach_link(d, &d->links[i]);
+}
+
+/* ---------------------------------------------------------------- reload */
+
+/* What cannot change without a restart keeps its running value. */
+static void keep_restart_only(const struct xdpnat_config *cur, struct xdpnat_config *next)
+{
+	if (strcmp(cur->pin_dir, next->pin_dir))
+		nat_log("reload: pin-dir change needs a restart; keeping %s", cur->pin_dir);
+	if (strcmp(cur->run_dir, next->run_dir))
+		nat_log("reload: run-dir change needs a restart; keeping %s", cur->run_dir);
+	if (cur->conntrack_max != next->conntrack_max)
+		nat_log("reload: conntrack-max change needs a restart; keeping %u",
+			cur->conntrack_max);
+	memcpy(next->pin_dir, cur->pin_dir, sizeof(next->pin_dir));
+	memcpy(next->run_dir, cur->run_dir, sizeof(next->run_dir));
+	memcpy(next->state_dir, cur->state_dir, sizeof(next->state_dir));
+	next->conntrack_max = cur->conntrack_max;
+}
+
+/* A WAN that stops being one loses its address the way an address change
+ * does (wanstate): nat_wanaddr entry and flows bound to it go. */
+static void wan_forget_addr(struct nat_daemon *d, struct nat_link *l)
+{
+	struct wan_maps m = {
+		.ifaces_fd = loader_map_fd(d, XDPNAT_MAP_IFACES),
+		.wanaddr_fd = loader_map_fd(d, XDPNAT_MAP_WANADDR),
+		.ct_fd = loader_map_fd(d, XDPNAT_MAP_CT),
+		.ctl_stats_fd = loader_map_fd(d, XDPNAT_MAP_CTL_STATS),
+	};
+
+	if (l->role == NAT_IF_WAN && l->addr.s_addr)
+		wanstate_set_addr(&m, (uint32_t)l->ifindex, (struct in_addr){ 0 }, NULL);
+}
+
+static void detach_removed_links(struct nat_daemon *d, struct nat_link *next, int nnext)
+{
+	for (int i = 0; i < d->nlinks; i++) {
+		struct nat_link *l = &d->links[i];
+
+		if (find_link_by_name(next, nnext, l->ifname))
+			continue;
+		wan_forget_addr(d, l);
+		detach_link(d, l);
+		delete_iface(d, l);
+		nat_log("reload: %s removed", l->ifname);
+	}
+}
+
+/* A slot free among the running interfaces and those already merged. */
+static __u8 free_slot_in_both(const struct nat_daemon *d, const struct nat_link *merged,
+			      int nmerged)
+{
+	struct nat_link all[4 * CFG_MAX_IFACES];
+	int n = 0;
+
+	for (int i = 0; i < d->nlinks; i++)
+		all[n++] = d->links[i];
+	for (int i = 0; i < nmerged; i++)
+		all[n++] = merged[i];
+	return free_xsk_slot(all, n);
+}
+
+/* Carry the attach state of kept interfaces over; attach the new ones.
+ * A new interface that fails to attach is left out, logged. An interface
+ * that becomes a WAN starts without address: the address dump after the
+ * reload enters it through wanstate, with its nat_wanaddr entry. */
+static int merge_links(struct nat_daemon *d, struct nat_link *next, int nnext)
+{
+	int kept = 0;
+
+	for (int i = 0; i < nnext; i++) {
+		struct nat_link *old = find_link_by_name(d->links, d->nlinks, next[i].ifname);
+		enum nat_if_role role = next[i].role;
+
+		if (old) {
+			if (old->role != role)
+				wan_forget_addr(d, old);
+			next[i] = *old;
+			next[i].role = role;
+			if (old->role != role)
+				next[i].addr.s_addr = next[i].gateway.s_addr = 0;
+		} else if (attach_link(d, &next[i])) {
+			continue;
+		} else {
+			next[i].xsk_slot = free_slot_in_both(d, next, kept);
+			nat_log("reload: %s added as %s", next[i].ifname,
+				role == NAT_IF_WAN ? "wan" : "lan");
+		}
+		next[kept++] = next[i];
+	}
+	return kept;
+}
+
+int loader_reload(struct nat_daemon *d, const struct xdpnat_config *new_cfg)
+{
+	static struct nat_link next[2 * CFG_MAX_IFACES];
+	static struct xdpnat_config cfg;
+	int nnext, pruned;
+
+	cfg = *new_cfg;
+	keep_restart_only(&d->cfg, &cfg);
+	nnext = links_from_config(&cfg, next);
+	if (nnext < 0) {
+		nat_log("reload: refused, keeping the running configuration");
+		return -1;
+	}
+	detach_removed_links(d, next, nnext);
+	d->cfg = cfg;
+	d->nlinks = merge_links(d, next, nnext);
+	memcpy(d->links, next, sizeof(next[0]) * (size_t)d->nlinks);
+	pruned = prune_forwards(d);
+	if (loader_fill_maps(d))
+		return -1;
+	nat_log("reload: applied (%d interfaces, %d forwards, %d forwarded ports removed)",
+		d->nlinks, d->cfg.nforwards, pruned < 0 ? 0 : pruned);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- run files */
+
+static int run_path(const struct nat_daemon *d, const char *name, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/%s", d->cfg.run_dir, name);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* Write a file so readers never see half of it. */
+static int write_file_atomic(const char *path, const char *text)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f) {
+		nat_log("cannot write %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	fputs(text, f);
+	if (fclose(f) || rename(tmp, path)) {
+		nat_log("cannot write %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int loader_write_pid_file(struct nat_daemon *d)
+{
+	char path[PATH_MAX], text[32];
+
+	if (mkdir(d->cfg.run_dir, 0755) && errno != EEXIST) {
+		nat_log("cannot create run-dir %s: %s", d->cfg.run_dir, strerror(errno));
+		return -1;
+	}
+	if (run_path(d, XDPNAT_PID_FILE, path, sizeof(path)))
+		return -1;
+	snprintf(text, sizeof(text), "%d\n", (int)getpid());
+	if (write_file_atomic(path, text))
+		return -1;
+	d->pid_file_written = true;
+	return 0;
+}
+
+void loader_remove_run_files(struct nat_daemon *d)
+{
+	char path[PATH_MAX];
+
+	if (!d->pid_file_written)
+		return;
+	if (!run_path(d, XDPNAT_STATUS_FILE, path, sizeof(path)))
+		unlink(path);
+	if (!run_path(d, XDPNAT_PID_FILE, path, sizeof(path)))
+		unlink(path);
+	d->pid_file_written = false;
+}
+
+static const char *addr_str(struct in_addr a, char *buf)
+{
+	if (!a.s_addr)
+		return "";
+	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
+}
+
+static json_object *link_json(const struct xdpnat_config *cfg, const struct nat_link *l)
+{
+	json_object *o = json_object_new_object();
+	const struct cfg_wan *w = cfg_find_wan(cfg, l->ifname);
+	char buf[INET_ADDRSTRLEN];
+	struct in_addr gw = l->gateway;
+
+	if (w && w->gateway.s_addr)
+		gw = w->gateway;
+	json_object_object_add(o, "name", json_object_new_string(l->ifname));
+	json_object_object_add(o, "ifindex", json_object_new_int(l->ifindex));
+	json_object_object_add(o, "role",
+			       json_object_new_string(l->role == NAT_IF_WAN ? "wan" : "lan"));
+	json_object_object_add(o, "xdp_mode",
+			       json_object_new_string(loader_xdp_mode_name(l->xdp_mode)));
+	json_object_object_add(o, "xdp_prog_id", json_object_new_int64(l->xdp_prog_id));
+	json_object_object_add(o, "tc_egress", json_object_new_boolean(l->tc_attached));
+	json_object_object_add(o, "address", json_object_new_string(addr_str(l->addr, buf)));
+	if (l->role == NAT_IF_WAN)
+		json_object_object_add(o, "gateway", json_object_new_string(addr_str(gw, buf)));
+	return o;
+}
+
+int loader_write_status(const struct nat_daemon *d)
+{
+	json_object *root = json_object_new_object(), *ifs = json_object_new_array();
+	char path[PATH_MAX];
+	int err;
+
+	json_object_object_add(root, "pid", json_object_new_int(getpid()));
+	json_object_object_add(root, "started", json_object_new_int64(d->started));
+	json_object_object_add(root, "config", json_object_new_string(d->cfg.path));
+	json_object_object_add(root, "pin_dir", json_object_new_string(d->cfg.pin_dir));
+	for (int i = 0; i < d->nlinks; i++)
+		json_object_array_add(ifs, link_json(&d->cfg, &d->links[i]));
+	json_object_object_add(root, "interfaces", ifs);
+	err = run_path(d, XDPNAT_STATUS_FILE, path, sizeof(path));
+	if (!err)
+		err = write_file_atomic(path, json_object_to_json_string_ext(
+						root, JSON_C_TO_STRING_PRETTY));
+	json_object_put(root);
+	return err;
+}

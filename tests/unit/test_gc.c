@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * test_gc.c - the garbage collector against real BPF maps (needs root):
+ * maps with the layouts of include/xdpnat.h, flows with chosen last_seen,
+ * one gc_run() at an injected `now`, then what is left and what was counted.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+#include <bpf/bpf.h>
+#include "gc.h"
+
+#define SEC_NS 1000000000ULL
+#define NOW (100000ULL * SEC_NS)
+
+struct fixture {
+	struct gc_maps m;
+};
+
+static int map_new(const char *name, enum bpf_map_type type, size_t ksz, size_t vsz,
+		   unsigned max)
+{
+	int fd = bpf_map_create(type, name, ksz, vsz, max, NULL);
+
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static void config_set(int fd, uint32_t udp, uint32_t tcp_est)
+{
+	struct nat_config c = {
+		.timeout_tcp_syn = 30, .timeout_tcp_est = tcp_est,
+		.timeout_tcp_closing = 120, .timeout_udp = udp, .timeout_icmp = 30,
+		.timeout_expect = 60, .gate_linger = 10,
+	};
+	__u32 zero = 0;
+
+	assert_int_equal(bpf_map_update_elem(fd, &zero, &c, BPF_ANY), 0);
+}
+
+static int setup(void **state)
+{
+	static struct fixture f;
+
+	f.m.ct = map_new("t_ct", BPF_MAP_TYPE_HASH, sizeof(struct nat_ct_key),
+			 sizeof(struct nat_ct_value), 1024);
+	f.m.config = map_new("t_cfg", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct nat_config), 1);
+	f.m.ctl_stats = map_new("t_ctl", BPF_MAP_TYPE_ARRAY, 4,
+				sizeof(struct nat_ctl_stats), 1);
+	f.m.expect = map_new("t_exp", BPF_MAP_TYPE_HASH, sizeof(struct nat_expect_key),
+			     sizeof(struct nat_expect_value), 64);
+	f.m.gate = map_new("t_gate", BPF_MAP_TYPE_HASH, sizeof(struct nat_gate_key),
+			   sizeof(struct nat_gate_value), 64);
+	f.m.alg = map_new("t_alg", BPF_MAP_TYPE_HASH, sizeof(struct nat_ct_key),
+			  sizeof(struct nat_alg_value), 64);
+	config_set(f.m.config, 60, 7440);
+	*state = &f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	close(f->m.ct);
+	close(f->m.config);
+	close(f->m.ctl_stats);
+	close(f->m.expect);
+	close(f->m.gate);
+	close(f->m.alg);
+	return 0;
+}
+
+static struct nat_ct_key ct_key(const char *s, uint16_t sp, const char *d, uint16_t dp,
+				uint8_t proto)
+{
+	struct nat_ct_key k = { .sport = htons(sp), .dport = htons(dp), .proto = proto };
+
+	inet_pton(AF_INET, s, &k.saddr);
+	inet_pton(AF_INET, d, &k.daddr);
+	return k;
+}
+
+static void ct_put(int fd, const struct nat_ct_key *k, const struct nat_ct_key *to,
+		   uint8_t dir, uint8_t kind, uint8_t state, uint64_t last_seen)
+{
+	struct nat_ct_value v = {
+		.to_saddr = to->saddr, .to_daddr = to->daddr,
+		.to_sport = to->sport, .to_dport = to->dport,
+		.last_seen = last_seen, .dir = dir, .kind = kind, .state = state,
+	};
+
+	assert_int_equal(bpf_map_update_elem(fd, k, &v, BPF_NOEXIST), 0);
+}
+
+static bool ct_has(int fd, const struct nat_ct_key *k)
+{
+	struct nat_ct_value v;
+
+	return bpf_map_lookup_elem(fd, k, &v) == 0;
+}
+
+/* A masqueraded flow 10.0.0.2:5000 -> 8.8.8.8:53 seen on WAN as
+ * 192.0.2.1:40000; both halves, with their own last_seen. */
+static void masq_flow(int fd, uint8_t proto, uint8_t state, uint16_t sport,
+		      uint64_t orig_seen, uint64_t reply_seen,
+		      struct nat_ct_key *ok, struct nat_ct_key *rk)
+{
+	struct nat_ct_key to_o, to_r;
+
+	*ok = ct_key("10.0.0.2", sport, "8.8.8.8", 53, proto);
+	to_o = ct_key("192.0.2.1", 40000 + sport % 1000, "8.8.8.8", 53, proto);
+	*rk = ct_key("8.8.8.8", 53, "192.0.2.1", 40000 + sport % 1000, proto);
+	to_r = ct_key("8.8.8.8", 53, "10.0.0.2", sport, proto);
+	ct_put(fd, rk, &to_r, NAT_DIR_REPLY, NAT_KIND_MASQ, state, reply_seen);
+	ct_put(fd, ok, &to_o, NAT_DIR_ORIG, NAT_KIND_MASQ, state, orig_seen);
+}
+
+static struct nat_ctl_stats ctl_stats(int fd)
+{
+	struct nat_ctl_stats st;
+	__u32 zero = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(fd, &zero, &st), 0);
+	return st;
+}
+
+static void test_udp_idle_expires_both_halves(void **state)
+{
+	struct fixture *f = *state;
+	struct nat_ct_key ok, rk, ok2, rk2;
+	struct gc_result r;
+
+	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_ESTABLISHED, 5000,
+		  NOW - 61 * SEC_NS, NOW - 61 * SEC_NS, &ok, &rk);
+	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_ESTABLISHED, 5001,
+		  NOW - 59 * SEC_NS, NOW - 59 * SEC_NS, &ok2, &rk2);
+	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
+	assert_int_equal(r.flows_expired, 1);
+	assert_false(ct_has(f->m.ct, &ok));
+	assert_false(ct_has(f->m.ct, &rk));
+	assert_true(ct_has(f->m.ct, &ok2));
+	assert_true(ct_has(f->m.ct, &rk2));
+	assert_int_equal(ctl_stats(f->m.ctl_stats).ct_expired, 1);
+	assert_int_equal(ctl_stats(f->m.ctl_stats).gc_runs, 1);
+}
+
+/* Idle counts from the newer of the two halves. */
+static void test_recent_reply_keeps_flow(void **state)
+{
+	struct fixture *f = *state;
+	struct nat_ct_key ok, rk;
+	struct gc_result r;
+
+	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_ESTABLISHED, 5002,
+		  NOW - 500 * SEC_NS, NOW - 5 * SEC_NS, &ok, &rk);
+	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
+	assert_int_equal(r.flows_expired, 0);
+	assert_true(ct_has(f->m.ct, &ok));
+	assert_true(ct_has(f->m.ct, &rk));
+}
+
+/* TCP timeouts follow the state: 100 s idle kills SYN_SENT (30 s) but
+ * not ESTABLISHED (7440 s) nor CLOSING (120 s). */
+static void test_tcp_timeout_by_state(void **state)
+{
+	struct fixture *f = *state;
+	struct nat_ct_key syn_o, syn_r, est_o, est_r, cl_o, cl_r;
+	uint64_t seen = NOW - 100 * SEC_NS;
+	struct gc_result r;
+
+	masq_flow(f->m.ct, IPPROTO_TCP, NAT_CT_SYN_SENT, 6000, seen, seen, &syn_o, &syn_r);
+	masq_flow(f->m.ct, IPPROTO_TCP, NAT_CT_ESTABLISHED, 6001, seen, seen, &est_o, &est_r);
+	masq_flow(f->m.ct, IPPROTO_TCP, NAT_CT_CLOSING, 6002, seen, seen, &cl_o, &cl_r);
+	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
+	assert_int_equal(r.flows_expired, 1);
+	assert_false(ct_has(f->m.ct, &syn_o));
+	assert_false(ct_has(f->m.ct, &syn_r));
+	assert_true(ct_has(f->m.ct, &est_o));
+	assert_true(ct_has(f->m.ct, &cl_o));
+}
+
+/* nat_config is read on every pass: lowering a timeout takes effect. */
+static void test_config_change_applies(void **state)
+{
+	struct fixture *f = *state;
+	struct nat_ct_key ok, rk;
+	struct gc_result r;
+
+	masq_flow(f->m.ct, IPPROTO_TCP, NAT_CT_ESTABLISHED, 6003,
+		  NOW - 100 * SEC_NS, NOW - 100 * SEC_NS, &ok, &rk);
+	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
+	assert_true(ct_has(f->m.ct, &ok));
+	config_set(f->m.config, 60, 50);
+	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
+	assert_int_equal(r.flows_expired, 1);
+	assert_false(ct_has(f->m.ct, &ok));
+	assert_false(ct_has(f->m.ct, &rk));
+	assert_int_equal(ctl_stats(f->m.ctl_stats).gc_runs, 2);
+}
+
+/* A hairpin flow owns a third entry, keyed by the half-translated tuple. */
+static void test_hairpin_three_entries(void **state)
+{
+	struct fixture *f = *state;
+	struct nat_ct_key o = ct_key("10.0.0.2", 7000, "192.0.2.1", 80, IPPROTO_TCP);
+	struct nat_ct_key to_o = ct_key("192.0.2.1", 41000, "10.0.0.9", 8080, IPPROTO_TCP);
+	struct nat_ct_key r = ct_key("10.0.0.9", 8080, "192.0.2.1", 41000, IPPROTO_TCP);
+	struct nat_ct_key to_r = ct_key("192.0.2.1", 80, "10.0.0.2", 7000, IPPROTO_TCP);
+	struct nat_ct_key hp = ct_key("10.0.0.2", 7000, "10.0.0.9", 8080, IPPROTO_TCP);
+	uint64_t seen = NOW - 40 * SEC_NS;
+	struct gc_result res;
+
+	ct_put(f->m.ct, &r, &to_r, NAT_DIR_REPLY, NAT_KIND_HAIRPIN, NAT_CT_SYN_SENT, seen);
+	ct_put(f->m.ct, &hp, &to_o, NAT_DIR_HAIRPIN_EGRESS, NAT_KIND_HAIRPIN,
+	       NAT_CT_SYN_SENT, seen);
+	ct_put(f->m.ct, &o, &to_o, NAT_DIR_ORIG, NAT_KIND_HAIRPIN, NAT_CT_SYN_SENT, seen);
+	assert_int_equal(gc_run(&f->m, NOW, &res), 0);
+	assert_int_equal(res.flows_expired, 1);
+	assert_int_equal(res.orphans_deleted, 0);
+	assert_false(ct_has(f->m.ct, &o));
+	assert_false(ct_has(f->m.ct, &r));
+	assert_false(ct_has(f->m.ct, &hp));
+}
+
+/* A half without its ORIG goes once idle past its own timeout, not before;
+ * it is not counted as an expired flow. */
+static void test_orphans(void **state)
+{
+	struct fixture *f = *state;
+	struct nat_ct_key old = ct_key("8.8.4.4", 53, "192.0.2.1", 42000, IPPROTO_UDP);
+	struct nat_ct_key young = ct_key("8.8.4.4", 53, "192.0.2.1", 42001, IPPROTO_UDP);
+	struct nat_ct_key to = ct_key("8.8.4.4", 53, "10.0.0.3", 9999, IPPROTO_UDP);
+	struct gc_result r;
+
+	ct_put(f->m.ct, &old, &to, NAT_DIR_REPLY, NAT_KIND_MASQ, NAT_CT_NEW,
+	       NOW - 61 * SEC_NS);
+	ct_put(f->m.ct, &young, &to, NAT_DIR_REPLY, NAT_KIND_MASQ, NAT_CT_NEW,
+	       NOW - 1 * SEC_NS);
+	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
+	assert_int_equal(r.flows_expired, 0);
+	assert_int_equal(r.orphans_deleted, 1);
+	assert_false(ct_has(f->m.ct, &old));
+	assert_true(ct_has(f->m.ct, &young));
+	assert_int_equal(ctl_stats(f->m.ctl_stats).ct_expired, 0);
+}
+
+static void test_expect_and_gate(void **state)
+{
+	struct fixture *f = *state;
+	struct nat_expect_key ek1 = { .raddr = 1, .waddr = 2, .wport = htons(50000),
+				      .proto = IPPROTO_TCP };
+	struct nat_expect_key ek2 = ek1;
+	struct nat_expect_value ev = { .expires = NOW - 1 };
+	struct nat_gate_key g_closed = { .raddr = 1, .inside_addr = 2 };
+	struct nat_gate_key g_linger = { .raddr = 1, .inside_addr = 3 };
+	struct nat_gate_key g_open = { .raddr = 1, .inside_addr = 4 };
+	struct nat_gate_value gv = { .sessions = 0, .last_seen = NOW - 11 * SEC_NS };
+	struct gc_result r;
+
+	ek2.wport = htons(50001);
+	assert_int_equal(bpf_map_update_elem(f->m.expect, &ek1, &ev, BPF_ANY), 0);
+	ev.expires = NOW + SEC_NS;
+	assert_int_equal(bpf_map_update_elem(f->m.expect, &ek2, &ev, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(f->m.gate, &g_closed, &gv, BPF_ANY), 0);
+	gv.last_seen = NOW - 9 * SEC_NS;
+	assert_int_equal(bpf_map_update_elem(f->m.gate, &g_linger, &gv, BPF_ANY), 0);
+	gv.sessions = 1;
+	gv.last_seen = NOW - 1000 * SEC_NS;
+	assert_int_equal(bpf_map_update_elem(f->m.gate, &g_open, &gv, BPF_ANY), 0);
+
+	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
+	assert_int_equal(r.expects_expired, 1);
+	assert_int_equal(r.gates_expired, 1);
+	assert_int_not_equal(bpf_map_lookup_elem(f->m.expect, &ek1, &ev), 0);
+	assert_int_equal(bpf_map_lookup_elem(f->m.expect, &ek2, &ev), 0);
+	assert_int_not_equal(bpf_map_lookup_elem(f->m.gate, &g_closed, &gv), 0);
+	assert_int_equal(bpf_map_lookup_elem(f->m.gate, &g_linger, &gv), 0);
+	assert_int_equal(bpf_map_lookup_elem(f->m.gate, &g_open, &gv), 0);
+}
+
+/* The ALG state of an expired control flow goes with it; a live one stays. */
+static void test_alg_state_follows_flow(void **state)
+{
+	struct fixture *f = *state;
+	struct nat_ct_key dead_o, dead_r, live_o, live_r;
+	struct nat_alg_value av = { .delta = { 3, 0 } };
+	struct gc_result r;
+
+	masq_flow(f->m.ct, IPPROTO_TCP, NAT_CT_ESTABLISHED, 8000,
+		  NOW - 8000 * SEC_NS, NOW - 8000 * SEC_NS, &dead_o, &dead_r);
+	masq_flow(f->m.ct, IPPROTO_TCP, NAT_CT_ESTABLISHED, 8001, NOW, NOW, &live_o, &live_r);
+	assert_int_equal(bpf_map_update_elem(f->m.alg, &dead_o, &av, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(f->m.alg, &live_o, &av, BPF_ANY), 0);
+	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
+	assert_int_equal(r.flows_expired, 1);
+	assert_int_equal(r.algs_deleted, 1);
+	assert_int_not_equal(bpf_map_lookup_elem(f->m.alg, &dead_o, &av), 0);
+	assert_int_equal(bpf_map_lookup_elem(f->m.alg, &live_o, &av), 0);
+}
+
+static void test_many_flows(void **state)
+{
+	struct fixture *f = *state;
+	struct nat_ct_key ok, rk;
+	struct gc_result r;
+
+	for (uint16_t i = 0; i < 300; i++)
+		masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_ESTABLISHED, 10000 + i,
+			  i % 2 ? NOW - 70 * SEC_NS : NOW, NOW - 70 * SEC_NS, &ok, &rk);
+	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
+	assert_int_equal(r.flows_expired, 150);
+	assert_int_equal(r.orphans_deleted, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_udp_idle_expires_both_halves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recent_reply_keeps_flow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_timeout_by_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_change_applies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hairpin_three_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_orphans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expect_and_gate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alg_state_follows_flow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_flows, setup, teardown),
+	};
+
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP needs root to create BPF maps\n");
+		return 0;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
