@@ -77,6 +77,16 @@ void gc_hairpin_egress_key(const struct nat_ct_key *orig, const struct nat_ct_va
 	out->proto = orig->proto;
 }
 
+void gc_key_reverse(const struct nat_ct_key *k, struct nat_ct_key *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->saddr = k->daddr;
+	out->daddr = k->saddr;
+	out->sport = k->dport;
+	out->dport = k->sport;
+	out->proto = k->proto;
+}
+
 /* Both ct_entry and nat_ct_key start with the key: one comparator for both. */
 static int key_cmp(const void *a, const void *b)
 {
@@ -184,7 +194,7 @@ static const struct ct_entry *snapshot_find(const struct ct_snapshot *s,
 /* Every key that belongs to some ORIG entry (its reply and hairpin half). */
 static int snapshot_index_owned(struct ct_snapshot *s)
 {
-	s->owned = calloc(2 * s->n + 1, sizeof(*s->owned));
+	s->owned = calloc(3 * s->n + 1, sizeof(*s->owned));
 	if (!s->owned)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n; i++) {
@@ -193,8 +203,11 @@ static int snapshot_index_owned(struct ct_snapshot *s)
 		if (e->val.dir != NAT_DIR_ORIG)
 			continue;
 		gc_reverse_key(&e->val, e->key.proto, &s->owned[s->nowned++]);
-		if (e->val.kind == NAT_KIND_HAIRPIN)
-			gc_hairpin_egress_key(&e->key, &e->val, &s->owned[s->nowned++]);
+		if (e->val.kind == NAT_KIND_HAIRPIN) {
+			gc_hairpin_egress_key(&e->key, &e->val, &s->owned[s->nowned]);
+			gc_key_reverse(&s->owned[s->nowned], &s->owned[s->nowned + 1]);
+			s->nowned += 2;
+		}
 	}
 	qsort(s->owned, s->nowned, sizeof(*s->owned), key_cmp);
 	return 0;
@@ -241,8 +254,12 @@ static bool flow_delete(int fd, const struct ct_entry *orig)
 	gc_reverse_key(&orig->val, orig->key.proto, &k);
 	bpf_map_delete_elem(fd, &k);
 	if (orig->val.kind == NAT_KIND_HAIRPIN) {
+		struct nat_ct_key r;
+
 		gc_hairpin_egress_key(&orig->key, &orig->val, &k);
+		gc_key_reverse(&k, &r);
 		bpf_map_delete_elem(fd, &k);
+		bpf_map_delete_elem(fd, &r);
 	}
 	return deleted;
 }
@@ -257,6 +274,26 @@ static bool orphan_expired(const struct ct_snapshot *s, const struct nat_config 
 	return idle_ns(now, e->val.last_seen) > timeout * NS_PER_SEC;
 }
 
+/*
+ * An FTP control session that expires while still counted as live in
+ * nat_gate (the data path counts it down only when it sees FIN or RST).
+ */
+static void gate_release(int gate_fd, const struct ct_entry *orig, uint64_t now)
+{
+	struct nat_gate_key k = { .raddr = orig->key.saddr, .inside_addr = orig->val.to_daddr };
+	struct nat_gate_value v;
+
+	if (!(orig->val.flags & NAT_CT_F_GATE) || gate_fd < 0)
+		return;
+	if (orig->val.state != NAT_CT_ESTABLISHED && orig->val.state != NAT_CT_FIN_WAIT)
+		return;
+	if (bpf_map_lookup_elem(gate_fd, &k, &v) || !v.sessions)
+		return;
+	v.sessions--;
+	v.last_seen = now;
+	bpf_map_update_elem(gate_fd, &k, &v, BPF_EXIST);
+}
+
 static int gc_ct(const struct gc_maps *m, const struct nat_config *cfg, uint64_t now,
 		 struct gc_result *res)
 {
@@ -269,8 +306,10 @@ static int gc_ct(const struct gc_maps *m, const struct nat_config *cfg, uint64_t
 		const struct ct_entry *e = &s.e[i];
 
 		if (e->val.dir == NAT_DIR_ORIG) {
-			if (flow_expired(&s, cfg, e, now) && flow_delete(m->ct, e))
+			if (flow_expired(&s, cfg, e, now) && flow_delete(m->ct, e)) {
 				res->flows_expired++;
+				gate_release(m->gate, e, now);
+			}
 		} else if (orphan_expired(&s, cfg, e, now)) {
 			if (bpf_map_delete_elem(m->ct, &e->key) == 0)
 				res->orphans_deleted++;

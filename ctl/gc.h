@@ -41,6 +41,10 @@ uint32_t gc_flow_timeout(const struct nat_config *cfg, uint8_t proto, uint8_t st
 void gc_reverse_key(const struct nat_ct_value *v, uint8_t proto, struct nat_ct_key *out);
 
 /* The tc-egress key of a hairpin flow, from its ORIG entry. */
+/* The same tuple seen from the other side (addresses and ports swapped). */
+void gc_key_reverse(const struct nat_ct_key *k, struct nat_ct_key *out);
+/* A hairpin flow's half-translated tuple on LAN egress, original direction;
+ * the reply direction's is its reverse. */
 void gc_hairpin_egress_key(const struct nat_ct_key *orig, const struct nat_ct_value *v,
 			   struct nat_ct_key *out);
 

@@ -205,8 +205,9 @@ static void test_config_change_applies(void **state)
 	assert_int_equal(ctl_stats(f->m.ctl_stats).gc_runs, 2);
 }
 
-/* A hairpin flow owns a third entry, keyed by the half-translated tuple. */
-static void test_hairpin_three_entries(void **state)
+/* A hairpin flow owns two more entries, keyed by the half-translated tuple
+ * of each direction (the source half applied on LAN egress). */
+static void test_hairpin_four_entries(void **state)
 {
 	struct fixture *f = *state;
 	struct nat_ct_key o = ct_key("10.0.0.2", 7000, "192.0.2.1", 80, IPPROTO_TCP);
@@ -214,19 +215,56 @@ static void test_hairpin_three_entries(void **state)
 	struct nat_ct_key r = ct_key("10.0.0.9", 8080, "192.0.2.1", 41000, IPPROTO_TCP);
 	struct nat_ct_key to_r = ct_key("192.0.2.1", 80, "10.0.0.2", 7000, IPPROTO_TCP);
 	struct nat_ct_key hp = ct_key("10.0.0.2", 7000, "10.0.0.9", 8080, IPPROTO_TCP);
+	struct nat_ct_key hp_r = ct_key("10.0.0.9", 8080, "10.0.0.2", 7000, IPPROTO_TCP);
 	uint64_t seen = NOW - 40 * SEC_NS;
 	struct gc_result res;
 
 	ct_put(f->m.ct, &r, &to_r, NAT_DIR_REPLY, NAT_KIND_HAIRPIN, NAT_CT_SYN_SENT, seen);
 	ct_put(f->m.ct, &hp, &to_o, NAT_DIR_HAIRPIN_EGRESS, NAT_KIND_HAIRPIN,
 	       NAT_CT_SYN_SENT, seen);
+	ct_put(f->m.ct, &hp_r, &to_r, NAT_DIR_HAIRPIN_EGRESS, NAT_KIND_HAIRPIN,
+	       NAT_CT_SYN_SENT, NOW - 1 * SEC_NS);
 	ct_put(f->m.ct, &o, &to_o, NAT_DIR_ORIG, NAT_KIND_HAIRPIN, NAT_CT_SYN_SENT, seen);
+	/* a live flow keeps all four, the young egress half is not an orphan */
+	assert_int_equal(gc_run(&f->m, NOW - 20 * SEC_NS, &res), 0);
+	assert_int_equal(res.orphans_deleted, 0);
+	assert_true(ct_has(f->m.ct, &hp_r));
 	assert_int_equal(gc_run(&f->m, NOW, &res), 0);
 	assert_int_equal(res.flows_expired, 1);
 	assert_int_equal(res.orphans_deleted, 0);
 	assert_false(ct_has(f->m.ct, &o));
 	assert_false(ct_has(f->m.ct, &r));
 	assert_false(ct_has(f->m.ct, &hp));
+	assert_false(ct_has(f->m.ct, &hp_r));
+}
+
+/* An FTP control session that idles out while established is counted down
+ * in nat_gate, so its peer's gate closes after the linger time. */
+static void test_gated_session_expiry_closes_gate(void **state)
+{
+	struct fixture *f = *state;
+	struct nat_ct_key o = ct_key("203.0.113.5", 40000, "192.0.2.1", 21, IPPROTO_TCP);
+	struct nat_ct_key to_o = ct_key("203.0.113.5", 40000, "10.0.0.254", 21, IPPROTO_TCP);
+	struct nat_ct_key r = ct_key("10.0.0.254", 21, "203.0.113.5", 40000, IPPROTO_TCP);
+	struct nat_ct_key to_r = ct_key("192.0.2.1", 21, "203.0.113.5", 40000, IPPROTO_TCP);
+	struct nat_gate_key gk = { .raddr = o.saddr, .inside_addr = to_o.daddr };
+	struct nat_gate_value gv = { .sessions = 2, .last_seen = NOW - 100 * SEC_NS };
+	struct nat_ct_value v;
+	uint64_t seen = NOW - 7500ULL * SEC_NS;	/* past timeout_tcp_est */
+	struct gc_result res;
+
+	ct_put(f->m.ct, &r, &to_r, NAT_DIR_REPLY, NAT_KIND_FORWARD, NAT_CT_ESTABLISHED, seen);
+	ct_put(f->m.ct, &o, &to_o, NAT_DIR_ORIG, NAT_KIND_FORWARD, NAT_CT_ESTABLISHED, seen);
+	assert_int_equal(bpf_map_lookup_elem(f->m.ct, &o, &v), 0);
+	v.flags |= NAT_CT_F_GATE;
+	assert_int_equal(bpf_map_update_elem(f->m.ct, &o, &v, BPF_EXIST), 0);
+	assert_int_equal(bpf_map_update_elem(f->m.gate, &gk, &gv, BPF_ANY), 0);
+
+	assert_int_equal(gc_run(&f->m, NOW, &res), 0);
+	assert_int_equal(res.flows_expired, 1);
+	assert_int_equal(bpf_map_lookup_elem(f->m.gate, &gk, &gv), 0);
+	assert_int_equal(gv.sessions, 1);
+	assert_int_equal(gv.last_seen, NOW);
 }
 
 /* A half without its ORIG goes once idle past its own timeout, not before;
@@ -326,7 +364,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recent_reply_keeps_flow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_timeout_by_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_change_applies, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hairpin_three_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hairpin_four_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gated_session_expiry_closes_gate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expect_and_gate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alg_state_follows_flow, setup, teardown),
