@@ -310,9 +310,19 @@ static __always_inline void ct_account_tcp(struct nat_ct_value *v, const struct 
 		ct_set_state(v, IPPROTO_TCP, NAT_CT_ESTABLISHED);
 	else if (v->state == NAT_CT_CLOSING && (p->tcp_flags & TCP_SYN_) &&
 		 !(p->tcp_flags & TCP_ACK_) && dir == NAT_DIR_ORIG) {
-		/* a new connection reusing the tuple of a closed one */
+		/* a new connection reusing the tuple of a closed one: forget
+		 * the old FINs in both directions */
+		struct nat_ct_key twin;
+		struct nat_ct_value *t;
+
 		v->flags &= ~NAT_CT_F_FIN;
-		ct_set_state(v, IPPROTO_TCP, NAT_CT_SYN_SENT);
+		v->state = NAT_CT_SYN_SENT;
+		ct_twin_key(&twin, v, IPPROTO_TCP);
+		t = bpf_map_lookup_elem(&nat_ct, &twin);
+		if (t) {
+			t->flags &= ~NAT_CT_F_FIN;
+			t->state = NAT_CT_SYN_SENT;
+		}
 	}
 }
 

@@ -245,6 +245,24 @@ static __always_inline int resolve_icmp_error(void *data, void *data_end, const 
 	return ACT_XLATE;
 }
 
+/* Does saddr belong to a host behind one of our LAN interfaces? Asked of
+ * the FIB as if a packet to saddr had come in on this WAN (an output
+ * lookup would be bound to this WAN as its output interface): LAN hosts
+ * route to a LAN interface, the router's own addresses are local (not
+ * forwarded), 0.0.0.0 (a DHCP client) has no route. */
+static __always_inline bool src_is_lan(void *ctx, __u32 ifindex, __be32 saddr)
+{
+	struct bpf_fib_lookup fib = { .family = AF_INET_, .ipv4_dst = saddr, .ifindex = ifindex };
+	struct nat_iface *out;
+	long rc;
+
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return false;
+	out = bpf_map_lookup_elem(&nat_ifaces, &fib.ifindex);
+	return out && out->role == NAT_IF_LAN;
+}
+
 /*
  * Find (or create) what this packet becomes. Counts drops; the caller
  * counts what it does with a translation.
@@ -272,8 +290,9 @@ static __always_inline int nat_resolve(void *ctx, void *data, void *data_end, st
 			act = new_from_wan(p, ifindex, iif, &v);
 		else if (hook == HOOK_XDP_LAN)
 			act = new_from_lan(ctx, p, ifindex, iph->tos, &v);
-		else if (hook == HOOK_TC_WAN && ct_may_create(p))
-			act = new_masquerade(p, ifindex, &v);
+		else if (hook == HOOK_TC_WAN && ct_may_create(p) &&
+			 src_is_lan(ctx, ifindex, p->key.saddr))
+			act = new_masquerade(p, ifindex, &v);	/* never the router's own */
 		else
 			act = ACT_UNTOUCHED;
 		if (act != ACT_XLATE)
@@ -501,23 +520,6 @@ static __always_inline int tc_wan_redirect(struct __sk_buff *skb, const struct n
 	return bpf_redirect_neigh(vd->wan_ifindex, &nh, sizeof(nh), 0);
 }
 
-/* Does saddr belong to a host behind one of our LAN interfaces? Asked of
- * the FIB as an output route: LAN hosts route to a LAN interface, the
- * router's own addresses are local (not forwarded), 0.0.0.0 (a DHCP
- * client) has no route. */
-static __always_inline bool src_is_lan(struct __sk_buff *skb, __be32 saddr)
-{
-	struct bpf_fib_lookup fib = { .family = AF_INET_, .ipv4_dst = saddr, .ifindex = skb->ifindex };
-	struct nat_iface *out;
-	long rc;
-
-	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
-		return false;
-	out = bpf_map_lookup_elem(&nat_ifaces, &fib.ifindex);
-	return out && out->role == NAT_IF_LAN;
-}
-
 /* Egress of a WAN, a packet we do not translate: it may leave unless it
  * carries a LAN source address on a masquerading WAN (the router's own
  * traffic, DHCP included, always leaves; a WAN without `outbound` is a
@@ -529,7 +531,7 @@ static __always_inline int tc_wan_untranslated(struct __sk_buff *skb, const stru
 		return TC_ACT_OK_;
 	if (bpf_map_lookup_elem(&nat_wanaddr, &saddr))
 		return TC_ACT_OK_;
-	return src_is_lan(skb, saddr) ? TC_ACT_SHOT_ : TC_ACT_OK_;
+	return src_is_lan(skb, skb->ifindex, saddr) ? TC_ACT_SHOT_ : TC_ACT_OK_;
 }
 
 SEC("tc")
