@@ -82,7 +82,7 @@ $(BUILD)/tests/unit/test_%: tests/unit/test_%.c $$(wildcard ctl/$$*.c) $$(UNIT_D
 
 $(BUILD)/tests/bpf/%: tests/bpf/%.c $(TBPF_LIB) $(LIB_OBJS) $(BPF_SKELS) $(wildcard tests/bpf/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/bpf -o $@ $< $(TBPF_LIB) $(LIB_OBJS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/bpf -o $@ $< $(TBPF_LIB) $(LIB_OBJS) $(LDLIBS) -lcmocka
 
 # libFuzzer targets: the controller's sources rebuilt with clang and sanitizers.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Ictl -I$(BUILD) \

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * nsenv.h - the test router for BPF_PROG_TEST_RUN tests: a private network
+ * namespace (unshare(CLONE_NEWNET), gone with the process or the next
+ * env_up()), veth pairs, routes and permanent neighbour entries with fixed
+ * MAC addresses, and a freshly loaded xdpnat skeleton whose maps are
+ * filled the way the controller fills them.
+ *
+ *   lan0 (192.168.0.1/24)   <-> lan0p
+ *   wan0 (198.51.100.1/24)  <-> wan0p     default via 198.51.100.2
+ *   wan1 (203.0.113.1/24)   <-> wan1p     (for dual-WAN cases)
+ */
+#ifndef TESTS_BPF_NSENV_H
+#define TESTS_BPF_NSENV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "xdpnat.h"
+#include "pkt.h"
+
+struct xdpnat_bpf;
+
+extern const uint8_t MAC_LAN0[6], MAC_WAN0[6], MAC_WAN1[6];
+extern const uint8_t MAC_CLIENT[6], MAC_CLIENT2[6], MAC_SERVER[6], MAC_GW[6], MAC_GW1[6];
+
+#define A_LAN0		IP4(192, 168, 0, 1)
+#define A_CLIENT	IP4(192, 168, 0, 10)
+#define A_CLIENT2	IP4(192, 168, 0, 11)
+#define A_SERVER	IP4(192, 168, 0, 254)
+#define A_WAN0		IP4(198, 51, 100, 1)
+#define A_GW		IP4(198, 51, 100, 2)
+#define A_WAN1		IP4(203, 0, 113, 1)
+#define A_GW1		IP4(203, 0, 113, 2)
+#define A_REMOTE	IP4(192, 0, 2, 80)	/* somewhere on the Internet */
+#define A_DNS		IP4(192, 0, 2, 53)
+#define A_ROUTER9	IP4(203, 0, 113, 9)	/* a router on the path */
+
+struct env {
+	struct xdpnat_bpf *skel;
+	int if_lan0, if_wan0, if_wan1;
+	int prog_xdp, prog_tc;
+	int m_config, m_ifaces, m_wanaddr, m_forwards, m_ct, m_frag, m_stats;
+};
+
+/* New namespace + topology + skeleton + default map contents (lan0, wan0
+ * with masquerade, range 1024-65535, gateway 198.51.100.2). 0 on success. */
+int env_up(struct env *e);
+/* The same with nat_ct sized to ct_max entries (0: as compiled). */
+int env_up_ct(struct env *e, unsigned ct_max);
+void env_down(struct env *e);
+
+/* Run a shell command inside the test namespace; 0 when it succeeded. */
+int env_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Map helpers (controller's view). */
+int env_set_wan(struct env *e, int ifindex, uint32_t addr, uint32_t gw, uint16_t lo, uint16_t hi,
+		int masq, int wan_id);
+int env_set_lan(struct env *e, int ifindex);
+int env_set_flags(struct env *e, uint32_t flags);
+int env_forward(struct env *e, int wan_ifindex, uint8_t proto, uint16_t port, uint32_t to, uint16_t to_port);
+
+/* Program runs. Return 0 on success of the syscall; *ret = program return,
+ * out/outlen the frame afterwards. */
+int run_xdp(struct env *e, int ifindex, const uint8_t *in, size_t len, uint8_t *out, size_t *outlen,
+	    uint32_t *ret);
+int run_tc(struct env *e, int ifindex, const uint8_t *in, size_t len, uint8_t *out, size_t *outlen,
+	   uint32_t *ret);
+
+/* nat_stats summed over CPUs. */
+int env_stats(struct env *e, struct nat_stats *s);
+/* Number of entries in a map. */
+int map_count(int fd, size_t keysz);
+/* nat_ct lookup by tuple (host-order arguments). 0 = found. */
+int ct_get(struct env *e, uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport, uint8_t proto,
+	   struct nat_ct_value *v);
+
+#endif
