@@ -16,6 +16,7 @@
 # hanging DDNS server that stalls neither `xdpnat status` nor SIGTERM
 # (DDNS_SKIP_DAEMON=1 skips that part).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/ddns_lib.sh"
 e2e_require openssl python3 timeout "$E2E_XDPNAT"
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 
@@ -30,24 +31,7 @@ export BASIC
 
 # ---------------------------------------------------------------- setup
 
-mk_ca() {	# dir
-	mkdir -p "$1"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-keyout "$1/ca.key" -out "$1/ca.crt" -subj "/CN=xdpnat test CA ${1##*/}" -days 2 \
-		>/dev/null 2>&1
-}
-
-mk_server_cert() {	# ca-dir
-	local d=$1
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-keyout "$d/srv.key" -out "$d/srv.csr" -subj "/CN=127.0.0.1" >/dev/null 2>&1 &&
-	printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
-		>"$d/ext" &&
-	openssl x509 -req -in "$d/srv.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
-		-out "$d/srv.crt" -days 2 -extfile "$d/ext" >/dev/null 2>&1
-}
-
-if ! mk_ca "$T/ca" || ! mk_server_cert "$T/ca" || ! mk_ca "$T/otherca"; then
+if ! ddns_mk_ca "$T/ca" || ! ddns_mk_server_cert "$T/ca" || ! ddns_mk_ca "$T/otherca"; then
 	e2e_fail "make a test CA and server certificate with openssl"
 	e2e_finish
 fi

@@ -18,6 +18,7 @@
 # connection leaves with the new address; the same lease again changes
 # nothing.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/ddns_lib.sh"
 e2e_require_root
 e2e_require ip dnsmasq dhclient curl python3 ethtool
 [ -x "$E2E_XDPNAT" ] || e2e_skip_all "no $E2E_XDPNAT (run make first)"
@@ -136,11 +137,17 @@ e2e_check "topology: isp, router, lanc" topology || e2e_finish
 write_dhclient_files
 mkdir -p "$E2E_TMP/www" && echo hello >"$E2E_TMP/www/index.html"
 e2e_http_server isp $ISP 8080 "$E2E_TMP/www"
+# The DDNS name follows the WAN (the seed's FTP server's passive address):
+# a test HTTPS server of the dyndns2 protocol on the router's loopback.
+e2e_check "DDNS test server starts" ddns_server_start router "$E2E_TMP/ddns" || e2e_finish
 cat >"$E2E_TMP/router.conf" <<EOF
 wan wan0
 lan lan0
 outbound wan0
+state-dir $E2E_TMP/state
+ddns wan0 dyndns2 ftp.example.net server $DDNS_URL ca-file $E2E_TMP/ddns/ca.crt user alice password-file $E2E_TMP/ddns/pass
 EOF
+ddns_seen() { [ "$(ddns_requests ftp.example.net | tr '\n' ' ')" = "$1" ]; }
 e2e_check "dnsmasq serves $ADDR1" dnsmasq_start $ADDR1 || e2e_finish
 
 # ---------------------------------------------------------------- first lease
@@ -152,6 +159,7 @@ e2e_check "dhclient gets $ADDR1 on wan0" e2e_wait_for -t 20 wan_has $ADDR1
 e2e_check "within 1 s status shows $ADDR1" e2e_wait_for -t 1 status_shows "$ADDR1"
 e2e_check "status shows the gateway from DHCP" e2e_wait_for -t 1 status_shows "via $ISP"
 e2e_check "masquerade uses the DHCP address ($ADDR1)" source_is $ADDR1
+e2e_check "DDNS: one update, with $ADDR1" e2e_wait_for -t 5 ddns_seen "$ADDR1 "
 e2e_in lanc ping -c1 -W1 -q $ISP >/dev/null 2>&1	# one more flow, ICMP
 e2e_check "flows are bound to $ADDR1" flow_with $ADDR1
 before=$(addr_changes)
@@ -168,6 +176,7 @@ after=$(addr_changes)
 e2e_check "ct_addr_change counted the removed flows ($before -> $after)" \
 	test "${after:-0}" -gt "${before:-0}"
 e2e_check "a fresh connection leaves with $ADDR2" source_is $ADDR2
+e2e_check "DDNS: exactly one more update, with $ADDR2" e2e_wait_for -t 5 ddns_seen "$ADDR1 $ADDR2 "
 # One line "address A1 -> A2" when the flush and the add were read together,
 # else "no address (was A1...)" then "address none -> A2".
 e2e_check "daemon logged the change" grep -qE \
@@ -188,6 +197,7 @@ sleep 0.3
 e2e_check "same lease: nothing logged, nothing changed" \
 	test "$(grep -c "^wan wan0:" "$E2E_XDPNAT_LOG")" = "$nlog"
 e2e_check "same lease: flows of $ADDR2 kept" flow_with $ADDR2
+e2e_check "same lease: no DDNS update" ddns_seen "$ADDR1 $ADDR2 "
 e2e_check "xdpnat stops cleanly" e2e_xdpnat_stop
 
 [ "$E2E_NFAIL" = 0 ] || dump_logs

@@ -4,10 +4,15 @@
 # rp_filter). Forwards on each WAN must be answered out of that WAN from
 # its address; masqueraded flows must use the address of the WAN they leave.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/ddns_lib.sh"
 e2e_require_root
 e2e_require curl python3
 
 e2e_topo_dual || { e2e_fail "topology"; e2e_finish; }
+# One DDNS name per WAN (test server on the router's loopback): each must
+# get its own WAN's address, never the other's.
+ddns_server_start router "$E2E_TMP/ddns" || { e2e_fail "DDNS test server starts"; e2e_finish; }
+DDNS_OPTS="server $DDNS_URL ca-file $E2E_TMP/ddns/ca.crt user alice password-file $E2E_TMP/ddns/pass"
 CONF=$E2E_TMP/router.conf
 cat > "$CONF" <<EOF2
 wan wan0
@@ -17,9 +22,17 @@ outbound wan0
 outbound wan1
 forward tcp wan0 8080 to 192.168.0.254:80
 forward tcp wan1 8081 to 192.168.0.254:80
+state-dir $E2E_TMP/state
+ddns wan0 dyndns2 isp1.example.net $DDNS_OPTS
+ddns wan1 dyndns2 isp2.example.net $DDNS_OPTS
 EOF2
 e2e_xdpnat_start router "$CONF" || { e2e_fail "xdpnat starts"; e2e_finish; }
 e2e_ok "xdpnat starts on two WANs"
+ddns_both() {
+	[ "$(ddns_requests isp1.example.net | tr '\n' ' ')" = "198.51.100.1 " ] &&
+	[ "$(ddns_requests isp2.example.net | tr '\n' ' ')" = "192.0.2.1 " ]
+}
+e2e_check "DDNS: each WAN's name gets that WAN's own address, once" e2e_wait_for -t 5 ddns_both
 
 WWW=$E2E_TMP/www; mkdir -p "$WWW"; echo hello > "$WWW/index.html"
 e2e_http_server lans 192.168.0.254 80 "$WWW"; LANS_LOG=$E2E_HTTP_LOG
