@@ -93,6 +93,8 @@ e2e_cleanup() {
 	local rc=$? p n i m
 	trap - EXIT INT TERM
 	set +e
+	# (stderr of this block is dropped: bash reports every job it kills)
+	{
 	for f in "${!E2E_CAPS[@]}"; do kill -INT "${E2E_CAPS[$f]}" 2>/dev/null; done
 	for p in "${E2E_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for i in 1 2 3 4 5 6 7 8 9 10; do
@@ -107,7 +109,8 @@ e2e_cleanup() {
 		# what we started) goes too: these namespaces are ours only
 		for p in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
 	done
-	wait 2>/dev/null
+	wait
+	} 2>/dev/null
 	if [ "${E2E_KEEP:-0}" = 1 ]; then
 		echo "# E2E_KEEP=1: kept namespaces ${E2E_NSLIST[*]} and $E2E_TMP" >&2
 		exit "$rc"
@@ -232,7 +235,7 @@ e2e_ns_del() {	# ROLE... : delete namespaces now (and drop them from the registr
 	local r ns p i
 	for r in "$@"; do
 		ns=$(e2e_ns "$r")
-		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+		for p in $(ip netns pids "$ns" 2>/dev/null); do { kill -KILL "$p"; wait "$p"; } 2>/dev/null; done
 		ip netns del "$ns" 2>/dev/null
 		for i in "${!E2E_NSLIST[@]}"; do
 			[ "${E2E_NSLIST[$i]}" = "$ns" ] && unset "E2E_NSLIST[$i]"
@@ -378,8 +381,7 @@ e2e_kill() {	# pid: stop a process started with e2e_bg, wait for it
 	kill -TERM "$1" 2>/dev/null || return 0
 	local i
 	for i in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
+	{ kill -KILL "$1"; wait "$1"; } 2>/dev/null
 	return 0
 }
 
@@ -492,7 +494,6 @@ e2e_xdpnat_stop() {
 		e2e_log "xdpnat did not exit on SIGTERM within 5s, killing"
 		kill -KILL "$pid" 2>/dev/null
 	fi
-	wait "$pid"
-	rc=$?
+	{ wait "$pid"; rc=$?; } 2>/dev/null
 	return $rc
 }

@@ -1,0 +1,493 @@
+#!/bin/bash
+# tests/bench/run.sh - the xdpnat benchmark (`make bench`). See doc/readme/bench.md.
+#
+#   tests/bench/run.sh [micro] [macro] [newflows] [tcp] [memory]   default: all
+#
+# Environment: BUILD (default build), BENCH_WARM / BENCH_INTERVAL (seconds
+# of warm-up and of measurement per macro point, default 1 / 2),
+# BENCH_FLOWS (flow counts of the sweep, default "1 10 100 1000 10000 100000"),
+# BENCH_PATHS (default "linux nft xdpnat fwd"), BENCH_REPEAT (measurements per
+# point, the best counts; default 2).
+#
+# Output: a table on stdout and in tests/bench/results/latest.txt, the chart
+# tests/bench/results/pps-vs-flows.png, raw rows in tests/bench/results/latest.csv.
+# All traffic stays inside namespaces this script creates (xn-<pid>-*); they
+# are deleted on exit (tests/e2e/lib.sh).
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. tests/e2e/lib.sh
+
+sections=${*:-micro macro newflows tcp memory}
+WARM=${BENCH_WARM:-1}
+INTERVAL=${BENCH_INTERVAL:-2}
+REPEAT=${BENCH_REPEAT:-2}
+FLOWS=${BENCH_FLOWS:-1 10 100 1000 10000 100000}
+PATHS=${BENCH_PATHS:-linux nft xdpnat fwd}
+B=$E2E_BUILD/tests/bench
+RES=tests/bench/results
+mkdir -p "$RES"
+OUT=$E2E_TMP/out.txt		# the report, copied to $RES/latest.txt at the end
+CSV=$E2E_TMP/rows.csv		# section,path,flows,offered_pps,delivered_pps,note
+: >"$OUT"
+echo "section,path,flows,offered_pps,delivered_pps,note" >"$CSV"
+
+say() { echo "$*" | tee -a "$OUT"; }
+note() { echo "# $*" >&2; }
+
+[ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 1; }
+
+# ---------------------------------------------------------------- build
+# The BPF objects come from `make tests`; the two C tools are built here
+# (the Makefile has no rule for C programs in tests/bench).
+build() {
+	local objs="" o
+	# make targets spelled with $BUILD exactly as make's BUILD is
+	for o in gen sink fwd micro_wrap; do objs="$objs $BUILD/tests/bench/$o.bpf.o"; done
+	# shellcheck disable=SC2086
+	make -s BUILD="$BUILD" $objs "$BUILD/xdpnat.skel.h" >&2 || return 1
+	local cflags=(-O2 -g -Wall -Wextra -Werror -std=gnu11 -Iinclude -Itests/bench "-I$E2E_BUILD")
+	if [ ! -x "$B/xnbench" ] || [ tests/bench/xnbench.c -nt "$B/xnbench" ] || [ tests/bench/bench.h -nt "$B/xnbench" ]; then
+		gcc "${cflags[@]}" -o "$B/xnbench" tests/bench/xnbench.c -lbpf || return 1
+	fi
+	[ -f tests/bench/micro.c ] && if [ ! -x "$B/micro" ] || [ tests/bench/micro.c -nt "$B/micro" ] ||
+	   [ "$E2E_BUILD/xdpnat.skel.h" -nt "$B/micro" ] || [ tests/bench/bench.h -nt "$B/micro" ]; then
+		gcc "${cflags[@]}" -o "$B/micro" tests/bench/micro.c -lbpf -lelf -lz || return 1
+	fi
+	return 0
+}
+build || { echo "bench: build failed" >&2; exit 1; }
+
+# ---------------------------------------------------------------- machine
+machine_info() {
+	say "xdpnat benchmark, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), git $(git rev-parse --short HEAD 2>/dev/null || echo -)$(git diff --quiet 2>/dev/null || echo '+dirty')"
+	say "kernel:  $(uname -r) $(uname -m)"
+	say "cpu:     $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores"
+	say "memory:  $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+	say "load:    $(cut -d' ' -f1-3 /proc/loadavg) at start (other work on the machine skews absolute numbers)"
+	say "xdpnat:  $(xdpnat_state)"
+	say ""
+}
+
+# xdpnat's data path is usable when its XDP program is more than the stub
+xdpnat_state() {
+	if [ ! -x "$E2E_XDPNAT" ]; then echo "no $E2E_XDPNAT"; return; fi
+	if grep -q 'STUB' bpf/xdpnat.bpf.c 2>/dev/null; then echo "bpf/xdpnat.bpf.c is still a stub"; return; fi
+	echo "$E2E_XDPNAT"
+}
+
+# ---------------------------------------------------------------- macro topology
+# gen (gen0 192.168.0.2) --- (lan0 192.168.0.1/16) rtr (wan0 198.51.100.1/24) --- sink (sink0 198.51.100.2)
+# UDP to 203.0.113.10:9 (routed via the sink); sources 192.168.1.1:1024.. and up.
+# The sink drops everything in XDP and never answers ARP: the router has a
+# permanent neighbour entry for it. The generator writes the router's MAC
+# into its frames itself. Router interfaces get GRO on, so frames XDP_TXed
+# or redirected into them are delivered (their peers' veth rule, lib.sh).
+macro_topo() {
+	e2e_ns_del gen rtr sink
+	e2e_ns_add gen rtr sink || return 1
+	e2e_sysctl rtr net.ipv4.ip_forward=1
+	e2e_veth gen gen0 rtr lan0 || return 1
+	e2e_veth rtr wan0 sink sink0 || return 1
+	e2e_addr gen gen0 192.168.0.2/16
+	e2e_addr rtr lan0 192.168.0.1/16
+	e2e_addr rtr wan0 198.51.100.1/24
+	e2e_addr sink sink0 198.51.100.2/24
+	e2e_in rtr ethtool -K lan0 gro on >/dev/null
+	e2e_in rtr ethtool -K wan0 gro on >/dev/null
+	e2e_in sink ethtool -K sink0 gro on >/dev/null
+	e2e_in gen ethtool -K gen0 gro on >/dev/null
+	ip -n "$(e2e_ns rtr)" route add default via 198.51.100.2 dev wan0
+	ip -n "$(e2e_ns gen)" route add default via 192.168.0.1
+	SINK_MAC=$(cat "/sys/class/net/sink0/address" 2>/dev/null || e2e_in sink cat /sys/class/net/sink0/address)
+	SINK_MAC=$(e2e_in sink cat /sys/class/net/sink0/address)
+	RTR_LAN_MAC=$(e2e_in rtr cat /sys/class/net/lan0/address)
+	GEN_MAC=$(e2e_in gen cat /sys/class/net/gen0/address)
+	ip -n "$(e2e_ns rtr)" neigh replace 198.51.100.2 lladdr "$SINK_MAC" dev wan0 nud permanent
+	ip -n "$(e2e_ns rtr)" neigh replace 192.168.0.2 lladdr "$GEN_MAC" dev lan0 nud permanent
+}
+
+# The generator wired straight to the sink, no router: the cost of
+# generating and sinking a frame, subtracted to get the router's own cost.
+macro_topo_direct() {
+	e2e_ns_del gen rtr sink
+	e2e_ns_add gen sink || return 1
+	e2e_veth gen gen0 sink sink0 || return 1
+	e2e_in sink ethtool -K sink0 gro on >/dev/null
+	GEN_MAC=$(e2e_in gen cat /sys/class/net/gen0/address)
+	RTR_LAN_MAC=$(e2e_in sink cat /sys/class/net/sink0/address)
+}
+
+# path setup/teardown on the router: linux (plain forwarding), nft
+# (nftables masquerade), fwd (bare XDP forwarder), xdpnat (the daemon)
+path_up() {
+	case $1 in
+	linux) ;;
+	nft)
+		e2e_in rtr nft -f - <<-EOF
+		table ip xnbench {
+			chain post {
+				type nat hook postrouting priority srcnat; policy accept;
+				oifname "wan0" masquerade
+			}
+		}
+		EOF
+		;;
+	fwd)
+		e2e_in rtr ip link set dev lan0 xdpdrv obj "$B/fwd.bpf.o" sec xdp &&
+		e2e_in rtr ip link set dev wan0 xdpdrv obj "$B/fwd.bpf.o" sec xdp
+		;;
+	xdpnat)
+		[ "$(xdpnat_state)" = "$E2E_XDPNAT" ] || return 1
+		local conf=$E2E_TMP/bench-xdpnat.conf
+		printf 'wan wan0\nlan lan0\noutbound wan0\n' >"$conf"
+		# conntrack-max: the default (65536) unless the point needs more; a
+		# larger table costs memory and cache/TLB misses, so size it per
+		# point like an operator would (fresh-flow runs: 1048576)
+		local need=${2:-1} ct=${BENCH_XDPNAT_CTMAX:-}
+		if [ -z "$ct" ]; then
+			ct=65536
+			[ "$need" = 0 ] && ct=1048576
+			# (flows, not entries: nat_ct has two entries per flow)
+			while [ "$ct" -lt $((need * 5 / 4)) ]; do ct=$((ct * 2)); done
+		fi
+		printf 'conntrack-max %s\n' "$ct" >>"$conf"
+		chmod 600 "$conf"
+		if ! e2e_in rtr "$E2E_XDPNAT" check -c "$conf" >/dev/null 2>&1; then
+			printf 'wan wan0\nlan lan0\noutbound wan0\n' >"$conf"
+		fi
+		e2e_xdpnat_start rtr "$conf" >&2
+		;;
+	esac
+}
+
+path_down() {
+	case $1 in
+	nft) e2e_in rtr nft delete table ip xnbench 2>/dev/null ;;
+	fwd)
+		e2e_in rtr ip link set dev lan0 xdpdrv off
+		e2e_in rtr ip link set dev wan0 xdpdrv off ;;
+	xdpnat) e2e_xdpnat_stop ;;
+	esac
+	return 0
+}
+
+# measure NFLOWS MODE SECONDS_WARM SECONDS_INTERVAL: sets M_OFF, M_DEL
+# (offered and delivered pps, 0 on failure). One xnbench process generates
+# in the gen namespace and attaches/reads the sink in the sink namespace, so
+# offered and delivered are counted over the identical window.
+measure() {
+	local nflows=$1 mode=$2 warm=$3 interval=$4 g off del
+	M_OFF=0 M_DEL=0
+	g=$(XNBENCH_SINK="/run/netns/$(e2e_ns sink):sink0:$B/sink.bpf.o" \
+		e2e_in gen taskset -c 0 "$B/xnbench" gen "$B/gen.bpf.o" gen0 "$warm" "$interval" "$nflows" "$mode" \
+		"$GEN_MAC" "$RTR_LAN_MAC" 192.168.1.1 203.0.113.10 9 2>&1)
+	off=$(echo "$g" | sed -n 's/.* pps=\([0-9]*\) .*/\1/p')
+	del=$(echo "$g" | sed -n 's/.* delivered_pps=\([0-9]*\).*/\1/p')
+	if [ -z "$off" ] || [ -z "$del" ]; then
+		note "measure failed: $g"
+		return 1
+	fi
+	M_OFF=$off M_DEL=$del
+}
+
+fmt_pps() { awk -v p="$1" 'BEGIN { if (p == "" || p == "n/a") print "n/a"; else printf "%.3f", p / 1e6 }'; }
+
+declare -A DEL OFF NOTE
+
+# point PATH NFLOWS MODE: fresh topology, path up, best of $REPEAT
+# measurements (best = highest delivered: on a shared machine interference
+# only ever lowers a rate), path down. Sets OFF[k] DEL[k] NOTE[k] for k=PATH,NFLOWS,MODE.
+point() {
+	local p=$1 f=$2 mode=$3 k=$1,$2,$3 i best_o=0 best_d=-1
+	if [ "$p" = direct ]; then
+		macro_topo_direct || { NOTE[$k]="topology failed"; return 1; }
+	else
+		macro_topo || { NOTE[$k]="topology failed"; return 1; }
+	fi
+	if ! path_up "$p" "$f"; then
+		NOTE[$k]="n/a: $p not runnable"
+		[ "$p" = xdpnat ] && NOTE[$k]="n/a: xdpnat not runnable"
+		path_down "$p"
+		return 1
+	fi
+	for ((i = 0; i < REPEAT; i++)); do
+		measure "$f" "$mode" "$WARM" "$INTERVAL"
+		[ "$M_DEL" -gt "$best_d" ] && best_d=$M_DEL best_o=$M_OFF
+	done
+	[ "$p" = xdpnat ] && e2e_xdpnat stats 2>/dev/null | sed "s/^/# xdpnat stats ($f flows, $mode): /" >&2
+	CT_FULL=""
+	if [ "$p" = nft ]; then
+		local cnt max
+		cnt=$(e2e_in rtr cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null)
+		max=$(cat /proc/sys/net/netfilter/nf_conntrack_max 2>/dev/null)
+		note "nf_conntrack_count in rtr: $cnt of $max"
+		[ -n "$cnt" ] && [ -n "$max" ] && [ "$cnt" -ge $((max * 9 / 10)) ] &&
+			CT_FULL="warning: the netfilter conntrack table reached $cnt of $max entries during this point"
+	fi
+	path_down "$p"
+	OFF[$k]=$best_o DEL[$k]=$best_d
+	note "macro $p flows=$f mode=$mode offered=$best_o delivered=$best_d"
+	echo "$mode,$p,$f,$best_o,$best_d," >>"$CSV"
+}
+
+macro() {
+	say "== Macro: 64-byte UDP, gen -> router -> sink (veth; XDP live-frames generator pinned to CPU 0)"
+	say "   per point: fresh namespaces, warm-up ${WARM}s, ${INTERVAL}s counted, best of $REPEAT; Mpps delivered/offered"
+	say "   (veth: generator, router and sink all run on the generator's CPU, in turn: the"
+	say "   generator is throttled by the router, so offered ~ delivered unless something drops)"
+	local p f line
+	for f in $FLOWS; do
+		point direct "$f" rr
+		for p in $PATHS; do point "$p" "$f" rr; done
+	done
+	e2e_ns_del gen rtr sink
+	line=$(printf '%-26s' "path \\ flows")
+	for f in $FLOWS; do line="$line$(printf ' %13s' "$f")"; done
+	say "$line"
+	for p in $PATHS; do
+		line=$(printf '%-26s' "$(path_name "$p")")
+		for f in $FLOWS; do line="$line$(printf ' %13s' "$(cell "$p,$f,rr")")"; done
+		say "$line"
+	done
+	for p in $PATHS; do
+		[ "$p" = fwd ] && continue
+		line=$(printf '%-26s' "$p / fwd (delivered)")
+		for f in $FLOWS; do
+			line="$line$(printf ' %13s' "$(ratio "${DEL[$p,$f,rr]:-}" "${DEL[fwd,$f,rr]:-}")")"
+		done
+		say "$line"
+	done
+	line=$(printf '%-26s' "no router (gen -> sink)")
+	local direct=0
+	for f in $FLOWS; do
+		line="$line$(printf ' %13s' "$(cell "direct,$f,rr")")"
+		[ "${DEL[direct,$f,rr]:-0}" -gt "$direct" ] && direct=${DEL[direct,$f,rr]}
+	done
+	say "$line"
+	# The generator's and sink's cost does not depend on the flow count;
+	# the fastest "no router" measurement is the one least disturbed by
+	# other work on the machine, so it is the baseline for every column.
+	say "   router ns/packet = 1/delivered - 1/(fastest no-router rate, $(fmt_pps "$direct") Mpps):"
+	say "   the router's own cost per packet in the pipeline"
+	for p in $PATHS; do
+		line=$(printf '%-26s' "$p ns/pkt")
+		for f in $FLOWS; do line="$line$(printf ' %13s' "$(router_ns "${DEL[$p,$f,rr]:-}" "$direct")")"; done
+		say "$line"
+	done
+	case " $PATHS " in *" nft "*" xdpnat "*|*" xdpnat "*" nft "*)
+		line=$(printf '%-26s' "xdpnat / nft (delivered)")
+		for f in $FLOWS; do
+			line="$line$(printf ' %13s' "$(ratio "${DEL[xdpnat,$f,rr]:-}" "${DEL[nft,$f,rr]:-}")")"
+		done
+		say "$line" ;;
+	esac
+	for p in $PATHS; do [ -n "${NOTE[$p,${FLOWS%% *},rr]:-}" ] && say "   $p: ${NOTE[$p,${FLOWS%% *},rr]}"; done
+	say ""
+	chart
+}
+
+cell() {	# key -> "delivered/offered" in Mpps, or n/a
+	if [ -n "${NOTE[$1]:-}" ] || [ -z "${DEL[$1]:-}" ]; then echo n/a
+	else echo "$(fmt_pps "${DEL[$1]}")/$(fmt_pps "${OFF[$1]}")"; fi
+}
+
+# ---------------------------------------------------------------- new flows/s
+# Every packet has a 5-tuple never seen before (gen mode "fresh"): delivered
+# pps = flows set up per second. The window is short on purpose: the Linux
+# conntrack table is global (nf_conntrack_max, not ours to change) and
+# fills at these rates; xdpnat gets conntrack-max 1048576.
+newflows() {
+	say "== New flows/s: UDP, a new source port/address on every packet (warm-up 0.05s, 0.5s counted, best of $REPEAT)"
+	local p
+	for p in nft xdpnat; do
+		case " $PATHS " in *" $p "*) ;; *) continue ;; esac
+		WARM=0.05 INTERVAL=0.5 point "$p" 0 fresh
+		say "$(printf '%-26s %s' "$(path_name "$p")" "$(cell "$p,0,fresh") Mpps (new flows/s delivered/offered)")"
+		[ -n "${NOTE[$p,0,fresh]:-}" ] && say "   ${NOTE[$p,0,fresh]}"
+		[ -n "${CT_FULL:-}" ] && say "   $CT_FULL"
+	done
+	e2e_ns_del gen rtr sink
+	say "   xdpnat / nft: $(ratio "${DEL[xdpnat,0,fresh]:-}" "${DEL[nft,0,fresh]:-}")"
+	say ""
+}
+
+# ---------------------------------------------------------------- TCP
+# iperf3 gen -> sink through the router, one TCP connection, 5 s. The hosts'
+# veths have tx checksum offload off (complete checksums reach XDP, see
+# tests/e2e/lib.sh), which also turns TSO off: MTU-sized segments.
+tcp_bench() {
+	say "== TCP throughput: iperf3, 1 stream, 5 s, gen -> router -> sink (host tx offload off, MTU 1500)"
+	command -v iperf3 >/dev/null || { say "   n/a: no iperf3"; say ""; return; }
+	local p r
+	for p in linux nft xdpnat fwd; do
+		case " $PATHS " in *" $p "*) ;; *) continue ;; esac
+		[ "$p" = linux ] || [ "$p" = fwd ] && continue	# no NAT: the sink has no route back
+		macro_topo || return 1
+		ip -n "$(e2e_ns rtr)" neigh del 198.51.100.2 dev wan0
+		ip -n "$(e2e_ns rtr)" neigh del 192.168.0.2 dev lan0
+		e2e_in gen ethtool -K gen0 tx off >/dev/null
+		e2e_in sink ethtool -K sink0 tx off >/dev/null
+		if ! path_up "$p"; then
+			say "$(printf '%-26s %s' "$(path_name "$p")" "n/a: $p not runnable")"
+			path_down "$p"
+			continue
+		fi
+		e2e_bg sink iperf3 -s -1 -B 198.51.100.2
+		# (not a test connection: `iperf3 -s -1` would take it as its one client)
+		e2e_wait_for -t 5 e2e_in sink bash -c 'ss -Hltn "sport = :5201" | grep -q .'
+		r=$(e2e_in gen iperf3 -c 198.51.100.2 -t 5 -J 2>/dev/null |
+			python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f %d" % (d["end"]["sum_received"]["bits_per_second"]/1e9, d["end"]["sum_sent"].get("retransmits", 0)))' 2>/dev/null)
+		path_down "$p"
+		if [ -n "$r" ]; then
+			say "$(printf '%-26s %s Gbit/s (%s retransmits)' "$(path_name "$p")" "${r% *}" "${r#* }")"
+			echo "tcp,$p,1,,${r% *}," >>"$CSV"
+		else
+			say "$(printf '%-26s %s' "$(path_name "$p")" "failed")"
+		fi
+	done
+	e2e_ns_del gen rtr sink
+	say ""
+}
+
+path_name() {
+	case $1 in
+	linux) echo "linux forwarding, no NAT" ;;
+	nft) echo "nftables masquerade" ;;
+	fwd) echo "bare XDP forwarder" ;;
+	xdpnat) echo "xdpnat" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+router_ns() {	# delivered_pps direct_pps -> ns per packet spent in the router
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a + 0 == 0 || b + 0 == 0 || a + 0 > b + 0) print "n/a"; else printf "%.0f", 1e9 / a - 1e9 / b }'
+}
+
+ratio() {	# a b -> a/b with 2 decimals, or n/a
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
+}
+
+chart() {
+	command -v gnuplot >/dev/null || { say "(no gnuplot: no chart)"; return; }
+	local dat=$E2E_TMP/pps.dat p f cols=""
+	{
+		printf 'flows'
+		for p in $PATHS; do printf ' %s' "$p"; done
+		echo
+		for f in $FLOWS; do
+			printf '%s' "$f"
+			for p in $PATHS; do
+				if [ -n "${NOTE[$p,$f,rr]:-}" ] || [ -z "${DEL[$p,$f,rr]:-}" ]; then printf ' NaN'
+				else printf ' %s' "$(fmt_pps "${DEL[$p,$f,rr]}")"; fi
+			done
+			echo
+		done
+	} >"$dat"
+	local i=2
+	for p in $PATHS; do
+		cols="$cols${cols:+, }'$dat' using 1:$i with linespoints lw 2 title '$(path_name "$p")'"
+		i=$((i + 1))
+	done
+	gnuplot <<-EOF 2>&1 | sed 's/^/# gnuplot: /' >&2
+	set terminal pngcairo size 900,560 noenhanced
+	set output '$RES/pps-vs-flows.png'
+	set title 'Delivered Mpps vs. concurrent flows (64-byte UDP, veth, $(uname -r), $(nproc) cores)'
+	set xlabel 'flows'
+	set ylabel 'Mpps delivered'
+	set logscale x
+	set yrange [0:*]
+	set key outside bottom center horizontal
+	set grid
+	set datafile missing 'NaN'
+	plot $cols
+	EOF
+	say "chart: $RES/pps-vs-flows.png"
+	say ""
+}
+
+# ---------------------------------------------------------------- micro
+# One namespace "mic" with the router's two interfaces (peers in "micp");
+# neighbours are permanent so bpf_fib_lookup succeeds without ARP.
+micro() {
+	say "== Micro: BPF_PROG_TEST_RUN, ns/packet (median of 5 x 500000 runs; 64-byte UDP)"
+	e2e_ns_del mic micp
+	e2e_ns_add mic micp || return 1
+	e2e_sysctl mic net.ipv4.ip_forward=1
+	e2e_veth mic lan0 micp lanp || return 1
+	e2e_veth mic wan0 micp wanp || return 1
+	e2e_addr mic lan0 192.168.0.1/24
+	e2e_addr mic wan0 198.51.100.1/24
+	local lanp wanp out
+	lanp=$(e2e_in micp cat /sys/class/net/lanp/address)
+	wanp=$(e2e_in micp cat /sys/class/net/wanp/address)
+	ip -n "$(e2e_ns mic)" neigh replace 192.168.0.10 lladdr "$lanp" dev lan0 nud permanent
+	ip -n "$(e2e_ns mic)" neigh replace 192.168.0.254 lladdr "$lanp" dev lan0 nud permanent
+	ip -n "$(e2e_ns mic)" neigh replace 198.51.100.2 lladdr "$wanp" dev wan0 nud permanent
+	ip -n "$(e2e_ns mic)" route add default via 198.51.100.2 dev wan0
+	out=$(e2e_in mic env MICRO_LANC_MAC="$lanp" MICRO_INET_MAC="$wanp" \
+		taskset -c 0 "$B/micro" run "$B/fwd.bpf.o" "$B/micro_wrap.bpf.o" lan0 wan0 2>&1)
+	e2e_ns_del mic micp
+	echo "$out" | sed 's/^/# micro: /' >&2
+	local base
+	base=$(echo "$out" | awk -F'\t' '$1 == "harness" {print $2}')
+	[ -n "$base" ] || { say "micro: harness failed: $out"; say ""; return 1; }
+	say "   harness (restore frame + tail call, subtracted below): $base ns"
+	say "$(printf '%-40s %9s %9s  %s' case 'net ns' 'vs fwd' 'check')"
+	local name ns why c_l2w c_w2l ceil label
+	c_l2w=$(echo "$out" | awk -F'\t' '$2 == "fwd_l2w" {print $3}')
+	c_w2l=$(echo "$out" | awk -F'\t' '$2 == "fwd_w2l" {print $3}')
+	while IFS=$'\t' read -r _ name ns why; do
+		case $name in
+		fwd_l2w) label="bare forwarder LAN->WAN (ceiling)"; ceil=$c_l2w ;;
+		fwd_w2l) label="bare forwarder WAN->LAN (ceiling)"; ceil=$c_w2l ;;
+		nat_est_l2w) label="xdpnat established LAN->WAN"; ceil=$c_l2w ;;
+		nat_est_w2l) label="xdpnat established reply WAN->LAN"; ceil=$c_w2l ;;
+		nat_fwd_w2l) label="xdpnat forward in WAN->LAN"; ceil=$c_w2l ;;
+		nat_fwd_l2w) label="xdpnat forward reply LAN->WAN"; ceil=$c_l2w ;;
+		nat_new_l2w) label="xdpnat new flow LAN->WAN"; ceil=$c_l2w ;;
+		*) label=$name; ceil="" ;;
+		esac
+		if [ "${ns%%.*}" = -1 ]; then
+			say "$(printf '%-40s %9s %9s  %s' "$label" n/a n/a "$why")"
+		else
+			say "$(printf '%-40s %9s %9s  %s' "$label" "$ns" "$(ratio "$ns" "$ceil")x" "$why")"
+		fi
+		echo "micro,$name,,,$ns,$why" >>"$CSV"
+	done < <(echo "$out" | grep $'^case\t')
+	echo "$out" | grep -E $'^(nat|stats)\t' | cut -f2- | sed 's/^/   /' | tee -a "$OUT"
+	say ""
+}
+
+# ---------------------------------------------------------------- memory
+memory() {
+	say "== Memory per tracked flow (nat_ct: two entries per flow, BPF_MAP_TYPE_HASH, preallocated)"
+	local out
+	out=$("$B/micro" memory 65536 262144 1048576 2>&1) || { say "memory: $out"; say ""; return 1; }
+	say "$(printf '%12s %12s %6s %6s %14s %10s' flows entries key value 'memlock B' 'B/flow')"
+	while IFS=$'\t' read -r _ f e k v m b; do
+		say "$(printf '%12s %12s %6s %6s %14s %10s' "$f" "$e" "$k" "$v" "$m" "$b")"
+		echo "memory,nat_ct,$f,,,memlock=$m bytes_per_flow=$b" >>"$CSV"
+	done < <(echo "$out" | grep $'^memory\t')
+	local obj
+	obj=$(awk '$1 == "nf_conntrack" {print $4}' /proc/slabinfo 2>/dev/null)
+	[ -n "$obj" ] && say "   for comparison, nf_conntrack: $obj B per entry (slab object) + hash bucket, max $(cat /proc/sys/net/netfilter/nf_conntrack_max 2>/dev/null) entries"
+	say "   at the default conntrack-max ($(grep -o 'XDPNAT_CT_MAX_DEFAULT[[:space:]]*[0-9]*' include/xdpnat.h | awk '{print $2}') flows) xdpnat's nat_ct takes the first row's memlock, allocated up front"
+	say ""
+}
+
+# ---------------------------------------------------------------- sections
+case " $sections " in *" macro "*|*" newflows "*|*" tcp "*) machine_info ;; *) machine_info ;; esac
+for s in $sections; do
+	case $s in
+	micro) type micro >/dev/null 2>&1 && micro ;;
+	macro) macro ;;
+	newflows) type newflows >/dev/null 2>&1 && newflows ;;
+	tcp) type tcp_bench >/dev/null 2>&1 && tcp_bench ;;
+	memory) type memory >/dev/null 2>&1 && memory ;;
+	*) echo "bench: unknown section $s" >&2; exit 2 ;;
+	esac
+done
+say "load:    $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+cp "$OUT" "$RES/latest.txt"
+cp "$CSV" "$RES/latest.csv"
+echo "results: $RES/latest.txt"
