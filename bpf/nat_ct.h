@@ -262,7 +262,7 @@ static __always_inline void ct_account(struct nat_ct_value *v, const struct nat_
 	__u8 dir = v->dir == NAT_DIR_HAIRPIN_EGRESS ? NAT_DIR_ORIG : v->dir;
 	__u8 before = v->state;
 
-	v->last_seen = bpf_ktime_get_ns();
+	v->last_seen = bpf_ktime_get_coarse_ns();	/* a tick is plenty for idle timeouts */
 	__sync_fetch_and_add(&v->packets, 1);
 	__sync_fetch_and_add(&v->bytes, p->tot_len);
 
