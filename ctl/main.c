@@ -20,6 +20,7 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include "addrwatch.h"
+#include "alg.h"
 #include "cli.h"
 #include "config.h"
 #include "ddns.h"
@@ -39,6 +40,9 @@ struct daemon_ctx {
 	struct nat_daemon *d;
 	struct addrwatch *aw;
 	struct ddns *ddns;
+	struct alg *alg;		/* FTP ALG over AF_XDP, NULL without `alg ftp` */
+	struct alg_iface alg_ifs[XDPNAT_MAX_IFACES];	/* what it was started on */
+	int alg_nifs;
 	struct wan_maps wan_maps;
 	struct gc_maps gc_maps;
 	int signal_fd, timer_fd;
@@ -167,6 +171,56 @@ static void on_gc_tick(struct daemon_ctx *x)
 			(unsigned long long)r.algs_deleted);
 }
 
+/* The interfaces the FTP ALG opens sockets on: the attached links, with
+ * their nat_ifaces.xsk_slot. */
+static int alg_ifaces(const struct nat_daemon *d, struct alg_iface *ifs)
+{
+	int n = 0;
+
+	for (int i = 0; i < d->nlinks && n < XDPNAT_MAX_IFACES; i++, n++) {
+		memset(&ifs[n], 0, sizeof(ifs[n]));
+		snprintf(ifs[n].name, sizeof(ifs[n].name), "%s", d->links[i].ifname);
+		ifs[n].ifindex = d->links[i].ifindex;
+		ifs[n].xsk_slot = d->links[i].xsk_slot;
+	}
+	return n;
+}
+
+static void start_alg(struct daemon_ctx *x)
+{
+	struct nat_daemon *d = x->d;
+	struct alg_maps m = {
+		.ct = loader_map_fd(d, XDPNAT_MAP_CT),
+		.expect = loader_map_fd(d, XDPNAT_MAP_EXPECT),
+		.alg = loader_map_fd(d, XDPNAT_MAP_ALG),
+		.xsks = loader_map_fd(d, XDPNAT_MAP_XSKS),
+		.config = loader_map_fd(d, XDPNAT_MAP_CONFIG),
+		.forwards = loader_map_fd(d, XDPNAT_MAP_FORWARDS),
+	};
+
+	x->alg = NULL;
+	x->alg_nifs = alg_ifaces(d, x->alg_ifs);
+	if (!d->cfg.alg_ftp.enabled)
+		return;
+	x->alg = alg_start(&d->cfg, &m, x->alg_ifs, x->alg_nifs);
+	if (!x->alg)
+		nat_log("alg ftp: not running; FTP control flows pass uninspected");
+}
+
+/* After a reload: restart the ALG only if `alg ftp` or the interfaces
+ * changed (a restart forgets the state of inspected control flows). */
+static void reload_alg(struct daemon_ctx *x)
+{
+	struct alg_iface now[XDPNAT_MAX_IFACES];
+	int n = alg_ifaces(x->d, now);
+
+	if (!!x->alg == x->d->cfg.alg_ftp.enabled && n == x->alg_nifs &&
+	    !memcmp(now, x->alg_ifs, sizeof(now[0]) * (size_t)n))
+		return;
+	alg_stop(x->alg);
+	start_alg(x);
+}
+
 static void report_parse_errors(char *text)
 {
 	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
@@ -191,6 +245,7 @@ static void on_reload(struct daemon_ctx *x)
 		report_parse_errors(errors);
 		nat_log("reload: %d error(s), keeping the running configuration", nerr);
 	} else if (loader_reload(x->d, &next) == 0) {
+		reload_alg(x);
 		ddns_reload(x->ddns, &x->d->cfg);
 		addrwatch_dump(x->aw, on_addr_event, x);	/* addresses of added interfaces */
 		x->status_dirty = true;
@@ -307,6 +362,7 @@ static int daemon_start(struct daemon_ctx *x, const struct cmd_opts *o, const si
 		return -1;
 	}
 	fill_map_fds(x);
+	start_alg(x);	/* after daemon(): the ALG runs a thread */
 	if (loader_write_pid_file(d) || loader_set_daemon(d, getpid()) ||
 	    open_event_fds(x, mask))
 		return -1;
@@ -326,6 +382,7 @@ static void daemon_stop(struct daemon_ctx *x)
 
 	ddns_stop(x->ddns);
 	addrwatch_close(x->aw);
+	alg_stop(x->alg);
 	loader_detach_all(d);
 	if (d->skel && d->pid_file_written)
 		loader_set_daemon(d, 0);
