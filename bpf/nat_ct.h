@@ -311,18 +311,22 @@ static __always_inline void ct_account_tcp(struct nat_ct_value *v, const struct 
 	else if (v->state == NAT_CT_CLOSING && (p->tcp_flags & TCP_SYN_) &&
 		 !(p->tcp_flags & TCP_ACK_) && dir == NAT_DIR_ORIG) {
 		/* a new connection reusing the tuple of a closed one: forget
-		 * the old FINs in both directions */
+		 * the old FINs, and an FTP control flow's opaque state and
+		 * sequence offsets (the ALG inspects the new one afresh) */
+		const __u8 stale = NAT_CT_F_FIN | NAT_CT_F_OPAQUE | NAT_CT_F_SEQADJ;
 		struct nat_ct_key twin;
 		struct nat_ct_value *t;
 
-		v->flags &= ~NAT_CT_F_FIN;
+		v->flags &= ~stale;
 		v->state = NAT_CT_SYN_SENT;
 		ct_twin_key(&twin, v, IPPROTO_TCP);
 		t = bpf_map_lookup_elem(&nat_ct, &twin);
 		if (t) {
-			t->flags &= ~NAT_CT_F_FIN;
+			t->flags &= ~stale;
 			t->state = NAT_CT_SYN_SENT;
 		}
+		if (v->flags & NAT_CT_F_ALG)
+			bpf_map_delete_elem(&nat_alg, &p->key);	/* v is the ORIG entry here */
 	}
 }
 

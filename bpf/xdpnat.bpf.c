@@ -345,6 +345,21 @@ static __always_inline void account(const struct nat_pkt *p, struct nat_verdict 
 
 /* ------------------------------------------------------------------ XDP */
 
+/* TCP header length of the packet (0 if out of reach). */
+static __always_inline __u32 tcp_hdr_len(struct xdp_md *ctx, const struct nat_pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct tcphdr *th;
+
+	if (p->l4_off > L4_MAX_OFF)
+		return 0;
+	th = data + p->l4_off;
+	if ((void *)(th + 1) > data_end)
+		return 0;
+	return th->doff * 4;
+}
+
 /* A control-flow packet still inspected by the ALG? */
 static __always_inline bool alg_wants(const struct nat_pkt *p, const struct nat_verdict *vd)
 {
@@ -392,12 +407,22 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 	struct iphdr *iph;
 	bool alg = false;
 
-	if (cfg && (cfg->flags & NAT_CFG_F_NO_FASTPATH))
+	/* Control-flow packets the ALG inspects are always routed here: the
+	 * kernel path would carry them past the ALG. */
+	if (cfg && (cfg->flags & NAT_CFG_F_NO_FASTPATH) && !alg_wants(p, vd))
 		return -1;
 	if (p->ttl <= 1 || p->has_options)
 		return -1;	/* the kernel sends time exceeded / handles options */
-	if (nat_fib(ctx, &fib, ctx->ingress_ifindex, p, &vd->to, tos, vd->to_wan, vd->wan_ifindex))
+	if (nat_fib(ctx, &fib, ctx->ingress_ifindex, p, &vd->to, tos, vd->to_wan, vd->wan_ifindex)) {
+		/* No route or neighbour yet. A SYN may take the kernel path (it
+		 * carries nothing to rewrite and makes the kernel resolve the
+		 * neighbour); data would bypass the ALG: drop it, TCP resends. */
+		if (alg_wants(p, vd) && p->tot_len > p->l4_off - ETH_HLEN_ + tcp_hdr_len(ctx, p)) {
+			STAT_INC(drop_alg_no_route);
+			return XDP_DROP;
+		}
 		return -1;
+	}
 	if (alg_wants(p, vd)) {
 		__u32 slot = 0, ifindex = ctx->ingress_ifindex;
 		struct nat_iface *iif = bpf_map_lookup_elem(&nat_ifaces, &ifindex);

@@ -180,7 +180,7 @@ static int snapshot_read(int fd, struct ct_snapshot *s)
 		s->n = 0;
 		err = snapshot_walk(fd, s);
 	}
-	if (!err)
+	if (!err && s->n)
 		qsort(s->e, s->n, sizeof(*s->e), key_cmp);
 	return err;
 }
@@ -209,7 +209,8 @@ static int snapshot_index_owned(struct ct_snapshot *s)
 			s->nowned += 2;
 		}
 	}
-	qsort(s->owned, s->nowned, sizeof(*s->owned), key_cmp);
+	if (s->nowned)
+		qsort(s->owned, s->nowned, sizeof(*s->owned), key_cmp);
 	return 0;
 }
 

@@ -232,6 +232,7 @@ struct nat_stats {
 	__u64 drop_gate;		/* gated forward, no live control session */
 	__u64 alg_to_user;		/* control-flow packets sent to the ALG */
 	__u64 alg_xsk_fail;		/* no AF_XDP socket for the ALG: passed */
+	__u64 drop_alg_no_route;	/* ALG data XDP cannot route yet (no neighbour): TCP resends */
 	__u64 expect_used;		/* data connections admitted by an expectation */
 };
 
