@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
+#include "alg_ftp.h"
 #include "cli.h"
 #include "gc.h"
 #include "loader.h"
@@ -274,6 +275,88 @@ static void flow_row_print(const struct flow_row *r)
 	       n[0], n[1], n[2], n[3], n[4], n[5]);
 }
 
+/* FTP control flows: the ALG's state (nat_alg) and the expectations the
+ * flow opened (nat_expect entries whose ctl is this flow). */
+struct alg_view {
+	int alg_fd;
+	size_t nexp;
+	struct nat_expect_key ek[XDPNAT_EXPECT_MAX];
+	struct nat_expect_value ev[XDPNAT_EXPECT_MAX];
+};
+
+static void alg_view_load(const struct cli_ctx *c, struct alg_view *a)
+{
+	int fd = cli_open_map(c, XDPNAT_MAP_EXPECT);
+	struct nat_expect_key k, *prev = NULL;
+
+	a->alg_fd = cli_open_map(c, XDPNAT_MAP_ALG);
+	a->nexp = 0;
+	while (fd >= 0 && a->nexp < XDPNAT_EXPECT_MAX &&
+	       bpf_map_get_next_key(fd, prev, &a->ek[a->nexp]) == 0) {
+		k = a->ek[a->nexp];
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &a->ev[a->nexp]) == 0)
+			a->nexp++;
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+static json_object *alg_json(const struct alg_view *a, const struct nat_ct_key *k,
+			     uint64_t now_ns)
+{
+	json_object *o = json_object_new_object(), *exps = json_object_new_array();
+	struct nat_alg_value av = {};
+	char r[24], w[24], in[24];
+
+	if (a->alg_fd >= 0)
+		bpf_map_lookup_elem(a->alg_fd, k, &av);
+	json_object_object_add(o, "state", json_object_new_string(
+		alg_ftp_state_name((enum alg_ftp_state)av.state)));
+	json_object_object_add(o, "user_packets", json_object_new_int64((int64_t)av.user_packets));
+	json_object_object_add(o, "delta_orig", json_object_new_int(av.delta[0]));
+	json_object_object_add(o, "delta_reply", json_object_new_int(av.delta[1]));
+	for (size_t i = 0; i < a->nexp; i++) {
+		const struct nat_expect_value *e = &a->ev[i];
+		json_object *x;
+
+		if (memcmp(&e->ctl, k, sizeof(*k)))
+			continue;
+		x = json_object_new_object();
+		inet_ntop(AF_INET, &a->ek[i].raddr, r, sizeof(r));
+		endpoint(a->ek[i].waddr, a->ek[i].wport, w, sizeof(w));
+		endpoint(e->to_addr, e->to_port, in, sizeof(in));
+		json_object_object_add(x, "remote", json_object_new_string(r));
+		json_object_object_add(x, "outside", json_object_new_string(w));
+		json_object_object_add(x, "inside", json_object_new_string(in));
+		json_object_object_add(x, "expires_in", json_object_new_int64(
+			e->expires > now_ns ? (int64_t)((e->expires - now_ns) / 1000000000ULL) : 0));
+		json_object_array_add(exps, x);
+	}
+	json_object_object_add(o, "expectations", exps);
+	return o;
+}
+
+static void alg_print(json_object *alg)
+{
+	json_object *exps = json_object_object_get(alg, "expectations");
+
+	printf("      alg ftp: %s, %lld packets in userspace, offsets %+d/%+d\n",
+	       json_object_get_string(json_object_object_get(alg, "state")),
+	       (long long)json_object_get_int64(json_object_object_get(alg, "user_packets")),
+	       json_object_get_int(json_object_object_get(alg, "delta_orig")),
+	       json_object_get_int(json_object_object_get(alg, "delta_reply")));
+	for (size_t i = 0; i < json_object_array_length(exps); i++) {
+		json_object *x = json_object_array_get_idx(exps, i);
+
+		printf("      expect %s -> %s => %s, %lld s left\n",
+		       json_object_get_string(json_object_object_get(x, "remote")),
+		       json_object_get_string(json_object_object_get(x, "outside")),
+		       json_object_get_string(json_object_object_get(x, "inside")),
+		       (long long)json_object_get_int64(json_object_object_get(x, "expires_in")));
+	}
+}
+
 int cli_flows(const struct cli_ctx *c)
 {
 	int fd = cli_open_map(c, XDPNAT_MAP_CT);
@@ -282,32 +365,55 @@ int cli_flows(const struct cli_ctx *c)
 	struct nat_ct_value val;
 	struct flow_row row;
 	uint64_t now = gc_now_ns(), n = 0;
+	struct alg_view *algv;
 	void *prev = NULL;
 
 	if (fd < 0) {
 		json_object_put(arr);
 		return 1;
 	}
+	algv = calloc(1, sizeof(*algv));
+	if (!algv) {
+		close(fd);
+		json_object_put(arr);
+		return 1;
+	}
+	alg_view_load(c, algv);
 	if (!c->json)
 		printf(FLOW_FMT, "PROTO", "KIND", "INSIDE", "OUTSIDE", "REMOTE", "WAN", "STATE",
 		       "PKTS_ORIG", "BYTES_ORIG", "PKTS_REPL", "BYTES_REPL", "AGE", "IDLE");
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		json_object *o, *alg = NULL;
+
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &val) || val.dir != NAT_DIR_ORIG)
 			continue;
 		flow_row_fill(fd, &key, &val, now, &row);
 		n++;
-		if (c->json)
-			json_object_array_add(arr, flow_row_json(&row));
-		else
+		if (val.flags & NAT_CT_F_ALG)
+			alg = alg_json(algv, &key, now);
+		if (c->json) {
+			o = flow_row_json(&row);
+			if (alg)
+				json_object_object_add(o, "alg", alg);
+			json_object_array_add(arr, o);
+		} else {
 			flow_row_print(&row);
+			if (alg) {
+				alg_print(alg);
+				json_object_put(alg);
+			}
+		}
 	}
 	if (c->json)
 		json_print(arr);
 	else
 		printf("%llu flows\n", (unsigned long long)n);
 	json_object_put(arr);
+	if (algv->alg_fd >= 0)
+		close(algv->alg_fd);
+	free(algv);
 	close(fd);
 	return 0;
 }

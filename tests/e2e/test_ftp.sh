@@ -190,6 +190,10 @@ out=$(e2e_in inet timeout 30 python3 "$DOUBLE" client 198.51.100.1 big.bin 2>&1)
 ftp_alg_entries | awk '$1 == "198.51.100.2" && $5 == 2 && $7 > 0 && $8 == 0 && $9 == -1' | grep -q . \
 	&& e2e_ok "C: ... handed back opaque with offsets 0/-1 in nat_alg" \
 	|| e2e_fail "C: ... handed back opaque with offsets 0/-1 in nat_alg" "$(ftp_alg_entries)"
+flows=$(e2e_xdpnat flows)
+echo "$flows" | grep -qE '^ +alg ftp: opaque, [0-9]+ packets in userspace, offsets \+0/-1$' \
+	&& e2e_ok "xdpnat flows shows the control flow's ALG state (opaque, offsets)" \
+	|| e2e_fail "xdpnat flows shows the ALG state" "$flows"
 
 # An expectation nobody uses goes with its control connection.
 e2e_bg inet python3 -u "$DOUBLE" hold 198.51.100.1 3
@@ -199,6 +203,10 @@ port=$(sed -n 's/^227.*,\([0-9]*\),\([0-9]*\)).*/\1 \2/p' "$HOLD_LOG" | { read -
 ftp_expects | grep -q "^198.51.100.2 198.51.100.1 $port 192.168.0.254 $port\$" \
 	&& e2e_ok "PASV opened the expectation 198.51.100.2 -> 198.51.100.1:$port => 192.168.0.254:$port" \
 	|| e2e_fail "PASV opened an expectation" "227 port $port" "$(ftp_expects)" "$(cat "$HOLD_LOG")"
+flows=$(e2e_xdpnat flows)
+echo "$flows" | grep -qE "^ +expect 198\.51\.100\.2 -> 198\.51\.100\.1:$port => 192\.168\.0\.254:$port, [0-9]+ s left$" \
+	&& e2e_ok "xdpnat flows lists the expectation under its control flow, with its time left" \
+	|| e2e_fail "xdpnat flows lists the expectation" "$flows"
 e2e_wait_for -t 15 bash -c "! grep -q . <(bpftool -j map dump pinned $E2E_BPFFS/xdpnat/nat_expect |
 	python3 $E2E_LIB_DIR/ftp_maps.py expect | grep ' $port ')" \
 	&& e2e_ok "the unused expectation is gone once its control connection is gone" \
