@@ -92,4 +92,11 @@ struct {
 	__type(value, struct nat_alg_value);
 } nat_alg SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XDPNAT_REFUSED_MAX);
+	__type(key, struct nat_refused_key);
+	__type(value, struct nat_refused_value);
+} nat_refused SEC(".maps");
+
 #endif /* NAT_MAPS_H */

@@ -67,6 +67,17 @@ static __always_inline int ct_new_result(int rc)
 	return ACT_DROP;
 }
 
+/* Remember a refused TCP connection to a WAN address (for the ALG's advice). */
+static __always_inline void note_refused(const struct nat_pkt *p, __u8 gated)
+{
+	struct nat_refused_key rk = { .raddr = p->key.saddr, .waddr = p->key.daddr };
+	struct nat_refused_value rv = { .last = bpf_ktime_get_ns(), .dport = p->key.dport,
+					.gated = gated };
+
+	if (p->key.proto == IPPROTO_TCP)
+		bpf_map_update_elem(&nat_refused, &rk, &rv, BPF_ANY);
+}
+
 /* A connection from the Internet to a WAN address: an FTP expectation or a
  * port forward. */
 static __always_inline int new_from_wan(const struct nat_pkt *p, __u32 ifindex,
@@ -97,9 +108,12 @@ static __always_inline int new_from_wan(const struct nat_pkt *p, __u32 ifindex,
 	}
 
 	f = bpf_map_lookup_elem(&nat_forwards, &fk);
-	if (!f)
+	if (!f) {
+		note_refused(p, 0);
 		return ACT_UNTOUCHED;
+	}
 	if ((f->flags & NAT_FWD_F_GATE_FTP) && !gate_open(p->key.saddr, f->addr)) {
+		note_refused(p, 1);
 		STAT_INC(drop_gate);
 		return ACT_DROP;
 	}

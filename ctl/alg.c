@@ -70,6 +70,7 @@
 #define ALG_TICK_NS		NS_PER_SEC
 #define ALG_LOG_PER_SEC		20
 #define NS_PER_SEC		1000000000ULL
+#define ALG_ADVISED_MAX		64
 
 #define ETH_HLEN_		14
 #define ETH_P_IP_		0x0800
@@ -137,6 +138,8 @@ struct alg {
 	__u64 next_tick;
 	__u32 rng;
 	bool full_logged;
+	__be32 advised[ALG_ADVISED_MAX];	/* servers the operator was told about */
+	unsigned n_advised;
 	unsigned log_budget;		/* per-flow log lines left this second */
 	uint64_t log_dropped;
 
@@ -885,6 +888,41 @@ static void expect_sweep(struct alg *a, __u64 now)
 	free(list);
 }
 
+/*
+ * An opaque FTP session through a forward (the ALG cannot see its passive
+ * port any more) followed by a refused connection from the same peer to
+ * the same WAN address: the seed case. Tell the operator, once per server,
+ * what the server needs.
+ */
+static void advise_opaque(struct alg *a, const struct alg_flow *f)
+{
+	struct nat_refused_key rk = { .raddr = f->okey.saddr, .waddr = f->okey.daddr };
+	struct nat_refused_value rv;
+	__be32 server = f->conn.nat.server_addr;
+	char r[INET_ADDRSTRLEN], w[INET_ADDRSTRLEN], srv[INET_ADDRSTRLEN], wan[IF_NAMESIZE];
+
+	if (a->m.refused < 0 || f->conn.nat.mode != ALG_FTP_FORWARD || !f->v.opaque_since)
+		return;
+	if (bpf_map_lookup_elem(a->m.refused, &rk, &rv) || rv.last < f->v.opaque_since)
+		return;
+	for (unsigned i = 0; i < a->n_advised; i++)
+		if (a->advised[i] == server)
+			return;
+	if (a->n_advised < ALG_ADVISED_MAX)
+		a->advised[a->n_advised++] = server;
+	inet_ntop(AF_INET, &rk.raddr, r, sizeof(r));
+	inet_ntop(AF_INET, &rk.waddr, w, sizeof(w));
+	inet_ntop(AF_INET, &server, srv, sizeof(srv));
+	if (!if_indextoname(f->wan_ifindex, wan))
+		snprintf(wan, sizeof(wan), "<wan>");
+	nat_log("alg: FTP server %s: its control channel to %s is encrypted (AUTH TLS), and %s's "
+		"next connection to %s:%u was %s. The ALG cannot see passive ports any more: "
+		"forward the server's passive port range with `forward tcp %s <lo>-<hi> to %s gate ftp` "
+		"and set the server's passive address to %s's DDNS name (`ddns %s ...`).",
+		srv, r, r, w, ntohs(rv.dport), rv.gated ? "refused by the gate" : "not forwarded",
+		wan, srv, wan, wan);
+}
+
 static void tick(struct alg *a, __u64 now)
 {
 	struct nat_config cfg;
@@ -917,6 +955,8 @@ static void tick(struct alg *a, __u64 now)
 			if (f->want_opaque && !f->handed_back &&
 			    now - f->want_since >= ALG_OPAQUE_WAIT_NS)
 				hand_back(a, f, true);	/* unacked rewrites: the peer is gone anyway */
+			if (f->handed_back)
+				advise_opaque(a, f);
 		}
 	}
 	for (int i = 0; i < ALG_RESV_MAX; i++)

@@ -34,6 +34,7 @@ struct alg_maps {
 	int xsks;			/* nat_xsks: our sockets */
 	int config;			/* nat_config: timeout_expect */
 	int forwards;			/* nat_forwards: never expect on a forwarded port; -1 = skip */
+	int refused;			/* nat_refused: advice for opaque servers; -1 = skip */
 };
 
 /* One interface xdpnat is attached to; xsk_slot is its nat_ifaces.xsk_slot. */

@@ -196,6 +196,7 @@ static void start_alg(struct daemon_ctx *x)
 		.xsks = loader_map_fd(d, XDPNAT_MAP_XSKS),
 		.config = loader_map_fd(d, XDPNAT_MAP_CONFIG),
 		.forwards = loader_map_fd(d, XDPNAT_MAP_FORWARDS),
+		.refused = loader_map_fd(d, XDPNAT_MAP_REFUSED),
 	};
 
 	x->alg = NULL;

@@ -35,6 +35,7 @@
 #define XDPNAT_MAP_GATE		"nat_gate"
 #define XDPNAT_MAP_XSKS		"nat_xsks"
 #define XDPNAT_MAP_ALG		"nat_alg"
+#define XDPNAT_MAP_REFUSED	"nat_refused"
 
 #define XDPNAT_MAX_IFACES	64
 #define XDPNAT_MAX_FORWARD_PORTS 262144	/* forward ranges are expanded per port */
@@ -44,6 +45,7 @@
 #define XDPNAT_GATE_MAX		4096
 
 #define XDPNAT_ALG_MAX		4096	/* FTP control flows */
+#define XDPNAT_REFUSED_MAX	1024
 #define XDPNAT_XSK_QUEUES	8	/* AF_XDP sockets per interface (rx queues) */
 
 /* Port allocation: how many candidates are tried before giving up. */
@@ -291,6 +293,24 @@ struct nat_alg_value {
 	__u64 opaque_since;		/* ns, 0 while inspected */
 	__u8 state;			/* enum alg_ftp_state (ctl/alg_ftp.h) */
 	__u8 pad[7];
+};
+
+/*
+ * nat_refused: LRU_HASH, key (remote, WAN address): the last new TCP
+ * connection from that remote to that WAN address that matched no forward
+ * or expectation, or that a gate refused. The ALG compares it with its
+ * opaque FTP sessions to tell the operator what such a server needs.
+ */
+struct nat_refused_key {
+	__be32 raddr;
+	__be32 waddr;
+};
+
+struct nat_refused_value {
+	__u64 last;			/* ns */
+	__be16 dport;
+	__u8 gated;			/* refused by a `gate ftp` forward */
+	__u8 pad[5];
 };
 
 /*

@@ -108,6 +108,8 @@ e2e_check_not "C: FTPS with only port 21 forwarded fails (227 encrypted: private
 		--no-ftp-skip-pasv-ip -o /dev/null "$URL"
 e2e_check_not "C: ... and with EPSV too (the data port is not forwarded)" \
 	e2e_in inet curl -s -S --connect-timeout 3 -m 15 -k --ssl-reqd -o /dev/null "$URL"
+e2e_check "C: the daemon tells the operator what the FTPS server needs (gated range, passive address)" \
+	e2e_wait_for -t 5 grep -qE "alg: FTP server 192\.168\.0\.254: its control channel to 198\.51\.100\.2 is encrypted .*forward tcp wan0 <lo>-<hi> to 192\.168\.0\.254 gate ftp.*DDNS name" "$E2E_XDPNAT_LOG"
 e2e_kill "$FTP_PID"
 
 # The fix of the field case, without its exposure: passive address = the
