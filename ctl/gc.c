@@ -301,6 +301,7 @@ static int gc_ct(const struct gc_maps *m, const struct nat_config *cfg, uint64_t
 	struct ct_snapshot s = {};
 	int err = snapshot_read(m->ct, &s);
 
+	res->ct_entries = s.n;
 	if (!err)
 		err = snapshot_index_owned(&s);
 	for (size_t i = 0; !err && i < s.n; i++) {

@@ -28,7 +28,13 @@ struct gc_result {
 	uint64_t expects_expired;
 	uint64_t gates_expired;
 	uint64_t algs_deleted;		/* nat_alg entries whose flow is gone */
+	uint64_t ct_entries;		/* nat_ct entries read */
 };
+
+/* Entries a full pass may read per second of the daemon's time: a larger
+ * table is walked less often (every ct_entries / GC_ENTRIES_PER_SEC s), so
+ * the collector's cost stays bounded however many flows there are. */
+#define GC_ENTRIES_PER_SEC	50000
 
 /* One pass over every map. Adds flows_expired to nat_ctl_stats.ct_expired
  * and 1 to gc_runs. Returns 0, or -errno if a map could not be read. */

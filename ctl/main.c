@@ -48,6 +48,7 @@ struct daemon_ctx {
 	int signal_fd, timer_fd;
 	bool status_dirty;
 	bool gc_failing;
+	uint64_t gc_next;		/* no pass before this (ns): see GC_ENTRIES_PER_SEC */
 };
 
 static void usage(FILE *out)
@@ -154,9 +155,14 @@ static void on_gc_tick(struct daemon_ctx *x)
 	uint64_t expirations;
 	int err;
 
+	uint64_t now = gc_now_ns();
+
 	if (read(x->timer_fd, &expirations, sizeof(expirations)) < 0)
 		return;
-	err = gc_run(&x->gc_maps, gc_now_ns(), &r);
+	if (now < x->gc_next)
+		return;
+	err = gc_run(&x->gc_maps, now, &r);
+	x->gc_next = now + (r.ct_entries / GC_ENTRIES_PER_SEC) * 1000000000ULL;
 	if (err && !x->gc_failing)
 		nat_log("gc: %s (logged once until it recovers)", strerror(-err));
 	else if (!err && x->gc_failing)
