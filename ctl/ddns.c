@@ -27,6 +27,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include "ddns.h"
+#include "log.h"
 
 #define DDNS_USER_AGENT		"xdpnat/0.1 ddns"
 #define DDNS_CONNECT_TIMEOUT	10L	/* seconds */
@@ -63,22 +64,15 @@ struct ddns {
 };
 
 static void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The daemon's log format (see nat_log), without linking the loader. */
 static void dlog(const char *fmt, ...)
 {
-	char stamp[32], line[1024];
-	struct timespec ts;
-	struct tm tm;
+	char line[1024];
 	va_list ap;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s.%03ldZ xdpnat[%d]: ddns: %s\n", stamp, ts.tv_nsec / 1000000,
-		(int)getpid(), line);
+	nat_log("ddns: %s", line);
 }
 
 static const char *provider_name(enum cfg_ddns_provider p)

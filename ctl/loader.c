@@ -32,23 +32,6 @@
 #include "wanstate.h"
 #include "xdpnat.skel.h"
 
-void nat_log(const char *fmt, ...)
-{
-	char stamp[32], msg[1024];
-	struct timespec ts;
-	struct tm tm;
-	va_list ap;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "%s.%03ldZ xdpnat[%d]: %s\n", stamp, ts.tv_nsec / 1000000,
-		(int)getpid(), msg);
-}
-
 /* libbpf talks in multi-line fragments; keep its warnings, one line each. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {

@@ -12,6 +12,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include "config.h"
+#include "log.h"
 #include "xdpnat.h"
 
 struct xdpnat_bpf;
@@ -43,7 +44,6 @@ struct nat_daemon {
 };
 
 /* Log one line to stderr with a timestamp. */
-void nat_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Open the skeleton, size nat_ct from the configuration, load. */
 int loader_load(struct nat_daemon *d);
