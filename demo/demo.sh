@@ -84,7 +84,7 @@ ck "status: wan0 has no address, traffic passes untouched" status_wan "none"
 
 step "1c. DHCP: dnsmasq in isp hands out $LEASE; dhclient runs on the router's wan0"
 need "dnsmasq serves $LEASE" demo_dnsmasq_start $LEASE
-demo_dhcp_files
+e2e_dhclient_files
 demo_dhclient_start
 need "dhclient gets $LEASE on wan0" e2e_wait_for -t 20 wan_has $LEASE
 grep -E 'DHCP(DISCOVER|OFFER|REQUEST|ACK)' "$DHCLIENT_LOG" | indent

@@ -129,30 +129,6 @@ demo_topo() {
 # router's wan0 with our own script (address and default route only: never
 # the host's resolv.conf or any other file).
 
-demo_dhcp_files() {
-	cat >"$E2E_TMP/dhclient-script" <<-'EOF'
-	#!/bin/sh
-	case $reason in
-	PREINIT)
-		ip link set dev "$interface" up ;;
-	BOUND|RENEW|REBIND|REBOOT)
-		cur=$(ip -4 -o addr show dev "$interface" | awk '{ sub("/.*", "", $4); print $4; exit }')
-		[ -n "$cur" ] && [ "$cur" != "$new_ip_address" ] && ip -4 addr flush dev "$interface"
-		ip -4 addr replace "$new_ip_address/$new_subnet_mask" dev "$interface" \
-			valid_lft "$new_dhcp_lease_time" preferred_lft "$new_dhcp_lease_time"
-		for r in $new_routers; do
-			ip -4 route replace default via "$r" dev "$interface"
-			break
-		done ;;
-	EXPIRE|FAIL|RELEASE|STOP)
-		ip -4 addr flush dev "$interface" ;;
-	esac
-	exit 0
-	EOF
-	chmod 755 "$E2E_TMP/dhclient-script"
-	echo 'request subnet-mask, broadcast-address, routers;' >"$E2E_TMP/dhclient.conf"
-}
-
 demo_dnsmasq_start() {	# ADDRESS: the only one it hands out
 	e2e_bg isp dnsmasq --no-daemon --port=0 --conf-file=/dev/null --interface=down0 \
 		--bind-interfaces --dhcp-authoritative --dhcp-range="$1,$1,255.255.255.0,1h" \

@@ -421,6 +421,34 @@ e2e_http_server() {
 	e2e_wait_for -t 5 e2e_in "$1" bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null
 }
 
+# e2e_dhclient_files : $E2E_TMP/dhclient-script and dhclient.conf for
+# `dhclient -cf ... -sf ...` in a namespace: the script sets only the
+# address (flushing an old one first, as Debian's does) and the default
+# route, and never touches resolv.conf or any other file of the host.
+e2e_dhclient_files() {
+	cat >"$E2E_TMP/dhclient-script" <<-'EOF'
+	#!/bin/sh
+	case $reason in
+	PREINIT)
+		ip link set dev "$interface" up ;;
+	BOUND|RENEW|REBIND|REBOOT)
+		cur=$(ip -4 -o addr show dev "$interface" | awk '{ sub("/.*", "", $4); print $4; exit }')
+		[ -n "$cur" ] && [ "$cur" != "$new_ip_address" ] && ip -4 addr flush dev "$interface"
+		ip -4 addr replace "$new_ip_address/$new_subnet_mask" dev "$interface" \
+			valid_lft "$new_dhcp_lease_time" preferred_lft "$new_dhcp_lease_time"
+		for r in $new_routers; do
+			ip -4 route replace default via "$r" dev "$interface"
+			break
+		done ;;
+	EXPIRE|FAIL|RELEASE|STOP)
+		ip -4 addr flush dev "$interface" ;;
+	esac
+	exit 0
+	EOF
+	chmod 755 "$E2E_TMP/dhclient-script"
+	echo 'request subnet-mask, broadcast-address, routers;' >"$E2E_TMP/dhclient.conf"
+}
+
 # ---------------------------------------------------------------- xdpnat
 
 # e2e_bpffs : a private bpffs for this test, mounted in the root mount

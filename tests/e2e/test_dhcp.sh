@@ -43,31 +43,6 @@ topology() {
 	e2e_router_peer_if lanc eth0
 }
 
-# The test's dhclient script: see the top of this file.
-write_dhclient_files() {
-	cat >"$E2E_TMP/dhclient-script" <<-'EOF'
-	#!/bin/sh
-	case $reason in
-	PREINIT)
-		ip link set dev "$interface" up ;;
-	BOUND|RENEW|REBIND|REBOOT)
-		cur=$(ip -4 -o addr show dev "$interface" | awk '{ sub("/.*", "", $4); print $4; exit }')
-		[ -n "$cur" ] && [ "$cur" != "$new_ip_address" ] && ip -4 addr flush dev "$interface"
-		ip -4 addr replace "$new_ip_address/$new_subnet_mask" dev "$interface" \
-			valid_lft "$new_dhcp_lease_time" preferred_lft "$new_dhcp_lease_time"
-		for r in $new_routers; do
-			ip -4 route replace default via "$r" dev "$interface"
-			break
-		done ;;
-	EXPIRE|FAIL|RELEASE|STOP)
-		ip -4 addr flush dev "$interface" ;;
-	esac
-	exit 0
-	EOF
-	chmod 755 "$E2E_TMP/dhclient-script"
-	echo 'request subnet-mask, broadcast-address, routers;' >"$E2E_TMP/dhclient.conf"
-}
-
 dnsmasq_start() {	# ADDRESS: the only one it hands out
 	rm -f "$E2E_TMP/dnsmasq.leases"
 	e2e_bg isp dnsmasq --no-daemon --port=0 --conf-file=/dev/null --interface=eth0 \
@@ -134,7 +109,7 @@ dump_logs() {
 
 # ---------------------------------------------------------------- setup
 e2e_check "topology: isp, router, lanc" topology || e2e_finish
-write_dhclient_files
+e2e_dhclient_files
 mkdir -p "$E2E_TMP/www" && echo hello >"$E2E_TMP/www/index.html"
 e2e_http_server isp $ISP 8080 "$E2E_TMP/www"
 # The DDNS name follows the WAN (the seed's FTP server's passive address):
