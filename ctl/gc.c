@@ -321,14 +321,21 @@ static int gc_ct(const struct gc_maps *m, const struct nat_config *cfg, uint64_t
 	return err;
 }
 
-/* Walk a small map and delete the keys `expired` says so. Keys are
+/* What a pass over the small maps needs to judge an entry. */
+struct gc_pass {
+	const struct nat_config *cfg;
+	uint64_t now;
+	int ct_fd;
+};
+
+/* Walk a small map and delete the keys `doomed` says so. Keys are
  * collected first for the same reason as in gc_ct. */
 static int gc_small_map(int fd, size_t key_size, size_t val_size,
-			bool (*expired)(const void *val, const struct nat_config *cfg, uint64_t now),
-			const struct nat_config *cfg, uint64_t now, uint64_t *count)
+			bool (*doomed)(const void *key, const void *val, const struct gc_pass *p),
+			const struct gc_pass *pass, uint64_t *count)
 {
 	unsigned char key[64], next[64], val[128];
-	unsigned char (*doomed)[64] = NULL;
+	unsigned char (*keys)[64] = NULL;
 	size_t n = 0, cap = 0;
 	void *prev = NULL;
 	int err = 0;
@@ -338,24 +345,41 @@ static int gc_small_map(int fd, size_t key_size, size_t val_size,
 	while (bpf_map_get_next_key(fd, prev, next) == 0) {
 		memcpy(key, next, key_size);
 		prev = key;
-		if (bpf_map_lookup_elem(fd, key, val) || !expired(val, cfg, now))
+		if (bpf_map_lookup_elem(fd, key, val) || !doomed(key, val, pass))
 			continue;
 		if (n == cap) {
-			void *p = realloc(doomed, (cap = cap ? 2 * cap : 64) * sizeof(*doomed));
+			void *p = realloc(keys, (cap = cap ? 2 * cap : 64) * sizeof(*keys));
 
 			if (!p) {
 				err = -ENOMEM;
 				break;
 			}
-			doomed = p;
+			keys = p;
 		}
-		memcpy(doomed[n++], key, key_size);
+		memcpy(keys[n++], key, key_size);
 	}
 	for (size_t i = 0; i < n; i++)
-		if (bpf_map_delete_elem(fd, doomed[i]) == 0)
+		if (bpf_map_delete_elem(fd, keys[i]) == 0)
 			(*count)++;
-	free(doomed);
+	free(keys);
 	return err;
+}
+
+static bool expect_expired(const void *key, const void *val, const struct gc_pass *p)
+{
+	const struct nat_expect_value *v = val;
+
+	(void)key;
+	return v->expires < p->now;
+}
+
+static bool gate_expired(const void *key, const void *val, const struct gc_pass *p)
+{
+	const struct nat_gate_value *v = val;
+
+	(void)key;
+	return v->sessions == 0 &&
+	       v->last_seen + (uint64_t)p->cfg->gate_linger * NS_PER_SEC < p->now;
 }
 
 /*
@@ -365,53 +389,12 @@ static int gc_small_map(int fd, size_t key_size, size_t val_size,
  * nat_ct now, not in the snapshot: the ALG writes an entry only for a flow
  * that exists, so one created after the snapshot is never mistaken.
  */
-static int gc_alg(int alg_fd, int ct_fd, uint64_t *count)
+static bool alg_orphaned(const void *key, const void *val, const struct gc_pass *p)
 {
-	struct nat_ct_key key, next, *doomed = NULL;
 	struct nat_ct_value v;
-	size_t n = 0, cap = 0;
-	void *prev = NULL;
-	int err = 0;
 
-	if (alg_fd < 0)
-		return 0;
-	while (bpf_map_get_next_key(alg_fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(ct_fd, &key, &v) == 0)
-			continue;
-		if (n == cap) {
-			void *p = realloc(doomed, (cap = cap ? 2 * cap : 64) * sizeof(*doomed));
-
-			if (!p) {
-				err = -ENOMEM;
-				break;
-			}
-			doomed = p;
-		}
-		doomed[n++] = key;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (bpf_map_delete_elem(alg_fd, &doomed[i]) == 0)
-			(*count)++;
-	free(doomed);
-	return err;
-}
-
-static bool expect_expired(const void *val, const struct nat_config *cfg, uint64_t now)
-{
-	const struct nat_expect_value *v = val;
-
-	(void)cfg;
-	return v->expires < now;
-}
-
-static bool gate_expired(const void *val, const struct nat_config *cfg, uint64_t now)
-{
-	const struct nat_gate_value *v = val;
-
-	return v->sessions == 0 &&
-	       v->last_seen + (uint64_t)cfg->gate_linger * NS_PER_SEC < now;
+	(void)val;
+	return bpf_map_lookup_elem(p->ct_fd, key, &v) != 0;
 }
 
 static int ctl_stats_add(int fd, const struct gc_result *res)
@@ -431,6 +414,7 @@ static int ctl_stats_add(int fd, const struct gc_result *res)
 int gc_run(const struct gc_maps *maps, uint64_t now_ns, struct gc_result *res)
 {
 	struct nat_config cfg;
+	struct gc_pass pass = { .cfg = &cfg, .now = now_ns, .ct_fd = maps->ct };
 	__u32 zero = 0;
 	int err;
 
@@ -440,14 +424,16 @@ int gc_run(const struct gc_maps *maps, uint64_t now_ns, struct gc_result *res)
 	err = gc_ct(maps, &cfg, now_ns, res);
 	if (!err)
 		err = gc_small_map(maps->expect, sizeof(struct nat_expect_key),
-				   sizeof(struct nat_expect_value), expect_expired, &cfg,
-				   now_ns, &res->expects_expired);
+				   sizeof(struct nat_expect_value), expect_expired, &pass,
+				   &res->expects_expired);
 	if (!err)
 		err = gc_small_map(maps->gate, sizeof(struct nat_gate_key),
-				   sizeof(struct nat_gate_value), gate_expired, &cfg, now_ns,
+				   sizeof(struct nat_gate_value), gate_expired, &pass,
 				   &res->gates_expired);
 	if (!err)
-		err = gc_alg(maps->alg, maps->ct, &res->algs_deleted);
+		err = gc_small_map(maps->alg, sizeof(struct nat_ct_key),
+				   sizeof(struct nat_alg_value), alg_orphaned, &pass,
+				   &res->algs_deleted);
 	if (!err)
 		err = ctl_stats_add(maps->ctl_stats, res);
 	return err;
