@@ -419,11 +419,11 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 	struct bpf_fib_lookup fib;
 	struct ethhdr *eth = data;
 	struct iphdr *iph;
-	bool alg = false;
+	bool alg = alg_wants(p, vd);	/* xdp_to_alg checks for a socket */
 
 	/* Control-flow packets the ALG inspects are always routed here: the
 	 * kernel path would carry them past the ALG. */
-	if (cfg && (cfg->flags & NAT_CFG_F_NO_FASTPATH) && !alg_wants(p, vd))
+	if (cfg && (cfg->flags & NAT_CFG_F_NO_FASTPATH) && !alg)
 		return -1;
 	if (p->ttl <= 1 || p->has_options)
 		return -1;	/* the kernel sends time exceeded / handles options */
@@ -431,24 +431,11 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 		/* No route or neighbour yet. A SYN may take the kernel path (it
 		 * carries nothing to rewrite and makes the kernel resolve the
 		 * neighbour); data would bypass the ALG: drop it, TCP resends. */
-		if (alg_wants(p, vd) && p->tot_len > p->l4_off - ETH_HLEN_ + tcp_hdr_len(ctx, p)) {
+		if (alg && p->tot_len > p->l4_off - ETH_HLEN_ + tcp_hdr_len(ctx, p)) {
 			STAT_INC(drop_alg_no_route);
 			return XDP_DROP;
 		}
 		return -1;
-	}
-	if (alg_wants(p, vd)) {
-		__u32 slot = 0, ifindex = ctx->ingress_ifindex;
-		struct nat_iface *iif = bpf_map_lookup_elem(&nat_ifaces, &ifindex);
-
-		if (iif && ctx->rx_queue_index < XDPNAT_XSK_QUEUES)
-			slot = iif->xsk_slot * XDPNAT_XSK_QUEUES + ctx->rx_queue_index;
-		if (!iif || ctx->rx_queue_index >= XDPNAT_XSK_QUEUES ||
-		    !bpf_map_lookup_elem(&nat_xsks, &slot)) {
-			STAT_INC(alg_xsk_fail);	/* no ALG: forwarded uninspected */
-		} else {
-			alg = true;
-		}
 	}
 	/* Nothing has been written yet; from here on the frame is ours. */
 	if (need_seqadj(p, vd) && nat_seqadj(ctx, false, data, data_end, p, vd->ct))
@@ -470,7 +457,7 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 
 		if (rc >= 0)
 			return rc;
-		STAT_INC(alg_xsk_fail);
+		STAT_INC(alg_xsk_fail);	/* no ALG socket: forwarded uninspected */
 	}
 	STAT_INC(xdp_forwarded);
 	return bpf_redirect(fib.ifindex, 0);
