@@ -88,8 +88,7 @@ static __always_inline void ct_value_init(struct nat_ct_value *v, const struct n
 	v->to_sport = to->sport;
 	v->to_dport = to->dport;
 	v->wan_ifindex = n->wan_ifindex;
-	v->last_seen = now;
-	v->created = now / 1000000000ULL;
+	v->last_seen = nat_tick(now);
 	v->dir = dir;
 	v->kind = n->kind;
 	v->state = ct_initial_state(n->key.proto);
@@ -257,14 +256,37 @@ static __always_inline void ct_set_state(struct nat_ct_value *v, __u8 proto, __u
  */
 static __always_inline void ct_account_tcp(struct nat_ct_value *v, const struct nat_pkt *p, __u8 dir);
 
-static __always_inline void ct_account(struct nat_ct_value *v, const struct nat_pkt *p)
+/* The next-hop cache of an entry as one 8-byte word (one load). */
+static __always_inline __u64 nh_word(const struct nat_ct_value *v)
+{
+	__u64 w;
+
+	__builtin_memcpy(&w, &v->nh, sizeof(w));
+	return w;
+}
+
+/*
+ * nh is the next-hop cache word this packet leaves behind: what the XDP
+ * fast path validated or looked up, 0 on every other path. So a cache
+ * entry is never older than the last packet of its direction, which is
+ * what makes the idle check of nat_nexthop() sound. now: the coarse clock
+ * (a tick is plenty for idle timeouts).
+ */
+static __always_inline void ct_account(struct nat_ct_value *v, const struct nat_pkt *p, __u64 nh,
+				       __u64 now)
 {
 	__u8 dir = v->dir == NAT_DIR_HAIRPIN_EGRESS ? NAT_DIR_ORIG : v->dir;
 	__u8 before = v->state;
 
-	v->last_seen = bpf_ktime_get_coarse_ns();	/* a tick is plenty for idle timeouts */
-	__sync_fetch_and_add(&v->packets, 1);
-	__sync_fetch_and_add(&v->bytes, p->tot_len);
+	if (nh_word(v) != nh)
+		__builtin_memcpy(&v->nh, &nh, sizeof(nh));	/* one 8-byte store */
+	v->last_seen = nat_tick(now);
+	/* Plain adds, not locked ones (those cost ~7 ns a packet): each entry
+	 * counts one direction of one flow, which RSS steers to one rx queue,
+	 * so two CPUs update the same entry at once only if a NIC spreads one
+	 * direction of a flow over queues; then an increment can be lost. */
+	v->packets++;
+	v->bytes += p->tot_len;
 
 	if (p->key.proto != IPPROTO_TCP) {
 		if (v->state == NAT_CT_NEW && dir == NAT_DIR_REPLY)

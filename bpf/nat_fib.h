@@ -12,7 +12,7 @@
 
 static __always_inline int fib_lookup_to(void *ctx, struct bpf_fib_lookup *fib, __u32 iif,
 					 const struct nat_pkt *p, const struct nat_ct_key *to,
-					 __be32 dst, __u8 tos)
+					 __be32 dst, __u8 tos, __u16 tot_len)
 {
 	__builtin_memset(fib, 0, sizeof(*fib));
 	fib->family = AF_INET_;
@@ -22,36 +22,46 @@ static __always_inline int fib_lookup_to(void *ctx, struct bpf_fib_lookup *fib, 
 		fib->sport = to->sport;
 		fib->dport = to->dport;
 	}
-	fib->tot_len = p->tot_len;
+	fib->tot_len = tot_len;
 	fib->ipv4_src = to->saddr;
 	fib->ipv4_dst = dst;
 	fib->ifindex = iif;
 	return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
 }
 
+/* Where a translated packet is sent. */
+struct nat_nexthop {
+	__u32 ifindex;
+	__u8 smac[6];
+	__u8 dmac[6];
+};
+
 /*
- * Returns 0 with fib filled (egress ifindex and MAC addresses) when the
- * packet can be forwarded right here; -1 when the kernel must handle it:
- * no neighbour entry yet (the kernel resolves it and later packets take
- * the fast path), larger than the egress MTU (the kernel fragments or
- * sends "fragmentation needed"), not forwarded (for the router itself),
- * an egress xdpnat does not manage, or the flow's WAN gateway unknown.
+ * The FIB's answer. Returns 0 with nh filled when the packet can be
+ * forwarded right here; -1 when the kernel must handle it: no neighbour
+ * entry yet (the kernel resolves it and later packets take the fast path),
+ * larger than the egress MTU (the kernel fragments or sends "fragmentation
+ * needed"), not forwarded (for the router itself), an egress xdpnat does
+ * not manage, or the flow's WAN gateway unknown. *slot is the egress
+ * interface's nat_ifslots index, *dst the address the lookup succeeded for.
  */
 static __always_inline int nat_fib(void *ctx, struct bpf_fib_lookup *fib, __u32 iif,
 				   const struct nat_pkt *p, const struct nat_ct_key *to,
-				   __u8 tos, bool to_wan, __u32 wan_ifindex)
+				   __u8 tos, bool to_wan, __u32 wan_ifindex, __u8 *slot, __be32 *dst)
 {
 	struct nat_iface *out, *wan;
 	__u32 egress;
 
-	if (fib_lookup_to(ctx, fib, iif, p, to, to->daddr, tos) != BPF_FIB_LKUP_RET_SUCCESS)
+	*dst = to->daddr;
+	if (fib_lookup_to(ctx, fib, iif, p, to, *dst, tos, p->tot_len) != BPF_FIB_LKUP_RET_SUCCESS)
 		return -1;
 	egress = fib->ifindex;
 	if (to_wan && egress != wan_ifindex) {
 		wan = bpf_map_lookup_elem(&nat_ifaces, &wan_ifindex);
 		if (!wan || !wan->gateway)
 			return -1;
-		if (fib_lookup_to(ctx, fib, iif, p, to, wan->gateway, tos) != BPF_FIB_LKUP_RET_SUCCESS)
+		*dst = wan->gateway;
+		if (fib_lookup_to(ctx, fib, iif, p, to, *dst, tos, p->tot_len) != BPF_FIB_LKUP_RET_SUCCESS)
 			return -1;
 		egress = fib->ifindex;
 		if (egress != wan_ifindex)
@@ -60,6 +70,91 @@ static __always_inline int nat_fib(void *ctx, struct bpf_fib_lookup *fib, __u32 
 	out = bpf_map_lookup_elem(&nat_ifaces, &egress);
 	if (!out)
 		return -1;
+	*slot = out->slot;
+	return 0;
+}
+
+static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] &&
+	       a[5] == b[5];
+}
+
+/*
+ * May the FIB's answer be cached for the flow? The egress slot must
+ * describe the interface the FIB chose (the controller keeps it), and the
+ * route must carry a full-MTU packet: the cache checks packet sizes
+ * against the interface MTU only, so a route with a smaller MTU (a locked
+ * `mtu`, a PMTU exception) is looked up for every packet instead.
+ */
+static __always_inline bool nh_cacheable(void *ctx, const struct bpf_fib_lookup *fib, __u32 iif,
+					 const struct nat_pkt *p, const struct nat_ct_key *to,
+					 __u8 tos, __u32 slot, __be32 dst)
+{
+	struct nat_ifslot *s = bpf_map_lookup_elem(&nat_ifslots, &slot);
+	struct bpf_fib_lookup probe;
+	__u32 egress = fib->ifindex;
+
+	if (!s || s->ifindex != fib->ifindex || !mac_eq(s->mac, fib->smac))
+		return false;
+	if (p->tot_len >= s->mtu)
+		return p->tot_len == s->mtu;
+	return fib_lookup_to(ctx, &probe, iif, p, to, dst, tos, s->mtu) == BPF_FIB_LKUP_RET_SUCCESS &&
+	       probe.ifindex == egress;
+}
+
+/*
+ * The next hop of a translated packet of flow entry v (NULL: none, or an
+ * ICMP error, which goes where its own header says): from the entry's
+ * cache when valid (struct nat_nh), else from the FIB, and cached when it
+ * can be. *nhw is the cache word to leave in the entry (0: nothing valid).
+ * now: bpf_ktime_get_coarse_ns().
+ */
+static __always_inline int nat_nexthop(void *ctx, struct nat_nexthop *nh, __u64 *nhw,
+				       const struct nat_ct_value *v, __u32 iif,
+				       const struct nat_pkt *p, const struct nat_ct_key *to,
+				       __u8 tos, bool to_wan, __u32 wan_ifindex, __u64 now)
+{
+	struct nat_routegen *rg;
+	struct bpf_fib_lookup fib;
+	struct nat_ifslot *s;
+	struct nat_nh c;
+	__u32 zero = 0, k;
+	__be32 dst;
+	__u8 tag, slot;
+
+	*nhw = 0;
+	rg = bpf_map_lookup_elem(&nat_routegen, &zero);
+	if (!rg)
+		return -1;
+	tag = nat_route_tag(rg->gen, now);
+	if (v) {
+		*nhw = nh_word(v);
+		__builtin_memcpy(&c, nhw, sizeof(c));
+		if (c.slot && c.tag == tag &&
+		    nat_ticks_since(nat_tick(now), v->last_seen) < NAT_NH_IDLE_TICKS) {
+			k = c.slot - 1;
+			s = bpf_map_lookup_elem(&nat_ifslots, &k);
+			if (s && s->ifindex && p->tot_len <= s->mtu) {
+				nh->ifindex = s->ifindex;
+				__builtin_memcpy(nh->smac, s->mac, 6);
+				__builtin_memcpy(nh->dmac, c.dmac, 6);
+				return 0;
+			}
+		}
+		*nhw = 0;
+	}
+	if (nat_fib(ctx, &fib, iif, p, to, tos, to_wan, wan_ifindex, &slot, &dst))
+		return -1;
+	nh->ifindex = fib.ifindex;
+	__builtin_memcpy(nh->smac, fib.smac, 6);
+	__builtin_memcpy(nh->dmac, fib.dmac, 6);
+	if (v && nh_cacheable(ctx, &fib, iif, p, to, tos, slot, dst)) {
+		c.slot = slot + 1;
+		c.tag = tag;
+		__builtin_memcpy(c.dmac, fib.dmac, 6);
+		__builtin_memcpy(nhw, &c, sizeof(c));
+	}
 	return 0;
 }
 

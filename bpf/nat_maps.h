@@ -99,4 +99,18 @@ struct {
 	__type(value, struct nat_refused_value);
 } nat_refused SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDPNAT_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct nat_ifslot);
+} nat_ifslots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nat_routegen);
+} nat_routegen SEC(".maps");
+
 #endif /* NAT_MAPS_H */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * xdpnat.bpf.c - the data path: two programs, one body of NAT logic.
+ * xdpnat.bpf.c - the data path: three programs, one body of NAT logic.
  *
- *   xdpnat_xdp        XDP, ingress of every LAN and WAN interface.
+ *   xdpnat_xdp_lan    XDP, ingress of every LAN interface.
+ *   xdpnat_xdp_wan    XDP, ingress of every WAN interface.
  *   xdpnat_tc_egress  tc clsact egress of every LAN and WAN interface.
  *
  * XDP translates and forwards established flows itself (FIB lookup, MAC
@@ -81,8 +82,9 @@ static __always_inline void note_refused(const struct nat_pkt *p, __u8 gated)
 /* A connection from the Internet to a WAN address: an FTP expectation or a
  * port forward. */
 static __always_inline int new_from_wan(const struct nat_pkt *p, __u32 ifindex,
-					const struct nat_iface *iif, struct nat_ct_value **v)
+					struct nat_ct_value **v)
 {
+	struct nat_iface *iif = bpf_map_lookup_elem(&nat_ifaces, &ifindex);
 	struct nat_expect_key ek = {
 		.raddr = p->key.saddr, .waddr = p->key.daddr, .wport = p->key.dport,
 		.proto = p->key.proto,
@@ -92,7 +94,7 @@ static __always_inline int new_from_wan(const struct nat_pkt *p, __u32 ifindex,
 	struct nat_expect_value *e;
 	struct nat_fwd_value *f;
 
-	if (!iif->addr || p->key.daddr != iif->addr || p->key.proto == IPPROTO_ICMP)
+	if (!iif || !iif->addr || p->key.daddr != iif->addr || p->key.proto == IPPROTO_ICMP)
 		return ACT_UNTOUCHED;
 	if (!ct_may_create(p))
 		return ACT_UNTOUCHED;
@@ -199,7 +201,7 @@ static __always_inline int new_from_lan(void *ctx, const struct nat_pkt *p, __u3
 	wan = bpf_map_lookup_elem(&nat_wanaddr, &p->key.daddr);
 	if (wan)
 		return new_hairpin(p, *wan, v);
-	rc = fib_lookup_to(ctx, &fib, ifindex, p, &p->key, p->key.daddr, tos);
+	rc = fib_lookup_to(ctx, &fib, ifindex, p, &p->key, p->key.daddr, tos, p->tot_len);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return ACT_UNTOUCHED;	/* tc egress creates it once the kernel has routed it */
 	return new_masquerade(p, fib.ifindex, v);
@@ -282,8 +284,7 @@ static __always_inline bool src_is_lan(void *ctx, __u32 ifindex, __be32 saddr)
  * counts what it does with a translation.
  */
 static __always_inline int nat_resolve(void *ctx, void *data, void *data_end, struct nat_pkt *p,
-				       enum nat_hook hook, __u32 ifindex,
-				       const struct nat_iface *iif, struct nat_verdict *vd)
+				       enum nat_hook hook, __u32 ifindex, struct nat_verdict *vd)
 {
 	struct nat_ct_value *v;
 	struct iphdr *iph = data + ETH_HLEN_;
@@ -301,7 +302,7 @@ static __always_inline int nat_resolve(void *ctx, void *data, void *data_end, st
 		return ACT_UNTOUCHED;
 	if (!v) {
 		if (hook == HOOK_XDP_WAN)
-			act = new_from_wan(p, ifindex, iif, &v);
+			act = new_from_wan(p, ifindex, &v);
 		else if (hook == HOOK_XDP_LAN)
 			act = new_from_lan(ctx, p, ifindex, iph->tos, &v);
 		else if (hook == HOOK_TC_WAN && ct_may_create(p) &&
@@ -351,10 +352,12 @@ static __always_inline bool need_seqadj(const struct nat_pkt *p, const struct na
 	return vd->ct && (vd->ct->flags & NAT_CT_F_SEQADJ) && !p->icmp_error;
 }
 
-static __always_inline void account(const struct nat_pkt *p, struct nat_verdict *vd)
+/* nhw: the next-hop cache word to leave in the entry (0 off the XDP fast path). */
+static __always_inline void account(const struct nat_pkt *p, struct nat_verdict *vd, __u64 nhw,
+				    __u64 now)
 {
 	if (vd->ct && !p->icmp_error)
-		ct_account(vd->ct, p);
+		ct_account(vd->ct, p, nhw, now);
 }
 
 /* ------------------------------------------------------------------ XDP */
@@ -395,7 +398,7 @@ static __always_inline int xdp_to_alg(struct xdp_md *ctx, struct nat_pkt *p, __u
 
 	if (!iif || ctx->rx_queue_index >= XDPNAT_XSK_QUEUES)
 		return -1;
-	slot = iif->xsk_slot * XDPNAT_XSK_QUEUES + ctx->rx_queue_index;
+	slot = iif->slot * XDPNAT_XSK_QUEUES + ctx->rx_queue_index;
 	if (!bpf_map_lookup_elem(&nat_xsks, &slot))
 		return -1;
 	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
@@ -416,8 +419,10 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct nat_config *cfg = nat_config_get();
-	struct bpf_fib_lookup fib;
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct nat_nexthop nh;
 	struct ethhdr *eth = data;
+	__u64 nhw;
 	struct iphdr *iph;
 	bool alg = alg_wants(p, vd);	/* xdp_to_alg checks for a socket */
 
@@ -427,7 +432,8 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 		return -1;
 	if (p->ttl <= 1 || p->has_options)
 		return -1;	/* the kernel sends time exceeded / handles options */
-	if (nat_fib(ctx, &fib, ctx->ingress_ifindex, p, &vd->to, tos, vd->to_wan, vd->wan_ifindex)) {
+	if (nat_nexthop(ctx, &nh, &nhw, p->icmp_error ? NULL : vd->ct, ctx->ingress_ifindex, p,
+			&vd->to, tos, vd->to_wan, vd->wan_ifindex, now)) {
 		/* No route or neighbour yet. A SYN may take the kernel path (it
 		 * carries nothing to rewrite and makes the kernel resolve the
 		 * neighbour); data would bypass the ALG: drop it, TCP resends. */
@@ -449,37 +455,35 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 	if ((void *)(iph + 1) > data_end)
 		return XDP_DROP;
 	ip_decrease_ttl(iph);
-	__builtin_memcpy(eth->h_dest, fib.dmac, 6);
-	__builtin_memcpy(eth->h_source, fib.smac, 6);
-	account(p, vd);
+	__builtin_memcpy(eth->h_dest, nh.dmac, 6);
+	__builtin_memcpy(eth->h_source, nh.smac, 6);
+	account(p, vd, nhw, now);
 	if (alg) {
-		int rc = xdp_to_alg(ctx, p, fib.ifindex);
+		int rc = xdp_to_alg(ctx, p, nh.ifindex);
 
 		if (rc >= 0)
 			return rc;
 		STAT_INC(alg_xsk_fail);	/* no ALG socket: forwarded uninspected */
 	}
 	STAT_INC(xdp_forwarded);
-	return bpf_redirect(fib.ifindex, 0);
+	return bpf_redirect(nh.ifindex, 0);
 }
 
-SEC("xdp")
-int xdpnat_xdp(struct xdp_md *ctx)
+/*
+ * Ingress of a LAN or a WAN interface: the loader attaches the program of
+ * the interface's role, so the role costs no lookup per packet.
+ */
+static __always_inline int xdp_ingress(struct xdp_md *ctx, enum nat_hook hook)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u32 ifindex = ctx->ingress_ifindex;
 	struct nat_verdict vd = {};
 	struct nat_pkt p = {};
-	struct nat_iface *iif;
-	enum nat_hook hook;
 	struct iphdr *iph;
 	int act, rc;
 	__u8 tos;
 
-	iif = bpf_map_lookup_elem(&nat_ifaces, &ifindex);
-	if (!iif)
-		return XDP_PASS;
 	STAT_INC(rx_packets);
 	rc = nat_parse(data, data_end, data_end - data, &p);
 	if (rc == PARSE_MALFORMED) {
@@ -493,8 +497,7 @@ int xdpnat_xdp(struct xdp_md *ctx)
 		return XDP_DROP;
 	tos = iph->tos;
 
-	hook = iif->role == NAT_IF_WAN ? HOOK_XDP_WAN : HOOK_XDP_LAN;
-	act = nat_resolve(ctx, data, data_end, &p, hook, ifindex, iif, &vd);
+	act = nat_resolve(ctx, data, data_end, &p, hook, ifindex, &vd);
 	if (act == ACT_DROP)
 		return XDP_DROP;
 	if (act == ACT_UNTOUCHED)
@@ -513,18 +516,30 @@ int xdpnat_xdp(struct xdp_md *ctx)
 			return XDP_DROP;
 		if (apply(ctx, false, data, data_end, &p, &vd))
 			return XDP_DROP;
-		account(&p, &vd);
+		account(&p, &vd, 0, bpf_ktime_get_coarse_ns());
 	} else if (vd.ct && vd.ct->kind == NAT_KIND_HAIRPIN && !p.icmp_error &&
 		   p.frag != FRAG_LATER) {
 		if (nat_rewrite_dnat(data, data_end, &p, &vd.to))
 			return XDP_DROP;
-		account(&p, &vd);
+		account(&p, &vd, 0, bpf_ktime_get_coarse_ns());
 	}
 	return XDP_PASS;
 
 untouched:
 	STAT_INC(passed_untouched);
 	return XDP_PASS;
+}
+
+SEC("xdp")
+int xdpnat_xdp_lan(struct xdp_md *ctx)
+{
+	return xdp_ingress(ctx, HOOK_XDP_LAN);
+}
+
+SEC("xdp")
+int xdpnat_xdp_wan(struct xdp_md *ctx)
+{
+	return xdp_ingress(ctx, HOOK_XDP_WAN);
 }
 
 /* ------------------------------------------------------------------- tc */
@@ -621,7 +636,7 @@ int xdpnat_tc_egress(struct __sk_buff *skb)
 	}
 
 	STAT_INC(rx_packets);
-	act = nat_resolve(skb, data, data_end, &p, hook, ifindex, iif, &vd);
+	act = nat_resolve(skb, data, data_end, &p, hook, ifindex, &vd);
 	if (act == ACT_DROP)
 		return TC_ACT_SHOT_;
 	if (act == ACT_UNTOUCHED) {
@@ -643,7 +658,7 @@ int xdpnat_tc_egress(struct __sk_buff *skb)
 	}
 	if (apply(skb, true, data, data_end, &p, &vd))
 		return TC_ACT_SHOT_;
-	account(&p, &vd);
+	account(&p, &vd, 0, bpf_ktime_get_coarse_ns());
 	STAT_INC(tc_translated);
 	if (hook == HOOK_TC_WAN)
 		return tc_wan_redirect(skb, &vd);

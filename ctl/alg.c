@@ -1039,7 +1039,7 @@ static int xsk_open(struct alg *a, struct alg_xsk *x, const struct alg_iface *if
 	int err, fd;
 
 	x->ifindex = ifc->ifindex;
-	x->map_key = (__u32)ifc->xsk_slot * XDPNAT_XSK_QUEUES + q;
+	x->map_key = (__u32)ifc->slot * XDPNAT_XSK_QUEUES + q;
 	x->area = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (x->area == MAP_FAILED) {
 		x->area = NULL;
@@ -1161,8 +1161,8 @@ struct alg *alg_start(const struct xdpnat_config *cfg, const struct alg_maps *m,
 	for (int i = 0; i < n_ifs; i++) {
 		a->ifs[i] = ifs[i];
 		a->mtu[i] = 1500;
-		if (ifs[i].xsk_slot < 0 || ifs[i].xsk_slot >= XDPNAT_MAX_IFACES) {
-			nat_log("alg: %s: xsk slot %d out of range", ifs[i].name, ifs[i].xsk_slot);
+		if (ifs[i].slot < 0 || ifs[i].slot >= XDPNAT_MAX_IFACES) {
+			nat_log("alg: %s: xsk slot %d out of range", ifs[i].name, ifs[i].slot);
 			goto fail;
 		}
 		nq[i] = rx_queues(ifs[i].name);

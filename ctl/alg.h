@@ -7,7 +7,7 @@
  * control flow (NAT_CT_F_ALG, not yet NAT_CT_F_OPAQUE), sets its MAC
  * addresses and TTL, puts a struct nat_alg_meta in front of it and
  * redirects it to the AF_XDP socket of its ingress interface and rx queue
- * (nat_xsks[xsk_slot * XDPNAT_XSK_QUEUES + queue]). One thread here reads
+ * (nat_xsks[slot * XDPNAT_XSK_QUEUES + queue]). One thread here reads
  * those sockets, feeds the payload to the protocol core (alg_ftp.h),
  * rewrites the segment (payload, length, seq, ack, SACK, checksums) and
  * transmits it on the AF_XDP socket of the egress interface. It writes
@@ -37,11 +37,11 @@ struct alg_maps {
 	int refused;			/* nat_refused: advice for opaque servers; -1 = skip */
 };
 
-/* One interface xdpnat is attached to; xsk_slot is its nat_ifaces.xsk_slot. */
+/* One interface xdpnat is attached to; slot is its nat_ifaces.slot. */
 struct alg_iface {
 	char name[IF_NAMESIZE];
 	int ifindex;
-	int xsk_slot;			/* 0 .. XDPNAT_MAX_IFACES - 1 */
+	int slot;			/* 0 .. XDPNAT_MAX_IFACES - 1 */
 };
 
 /* Counters of the glue (the data path's are in nat_stats). */

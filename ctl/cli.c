@@ -150,7 +150,7 @@ struct flow_row {
 	char proto[8], kind[8], inside[24], outside[24], remote[24];
 	char wan[IF_NAMESIZE], state[12];
 	uint64_t pkts_orig, bytes_orig, pkts_reply, bytes_reply;
-	uint64_t age, idle;
+	uint64_t idle;			/* seconds since either direction's last packet */
 };
 
 static const char *proto_name(uint8_t proto, char *buf, size_t len)
@@ -219,11 +219,12 @@ static void flow_row_fill(int ct_fd, const struct nat_ct_key *k, const struct na
 {
 	struct nat_ct_key rk;
 	struct nat_ct_value rv = {};
-	uint64_t last = v->last_seen, now_s = now_ns / 1000000000ULL;
+	__u32 last = v->last_seen;
 
 	memset(r, 0, sizeof(*r));
 	gc_reverse_key(v, k->proto, &rk);
-	if (bpf_map_lookup_elem(ct_fd, &rk, &rv) == 0 && rv.last_seen > last)
+	if (bpf_map_lookup_elem(ct_fd, &rk, &rv) == 0 &&
+	    nat_ticks_since(rv.last_seen, last) > 0)
 		last = rv.last_seen;
 	snprintf(r->proto, sizeof(r->proto), "%s", proto_name(k->proto, r->proto, sizeof(r->proto)));
 	snprintf(r->kind, sizeof(r->kind), "%s", kind_name(v->kind));
@@ -235,8 +236,8 @@ static void flow_row_fill(int ct_fd, const struct nat_ct_key *k, const struct na
 	r->bytes_orig = v->bytes;
 	r->pkts_reply = rv.packets;
 	r->bytes_reply = rv.bytes;
-	r->age = now_s > v->created ? now_s - v->created : 0;
-	r->idle = now_ns > last ? (now_ns - last) / 1000000000ULL : 0;
+	r->idle = ((uint64_t)nat_ticks_since(nat_tick(now_ns), last) << NAT_TICK_SHIFT) /
+		  1000000000ULL;
 }
 
 static json_object *flow_row_json(const struct flow_row *r)
@@ -254,25 +255,23 @@ static json_object *flow_row_json(const struct flow_row *r)
 	json_object_object_add(o, "bytes_orig", json_object_new_int64((int64_t)r->bytes_orig));
 	json_object_object_add(o, "packets_reply", json_object_new_int64((int64_t)r->pkts_reply));
 	json_object_object_add(o, "bytes_reply", json_object_new_int64((int64_t)r->bytes_reply));
-	json_object_object_add(o, "age", json_object_new_int64((int64_t)r->age));
 	json_object_object_add(o, "idle", json_object_new_int64((int64_t)r->idle));
 	return o;
 }
 
-#define FLOW_FMT "%-5s %-7s %-21s %-21s %-21s %-10s %-11s %10s %12s %10s %12s %8s %6s\n"
+#define FLOW_FMT "%-5s %-7s %-21s %-21s %-21s %-10s %-11s %10s %12s %10s %12s %6s\n"
 
 static void flow_row_print(const struct flow_row *r)
 {
-	char n[6][24];
+	char n[5][24];
 
 	snprintf(n[0], sizeof(n[0]), "%llu", (unsigned long long)r->pkts_orig);
 	snprintf(n[1], sizeof(n[1]), "%llu", (unsigned long long)r->bytes_orig);
 	snprintf(n[2], sizeof(n[2]), "%llu", (unsigned long long)r->pkts_reply);
 	snprintf(n[3], sizeof(n[3]), "%llu", (unsigned long long)r->bytes_reply);
-	snprintf(n[4], sizeof(n[4]), "%llu", (unsigned long long)r->age);
-	snprintf(n[5], sizeof(n[5]), "%llu", (unsigned long long)r->idle);
+	snprintf(n[4], sizeof(n[4]), "%llu", (unsigned long long)r->idle);
 	printf(FLOW_FMT, r->proto, r->kind, r->inside, r->outside, r->remote, r->wan, r->state,
-	       n[0], n[1], n[2], n[3], n[4], n[5]);
+	       n[0], n[1], n[2], n[3], n[4]);
 }
 
 /* FTP control flows: the ALG's state (nat_alg) and the expectations the
@@ -381,7 +380,7 @@ int cli_flows(const struct cli_ctx *c)
 	alg_view_load(c, algv);
 	if (!c->json)
 		printf(FLOW_FMT, "PROTO", "KIND", "INSIDE", "OUTSIDE", "REMOTE", "WAN", "STATE",
-		       "PKTS_ORIG", "BYTES_ORIG", "PKTS_REPL", "BYTES_REPL", "AGE", "IDLE");
+		       "PKTS_ORIG", "BYTES_ORIG", "PKTS_REPL", "BYTES_REPL", "IDLE");
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		json_object *o, *alg = NULL;
 

@@ -225,9 +225,10 @@ static void snapshot_free(struct ct_snapshot *s)
 	free(s->owned);
 }
 
-static uint64_t idle_ns(uint64_t now, uint64_t last_seen)
+/* nat_ct keeps ticks (see nat_tick()); idle time in ns. */
+static uint64_t idle_ns(uint64_t now, __u32 last_seen)
 {
-	return now > last_seen ? now - last_seen : 0;
+	return (uint64_t)nat_ticks_since(nat_tick(now), last_seen) << NAT_TICK_SHIFT;
 }
 
 static bool flow_expired(const struct ct_snapshot *s, const struct nat_config *cfg,
@@ -235,12 +236,12 @@ static bool flow_expired(const struct ct_snapshot *s, const struct nat_config *c
 {
 	struct nat_ct_key rkey;
 	const struct ct_entry *reply;
-	uint64_t last = orig->val.last_seen;
+	__u32 last = orig->val.last_seen;
 	uint64_t timeout = gc_flow_timeout(cfg, orig->key.proto, orig->val.state);
 
 	gc_reverse_key(&orig->val, orig->key.proto, &rkey);
 	reply = snapshot_find(s, &rkey);
-	if (reply && reply->val.last_seen > last)
+	if (reply && nat_ticks_since(reply->val.last_seen, last) > 0)
 		last = reply->val.last_seen;
 	return idle_ns(now, last) > timeout * NS_PER_SEC;
 }

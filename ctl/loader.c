@@ -161,7 +161,7 @@ void loader_iface_value(const struct xdpnat_config *cfg, const struct nat_link *
 
 	memset(out, 0, sizeof(*out));
 	out->role = l->role;
-	out->xsk_slot = l->xsk_slot;
+	out->slot = l->slot;
 	if (l->role != NAT_IF_WAN || !w)
 		return;
 	out->addr = l->addr.s_addr;
@@ -467,7 +467,7 @@ static int remove_stale_xdp(const struct nat_link *l, __u32 prog_id, __u8 attach
 	__u32 mode = attach_mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 	int fd, err;
 
-	if (!prog_id_is(prog_id, "xdpnat_xdp"))
+	if (!prog_id_is(prog_id, "xdpnat_xdp_lan") && !prog_id_is(prog_id, "xdpnat_xdp_wan"))
 		return -1;
 	fd = bpf_prog_get_fd_by_id(prog_id);
 	if (fd < 0)
@@ -481,9 +481,16 @@ static int remove_stale_xdp(const struct nat_link *l, __u32 prog_id, __u8 attach
 	return err ? -1 : 0;
 }
 
+/* The XDP program of a role: the role is compiled in, not looked up. */
+static int xdp_prog_fd(const struct nat_daemon *d, enum nat_if_role role)
+{
+	return bpf_program__fd(role == NAT_IF_WAN ? d->skel->progs.xdpnat_xdp_wan
+						  : d->skel->progs.xdpnat_xdp_lan);
+}
+
 static int attach_xdp(struct nat_daemon *d, struct nat_link *l)
 {
-	int fd = bpf_program__fd(d->skel->progs.xdpnat_xdp);
+	int fd = xdp_prog_fd(d, l->role);
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
@@ -513,14 +520,37 @@ static int attach_xdp(struct nat_daemon *d, struct nat_link *l)
 	}
 	bpf_obj_get_info_by_fd(fd, &info, &len);
 	l->xdp_prog_id = info.id;
+	l->xdp_prog_fd = fd;
 	nat_log("%s: XDP attached (%s mode)", l->ifname, loader_xdp_mode_name(l->xdp_mode));
 	return 0;
 }
 
-static void detach_xdp(struct nat_daemon *d, struct nat_link *l)
+/* A reload changed the interface's role: swap in the other program in
+ * one step (no moment without XDP on the interface). */
+static int replace_xdp(struct nat_daemon *d, struct nat_link *l)
 {
-	LIBBPF_OPTS(bpf_xdp_attach_opts, opts,
-		    .old_prog_fd = bpf_program__fd(d->skel->progs.xdpnat_xdp));
+	int fd = xdp_prog_fd(d, l->role), err;
+	LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = l->xdp_prog_fd);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (!l->xdp_mode || fd == l->xdp_prog_fd)
+		return 0;
+	err = bpf_xdp_attach(l->ifindex, fd, l->xdp_mode | XDP_FLAGS_REPLACE, &opts);
+	if (err) {
+		nat_log("%s: cannot replace the XDP program for its new role: %s", l->ifname,
+			strerror(-err));
+		return -1;
+	}
+	bpf_obj_get_info_by_fd(fd, &info, &len);
+	l->xdp_prog_id = info.id;
+	l->xdp_prog_fd = fd;
+	return 0;
+}
+
+static void detach_xdp(struct nat_link *l)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = l->xdp_prog_fd);
 	int err;
 
 	if (!l->xdp_mode)
@@ -532,6 +562,7 @@ static void detach_xdp(struct nat_daemon *d, struct nat_link *l)
 		nat_log("%s: XDP detached", l->ifname);
 	l->xdp_mode = 0;
 	l->xdp_prog_id = 0;
+	l->xdp_prog_fd = -1;
 }
 
 /*
@@ -619,16 +650,16 @@ static int attach_link(struct nat_daemon *d, struct nat_link *l)
 	if (attach_xdp(d, l))
 		return -1;
 	if (attach_tc(d, l)) {
-		detach_xdp(d, l);
+		detach_xdp(l);
 		return -1;
 	}
 	return 0;
 }
 
-static void detach_link(struct nat_daemon *d, struct nat_link *l)
+static void detach_link(struct nat_link *l)
 {
 	detach_tc(l);
-	detach_xdp(d, l);
+	detach_xdp(l);
 }
 
 static int link_init(struct nat_link *l, const char *ifname, enum nat_if_role role, int line)
@@ -658,13 +689,13 @@ static int links_from_config(const struct xdpnat_config *cfg, struct nat_link *l
 
 /* The lowest nat_xsks slot no other interface of `links` uses. Slots stay
  * with an interface across reloads: the ALG's sockets are keyed by them. */
-static __u8 free_xsk_slot(const struct nat_link *links, int n)
+static __u8 free_slot(const struct nat_link *links, int n)
 {
 	for (__u8 slot = 0;; slot++) {
 		bool used = false;
 
 		for (int i = 0; i < n && !used; i++)
-			used = links[i].xsk_slot == slot;
+			used = links[i].slot == slot;
 		if (!used)
 			return slot;
 	}
@@ -678,7 +709,7 @@ int loader_attach_all(struct nat_daemon *d)
 		return -1;
 	d->nlinks = n;
 	for (int i = 0; i < n; i++)
-		d->links[i].xsk_slot = (__u8)i;
+		d->links[i].slot = (__u8)i;
 	for (int i = 0; i < n; i++)
 		if (write_iface(d, &d->links[i]) || attach_link(d, &d->links[i]))
 			return -1;
@@ -690,7 +721,7 @@ void loader_detach_all(struct nat_daemon *d)
 	if (!d->skel)
 		return;
 	for (int i = 0; i < d->nlinks; i++)
-		detach_link(d, &d->links[i]);
+		detach_link(&d->links[i]);
 }
 
 /* ---------------------------------------------------------------- reload */
@@ -734,7 +765,7 @@ static void detach_removed_links(struct nat_daemon *d, struct nat_link *next, in
 		if (find_link_by_name(next, nnext, l->ifname))
 			continue;
 		wan_forget_addr(d, l);
-		detach_link(d, l);
+		detach_link(l);
 		delete_iface(d, l);
 		nat_log("reload: %s removed", l->ifname);
 	}
@@ -751,7 +782,7 @@ static __u8 free_slot_in_both(const struct nat_daemon *d, const struct nat_link 
 		all[n++] = d->links[i];
 	for (int i = 0; i < nmerged; i++)
 		all[n++] = merged[i];
-	return free_xsk_slot(all, n);
+	return free_slot(all, n);
 }
 
 /* Carry the attach state of kept interfaces over; attach the new ones.
@@ -771,12 +802,14 @@ static int merge_links(struct nat_daemon *d, struct nat_link *next, int nnext)
 				wan_forget_addr(d, old);
 			next[i] = *old;
 			next[i].role = role;
-			if (old->role != role)
+			if (old->role != role) {
 				next[i].addr.s_addr = next[i].gateway.s_addr = 0;
+				replace_xdp(d, &next[i]);
+			}
 		} else if (attach_link(d, &next[i])) {
 			continue;
 		} else {
-			next[i].xsk_slot = free_slot_in_both(d, next, kept);
+			next[i].slot = free_slot_in_both(d, next, kept);
 			nat_log("reload: %s added as %s", next[i].ifname,
 				role == NAT_IF_WAN ? "wan" : "lan");
 		}

@@ -24,12 +24,13 @@ struct nat_link {
 	enum nat_if_role role;
 	__u32 xdp_mode;			/* XDP_FLAGS_DRV_MODE / _SKB_MODE, 0 = not attached */
 	__u32 xdp_prog_id;
+	int xdp_prog_fd;		/* the role's program attached (skeleton's fd) */
 	bool tc_attached;
 	__u32 tc_handle, tc_priority;	/* of our filter, to remove exactly it */
 	bool clsact_created;		/* we made the clsact qdisc: delete it on detach */
 	struct in_addr addr;		/* current primary address, 0 = none */
 	struct in_addr gateway;		/* WAN: learned default gateway, 0 = none */
-	__u8 xsk_slot;			/* nat_iface.xsk_slot: its AF_XDP sockets in nat_xsks */
+	__u8 slot;			/* nat_iface.slot: its AF_XDP sockets in nat_xsks */
 };
 
 struct nat_daemon {

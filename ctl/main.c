@@ -20,6 +20,7 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include "addrwatch.h"
+#include "routegen.h"
 #include "alg.h"
 #include "cli.h"
 #include "config.h"
@@ -39,6 +40,7 @@ struct cmd_opts {
 struct daemon_ctx {
 	struct nat_daemon *d;
 	struct addrwatch *aw;
+	struct routegen *rg;		/* next-hop cache invalidation */
 	struct ddns *ddns;
 	struct alg *alg;		/* FTP ALG over AF_XDP, NULL without `alg ftp` */
 	struct alg_iface alg_ifs[XDPNAT_MAX_IFACES];	/* what it was started on */
@@ -178,7 +180,7 @@ static void on_gc_tick(struct daemon_ctx *x)
 }
 
 /* The interfaces the FTP ALG opens sockets on: the attached links, with
- * their nat_ifaces.xsk_slot. */
+ * their nat_ifaces.slot. */
 static int alg_ifaces(const struct nat_daemon *d, struct alg_iface *ifs)
 {
 	int n = 0;
@@ -187,9 +189,29 @@ static int alg_ifaces(const struct nat_daemon *d, struct alg_iface *ifs)
 		memset(&ifs[n], 0, sizeof(ifs[n]));
 		snprintf(ifs[n].name, sizeof(ifs[n].name), "%s", d->links[i].ifname);
 		ifs[n].ifindex = d->links[i].ifindex;
-		ifs[n].xsk_slot = d->links[i].xsk_slot;
+		ifs[n].slot = d->links[i].slot;
 	}
 	return n;
+}
+
+static uint64_t now_ms(void)
+{
+	return gc_now_ns() / 1000000ULL;
+}
+
+/* Tell the next-hop cache keeper which interfaces (slots) are attached. */
+static void routegen_links(struct daemon_ctx *x)
+{
+	struct routegen_link l[XDPNAT_MAX_IFACES];
+	int n = 0;
+
+	for (int i = 0; i < x->d->nlinks && n < XDPNAT_MAX_IFACES; i++, n++) {
+		l[n].ifindex = x->d->links[i].ifindex;
+		l[n].slot = x->d->links[i].slot;
+	}
+	if (routegen_set_links(x->rg, l, n, now_ms()))
+		nat_log("cannot read the interfaces' MTU and MAC addresses; retrying "
+			"(until then every packet takes a FIB lookup)");
 }
 
 static void start_alg(struct daemon_ctx *x)
@@ -255,6 +277,7 @@ static void on_reload(struct daemon_ctx *x)
 		reload_alg(x);
 		ddns_reload(x->ddns, &x->d->cfg);
 		addrwatch_dump(x->aw, on_addr_event, x);	/* addresses of added interfaces */
+		routegen_links(x);
 		x->status_dirty = true;
 	}
 	free(errors);
@@ -277,18 +300,20 @@ static bool on_signal(struct daemon_ctx *x)
 
 static int event_loop(struct daemon_ctx *x)
 {
-	struct pollfd pfd[3] = {
+	struct pollfd pfd[4] = {
 		{ .fd = x->signal_fd, .events = POLLIN },
 		{ .fd = x->timer_fd, .events = POLLIN },
 		{ .fd = addrwatch_fd(x->aw), .events = POLLIN },
+		{ .fd = routegen_fd(x->rg), .events = POLLIN },
 	};
+	bool rg_failing = false;
 
 	for (;;) {
 		if (x->status_dirty) {
 			loader_write_status(x->d);
 			x->status_dirty = false;
 		}
-		if (poll(pfd, 3, -1) < 0) {
+		if (poll(pfd, 4, routegen_timeout_ms(x->rg, now_ms())) < 0) {
 			if (errno == EINTR)
 				continue;
 			nat_log("poll: %s", strerror(errno));
@@ -300,6 +325,14 @@ static int event_loop(struct daemon_ctx *x)
 			on_gc_tick(x);
 		if ((pfd[2].revents & POLLIN) && addrwatch_process(x->aw, on_addr_event, x))
 			nat_log("address watch: cannot read netlink events");
+		if (pfd[3].revents & POLLIN) {
+			int err = routegen_process(x->rg, now_ms());
+
+			if (err && !rg_failing)
+				nat_log("route watch: %s (logged once)", strerror(-err));
+			rg_failing = err != 0;
+		}
+		routegen_flush(x->rg, now_ms());	/* a bump held back by the rate limit */
 	}
 }
 
@@ -333,6 +366,13 @@ static int open_event_fds(struct daemon_ctx *x, const sigset_t *mask)
 		nat_log("cannot open the address watcher: %s", strerror(errno));
 		return -1;
 	}
+	x->rg = routegen_open(loader_map_fd(x->d, XDPNAT_MAP_ROUTEGEN),
+			      loader_map_fd(x->d, XDPNAT_MAP_IFSLOTS));
+	if (!x->rg) {
+		nat_log("cannot open the route watcher: %s", strerror(errno));
+		return -1;
+	}
+	routegen_links(x);
 	return 0;
 }
 
@@ -389,6 +429,7 @@ static void daemon_stop(struct daemon_ctx *x)
 
 	ddns_stop(x->ddns);
 	addrwatch_close(x->aw);
+	routegen_close(x->rg);
 	alg_stop(x->alg);
 	loader_detach_all(d);
 	if (d->skel && d->pid_file_written)

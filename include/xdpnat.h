@@ -9,7 +9,8 @@
  *  - every hole is an explicit, always-zeroed pad field: a key with an
  *    uninitialised hole is a lookup that never matches;
  *  - addresses and ports are in network byte order unless the field name
- *    says _host; times are CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns).
+ *    says _host; times are CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns),
+ *    except nat_ct's ticks (see nat_tick()).
  *
  * BPF code includes vmlinux.h first; userspace includes <linux/types.h>.
  */
@@ -36,6 +37,8 @@
 #define XDPNAT_MAP_XSKS		"nat_xsks"
 #define XDPNAT_MAP_ALG		"nat_alg"
 #define XDPNAT_MAP_REFUSED	"nat_refused"
+#define XDPNAT_MAP_IFSLOTS	"nat_ifslots"
+#define XDPNAT_MAP_ROUTEGEN	"nat_routegen"
 
 #define XDPNAT_MAX_IFACES	64
 #define XDPNAT_MAX_FORWARD_PORTS 262144	/* forward ranges are expanded per port */
@@ -99,9 +102,36 @@ struct nat_iface {
 	__u16 port_hi_host;
 	__u8 masquerade;		/* WAN: `outbound` configured */
 	__u8 wan_id;			/* WAN: 0..n-1 in config order */
-	__u8 xsk_slot;			/* nat_xsks key = xsk_slot * XDPNAT_XSK_QUEUES + rx queue */
+	__u8 slot;			/* index in nat_ifslots; nat_xsks key = slot *
+					 * XDPNAT_XSK_QUEUES + rx queue */
 	__u8 pad;
 };
+
+/*
+ * nat_ifslots: ARRAY, XDPNAT_MAX_IFACES entries, indexed by nat_iface.slot:
+ * what the XDP fast path needs of an egress interface when it forwards
+ * from a flow's next-hop cache. Written by the controller at attach and on
+ * every link change; ifindex 0 = free slot.
+ */
+struct nat_ifslot {
+	__u32 ifindex;
+	__u16 mtu;
+	__u8 mac[6];
+};
+
+/*
+ * nat_routegen: ARRAY, one entry. gen is bumped by the controller whenever
+ * routing may have changed (route, rule, neighbour, link, address or
+ * forwarding setting), at most once per NAT_ROUTEGEN_MIN_MS, which
+ * invalidates every cached next hop (see struct nat_nh).
+ */
+struct nat_routegen {
+	__u32 gen;
+	__u32 pad;
+	__u64 bumps;			/* how often gen moved */
+};
+
+#define NAT_ROUTEGEN_MIN_MS	10	/* <= 100 bumps/s: a u8 tag cannot wrap in 1 s */
 
 /* nat_wanaddr: HASH, key __be32 address -> __u32 ifindex of the WAN that
  * has it. Used to recognise hairpin traffic and the router's own traffic. */
@@ -148,21 +178,69 @@ struct nat_ct_key {
 	__u8 pad[3];
 };
 
+/*
+ * Next-hop cache of one direction: where bpf_fib_lookup last sent its
+ * packets, so that an established flow is forwarded without a FIB lookup
+ * (as the kernel's flowtable caches a route per flow). Valid only while
+ *  - tag equals the current route tag (nat_route_tag(): the controller's
+ *    nat_routegen.gen, bumped on every route, rule, neighbour, link and
+ *    forwarding change, plus a clock epoch of NAT_ROUTE_EPOCH_NS), and
+ *  - the direction saw a packet less than NAT_NH_IDLE_TICKS ago
+ * so a cached next hop is never older than about a second and never
+ * survives a change the controller has seen. Written and read as one
+ * 8-byte word (it is 8-byte aligned in nat_ct_value).
+ */
+struct nat_nh {
+	__u8 slot;			/* egress nat_ifslots index + 1; 0 = nothing cached */
+	__u8 tag;			/* route tag it was cached under */
+	__u8 dmac[6];			/* next hop's MAC address */
+};
+
 struct nat_ct_value {
 	__be32 to_saddr;		/* tuple after translation */
 	__be32 to_daddr;
 	__be16 to_sport;
 	__be16 to_dport;
 	__u32 wan_ifindex;		/* the WAN this flow is bound to */
-	__u64 last_seen;		/* ns, this direction */
 	__u64 packets;			/* this direction */
 	__u64 bytes;			/* this direction, IP length */
-	__u32 created;			/* seconds since boot (monotonic) */
+	__u32 last_seen;		/* this direction, in ticks: see nat_tick() */
 	__u8 dir;			/* enum nat_ct_dir */
 	__u8 kind;			/* enum nat_ct_kind */
 	__u8 state;			/* enum nat_ct_state, kept equal in both entries */
 	__u8 flags;			/* NAT_CT_F_* */
+	struct nat_nh nh;		/* next-hop cache (XDP fast path) */
 };
+
+/*
+ * Time in nat_ct is kept in ticks of 2^21 ns (about 2.1 ms) of
+ * CLOCK_MONOTONIC, in 32 bits: 48 bytes per entry keep a flow at 256
+ * bytes. The counter wraps every 104 days; differences are taken modulo
+ * 2^32 and read as signed, which is right for any idle time below 52 days
+ * (timeouts are at most 30).
+ */
+#define NAT_TICK_SHIFT		21
+#define NAT_NH_IDLE_TICKS	512		/* ~1.07 s */
+#define NAT_ROUTE_EPOCH_SHIFT	30		/* ~1.07 s */
+
+static inline __u32 nat_tick(__u64 ns)
+{
+	return (__u32)(ns >> NAT_TICK_SHIFT);
+}
+
+/* Ticks from `then` to `now`; 0 if `then` is (slightly) later. */
+static inline __u32 nat_ticks_since(__u32 now, __u32 then)
+{
+	__s32 d = (__s32)(now - then);
+
+	return d > 0 ? (__u32)d : 0;
+}
+
+/* The tag a cached next hop must carry to be used at time `ns`. */
+static inline __u8 nat_route_tag(__u32 gen, __u64 ns)
+{
+	return (__u8)(gen + (__u32)(ns >> NAT_ROUTE_EPOCH_SHIFT));
+}
 
 enum nat_ct_dir {
 	NAT_DIR_ORIG = 0,		/* the direction of the packet that created the flow */

@@ -19,6 +19,7 @@
 
 #include "pkt.h"
 #include "nsenv.h"
+#include "routegen.h"
 #include "xdpnat.skel.h"
 
 const uint8_t MAC_LAN0[6]    = { 0x02, 0x00, 0x00, 0x00, 0x01, 0x01 };
@@ -106,6 +107,10 @@ int env_up(struct env *e)
 	return env_up_ct(e, 0);
 }
 
+/* The clock routegen is given: a second per step, so that no bump is
+ * ever held back by its rate limit (the daemon's is real time). */
+static uint64_t env_clock_ms;
+
 int env_up_ct(struct env *e, unsigned ct_max)
 {
 	struct nat_config cfg = {
@@ -157,7 +162,8 @@ int env_up_ct(struct env *e, unsigned ct_max)
 		fprintf(stderr, "# cannot load xdpnat skeleton: %s\n", strerror(err));
 		return -1;
 	}
-	e->prog_xdp = bpf_program__fd(e->skel->progs.xdpnat_xdp);
+	e->prog_xdp_lan = bpf_program__fd(e->skel->progs.xdpnat_xdp_lan);
+	e->prog_xdp_wan = bpf_program__fd(e->skel->progs.xdpnat_xdp_wan);
 	e->prog_tc = bpf_program__fd(e->skel->progs.xdpnat_tc_egress);
 	e->m_config = bpf_map__fd(e->skel->maps.nat_config);
 	e->m_ifaces = bpf_map__fd(e->skel->maps.nat_ifaces);
@@ -166,6 +172,8 @@ int env_up_ct(struct env *e, unsigned ct_max)
 	e->m_ct = bpf_map__fd(e->skel->maps.nat_ct);
 	e->m_frag = bpf_map__fd(e->skel->maps.nat_frag);
 	e->m_stats = bpf_map__fd(e->skel->maps.nat_stats);
+	e->m_ifslots = bpf_map__fd(e->skel->maps.nat_ifslots);
+	e->m_routegen = bpf_map__fd(e->skel->maps.nat_routegen);
 
 	if (bpf_map_update_elem(e->m_config, &zero, &cfg, BPF_ANY))
 		return -1;
@@ -177,11 +185,36 @@ int env_up_ct(struct env *e, unsigned ct_max)
 	ifx = (__u32)e->if_wan0;
 	if (bpf_map_update_elem(e->m_wanaddr, &a, &ifx, BPF_ANY))
 		return -1;
+	/* the controller's next-hop cache keeper, as the daemon runs it */
+	e->rg = routegen_open(e->m_routegen, e->m_ifslots);
+	if (!e->rg)
+		return -1;
+	{
+		struct routegen_link l[] = { { e->if_lan0, env_slot(e, e->if_lan0) },
+					     { e->if_wan0, env_slot(e, e->if_wan0) },
+					     { e->if_wan1, env_slot(e, e->if_wan1) } };
+
+		if (routegen_set_links(e->rg, l, 3, env_clock_ms += 1000))
+			return -1;
+	}
+	e->routegen_auto = 1;
 	return 0;
+}
+
+int env_slot(const struct env *e, int ifindex)
+{
+	return ifindex == e->if_lan0 ? 0 : ifindex == e->if_wan0 ? 1 : 2;
+}
+
+int env_routegen(struct env *e)
+{
+	return routegen_process(e->rg, env_clock_ms += 1000);
 }
 
 void env_down(struct env *e)
 {
+	routegen_close(e->rg);
+	e->rg = NULL;
 	if (e->skel)
 		xdpnat_bpf__destroy(e->skel);
 	e->skel = NULL;
@@ -194,6 +227,7 @@ int env_set_lan(struct env *e, int ifindex)
 
 	memset(&v, 0, sizeof(v));
 	v.role = NAT_IF_LAN;
+	v.slot = (__u8)env_slot(e, ifindex);
 	return bpf_map_update_elem(e->m_ifaces, &k, &v, BPF_ANY);
 }
 
@@ -211,6 +245,7 @@ int env_set_wan(struct env *e, int ifindex, uint32_t addr, uint32_t gw, uint16_t
 	v.port_hi_host = hi;
 	v.masquerade = (__u8)masq;
 	v.wan_id = (__u8)wan_id;
+	v.slot = (__u8)env_slot(e, ifindex);
 	return bpf_map_update_elem(e->m_ifaces, &k, &v, BPF_ANY);
 }
 
@@ -240,12 +275,25 @@ int env_forward(struct env *e, int wan_ifindex, uint8_t proto, uint16_t port, ui
 	return bpf_map_update_elem(e->m_forwards, &k, &v, BPF_ANY);
 }
 
+/* The XDP program the loader attaches to ifindex: its role's. */
+int env_xdp_prog(struct env *e, int ifindex)
+{
+	struct nat_iface v;
+	__u32 k = (__u32)ifindex;
+
+	if (bpf_map_lookup_elem(e->m_ifaces, &k, &v) == 0 && v.role == NAT_IF_LAN)
+		return e->prog_xdp_lan;
+	return e->prog_xdp_wan;
+}
+
 int run_xdp(struct env *e, int ifindex, const uint8_t *in, size_t len, uint8_t *out, size_t *outlen,
 	    uint32_t *ret)
 {
 	struct xdp_md ctx;
 	int err;
 
+	if (e->routegen_auto && env_routegen(e))
+		return -1;
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.data = 0;
 	ctx.data_end = (__u32)len;
@@ -255,7 +303,7 @@ int run_xdp(struct env *e, int ifindex, const uint8_t *in, size_t len, uint8_t *
 		    .data_out = out, .data_size_out = PK_MAX,
 		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
 		    .repeat = 1);
-	err = bpf_prog_test_run_opts(e->prog_xdp, &o);
+	err = bpf_prog_test_run_opts(env_xdp_prog(e, ifindex), &o);
 	if (err) {
 		fprintf(stderr, "# XDP test run failed: %s\n", strerror(errno));
 		return err;

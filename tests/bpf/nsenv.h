@@ -21,6 +21,7 @@
 #include "pkt.h"
 
 struct xdpnat_bpf;
+struct routegen;
 
 extern const uint8_t MAC_LAN0[6], MAC_WAN0[6], MAC_WAN1[6];
 extern const uint8_t MAC_CLIENT[6], MAC_CLIENT2[6], MAC_SERVER[6], MAC_GW[6], MAC_GW1[6];
@@ -40,8 +41,12 @@ extern const uint8_t MAC_CLIENT[6], MAC_CLIENT2[6], MAC_SERVER[6], MAC_GW[6], MA
 struct env {
 	struct xdpnat_bpf *skel;
 	int if_lan0, if_wan0, if_wan1;
-	int prog_xdp, prog_tc;
+	int prog_xdp_lan, prog_xdp_wan, prog_tc;
 	int m_config, m_ifaces, m_wanaddr, m_forwards, m_ct, m_frag, m_stats;
+	int m_ifslots, m_routegen;
+	struct routegen *rg;		/* ctl/routegen.c: nat_ifslots, nat_routegen */
+	int routegen_auto;		/* run_xdp() first applies queued route/neighbour
+					 * changes, as the daemon would (default 1) */
 };
 
 /* New namespace + topology + skeleton + default map contents (lan0, wan0
@@ -51,6 +56,10 @@ int env_up(struct env *e);
 int env_up_ct(struct env *e, unsigned ct_max);
 void env_down(struct env *e);
 
+/* nat_iface.slot of lan0 (0), wan0 (1), wan1 (2). */
+int env_slot(const struct env *e, int ifindex);
+/* Apply queued rtnetlink notifications now (bumps nat_routegen). */
+int env_routegen(struct env *e);
 /* Run a shell command inside the test namespace; 0 when it succeeded. */
 int env_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -61,6 +70,8 @@ int env_set_lan(struct env *e, int ifindex);
 int env_set_flags(struct env *e, uint32_t flags);
 int env_forward(struct env *e, int wan_ifindex, uint8_t proto, uint16_t port, uint32_t to, uint16_t to_port);
 
+/* xdpnat_xdp_lan or _wan, by the role nat_ifaces gives ifindex. */
+int env_xdp_prog(struct env *e, int ifindex);
 /* Program runs. Return 0 on success of the syscall; *ret = program return,
  * out/outlen the frame afterwards. */
 int run_xdp(struct env *e, int ifindex, const uint8_t *in, size_t len, uint8_t *out, size_t *outlen,

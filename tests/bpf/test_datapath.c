@@ -244,10 +244,9 @@ static void expect_ct(const char *what, const struct ct_want *w)
 	if (w->bytes != ANY64)
 		F(v.bytes, w->bytes);
 #undef F
-	CHECK(v.last_seen > 0 && v.last_seen <= now, "%s: last_seen %llu not in (0, now=%llu]", what,
-	      (unsigned long long)v.last_seen, (unsigned long long)now);
-	CHECK(v.created <= now / 1000000000ull && v.created + 600 >= now / 1000000000ull,
-	      "%s: created %u not near now (%llu s)", what, v.created, (unsigned long long)(now / 1000000000ull));
+	CHECK(nat_ticks_since(nat_tick(now), v.last_seen) < 600000000000ull >> NAT_TICK_SHIFT &&
+	      nat_ticks_since(v.last_seen, nat_tick(now)) <= 1,
+	      "%s: last_seen %u ticks not near now (%u)", what, v.last_seen, nat_tick(now));
 }
 
 static uint8_t ct_state(uint32_t s, uint32_t d, uint16_t sp, uint16_t dp, uint8_t proto)
@@ -2286,6 +2285,196 @@ static void test_fragments_wan_to_lan(void **state)
 	      "UDP checksum of the reassembled datagram is wrong (field 0x%04x)", pk_get16(re + 6));
 }
 
+
+/* ---------------------------------------------- next-hop cache (struct nat_nh) */
+
+static const uint8_t MAC_GW_NEW[6] = { 0x02, 0x00, 0x00, 0x64, 0x00, 0x99 };
+
+/* 192.168.0.10:5353 -> 192.0.2.53:53, as test_udp_masq's request. */
+static struct pk nh_req(void)
+{
+	struct pk in = { .dmac = MAC_LAN0, .smac = MAC_CLIENT, .src = A_CLIENT, .dst = A_DNS,
+			 .proto = IPPROTO_UDP, .ttl = 64, .id = 0x3003, .sport = 5353, .dport = 53,
+			 .payload = dns_q, .plen = sizeof(dns_q) - 1 };
+	return in;
+}
+
+static struct nat_ct_value nh_entry(const char *what)
+{
+	struct nat_ct_value v;
+
+	memset(&v, 0, sizeof(v));
+	CHECK(ct_get(&E, A_CLIENT, A_DNS, 5353, 53, IPPROTO_UDP, &v) == 0, "%s: no flow entry", what);
+	return v;
+}
+
+/*
+ * A cached next hop also expires with the clock epoch (2^30 ns, see
+ * NAT_ROUTE_EPOCH_SHIFT). Tests that expect a cached MAC to be used start
+ * right after an epoch boundary, so that their few steps (well under
+ * 300 ms) cannot straddle the next one.
+ */
+static void nh_epoch_start(void)
+{
+	const uint64_t epoch = 1ULL << NAT_ROUTE_EPOCH_SHIFT;
+	struct timespec ts;
+	uint64_t now, left;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	left = epoch - (now & (epoch - 1));
+	if (left < 300000000ULL)
+		usleep((useconds_t)(left / 1000 + 20000));
+}
+
+/* One request; its frame must leave wan0 with next-hop MAC gw. */
+static void nh_send(const char *what, const uint8_t *gw)
+{
+	struct pk in = nh_req(), want = to_wan0(in);
+	struct res r;
+
+	want.src = A_WAN0;
+	want.dmac = gw;
+	xdp_pk(E.if_lan0, &in, &r, NULL);
+	expect_xdp_ret(what, &r, XDP_REDIRECT);
+	expect_frame(what, &r, &want);
+}
+
+/* The first packet caches the next hop; later ones use it until the
+ * controller sees a change: a neighbour's new MAC address is used from
+ * the first packet after the bump, not before. */
+static void test_nh_cache_neigh_change(void **state)
+{
+	struct nat_ct_value v;
+
+	(void)state;
+	nh_epoch_start();
+	nh_send("first packet (FIB lookup)", MAC_GW);
+	v = nh_entry("after the first packet");
+	CHECK_EQ(v.nh.slot, env_slot(&E, E.if_wan0) + 1, "cached egress slot (wan0 + 1)");
+	CHECK(!memcmp(v.nh.dmac, MAC_GW, 6), "cached next-hop MAC is the gateway's");
+	CHECK(!env_sh("ip neigh replace 198.51.100.2 lladdr 02:00:00:64:00:99 dev wan0 nud permanent"),
+	      "ip neigh replace");
+	E.routegen_auto = 0;		/* the controller has not read the notification yet */
+	nh_send("before the controller sees the change: cached MAC", MAC_GW);
+	CHECK(env_routegen(&E) == 0, "routegen_process");
+	nh_send("after the bump: the new MAC", MAC_GW_NEW);
+	v = nh_entry("after the change");
+	CHECK(!memcmp(v.nh.dmac, MAC_GW_NEW, 6), "the cache holds the new MAC");
+	E.routegen_auto = 1;
+}
+
+/* A route change moves a reply to another next hop at once. */
+static void test_nh_cache_route_change(void **state)
+{
+	struct pk rep = { .dmac = MAC_WAN0, .smac = MAC_GW, .src = A_DNS, .dst = A_WAN0,
+			  .proto = IPPROTO_UDP, .ttl = 55, .id = 0x4004, .sport = 53, .dport = 5353,
+			  .payload = dns_q, .plen = sizeof(dns_q) - 3 };
+	struct pk want;
+	struct res r;
+
+	(void)state;
+	nh_epoch_start();
+	nh_send("request", MAC_GW);
+	want = to_lan(rep, MAC_CLIENT);
+	want.dst = A_CLIENT;
+	xdp_pk(E.if_wan0, &rep, &r, NULL);
+	expect_frame("reply to the client", &r, &want);
+	xdp_pk(E.if_wan0, &rep, &r, NULL);
+	expect_frame("second reply to the client (cached)", &r, &want);
+	CHECK(!env_sh("ip route add 192.168.0.10/32 via 192.168.0.254 dev lan0"), "ip route add");
+	want.dmac = MAC_SERVER;
+	xdp_pk(E.if_wan0, &rep, &r, NULL);
+	expect_xdp_ret("reply after the route change", &r, XDP_REDIRECT);
+	expect_frame("reply now goes via 192.168.0.254", &r, &want);
+}
+
+/* Without any bump, a cached next hop is still dropped when its direction
+ * was idle (NAT_NH_IDLE_TICKS) or its tag is not the current one. */
+static void test_nh_cache_idle_and_tag(void **state)
+{
+	struct nat_ct_key k = { .saddr = htonl(A_CLIENT), .daddr = htonl(A_DNS), .sport = htons(5353),
+				.dport = htons(53), .proto = IPPROTO_UDP };
+	struct nat_ct_value v;
+
+	(void)state;
+	nh_epoch_start();
+	nh_send("first packet", MAC_GW);
+	CHECK(!env_sh("ip neigh replace 198.51.100.2 lladdr 02:00:00:64:00:99 dev wan0 nud permanent"),
+	      "ip neigh replace");
+	E.routegen_auto = 0;		/* no bump in this test */
+	nh_send("cached", MAC_GW);
+	v = nh_entry("idle");
+	v.last_seen -= 2 * NAT_NH_IDLE_TICKS;
+	CHECK(bpf_map_update_elem(E.m_ct, &k, &v, BPF_EXIST) == 0, "age the entry");
+	nh_send("after an idle gap: looked up again", MAC_GW_NEW);
+	CHECK(!env_sh("ip neigh replace 198.51.100.2 lladdr 02:00:00:64:00:02 dev wan0 nud permanent"),
+	      "ip neigh replace back");
+	nh_send("cached again", MAC_GW_NEW);
+	v = nh_entry("tag");
+	v.nh.tag++;
+	CHECK(bpf_map_update_elem(E.m_ct, &k, &v, BPF_EXIST) == 0, "change the tag");
+	nh_send("with a stale tag: looked up again", MAC_GW);
+	E.routegen_auto = 1;
+}
+
+/* A route whose MTU is below the interface's is never cached (the cache
+ * checks sizes against the interface MTU only): a large packet of the
+ * flow still goes to the kernel, which sends "fragmentation needed". */
+static void test_nh_cache_route_mtu(void **state)
+{
+	static uint8_t big[1200];
+	struct pk in = nh_req();
+	struct nat_ct_value v;
+	uint8_t raw[PK_MAX];
+	struct res r;
+	size_t n;
+
+	(void)state;
+	CHECK(!env_sh("ip route replace default via 198.51.100.2 dev wan0 mtu lock 1000"),
+	      "ip route replace ... mtu lock 1000");
+	nh_send("small packet", MAC_GW);
+	v = nh_entry("route MTU below the interface MTU");
+	CHECK_EQ(v.nh.slot, 0, "nothing cached");
+	in.payload = big;
+	in.plen = sizeof(big);
+	n = xdp_pk(E.if_lan0, &in, &r, raw);
+	expect_xdp_ret("1228-byte packet over a 1000-byte route", &r, XDP_PASS);
+	(void)n;
+	CHECK(stats().passed_to_kernel >= 1, "passed to the kernel");
+}
+
+/* A slot that does not describe the interface the FIB chose (the
+ * controller has not caught up with a MAC change) is not cached from. */
+static void test_nh_cache_slot_mismatch(void **state)
+{
+	struct nat_ifslot s;
+	__u32 k = (__u32)env_slot(&E, E.if_wan0);
+	struct nat_ct_value v;
+
+	(void)state;
+	nh_epoch_start();
+	CHECK(bpf_map_lookup_elem(E.m_ifslots, &k, &s) == 0, "slot of wan0");
+	CHECK_EQ(s.ifindex, (uint32_t)E.if_wan0, "slot ifindex");
+	CHECK(!memcmp(s.mac, MAC_WAN0, 6), "slot MAC is wan0's (from the link dump)");
+	s.mac[5] ^= 1;
+	CHECK(bpf_map_update_elem(E.m_ifslots, &k, &s, BPF_ANY) == 0, "spoil the slot");
+	E.routegen_auto = 0;
+	nh_send("packet (FIB lookup)", MAC_GW);
+	v = nh_entry("slot mismatch");
+	CHECK_EQ(v.nh.slot, 0, "nothing cached");
+	/* a link notification rewrites the slot */
+	CHECK(!env_sh("ip link set wan0 mtu 1400"), "ip link set mtu");
+	CHECK(env_routegen(&E) == 0, "routegen_process");
+	CHECK(bpf_map_lookup_elem(E.m_ifslots, &k, &s) == 0, "slot of wan0 again");
+	CHECK(!memcmp(s.mac, MAC_WAN0, 6) && s.mtu == 1400, "slot rewritten: MAC %02x, MTU %u",
+	      s.mac[5], s.mtu);
+	nh_send("packet", MAC_GW);
+	v = nh_entry("slot rewritten");
+	CHECK_EQ(v.nh.slot, env_slot(&E, E.if_wan0) + 1, "cached now");
+	E.routegen_auto = 1;
+}
+
 /* ------------------------------------------------------------------ */
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -2354,6 +2543,11 @@ int main(void)
 		T(test_tc_checksums),
 		T(test_icmp_err_from_client_masq),
 		T(test_fragments_wan_to_lan),
+		T(test_nh_cache_neigh_change),
+		T(test_nh_cache_route_change),
+		T(test_nh_cache_idle_and_tag),
+		T(test_nh_cache_route_mtu),
+		T(test_nh_cache_slot_mismatch),
 	};
 
 	if (geteuid() != 0) {

@@ -56,8 +56,8 @@ def main():
             reply = d == client and dp == cport and sp == port
             if proto != 6 or not (orig or reply):
                 continue
-            packets += struct.unpack_from("<Q", v, 24)[0]
-            flags &= v[47]
+            packets += struct.unpack_from("<Q", v, 16)[0]	# nat_ct_value.packets
+            flags &= v[39]					# nat_ct_value.flags
             n += 1
         print(packets, flags if n else 0, n)
 

@@ -136,6 +136,55 @@ flows=$(e2e_xdpnat flows)
 echo "$flows" | grep -q '192.168.0.10' && e2e_ok "xdpnat flows lists the LAN client's flows" \
 	|| e2e_fail "xdpnat flows lists the LAN client's flows" "$flows"
 
+# --- the next-hop cache: the daemon fills the interface slots from the
+# kernel, established flows are served from the cache, and a routing
+# change moves the route generation at once
+pin=$E2E_BPFFS/xdpnat
+wan_if=$(e2e_in router cat /sys/class/net/wan0/ifindex) wan_mac=$(e2e_in router cat /sys/class/net/wan0/address)
+lan_if=$(e2e_in router cat /sys/class/net/lan0/ifindex) lan_mac=$(e2e_in router cat /sys/class/net/lan0/address)
+lanc_mac=$(e2e_in lanc cat /sys/class/net/eth0/address)
+slots=$(bpftool -j map dump pinned "$pin/nat_ifslots" 2>&1)
+if echo "$slots" | python3 -c '
+import json, sys
+want = {int(sys.argv[1]): sys.argv[2], int(sys.argv[3]): sys.argv[4]}
+got = {}
+for e in json.load(sys.stdin):
+    v = e["formatted"]["value"]
+    if v["ifindex"]:
+        got[v["ifindex"]] = (":".join("%02x" % b for b in v["mac"]), v["mtu"])
+sys.exit(0 if all(got.get(i) == (m, 1500) for i, m in want.items()) else 1)
+' "$wan_if" "$wan_mac" "$lan_if" "$lan_mac"; then
+	e2e_ok "nat_ifslots holds wan0 and lan0 (ifindex, MAC, MTU 1500) as the kernel has them"
+else
+	e2e_fail "nat_ifslots holds wan0 and lan0" "$slots"
+fi
+# replies of the HTTP downloads (203.0.113.10:80 -> the WAN address) went
+# to the LAN client from the cache: slot of lan0 + 1, the client's MAC
+lan_slot=$(bpftool -j map dump pinned "$pin/nat_ifaces" | python3 -c '
+import json, sys
+for e in json.load(sys.stdin):
+    if e["formatted"]["key"] == int(sys.argv[1]): print(e["formatted"]["value"]["slot"])' "$lan_if")
+cached=$(bpftool -j map dump pinned "$pin/nat_ct" | python3 -c '
+import json, socket, struct, sys
+n = 0
+for e in json.load(sys.stdin):
+    k, v = e["formatted"]["key"], e["formatted"]["value"]
+    if k["proto"] == 6 and k["sport"] == socket.htons(80) and v["to_daddr"] == struct.unpack("<I", socket.inet_aton("192.168.0.10"))[0] \
+       and v["nh"]["slot"] == int(sys.argv[1]) + 1 and ":".join("%02x" % b for b in v["nh"]["dmac"]) == sys.argv[2]:
+        n += 1
+print(n)' "${lan_slot:--9}" "$lanc_mac")
+[ "${cached:-0}" -ge 1 ] && e2e_ok "download replies carry a cached next hop (lan0 slot, the client's MAC) in $cached flow(s)" \
+	|| e2e_fail "download replies carry a cached next hop" "lan slot ${lan_slot:-?}" \
+		"$(bpftool map dump pinned "$pin/nat_ct" | head -60)"
+bumps() { bpftool -j map lookup pinned "$pin/nat_routegen" key 0 0 0 0 | python3 -c 'import json,sys; print(json.load(sys.stdin)["formatted"]["value"]["bumps"])'; }
+b0=$(bumps)
+ip -n "$(e2e_ns router)" route add 10.99.0.0/24 via 198.51.100.2 dev wan0
+b1=$b0
+for _ in $(seq 20); do b1=$(bumps); [ "$b1" != "$b0" ] && break; sleep 0.05; done
+ip -n "$(e2e_ns router)" route del 10.99.0.0/24 via 198.51.100.2 dev wan0
+[ "$b1" -gt "$b0" ] && e2e_ok "a route added on the router moves nat_routegen (bumps $b0 -> $b1)" \
+	|| e2e_fail "a route added on the router moves nat_routegen" "bumps $b0 -> $b1"
+
 # --- no LAN source address on the WAN link, ever
 e2e_capture_stop "$CAP"
 total=$(e2e_capture_count "$CAP")

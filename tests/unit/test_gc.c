@@ -93,7 +93,7 @@ static void ct_put(int fd, const struct nat_ct_key *k, const struct nat_ct_key *
 	struct nat_ct_value v = {
 		.to_saddr = to->saddr, .to_daddr = to->daddr,
 		.to_sport = to->sport, .to_dport = to->dport,
-		.last_seen = last_seen, .dir = dir, .kind = kind, .state = state,
+		.last_seen = nat_tick(last_seen), .dir = dir, .kind = kind, .state = state,
 	};
 
 	assert_int_equal(bpf_map_update_elem(fd, k, &v, BPF_NOEXIST), 0);
