@@ -44,7 +44,8 @@ struct bench_cnt {
 /* micro_wrap.bpf.c: wrap_cfg (ARRAY, 1 entry) */
 struct bench_wrap_cfg {
 	__u8 frame[BENCH_FRAME_LEN];	/* restored into the packet before every run */
-	__u32 vary;			/* 1: new UDP source port/address every run */
+	__u32 vary;			/* 1: new UDP source port/address every run;
+					 * N > 1 (a power of 2): flow = run % N */
 	__u32 pad;
 };
 

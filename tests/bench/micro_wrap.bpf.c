@@ -13,6 +13,8 @@
  *
  * vary=1 (new-flow case): each run also gets a fresh UDP source port (and
  * source address after 50000 runs), so every run creates a flow.
+ * vary=N (a power of 2): run i is flow i % N of the same numbering, so N
+ * established flows are visited round robin (the table-size cases).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -59,6 +61,8 @@ int micro_wrap(struct xdp_md *ctx)
 		if (!seq)
 			return XDP_ABORTED;
 		__u64 n = (*seq)++;
+		if (cfg->vary > 1)
+			n &= cfg->vary - 1;	/* round robin over established flows */
 		__u16 add = n / BENCH_PORTS_PER_DST;
 		udp->source = bpf_htons(1024 + n % BENCH_PORTS_PER_DST);
 		udp->check = 0;
