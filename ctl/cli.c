@@ -501,7 +501,16 @@ static int read_ctl_stats(const struct cli_ctx *c, struct nat_ctl_stats *st)
 
 struct table_use {
 	uint64_t entries, flows, max_entries;
+	uint64_t nh_cached;		/* entries whose next-hop cache is valid now */
+	struct nat_routegen rg;		/* route generation and its bumps */
 };
+
+/* Would the data path use this entry's next-hop cache now? (nat_nexthop()) */
+static bool nh_valid(const struct nat_ct_value *v, __u32 gen, uint64_t now_ns)
+{
+	return v->nh.slot && v->nh.tag == nat_route_tag(gen, now_ns) &&
+	       nat_ticks_since(nat_tick(now_ns), v->last_seen) < NAT_NH_IDLE_TICKS;
+}
 
 static int read_table_use(const struct cli_ctx *c, struct table_use *u)
 {
@@ -511,8 +520,18 @@ static int read_table_use(const struct cli_ctx *c, struct table_use *u)
 	struct nat_ct_key key, next;
 	struct nat_ct_value val;
 	void *prev = NULL;
+	int rg_fd = cli_open_map(c, XDPNAT_MAP_ROUTEGEN);
+	struct timespec ts;
+	uint64_t now;
+	__u32 zero = 0;
 
 	memset(u, 0, sizeof(*u));
+	if (rg_fd >= 0) {
+		bpf_map_lookup_elem(rg_fd, &zero, &u->rg);
+		close(rg_fd);
+	}
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);	/* the data path's clock */
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	if (fd < 0)
 		return -1;
 	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
@@ -525,8 +544,10 @@ static int read_table_use(const struct cli_ctx *c, struct table_use *u)
 		key = next;
 		prev = &key;
 		u->entries++;
-		if (bpf_map_lookup_elem(fd, &key, &val) == 0 && val.dir == NAT_DIR_ORIG)
-			u->flows++;
+		if (bpf_map_lookup_elem(fd, &key, &val))
+			continue;
+		u->flows += val.dir == NAT_DIR_ORIG;
+		u->nh_cached += nh_valid(&val, u->rg.gen, now);
 	}
 	close(fd);
 	return 0;
@@ -545,6 +566,8 @@ static void stats_print_table(const struct nat_stats *s, const struct nat_ctl_st
 	printf("%-24s %20llu\n", "flows", (unsigned long long)u->flows);
 	printf("%-24s %9llu / %8llu\n", "ct_entries", (unsigned long long)u->entries,
 	       (unsigned long long)u->max_entries);
+	printf("%-24s %20llu\n", "nh_cached", (unsigned long long)u->nh_cached);
+	printf("%-24s %20llu\n", "route_changes", (unsigned long long)u->rg.bumps);
 }
 
 static json_object *fields_json(const void *base, const struct counter_field *f, size_t n)
@@ -567,6 +590,8 @@ static void stats_print_json(const struct nat_stats *s, const struct nat_ctl_sta
 	json_object_object_add(t, "flows", json_object_new_int64((int64_t)u->flows));
 	json_object_object_add(t, "entries", json_object_new_int64((int64_t)u->entries));
 	json_object_object_add(t, "max_entries", json_object_new_int64((int64_t)u->max_entries));
+	json_object_object_add(t, "nh_cached", json_object_new_int64((int64_t)u->nh_cached));
+	json_object_object_add(t, "route_changes", json_object_new_int64((int64_t)u->rg.bumps));
 	json_object_object_add(o, "conntrack", t);
 	json_print(o);
 	json_object_put(o);

@@ -77,7 +77,15 @@ bps=$(echo "$out" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)[
 [ "${bps:-0}" -gt 10000000 ] && e2e_ok "iperf3 TCP through masquerade ($((bps / 1000000)) Mbit/s)" \
 	|| e2e_fail "iperf3 TCP through masquerade" "$(echo "$out" | tail -5)"
 e2e_bg inet iperf3 -s -B 203.0.113.10 -1; sleep 0.3
-out=$(e2e_in lanc iperf3 -c 203.0.113.10 -u -b 20M -t 3 -J 2>&1)
+e2e_in lanc iperf3 -c 203.0.113.10 -u -b 20M -t 3 -J > "$E2E_TMP/iperf-udp.json" 2>&1 &
+IPERF=$!
+# a steady stream: its direction is forwarded from the next-hop cache
+sleep 1.5
+nhc=$(e2e_xdpnat stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["conntrack"]["nh_cached"])' 2>/dev/null)
+[ "${nhc:-0}" -ge 1 ] && e2e_ok "xdpnat stats: $nhc flow direction(s) forwarded from the next-hop cache during a UDP stream" \
+	|| e2e_fail "xdpnat stats counts cached next hops during a UDP stream" "nh_cached=${nhc:-?}"
+wait "$IPERF"
+out=$(cat "$E2E_TMP/iperf-udp.json")
 lost=$(echo "$out" | python3 -c 'import json,sys; s=json.load(sys.stdin)["end"]["sum"]; print("%d %d" % (s["packets"], s["lost_packets"]))' 2>/dev/null)
 set -- $lost
 # (loss bound 5%: the test shares 2 cores with everything else; a NAT fault loses all)
