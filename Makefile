@@ -72,7 +72,7 @@ $(BUILD)/xdpnat: $(CTL_OBJS)
 
 # tests/unit/test_NAME.c links ctl/NAME.o (if there is one) plus the objects
 # named in UNIT_DEPS_NAME, so a unit test builds without the rest of ctl/.
-UNIT_DEPS_addrwatch := $(BUILD)/ctl/config.o
+UNIT_DEPS_addrwatch := $(BUILD)/ctl/config.o $(BUILD)/ctl/nlsock.o
 UNIT_DEPS_ddns      := $(BUILD)/ctl/config.o $(BUILD)/ctl/ddns_proto.o $(BUILD)/ctl/log.o
 .SECONDEXPANSION:
 $(BUILD)/tests/unit/test_%: tests/unit/test_%.c $$(wildcard ctl/$$*.c) $$(UNIT_DEPS_$$*) $(CTL_HDRS)

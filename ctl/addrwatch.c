@@ -27,6 +27,7 @@
 #include <libmnl/libmnl.h>
 
 #include "addrwatch.h"
+#include "nlsock.h"
 
 #define AW_MAX_PRIMARY	8		/* primary addresses kept per interface */
 #define AW_MAX_NEXTHOPS	64		/* ECMP nexthops read per route */
@@ -383,29 +384,7 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 /* One dump request; hdrlen is the size of the family header of `type`. */
 static int dump_one(struct addrwatch *aw, uint16_t type, uint8_t family, size_t hdrlen)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(aw->buf);
-	unsigned portid = mnl_socket_get_portid(aw->req);
-	uint8_t *hdr;
-	int ret;
-
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = ++aw->seq;
-	hdr = mnl_nlmsg_put_extra_header(nlh, hdrlen);
-	hdr[0] = family;		/* every rtnetlink family header starts with it */
-	while (mnl_socket_sendto(aw->req, nlh, nlh->nlmsg_len) < 0)
-		if (errno != EINTR)
-			return -errno;
-	do {
-		ssize_t n = mnl_socket_recvfrom(aw->req, aw->buf, sizeof(aw->buf));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		ret = mnl_cb_run(aw->buf, n, aw->seq, portid, msg_cb, aw);
-	} while (ret > MNL_CB_STOP);
-	return ret < 0 ? -errno : 0;
+	return nl_dump(aw->req, aw->buf, sizeof(aw->buf), &aw->seq, type, family, hdrlen, msg_cb, aw);
 }
 
 /* Read and drop what is queued on the event socket. */
@@ -489,41 +468,23 @@ static void report(struct addrwatch *aw, bool all, addrwatch_cb cb, void *arg)
 
 /* ---- public API ------------------------------------------------------ */
 
-static struct mnl_socket *sock_open(unsigned groups, int flags)
-{
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, flags | SOCK_CLOEXEC);
-	int err;
-
-	if (!nl)
-		return NULL;
-	if (mnl_socket_bind(nl, groups, MNL_SOCKET_AUTOPID) < 0) {
-		err = errno;
-		mnl_socket_close(nl);
-		errno = err;
-		return NULL;
-	}
-	return nl;
-}
-
 struct addrwatch *addrwatch_open(void)
 {
 	struct addrwatch *aw = calloc(1, sizeof(*aw));
-	int rcvbuf = AW_RCVBUF, err;
+	int err;
 
 	if (!aw)
 		return NULL;
-	aw->ev = sock_open(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE, SOCK_NONBLOCK);
+	aw->ev = nl_open(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE, SOCK_NONBLOCK);
 	if (aw->ev)
-		aw->req = sock_open(0, 0);
+		aw->req = nl_open(0, 0);
 	if (!aw->req) {
 		err = errno;
 		addrwatch_close(aw);
 		errno = err;
 		return NULL;
 	}
-	/* Best effort: a small buffer only means more ENOBUFS resyncs. */
-	if (setsockopt(addrwatch_fd(aw), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
-		(void)setsockopt(addrwatch_fd(aw), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	nl_rcvbuf(aw->ev, AW_RCVBUF);
 	aw->resync = true;
 	return aw;
 }

@@ -21,6 +21,7 @@
 
 #include "xdpnat.h"
 #include "routegen.h"
+#include "nlsock.h"
 
 #define RG_RCVBUF	(1 << 20)
 
@@ -117,33 +118,15 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 /* Rewrite every slot from a dump of the links. */
 static int dump_links(struct routegen *rg)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(rg->buf);
 	struct nat_ifslot zero = { 0 };
-	unsigned portid = mnl_socket_get_portid(rg->req);
-	struct rtgenmsg *g;
-	int ret;
+	int err;
 
 	for (__u32 k = 0; k < XDPNAT_MAX_IFACES; k++)
 		bpf_map_update_elem(rg->ifslots_fd, &k, &zero, BPF_ANY);
-	nlh->nlmsg_type = RTM_GETLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = ++rg->seq;
-	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->rtgen_family = AF_UNSPEC;
-	while (mnl_socket_sendto(rg->req, nlh, nlh->nlmsg_len) < 0)
-		if (errno != EINTR)
-			return -errno;
-	do {
-		ssize_t n = mnl_socket_recvfrom(rg->req, rg->buf, sizeof(rg->buf));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		ret = mnl_cb_run(rg->buf, n, rg->seq, portid, msg_cb, rg);
-	} while (ret > MNL_CB_STOP);
-	if (ret < 0)
-		return -errno;
+	err = nl_dump(rg->req, rg->buf, sizeof(rg->buf), &rg->seq, RTM_GETLINK, AF_UNSPEC,
+		      sizeof(struct rtgenmsg), msg_cb, rg);
+	if (err)
+		return err;
 	rg->relink = false;
 	rg->pending = true;
 	return 0;
@@ -211,26 +194,10 @@ int routegen_process(struct routegen *rg, uint64_t now_ms)
 
 /* ---- public ------------------------------------------------------------- */
 
-static struct mnl_socket *sock_open(unsigned groups, int flags)
-{
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, flags | SOCK_CLOEXEC);
-	int err;
-
-	if (!nl)
-		return NULL;
-	if (mnl_socket_bind(nl, groups, MNL_SOCKET_AUTOPID) < 0) {
-		err = errno;
-		mnl_socket_close(nl);
-		errno = err;
-		return NULL;
-	}
-	return nl;
-}
-
 struct routegen *routegen_open(int gen_fd, int ifslots_fd)
 {
 	struct routegen *rg = calloc(1, sizeof(*rg));
-	int netconf = RTNLGRP_IPV4_NETCONF, rcvbuf = RG_RCVBUF, err;
+	int netconf = RTNLGRP_IPV4_NETCONF, err;
 	__u32 zero = 0;
 	struct nat_routegen v = { 0 };
 
@@ -238,7 +205,7 @@ struct routegen *routegen_open(int gen_fd, int ifslots_fd)
 		return NULL;
 	rg->gen_fd = gen_fd;
 	rg->ifslots_fd = ifslots_fd;
-	rg->ev = sock_open(RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE |
+	rg->ev = nl_open(RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE |
 			   RTMGRP_IPV4_RULE, SOCK_NONBLOCK);
 	if (rg->ev && mnl_socket_setsockopt(rg->ev, NETLINK_ADD_MEMBERSHIP, &netconf,
 					    sizeof(netconf)) < 0) {
@@ -246,16 +213,14 @@ struct routegen *routegen_open(int gen_fd, int ifslots_fd)
 		rg->ev = NULL;
 	}
 	if (rg->ev)
-		rg->req = sock_open(0, 0);
+		rg->req = nl_open(0, 0);
 	if (!rg->req) {
 		err = errno;
 		routegen_close(rg);
 		errno = err;
 		return NULL;
 	}
-	/* Best effort: a small buffer only means more ENOBUFS resyncs. */
-	if (setsockopt(routegen_fd(rg), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
-		(void)setsockopt(routegen_fd(rg), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	nl_rcvbuf(rg->ev, RG_RCVBUF);
 	if (bpf_map_lookup_elem(gen_fd, &zero, &v) == 0)
 		rg->gen = v.gen;
 	return rg;
