@@ -26,12 +26,15 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
-BPF_HDRS  := $(wildcard bpf/*.h) include/xdpnat.h
+BPF_HDRS  := $(wildcard bpf/*.h include/*.h)
 
-CTL_SRCS  := $(wildcard ctl/*.c)
+# ctl/ is one folder per subsystem (common, config, daemon, wan, alg, cli)
+# plus main.c. Base names are unique across folders, so a unit test
+# tests/unit/test_NAME.c finds its module as ctl/*/NAME.c.
+CTL_SRCS  := $(wildcard ctl/*.c ctl/*/*.c)
 CTL_OBJS  := $(patsubst ctl/%.c,$(BUILD)/ctl/%.o,$(CTL_SRCS))
 LIB_OBJS  := $(filter-out $(BUILD)/ctl/main.o,$(CTL_OBJS))
-CTL_HDRS  := $(wildcard ctl/*.h) include/xdpnat.h
+CTL_HDRS  := $(wildcard ctl/*.h ctl/*/*.h include/*.h)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
@@ -70,15 +73,16 @@ $(BUILD)/ctl/%.o: ctl/%.c $(CTL_HDRS) $(BPF_SKELS)
 $(BUILD)/xdpnat: $(CTL_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-# tests/unit/test_NAME.c links ctl/NAME.o (if there is one) plus the objects
-# named in UNIT_DEPS_NAME, so a unit test builds without the rest of ctl/.
-UNIT_DEPS_addrwatch := $(BUILD)/ctl/config.o $(BUILD)/ctl/nlsock.o
-UNIT_DEPS_ddns      := $(BUILD)/ctl/config.o $(BUILD)/ctl/ddns_proto.o $(BUILD)/ctl/log.o
+# tests/unit/test_NAME.c links ctl/*/NAME.o (if there is one) plus the
+# objects named in UNIT_DEPS_NAME, so a unit test builds without the rest
+# of ctl/.
+unit_mod = $(patsubst ctl/%.c,$(BUILD)/ctl/%.o,$(wildcard ctl/*/$(1).c))
+UNIT_DEPS_addrwatch := $(call unit_mod,config) $(call unit_mod,nlsock)
+UNIT_DEPS_ddns      := $(call unit_mod,config) $(call unit_mod,ddns_proto) $(call unit_mod,log)
 .SECONDEXPANSION:
-$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $$(wildcard ctl/$$*.c) $$(UNIT_DEPS_$$*) $(CTL_HDRS)
+$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $$(call unit_mod,$$*) $$(UNIT_DEPS_$$*) $(CTL_HDRS)
 	@mkdir -p $(@D)
-	$(if $(wildcard ctl/$*.c),$(MAKE) --no-print-directory $(BUILD)/ctl/$*.o)
-	$(CC) $(CFLAGS) -o $@ $< $(if $(wildcard ctl/$*.c),$(BUILD)/ctl/$*.o) $(UNIT_DEPS_$*) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -o $@ $< $(call unit_mod,$*) $(UNIT_DEPS_$*) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/bpf/%: tests/bpf/%.c $(TBPF_LIB) $(LIB_OBJS) $(BPF_SKELS) $(wildcard tests/bpf/*.h)
 	@mkdir -p $(@D)

@@ -19,15 +19,15 @@
 #include <arpa/inet.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
-#include "addrwatch.h"
-#include "routegen.h"
-#include "alg.h"
-#include "cli.h"
-#include "config.h"
-#include "ddns.h"
-#include "gc.h"
-#include "loader.h"
-#include "wanstate.h"
+#include "wan/addrwatch.h"
+#include "wan/routegen.h"
+#include "alg/alg.h"
+#include "cli/cli.h"
+#include "config/config.h"
+#include "wan/ddns.h"
+#include "daemon/gc.h"
+#include "daemon/loader.h"
+#include "wan/wanstate.h"
 
 #define DEFAULT_CONFIG "/etc/xdpnat.conf"
 

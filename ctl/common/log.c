@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
-#include "log.h"
+#include "common/log.h"
 
 void nat_log(const char *fmt, ...)
 {

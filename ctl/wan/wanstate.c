@@ -18,7 +18,7 @@
 #include <bpf/bpf.h>
 
 #include "xdpnat.h"
-#include "wanstate.h"
+#include "wan/wanstate.h"
 
 struct ct_victims {
 	struct nat_ct_key *keys;

@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <time.h>
 #include <netinet/in.h>
-#include "config.h"
+#include "config/config.h"
 
 struct ddns;
 

@@ -20,8 +20,8 @@
 #include <bpf/bpf.h>
 
 #include "xdpnat.h"
-#include "routegen.h"
-#include "nlsock.h"
+#include "wan/routegen.h"
+#include "common/nlsock.h"
 
 #define RG_RCVBUF	(1 << 20)
 

@@ -28,8 +28,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
-#include "loader.h"
-#include "wanstate.h"
+#include "daemon/loader.h"
+#include "wan/wanstate.h"
 #include "xdpnat.skel.h"
 
 /* libbpf talks in multi-line fragments; keep its warnings, one line each. */

@@ -26,8 +26,8 @@
 #include <sys/stat.h>
 #include <curl/curl.h>
 #include <json-c/json.h>
-#include "ddns.h"
-#include "log.h"
+#include "wan/ddns.h"
+#include "common/log.h"
 
 #define DDNS_USER_AGENT		"xdpnat/0.1 ddns"
 #define DDNS_CONNECT_TIMEOUT	10L	/* seconds */

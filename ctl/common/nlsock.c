@@ -4,7 +4,7 @@
 #include <sys/socket.h>
 #include <linux/netlink.h>
 
-#include "nlsock.h"
+#include "common/nlsock.h"
 
 struct mnl_socket *nl_open(unsigned groups, int flags)
 {

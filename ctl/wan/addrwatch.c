@@ -26,8 +26,8 @@
 #include <linux/rtnetlink.h>
 #include <libmnl/libmnl.h>
 
-#include "addrwatch.h"
-#include "nlsock.h"
+#include "wan/addrwatch.h"
+#include "common/nlsock.h"
 
 #define AW_MAX_PRIMARY	8		/* primary addresses kept per interface */
 #define AW_MAX_NEXTHOPS	64		/* ECMP nexthops read per route */

@@ -11,8 +11,8 @@
 #include <time.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include "config.h"
-#include "log.h"
+#include "config/config.h"
+#include "common/log.h"
 #include "xdpnat.h"
 
 struct xdpnat_bpf;

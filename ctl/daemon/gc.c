@@ -16,7 +16,7 @@
 #include <time.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
-#include "gc.h"
+#include "daemon/gc.h"
 
 #define NS_PER_SEC 1000000000ULL
 

@@ -16,7 +16,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <json-c/json.h>
-#include "ddns.h"
+#include "wan/ddns.h"
 
 /* ---- dyndns2 / oray replies ---------------------------------------- */
 

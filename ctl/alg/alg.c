@@ -55,9 +55,9 @@
 #include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <xdp/xsk.h>
-#include "alg.h"
-#include "alg_ftp.h"
-#include "loader.h"
+#include "alg/alg.h"
+#include "alg/alg_ftp.h"
+#include "daemon/loader.h"
 
 #define ALG_FRAME_SIZE		XSK_UMEM__DEFAULT_FRAME_SIZE
 #define ALG_RING		32		/* fill, completion, rx and tx rings */

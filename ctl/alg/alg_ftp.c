@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alg_ftp.h"
+#include "alg/alg_ftp.h"
 
 enum alg_ftp_cmd_kind {
 	CMD_OTHER = 0,

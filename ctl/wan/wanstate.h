@@ -18,8 +18,8 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#include "addrwatch.h"
-#include "config.h"
+#include "wan/addrwatch.h"
+#include "config/config.h"
 
 struct wan_maps {
 	int ifaces_fd;		/* nat_ifaces */

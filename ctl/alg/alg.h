@@ -23,7 +23,7 @@
 
 #include <stdint.h>
 #include <net/if.h>
-#include "config.h"
+#include "config/config.h"
 #include "xdpnat.h"
 
 /* The maps the ALG uses, as fds of the loaded object. */

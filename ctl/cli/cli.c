@@ -20,10 +20,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
-#include "alg_ftp.h"
-#include "cli.h"
-#include "gc.h"
-#include "loader.h"
+#include "alg/alg_ftp.h"
+#include "cli/cli.h"
+#include "daemon/gc.h"
+#include "daemon/loader.h"
 #include "xdpnat.h"
 
 /* ---------------------------------------------------------------- common */

@@ -18,7 +18,7 @@
 #include <arpa/inet.h>
 
 #include "xdpnat.h"
-#include "config.h"
+#include "config/config.h"
 
 #define MAX_WORDS	32		/* the longest statement, ddns, has 20 */
 #define CFG_FILE_MAX	(1 << 20)	/* a config file is small; refuse a huge one */

@@ -12,7 +12,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
-#include "config.h"
+#include "config/config.h"
 
 struct cli_ctx {
 	const struct xdpnat_config *cfg;
