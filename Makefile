@@ -91,9 +91,12 @@ $(BUILD)/tests/bpf/%: tests/bpf/%.c $(TBPF_LIB) $(LIB_OBJS) $(BPF_SKELS) $(wildc
 # libFuzzer targets: the controller's sources rebuilt with clang and sanitizers.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Ictl -I$(BUILD) \
 	       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-$(BUILD)/tests/fuzz/%: tests/fuzz/%.c $(filter-out ctl/main.c,$(CTL_SRCS)) $(CTL_HDRS) $(BPF_SKELS)
+# tests/fuzz/fuzz_NAME.c is built with the sources in FUZZ_SRCS_NAME.
+fuzz_src = $(wildcard ctl/*/$(1).c)
+FUZZ_SRCS_alg_ftp := $(call fuzz_src,alg_ftp)
+$(BUILD)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(CTL_HDRS)
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(filter-out ctl/main.c,$(CTL_SRCS)) $(LDLIBS)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(LDLIBS)
 
 deps:
 	@scripts/install-deps.sh

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* maps.c - the fd bundle of the data path's maps (see maps.h). */
+#include <stddef.h>
+#include <string.h>
+#include "xdpnat.h"
+#include "common/maps.h"
+
+static const struct {
+	const char *name;
+	size_t off;
+} fields[] = {
+	{ XDPNAT_MAP_CONFIG, offsetof(struct nat_maps, config) },
+	{ XDPNAT_MAP_IFACES, offsetof(struct nat_maps, ifaces) },
+	{ XDPNAT_MAP_WANADDR, offsetof(struct nat_maps, wanaddr) },
+	{ XDPNAT_MAP_FORWARDS, offsetof(struct nat_maps, forwards) },
+	{ XDPNAT_MAP_CT, offsetof(struct nat_maps, ct) },
+	{ XDPNAT_MAP_FRAG, offsetof(struct nat_maps, frag) },
+	{ XDPNAT_MAP_STATS, offsetof(struct nat_maps, stats) },
+	{ XDPNAT_MAP_CTL_STATS, offsetof(struct nat_maps, ctl_stats) },
+	{ XDPNAT_MAP_EXPECT, offsetof(struct nat_maps, expect) },
+	{ XDPNAT_MAP_GATE, offsetof(struct nat_maps, gate) },
+	{ XDPNAT_MAP_XSKS, offsetof(struct nat_maps, xsks) },
+	{ XDPNAT_MAP_ALG, offsetof(struct nat_maps, alg) },
+	{ XDPNAT_MAP_REFUSED, offsetof(struct nat_maps, refused) },
+	{ XDPNAT_MAP_IFSLOTS, offsetof(struct nat_maps, ifslots) },
+	{ XDPNAT_MAP_ROUTEGEN, offsetof(struct nat_maps, routegen) },
+};
+
+#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
+
+_Static_assert(NFIELDS * sizeof(int) == sizeof(struct nat_maps),
+	       "every field of struct nat_maps has a name");
+
+void nat_maps_init(struct nat_maps *m)
+{
+	for (size_t i = 0; i < NFIELDS; i++)
+		*(int *)((char *)m + fields[i].off) = -1;
+}
+
+int *nat_maps_field(struct nat_maps *m, const char *name)
+{
+	for (size_t i = 0; i < NFIELDS; i++)
+		if (!strcmp(fields[i].name, name))
+			return (int *)((char *)m + fields[i].off);
+	return NULL;
+}

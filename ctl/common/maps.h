@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * maps.h - the data path's maps as one bundle of file descriptors.
+ *
+ * The daemon fills it once from the loaded skeleton (loader_maps()), the
+ * CLI from the pins, and unit tests with maps they made themselves (-1 for
+ * a map a test does without). Every module takes a `const struct nat_maps
+ * *` and uses only the maps include/xdpnat.h lets it write or read.
+ */
+#ifndef XDPNAT_MAPS_H
+#define XDPNAT_MAPS_H
+
+struct nat_maps {
+	int config;		/* nat_config */
+	int ifaces;		/* nat_ifaces */
+	int wanaddr;		/* nat_wanaddr */
+	int forwards;		/* nat_forwards */
+	int ct;			/* nat_ct */
+	int frag;		/* nat_frag */
+	int stats;		/* nat_stats */
+	int ctl_stats;		/* nat_ctl_stats */
+	int expect;		/* nat_expect */
+	int gate;		/* nat_gate */
+	int xsks;		/* nat_xsks */
+	int alg;		/* nat_alg */
+	int refused;		/* nat_refused */
+	int ifslots;		/* nat_ifslots */
+	int routegen;		/* nat_routegen */
+};
+
+/* Every fd -1. */
+void nat_maps_init(struct nat_maps *m);
+
+/* The fd field of the map pinned or loaded under `name` (XDPNAT_MAP_*),
+ * NULL for a name that is not a map of the data path. */
+int *nat_maps_field(struct nat_maps *m, const char *name);
+
+#endif /* XDPNAT_MAPS_H */

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * runfiles.h - the files xdpnat keeps outside the kernel: in run-dir
+ * (what the daemon is doing now: pid, status, DDNS status; gone after a
+ * clean stop) and in state-dir (what must outlive a restart: DDNS state).
+ * Every module that writes or reads one goes through here, so the names,
+ * the atomic replace and the directory rules are in one place.
+ */
+#ifndef XDPNAT_RUNFILES_H
+#define XDPNAT_RUNFILES_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Under run-dir. */
+#define RUN_PID_FILE		"xdpnat.pid"	/* the daemon's pid */
+#define RUN_STATUS_FILE		"status.json"	/* interfaces and how they are attached */
+#define RUN_DDNS_FILE		"ddns.json"	/* one entry per DDNS name */
+/* Under state-dir. */
+#define STATE_DDNS_DIR		"ddns"		/* one file per DDNS name */
+
+/* buf = dir/name; -1 (errno ENAMETOOLONG) if it does not fit. */
+int run_path(char *buf, size_t len, const char *dir, const char *name);
+
+/* mkdir -p; the last component gets `mode`, parents 0755. 0 or -1 (errno). */
+int run_mkdir_p(const char *dir, mode_t mode);
+
+/* Replace `path` with `len` bytes of `data` so that readers see the old
+ * or the new file, never half of one (a temporary file in the same
+ * directory, fsync, rename). 0 or -1 (errno). */
+int run_write_atomic(const char *path, const char *data, size_t len);
+
+/* The pid recorded in run_dir's pid file if that process is alive and is
+ * an xdpnat, else 0 (a pid file left by a killed daemon may name a pid
+ * reused since). */
+pid_t run_read_pid(const char *run_dir);
+
+#endif /* XDPNAT_RUNFILES_H */
