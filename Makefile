@@ -78,7 +78,11 @@ $(BUILD)/xdpnat: $(CTL_OBJS)
 # of ctl/.
 unit_mod = $(patsubst ctl/%.c,$(BUILD)/ctl/%.o,$(wildcard ctl/*/$(1).c))
 UNIT_DEPS_addrwatch := $(call unit_mod,config) $(call unit_mod,nlsock)
-UNIT_DEPS_ddns      := $(call unit_mod,config) $(call unit_mod,ddns_proto) $(call unit_mod,log)
+UNIT_DEPS_ddns      := $(call unit_mod,config) $(call unit_mod,ddns_proto) $(call unit_mod,log) \
+		       $(call unit_mod,runfiles)
+UNIT_DEPS_gc        := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call unit_mod,maps)
+UNIT_DEPS_wanstate  := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call unit_mod,maps) $(call unit_mod,log) \
+		       $(call unit_mod,config)
 .SECONDEXPANSION:
 $(BUILD)/tests/unit/test_%: tests/unit/test_%.c $$(call unit_mod,$$*) $$(UNIT_DEPS_$$*) $(CTL_HDRS)
 	@mkdir -p $(@D)

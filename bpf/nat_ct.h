@@ -15,6 +15,7 @@
 #define NAT_CT_H
 
 #include "nat_portalloc.h"
+#include "nat_ct_key.h"
 
 #define E2BIG_	7
 #define EEXIST_	17
@@ -38,23 +39,6 @@ static __always_inline struct nat_config *nat_config_get(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&nat_config, &zero);
-}
-
-static __always_inline void ct_key_reverse(struct nat_ct_key *r, __be32 saddr, __be32 daddr,
-					   __be16 sport, __be16 dport, __u8 proto)
-{
-	r->saddr = daddr;
-	r->daddr = saddr;
-	r->sport = dport;
-	r->dport = sport;
-	r->proto = proto;
-	r->pad[0] = r->pad[1] = r->pad[2] = 0;
-}
-
-/* The key of the other direction of the flow that entry v belongs to. */
-static __always_inline void ct_twin_key(struct nat_ct_key *r, const struct nat_ct_value *v, __u8 proto)
-{
-	ct_key_reverse(r, v->to_saddr, v->to_daddr, v->to_sport, v->to_dport, proto);
 }
 
 enum ct_new_rc {
@@ -136,16 +120,12 @@ static __always_inline void ct_insert_hairpin_egress(const struct ct_new *n,
 						     struct nat_ct_value *oval,
 						     struct nat_ct_value *rval)
 {
-	struct nat_ct_key k = {};
+	struct nat_ct_key k;
 
-	k.saddr = n->key.saddr;
-	k.daddr = n->to.daddr;
-	k.sport = n->key.sport;
-	k.dport = n->to.dport;
-	k.proto = n->key.proto;
+	ct_hairpin_egress_key(&k, &n->key, oval);
 	oval->dir = NAT_DIR_HAIRPIN_EGRESS;
 	bpf_map_update_elem(&nat_ct, &k, oval, BPF_ANY);
-	ct_key_reverse(&k, k.saddr, k.daddr, k.sport, k.dport, k.proto);
+	ct_key_flip(&k, &k);
 	rval->dir = NAT_DIR_HAIRPIN_EGRESS;
 	bpf_map_update_elem(&nat_ct, &k, rval, BPF_ANY);
 }

@@ -57,7 +57,7 @@
 #include <xdp/xsk.h>
 #include "alg/alg.h"
 #include "alg/alg_ftp.h"
-#include "daemon/loader.h"
+#include "common/log.h"
 
 #define ALG_FRAME_SIZE		XSK_UMEM__DEFAULT_FRAME_SIZE
 #define ALG_RING		32		/* fill, completion, rx and tx rings */
@@ -1140,7 +1140,7 @@ void alg_stop(struct alg *a)
 	free(a);
 }
 
-struct alg *alg_start(const struct xdpnat_config *cfg, const struct alg_maps *m,
+struct alg *alg_start(const struct xdpnat_config *cfg, const struct nat_maps *nm,
 		      const struct alg_iface *ifs, int n_ifs)
 {
 	struct alg *a;
@@ -1151,7 +1151,9 @@ struct alg *alg_start(const struct xdpnat_config *cfg, const struct alg_maps *m,
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return NULL;
-	a->m = *m;
+	a->m = (struct alg_maps){ .ct = nm->ct, .expect = nm->expect, .alg = nm->alg,
+				  .xsks = nm->xsks, .config = nm->config,
+				  .forwards = nm->forwards, .refused = nm->refused };
 	a->n_ifs = n_ifs;
 	a->wake_fd = -1;
 	a->expect_timeout = cfg->alg_ftp.expect_timeout ? cfg->alg_ftp.expect_timeout

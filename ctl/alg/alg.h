@@ -25,6 +25,7 @@
 #include <net/if.h>
 #include "config/config.h"
 #include "xdpnat.h"
+#include "common/maps.h"
 
 /* The maps the ALG uses, as fds of the loaded object. */
 struct alg_maps {
@@ -69,7 +70,7 @@ struct alg;
  * thread. Call after the XDP program is attached and after any fork
  * (daemon()). Returns NULL (logged) on failure; nothing is left behind.
  */
-struct alg *alg_start(const struct xdpnat_config *cfg, const struct alg_maps *m,
+struct alg *alg_start(const struct xdpnat_config *cfg, const struct nat_maps *m,
 		      const struct alg_iface *ifs, int n_ifs);
 
 /* Stop the thread, remove our nat_xsks entries, close everything. NULL is fine. */

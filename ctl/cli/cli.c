@@ -22,8 +22,9 @@
 #include <json-c/json.h>
 #include "alg/alg_ftp.h"
 #include "cli/cli.h"
-#include "daemon/gc.h"
-#include "daemon/loader.h"
+#include "nat_ct_key.h"
+#include "common/clock.h"
+#include "common/runfiles.h"
 #include "xdpnat.h"
 
 /* ---------------------------------------------------------------- common */
@@ -58,7 +59,7 @@ pid_t cli_daemon_pid(const struct xdpnat_config *cfg)
 	FILE *f;
 	int pid = 0;
 
-	if (run_file_path(cfg, XDPNAT_PID_FILE, path, sizeof(path)))
+	if (run_file_path(cfg, RUN_PID_FILE, path, sizeof(path)))
 		return 0;
 	f = fopen(path, "r");
 	if (!f)
@@ -222,7 +223,7 @@ static void flow_row_fill(int ct_fd, const struct nat_ct_key *k, const struct na
 	__u32 last = v->last_seen;
 
 	memset(r, 0, sizeof(*r));
-	gc_reverse_key(v, k->proto, &rk);
+	ct_twin_key(&rk, v, k->proto);
 	if (bpf_map_lookup_elem(ct_fd, &rk, &rv) == 0 &&
 	    nat_ticks_since(rv.last_seen, last) > 0)
 		last = rv.last_seen;
@@ -363,7 +364,7 @@ int cli_flows(const struct cli_ctx *c)
 	struct nat_ct_key key, next;
 	struct nat_ct_value val;
 	struct flow_row row;
-	uint64_t now = gc_now_ns(), n = 0;
+	uint64_t now = nat_now_ns(), n = 0;
 	struct alg_view *algv;
 	void *prev = NULL;
 
@@ -744,13 +745,13 @@ static void status_print(json_object *st, int64_t uptime, bool running)
 
 int cli_status(const struct cli_ctx *c)
 {
-	json_object *st = read_json_file(c->cfg, XDPNAT_STATUS_FILE), *ddns;
+	json_object *st = read_json_file(c->cfg, RUN_STATUS_FILE), *ddns;
 	int64_t uptime;
 	int detached;
 
 	if (!c->daemon_pid || !st) {
 		fprintf(stderr, "xdpnat: not running (no live daemon found via %s/%s)\n",
-			c->cfg->run_dir, XDPNAT_PID_FILE);
+			c->cfg->run_dir, RUN_PID_FILE);
 		json_object_put(st);
 		return 1;
 	}
@@ -758,7 +759,7 @@ int cli_status(const struct cli_ctx *c)
 	uptime = (int64_t)time(NULL) - jint(st, "started");
 	json_object_object_add(st, "uptime", json_object_new_int64(uptime));
 	json_object_object_add(st, "running", json_object_new_boolean(true));
-	ddns = read_json_file(c->cfg, XDPNAT_DDNS_FILE);
+	ddns = read_json_file(c->cfg, RUN_DDNS_FILE);
 	if (ddns && !json_object_object_get_ex(st, "ddns", NULL))
 		json_object_object_add(st, "ddns", ddns);
 	else

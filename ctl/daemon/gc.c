@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * gc.c - expire idle flows, stale FTP expectations and closed gates.
+ * gc.c - expire idle flows, stale FTP expectations, closed gates and the
+ * ALG state of gone flows: every kind of expiry, in one place.
  *
  * A pass first copies nat_ct into memory and then deletes, because
  * deleting while walking a hash map with get_next_key makes the walk
@@ -16,9 +17,11 @@
 #include <time.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
+#include "nat_ct_key.h"
+#include "common/clock.h"
+#include "common/ctflow.h"
+#include "common/mapsweep.h"
 #include "daemon/gc.h"
-
-#define NS_PER_SEC 1000000000ULL
 
 struct ct_entry {
 	struct nat_ct_key key;
@@ -31,14 +34,6 @@ struct ct_snapshot {
 	struct nat_ct_key *owned;	/* reply/hairpin keys of every ORIG, sorted */
 	size_t nowned;
 };
-
-uint64_t gc_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
-}
 
 uint32_t gc_flow_timeout(const struct nat_config *cfg, uint8_t proto, uint8_t state)
 {
@@ -54,37 +49,6 @@ uint32_t gc_flow_timeout(const struct nat_config *cfg, uint8_t proto, uint8_t st
 	default:
 		return cfg->timeout_udp;
 	}
-}
-
-void gc_reverse_key(const struct nat_ct_value *v, uint8_t proto, struct nat_ct_key *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->saddr = v->to_daddr;
-	out->daddr = v->to_saddr;
-	out->sport = v->to_dport;
-	out->dport = v->to_sport;
-	out->proto = proto;
-}
-
-void gc_hairpin_egress_key(const struct nat_ct_key *orig, const struct nat_ct_value *v,
-			   struct nat_ct_key *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->saddr = orig->saddr;
-	out->daddr = v->to_daddr;
-	out->sport = orig->sport;
-	out->dport = v->to_dport;
-	out->proto = orig->proto;
-}
-
-void gc_key_reverse(const struct nat_ct_key *k, struct nat_ct_key *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->saddr = k->daddr;
-	out->daddr = k->saddr;
-	out->sport = k->dport;
-	out->dport = k->sport;
-	out->proto = k->proto;
 }
 
 /* Both ct_entry and nat_ct_key start with the key: one comparator for both. */
@@ -202,10 +166,10 @@ static int snapshot_index_owned(struct ct_snapshot *s)
 
 		if (e->val.dir != NAT_DIR_ORIG)
 			continue;
-		gc_reverse_key(&e->val, e->key.proto, &s->owned[s->nowned++]);
+		ct_twin_key(&s->owned[s->nowned++], &e->val, e->key.proto);
 		if (e->val.kind == NAT_KIND_HAIRPIN) {
-			gc_hairpin_egress_key(&e->key, &e->val, &s->owned[s->nowned]);
-			gc_key_reverse(&s->owned[s->nowned], &s->owned[s->nowned + 1]);
+			ct_hairpin_egress_key(&s->owned[s->nowned], &e->key, &e->val);
+			ct_key_flip(&s->owned[s->nowned + 1], &s->owned[s->nowned]);
 			s->nowned += 2;
 		}
 	}
@@ -239,31 +203,11 @@ static bool flow_expired(const struct ct_snapshot *s, const struct nat_config *c
 	__u32 last = orig->val.last_seen;
 	uint64_t timeout = gc_flow_timeout(cfg, orig->key.proto, orig->val.state);
 
-	gc_reverse_key(&orig->val, orig->key.proto, &rkey);
+	ct_twin_key(&rkey, &orig->val, orig->key.proto);
 	reply = snapshot_find(s, &rkey);
 	if (reply && nat_ticks_since(reply->val.last_seen, last) > 0)
 		last = reply->val.last_seen;
 	return idle_ns(now, last) > timeout * NS_PER_SEC;
-}
-
-/* Delete ORIG first: the data path inserts the reverse half first, so
- * nobody ever sees an ORIG whose reply half is already gone. */
-static bool flow_delete(int fd, const struct ct_entry *orig)
-{
-	struct nat_ct_key k;
-	bool deleted = bpf_map_delete_elem(fd, &orig->key) == 0;
-
-	gc_reverse_key(&orig->val, orig->key.proto, &k);
-	bpf_map_delete_elem(fd, &k);
-	if (orig->val.kind == NAT_KIND_HAIRPIN) {
-		struct nat_ct_key r;
-
-		gc_hairpin_egress_key(&orig->key, &orig->val, &k);
-		gc_key_reverse(&k, &r);
-		bpf_map_delete_elem(fd, &k);
-		bpf_map_delete_elem(fd, &r);
-	}
-	return deleted;
 }
 
 static bool orphan_expired(const struct ct_snapshot *s, const struct nat_config *cfg,
@@ -276,27 +220,7 @@ static bool orphan_expired(const struct ct_snapshot *s, const struct nat_config 
 	return idle_ns(now, e->val.last_seen) > timeout * NS_PER_SEC;
 }
 
-/*
- * An FTP control session that expires while still counted as live in
- * nat_gate (the data path counts it down only when it sees FIN or RST).
- */
-static void gate_release(int gate_fd, const struct ct_entry *orig, uint64_t now)
-{
-	struct nat_gate_key k = { .raddr = orig->key.saddr, .inside_addr = orig->val.to_daddr };
-	struct nat_gate_value v;
-
-	if (!(orig->val.flags & NAT_CT_F_GATE) || gate_fd < 0)
-		return;
-	if (orig->val.state != NAT_CT_ESTABLISHED && orig->val.state != NAT_CT_FIN_WAIT)
-		return;
-	if (bpf_map_lookup_elem(gate_fd, &k, &v) || !v.sessions)
-		return;
-	v.sessions--;
-	v.last_seen = now;
-	bpf_map_update_elem(gate_fd, &k, &v, BPF_EXIST);
-}
-
-static int gc_ct(const struct gc_maps *m, const struct nat_config *cfg, uint64_t now,
+static int gc_ct(const struct nat_maps *m, const struct nat_config *cfg, uint64_t now,
 		 struct gc_result *res)
 {
 	struct ct_snapshot s = {};
@@ -309,10 +233,8 @@ static int gc_ct(const struct gc_maps *m, const struct nat_config *cfg, uint64_t
 		const struct ct_entry *e = &s.e[i];
 
 		if (e->val.dir == NAT_DIR_ORIG) {
-			if (flow_expired(&s, cfg, e, now) && flow_delete(m->ct, e)) {
+			if (flow_expired(&s, cfg, e, now) && ctflow_remove(m, &e->key, &e->val, now))
 				res->flows_expired++;
-				gate_release(m->gate, e, now);
-			}
 		} else if (orphan_expired(&s, cfg, e, now)) {
 			if (bpf_map_delete_elem(m->ct, &e->key) == 0)
 				res->orphans_deleted++;
@@ -329,54 +251,28 @@ struct gc_pass {
 	int ct_fd;
 };
 
-/* Walk a small map and delete the keys `doomed` says so. Keys are
- * collected first for the same reason as in gc_ct. */
-static int gc_small_map(int fd, size_t key_size, size_t val_size,
-			bool (*doomed)(const void *key, const void *val, const struct gc_pass *p),
-			const struct gc_pass *pass, uint64_t *count)
+static bool ct_exists(int ct_fd, const struct nat_ct_key *k)
 {
-	unsigned char key[64], next[64], val[128];
-	unsigned char (*keys)[64] = NULL;
-	size_t n = 0, cap = 0;
-	void *prev = NULL;
-	int err = 0;
+	struct nat_ct_value v;
 
-	if (fd < 0 || key_size > sizeof(key) || val_size > sizeof(val))
-		return fd < 0 ? 0 : -EINVAL;
-	while (bpf_map_get_next_key(fd, prev, next) == 0) {
-		memcpy(key, next, key_size);
-		prev = key;
-		if (bpf_map_lookup_elem(fd, key, val) || !doomed(key, val, pass))
-			continue;
-		if (n == cap) {
-			void *p = realloc(keys, (cap = cap ? 2 * cap : 64) * sizeof(*keys));
-
-			if (!p) {
-				err = -ENOMEM;
-				break;
-			}
-			keys = p;
-		}
-		memcpy(keys[n++], key, key_size);
-	}
-	for (size_t i = 0; i < n; i++)
-		if (bpf_map_delete_elem(fd, keys[i]) == 0)
-			(*count)++;
-	free(keys);
-	return err;
+	return bpf_map_lookup_elem(ct_fd, k, &v) == 0;
 }
 
-static bool expect_expired(const void *key, const void *val, const struct gc_pass *p)
+/* The data path ignores an expired expectation, and one whose control
+ * connection is gone must not admit anybody any more either. */
+static bool expect_doomed(const void *key, const void *val, void *ctx)
 {
 	const struct nat_expect_value *v = val;
+	const struct gc_pass *p = ctx;
 
 	(void)key;
-	return v->expires < p->now;
+	return v->expires < p->now || !ct_exists(p->ct_fd, &v->ctl);
 }
 
-static bool gate_expired(const void *key, const void *val, const struct gc_pass *p)
+static bool gate_expired(const void *key, const void *val, void *ctx)
 {
 	const struct nat_gate_value *v = val;
+	const struct gc_pass *p = ctx;
 
 	(void)key;
 	return v->sessions == 0 &&
@@ -390,12 +286,24 @@ static bool gate_expired(const void *key, const void *val, const struct gc_pass 
  * nat_ct now, not in the snapshot: the ALG writes an entry only for a flow
  * that exists, so one created after the snapshot is never mistaken.
  */
-static bool alg_orphaned(const void *key, const void *val, const struct gc_pass *p)
+static bool alg_orphaned(const void *key, const void *val, void *ctx)
 {
-	struct nat_ct_value v;
+	const struct gc_pass *p = ctx;
 
 	(void)val;
-	return bpf_map_lookup_elem(p->ct_fd, key, &v) != 0;
+	return !ct_exists(p->ct_fd, key);
+}
+
+/* One small map: adds the entries deleted to *count. */
+static int sweep(int fd, size_t key_size, size_t val_size, map_sweep_fn doomed,
+		 struct gc_pass *pass, uint64_t *count)
+{
+	long n = map_sweep(fd, key_size, val_size, doomed, pass, NULL);
+
+	if (n < 0)
+		return (int)n;
+	*count += (uint64_t)n;
+	return 0;
 }
 
 static int ctl_stats_add(int fd, const struct gc_result *res)
@@ -412,7 +320,7 @@ static int ctl_stats_add(int fd, const struct gc_result *res)
 	return 0;
 }
 
-int gc_run(const struct gc_maps *maps, uint64_t now_ns, struct gc_result *res)
+int gc_run(const struct nat_maps *maps, uint64_t now_ns, struct gc_result *res)
 {
 	struct nat_config cfg;
 	struct gc_pass pass = { .cfg = &cfg, .now = now_ns, .ct_fd = maps->ct };
@@ -424,17 +332,17 @@ int gc_run(const struct gc_maps *maps, uint64_t now_ns, struct gc_result *res)
 		return -errno;
 	err = gc_ct(maps, &cfg, now_ns, res);
 	if (!err)
-		err = gc_small_map(maps->expect, sizeof(struct nat_expect_key),
-				   sizeof(struct nat_expect_value), expect_expired, &pass,
-				   &res->expects_expired);
+		err = sweep(maps->expect, sizeof(struct nat_expect_key),
+			    sizeof(struct nat_expect_value), expect_doomed, &pass,
+			    &res->expects_expired);
 	if (!err)
-		err = gc_small_map(maps->gate, sizeof(struct nat_gate_key),
-				   sizeof(struct nat_gate_value), gate_expired, &pass,
-				   &res->gates_expired);
+		err = sweep(maps->gate, sizeof(struct nat_gate_key),
+			    sizeof(struct nat_gate_value), gate_expired, &pass,
+			    &res->gates_expired);
 	if (!err)
-		err = gc_small_map(maps->alg, sizeof(struct nat_ct_key),
-				   sizeof(struct nat_alg_value), alg_orphaned, &pass,
-				   &res->algs_deleted);
+		err = sweep(maps->alg, sizeof(struct nat_ct_key),
+			    sizeof(struct nat_alg_value), alg_orphaned, &pass,
+			    &res->algs_deleted);
 	if (!err)
 		err = ctl_stats_add(maps->ctl_stats, res);
 	return err;

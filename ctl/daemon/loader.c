@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * loader.c - everything the daemon does to the kernel besides the
- * per-tick GC: load the BPF object, fill and pin its maps, attach to the
- * interfaces, apply a reloaded configuration, write the run files, and
- * undo each of these on exit.
+ * loader.c - the kernel objects of the data path: load the BPF object,
+ * write the maps that come straight from the configuration (nat_config,
+ * nat_forwards), pin every map, attach the programs to the interfaces,
+ * follow a reloaded configuration's interface list, and undo each of
+ * these on exit. What the data path knows about each interface
+ * (nat_ifaces, nat_wanaddr) belongs to wan/wanstate.c; the daemon passes
+ * it what the loader attached.
  *
  * The rule for attaching: never replace or remove something that is not
  * ours. XDP is attached with XDP_FLAGS_UPDATE_IF_NOEXIST and detached with
@@ -27,9 +30,8 @@
 #include <sys/statfs.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <json-c/json.h>
+#include "common/log.h"
 #include "daemon/loader.h"
-#include "wan/wanstate.h"
 #include "xdpnat.skel.h"
 
 /* libbpf talks in multi-line fragments; keep its warnings, one line each. */
@@ -103,9 +105,17 @@ int loader_load(struct nat_daemon *d)
 	return 0;
 }
 
-int loader_map_fd(const struct nat_daemon *d, const char *name)
+void loader_maps(const struct nat_daemon *d, struct nat_maps *out)
 {
-	return bpf_object__find_map_fd_by_name(d->skel->obj, name);
+	struct bpf_map *map;
+
+	nat_maps_init(out);
+	bpf_object__for_each_map(map, d->skel->obj) {
+		int *fd = nat_maps_field(out, bpf_map__name(map));
+
+		if (fd)
+			*fd = bpf_map__fd(map);
+	}
 }
 
 void loader_close(struct nat_daemon *d)
@@ -152,51 +162,6 @@ static int write_config_map(struct nat_daemon *d)
 		return -1;
 	}
 	return 0;
-}
-
-void loader_iface_value(const struct xdpnat_config *cfg, const struct nat_link *l,
-			struct nat_iface *out)
-{
-	const struct cfg_wan *w = cfg_find_wan(cfg, l->ifname);
-
-	memset(out, 0, sizeof(*out));
-	out->role = l->role;
-	out->slot = l->slot;
-	if (l->role != NAT_IF_WAN || !w)
-		return;
-	out->addr = l->addr.s_addr;
-	out->gateway = w->gateway.s_addr ? w->gateway.s_addr : l->gateway.s_addr;
-	out->port_lo_host = w->port_lo;
-	out->port_hi_host = w->port_hi;
-	out->masquerade = w->outbound;
-	out->wan_id = (__u8)(w - cfg->wans);
-}
-
-static int write_iface(struct nat_daemon *d, const struct nat_link *l)
-{
-	int fd = bpf_map__fd(d->skel->maps.nat_ifaces);
-	__u32 key = l->ifindex;
-	struct nat_iface val;
-
-	loader_iface_value(&d->cfg, l, &val);
-	if (bpf_map_update_elem(fd, &key, &val, BPF_ANY)) {
-		nat_log("cannot write nat_ifaces entry of %s: %s", l->ifname, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static void delete_iface(struct nat_daemon *d, const struct nat_link *l)
-{
-	int fd = bpf_map__fd(d->skel->maps.nat_ifaces);
-	__u32 key = l->ifindex;
-
-	if (bpf_map_delete_elem(fd, &key) && errno != ENOENT)
-		nat_log("cannot delete nat_ifaces entry of %s: %s", l->ifname, strerror(errno));
-	if (l->addr.s_addr) {
-		fd = bpf_map__fd(d->skel->maps.nat_wanaddr);
-		bpf_map_delete_elem(fd, &l->addr.s_addr);
-	}
 }
 
 static int forward_key(const struct cfg_forward *f, uint16_t port, struct nat_fwd_key *key)
@@ -322,26 +287,7 @@ int loader_fill_maps(struct nat_daemon *d)
 {
 	if (write_config_map(d))
 		return -1;
-	for (int i = 0; i < d->nlinks; i++)
-		if (write_iface(d, &d->links[i]))
-			return -1;
 	return write_forwards(d);
-}
-
-int loader_set_daemon(struct nat_daemon *d, pid_t pid)
-{
-	int fd = bpf_map__fd(d->skel->maps.nat_ctl_stats);
-	struct nat_ctl_stats st = {};
-	__u32 zero = 0;
-
-	bpf_map_lookup_elem(fd, &zero, &st);
-	st.daemon_pid = (__u64)pid;
-	st.daemon_started = pid ? (__u64)d->started : 0;
-	if (bpf_map_update_elem(fd, &zero, &st, BPF_ANY)) {
-		nat_log("cannot write nat_ctl_stats: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 /* ---------------------------------------------------------------- pins */
@@ -701,7 +647,7 @@ static __u8 free_slot(const struct nat_link *links, int n)
 	}
 }
 
-int loader_attach_all(struct nat_daemon *d)
+int loader_links(struct nat_daemon *d)
 {
 	int n = links_from_config(&d->cfg, d->links);
 
@@ -710,8 +656,13 @@ int loader_attach_all(struct nat_daemon *d)
 	d->nlinks = n;
 	for (int i = 0; i < n; i++)
 		d->links[i].slot = (__u8)i;
-	for (int i = 0; i < n; i++)
-		if (write_iface(d, &d->links[i]) || attach_link(d, &d->links[i]))
+	return 0;
+}
+
+int loader_attach_all(struct nat_daemon *d)
+{
+	for (int i = 0; i < d->nlinks; i++)
+		if (attach_link(d, &d->links[i]))
 			return -1;
 	return 0;
 }
@@ -742,31 +693,16 @@ static void keep_restart_only(const struct xdpnat_config *cur, struct xdpnat_con
 	next->conntrack_max = cur->conntrack_max;
 }
 
-/* A WAN that stops being one loses its address the way an address change
- * does (wanstate): nat_wanaddr entry and flows bound to it go. */
-static void wan_forget_addr(struct nat_daemon *d, struct nat_link *l)
-{
-	struct wan_maps m = {
-		.ifaces_fd = loader_map_fd(d, XDPNAT_MAP_IFACES),
-		.wanaddr_fd = loader_map_fd(d, XDPNAT_MAP_WANADDR),
-		.ct_fd = loader_map_fd(d, XDPNAT_MAP_CT),
-		.ctl_stats_fd = loader_map_fd(d, XDPNAT_MAP_CTL_STATS),
-	};
-
-	if (l->role == NAT_IF_WAN && l->addr.s_addr)
-		wanstate_set_addr(&m, (uint32_t)l->ifindex, (struct in_addr){ 0 }, NULL);
-}
-
-static void detach_removed_links(struct nat_daemon *d, struct nat_link *next, int nnext)
+static void detach_removed_links(struct nat_daemon *d, struct nat_link *next, int nnext,
+				 const struct loader_link_ops *ops)
 {
 	for (int i = 0; i < d->nlinks; i++) {
 		struct nat_link *l = &d->links[i];
 
 		if (find_link_by_name(next, nnext, l->ifname))
 			continue;
-		wan_forget_addr(d, l);
+		ops->leaving(ops->arg, l);
 		detach_link(l);
-		delete_iface(d, l);
 		nat_log("reload: %s removed", l->ifname);
 	}
 }
@@ -787,9 +723,10 @@ static __u8 free_slot_in_both(const struct nat_daemon *d, const struct nat_link 
 
 /* Carry the attach state of kept interfaces over; attach the new ones.
  * A new interface that fails to attach is left out, logged. An interface
- * that becomes a WAN starts without address: the address dump after the
- * reload enters it through wanstate, with its nat_wanaddr entry. */
-static int merge_links(struct nat_daemon *d, struct nat_link *next, int nnext)
+ * whose role changes leaves its old role first (ops->leaving), then gets
+ * the other program in one step. */
+static int merge_links(struct nat_daemon *d, struct nat_link *next, int nnext,
+		       const struct loader_link_ops *ops)
 {
 	int kept = 0;
 
@@ -799,13 +736,11 @@ static int merge_links(struct nat_daemon *d, struct nat_link *next, int nnext)
 
 		if (old) {
 			if (old->role != role)
-				wan_forget_addr(d, old);
+				ops->leaving(ops->arg, old);
 			next[i] = *old;
 			next[i].role = role;
-			if (old->role != role) {
-				next[i].addr.s_addr = next[i].gateway.s_addr = 0;
+			if (old->role != role)
 				replace_xdp(d, &next[i]);
-			}
 		} else if (attach_link(d, &next[i])) {
 			continue;
 		} else {
@@ -818,7 +753,8 @@ static int merge_links(struct nat_daemon *d, struct nat_link *next, int nnext)
 	return kept;
 }
 
-int loader_reload(struct nat_daemon *d, const struct xdpnat_config *new_cfg)
+int loader_reload(struct nat_daemon *d, const struct xdpnat_config *new_cfg,
+		  const struct loader_link_ops *ops)
 {
 	static struct nat_link next[2 * CFG_MAX_IFACES];
 	static struct xdpnat_config cfg;
@@ -831,9 +767,9 @@ int loader_reload(struct nat_daemon *d, const struct xdpnat_config *new_cfg)
 		nat_log("reload: refused, keeping the running configuration");
 		return -1;
 	}
-	detach_removed_links(d, next, nnext);
+	detach_removed_links(d, next, nnext, ops);
 	d->cfg = cfg;
-	d->nlinks = merge_links(d, next, nnext);
+	d->nlinks = merge_links(d, next, nnext, ops);
 	memcpy(d->links, next, sizeof(next[0]) * (size_t)d->nlinks);
 	pruned = prune_forwards(d);
 	if (loader_fill_maps(d))
@@ -841,115 +777,4 @@ int loader_reload(struct nat_daemon *d, const struct xdpnat_config *new_cfg)
 	nat_log("reload: applied (%d interfaces, %d forwards, %d forwarded ports removed)",
 		d->nlinks, d->cfg.nforwards, pruned < 0 ? 0 : pruned);
 	return 0;
-}
-
-/* ---------------------------------------------------------------- run files */
-
-static int run_path(const struct nat_daemon *d, const char *name, char *buf, size_t len)
-{
-	int n = snprintf(buf, len, "%s/%s", d->cfg.run_dir, name);
-
-	return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
-/* Write a file so readers never see half of it. */
-static int write_file_atomic(const char *path, const char *text)
-{
-	char tmp[PATH_MAX];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f) {
-		nat_log("cannot write %s: %s", tmp, strerror(errno));
-		return -1;
-	}
-	fputs(text, f);
-	if (fclose(f) || rename(tmp, path)) {
-		nat_log("cannot write %s: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-int loader_write_pid_file(struct nat_daemon *d)
-{
-	char path[PATH_MAX], text[32];
-
-	if (mkdir(d->cfg.run_dir, 0755) && errno != EEXIST) {
-		nat_log("cannot create run-dir %s: %s", d->cfg.run_dir, strerror(errno));
-		return -1;
-	}
-	if (run_path(d, XDPNAT_PID_FILE, path, sizeof(path)))
-		return -1;
-	snprintf(text, sizeof(text), "%d\n", (int)getpid());
-	if (write_file_atomic(path, text))
-		return -1;
-	d->pid_file_written = true;
-	return 0;
-}
-
-void loader_remove_run_files(struct nat_daemon *d)
-{
-	char path[PATH_MAX];
-
-	if (!d->pid_file_written)
-		return;
-	if (!run_path(d, XDPNAT_STATUS_FILE, path, sizeof(path)))
-		unlink(path);
-	if (!run_path(d, XDPNAT_PID_FILE, path, sizeof(path)))
-		unlink(path);
-	d->pid_file_written = false;
-}
-
-static const char *addr_str(struct in_addr a, char *buf)
-{
-	if (!a.s_addr)
-		return "";
-	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
-}
-
-static json_object *link_json(const struct xdpnat_config *cfg, const struct nat_link *l)
-{
-	json_object *o = json_object_new_object();
-	const struct cfg_wan *w = cfg_find_wan(cfg, l->ifname);
-	char buf[INET_ADDRSTRLEN];
-	struct in_addr gw = l->gateway;
-
-	if (w && w->gateway.s_addr)
-		gw = w->gateway;
-	json_object_object_add(o, "name", json_object_new_string(l->ifname));
-	json_object_object_add(o, "ifindex", json_object_new_int(l->ifindex));
-	json_object_object_add(o, "role",
-			       json_object_new_string(l->role == NAT_IF_WAN ? "wan" : "lan"));
-	json_object_object_add(o, "xdp_mode",
-			       json_object_new_string(loader_xdp_mode_name(l->xdp_mode)));
-	json_object_object_add(o, "xdp_prog_id", json_object_new_int64(l->xdp_prog_id));
-	json_object_object_add(o, "tc_egress", json_object_new_boolean(l->tc_attached));
-	json_object_object_add(o, "address", json_object_new_string(addr_str(l->addr, buf)));
-	if (l->role == NAT_IF_WAN)
-		json_object_object_add(o, "gateway", json_object_new_string(addr_str(gw, buf)));
-	return o;
-}
-
-int loader_write_status(const struct nat_daemon *d)
-{
-	json_object *root = json_object_new_object(), *ifs = json_object_new_array();
-	char path[PATH_MAX];
-	int err;
-
-	json_object_object_add(root, "pid", json_object_new_int(getpid()));
-	json_object_object_add(root, "started", json_object_new_int64(d->started));
-	json_object_object_add(root, "config", json_object_new_string(d->cfg.path));
-	json_object_object_add(root, "pin_dir", json_object_new_string(d->cfg.pin_dir));
-	for (int i = 0; i < d->nlinks; i++)
-		json_object_array_add(ifs, link_json(&d->cfg, &d->links[i]));
-	json_object_object_add(root, "interfaces", ifs);
-	err = run_path(d, XDPNAT_STATUS_FILE, path, sizeof(path));
-	if (!err)
-		err = write_file_atomic(path, json_object_to_json_string_ext(
-						root, JSON_C_TO_STRING_PRETTY));
-	json_object_put(root);
-	return err;
 }

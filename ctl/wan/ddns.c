@@ -28,6 +28,7 @@
 #include <json-c/json.h>
 #include "wan/ddns.h"
 #include "common/log.h"
+#include "common/runfiles.h"
 
 #define DDNS_USER_AGENT		"xdpnat/0.1 ddns"
 #define DDNS_CONNECT_TIMEOUT	10L	/* seconds */
@@ -420,45 +421,9 @@ out:
 
 /* ---- files ----------------------------------------------------------------- */
 
-static int mkdir_p(const char *dir, mode_t mode)
-{
-	char p[CFG_PATH_MAX + 8];
-
-	if (snprintf(p, sizeof(p), "%s", dir) >= (int)sizeof(p))
-		return -1;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	return mkdir(p, mode) && errno != EEXIST ? -1 : 0;
-}
-
-/* Write path atomically: a temporary file in the same directory, renamed. */
-static int write_atomic(const char *path, const char *data, size_t len)
-{
-	char tmp[CFG_PATH_MAX + 300];
-	int fd, ok;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	ok = write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
-	ok = close(fd) == 0 && ok;
-	if (!ok || rename(tmp, path)) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
 static void state_path(const char *state_dir, const char *fqdn, char *out, size_t sz)
 {
-	snprintf(out, sz, "%s/ddns/%s", state_dir, fqdn);
+	snprintf(out, sz, "%s/" STATE_DDNS_DIR "/%s", state_dir, fqdn);
 }
 
 /* Last address sent for c (0 if none or if sent for another config). */
@@ -488,10 +453,10 @@ static void state_save(const char *state_dir, const struct cfg_ddns *c,
 
 	if (!ddns_fqdn_ok(c->fqdn))
 		return;
-	snprintf(dir, sizeof(dir), "%s/ddns", state_dir);
+	snprintf(dir, sizeof(dir), "%s/" STATE_DDNS_DIR, state_dir);
 	state_path(state_dir, c->fqdn, path, sizeof(path));
 	if (ddns_state_format(buf, sizeof(buf), addr, when, ddns_fingerprint(c)) ||
-	    mkdir_p(dir, 0700) || write_atomic(path, buf, strlen(buf)))
+	    run_mkdir_p(dir, 0700) || run_write_atomic(path, buf, strlen(buf)))
 		dlog("%s: cannot save state to %s: %s", c->fqdn, path, strerror(errno));
 }
 
@@ -534,8 +499,8 @@ static void status_write(const char *run_dir, const struct ddns_entry *e, int n)
 	for (int i = 0; i < n; i++)
 		json_object_array_add(arr, status_entry(&e[i]));
 	text = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY);
-	snprintf(path, sizeof(path), "%s/ddns.json", run_dir);
-	if (mkdir_p(run_dir, 0755) || write_atomic(path, text, strlen(text)))
+	if (run_path(path, sizeof(path), run_dir, RUN_DDNS_FILE) || run_mkdir_p(run_dir, 0755) ||
+	    run_write_atomic(path, text, strlen(text)))
 		dlog("cannot write %s: %s", path, strerror(errno));
 	json_object_put(arr);
 }

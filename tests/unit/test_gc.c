@@ -14,13 +14,14 @@
 #include <arpa/inet.h>
 #include <cmocka.h>
 #include <bpf/bpf.h>
-#include "gc.h"
+#include "common/maps.h"
+#include "daemon/gc.h"
 
 #define SEC_NS 1000000000ULL
 #define NOW (100000ULL * SEC_NS)
 
 struct fixture {
-	struct gc_maps m;
+	struct nat_maps m;
 };
 
 static int map_new(const char *name, enum bpf_map_type type, size_t ksz, size_t vsz,
@@ -48,6 +49,7 @@ static int setup(void **state)
 {
 	static struct fixture f;
 
+	nat_maps_init(&f.m);
 	f.m.ct = map_new("t_ct", BPF_MAP_TYPE_HASH, sizeof(struct nat_ct_key),
 			 sizeof(struct nat_ct_value), 1024);
 	f.m.config = map_new("t_cfg", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct nat_config), 1);
@@ -294,18 +296,28 @@ static void test_expect_and_gate(void **state)
 	struct fixture *f = *state;
 	struct nat_expect_key ek1 = { .raddr = 1, .waddr = 2, .wport = htons(50000),
 				      .proto = IPPROTO_TCP };
-	struct nat_expect_key ek2 = ek1;
-	struct nat_expect_value ev = { .expires = NOW - 1 };
+	struct nat_expect_key ek2 = ek1, ek3 = ek1;
+	struct nat_ct_key ctl = ct_key("203.0.113.5", 40000, "192.0.2.1", 21, IPPROTO_TCP);
+	struct nat_ct_key ctl_to = ct_key("203.0.113.5", 40000, "10.0.0.254", 21, IPPROTO_TCP);
+	struct nat_ct_key gone = ct_key("203.0.113.6", 40000, "192.0.2.1", 21, IPPROTO_TCP);
+	struct nat_expect_value ev = { .expires = NOW - 1, .ctl = ctl };
 	struct nat_gate_key g_closed = { .raddr = 1, .inside_addr = 2 };
 	struct nat_gate_key g_linger = { .raddr = 1, .inside_addr = 3 };
 	struct nat_gate_key g_open = { .raddr = 1, .inside_addr = 4 };
 	struct nat_gate_value gv = { .sessions = 0, .last_seen = NOW - 11 * SEC_NS };
 	struct gc_result r;
 
+	/* ek1 expired; ek2 live, its control flow too; ek3 live but its
+	 * control flow is gone: it must not admit anybody any more */
+	ct_put(f->m.ct, &ctl, &ctl_to, NAT_DIR_ORIG, NAT_KIND_FORWARD, NAT_CT_ESTABLISHED,
+	       NOW - SEC_NS);
 	ek2.wport = htons(50001);
+	ek3.wport = htons(50002);
 	assert_int_equal(bpf_map_update_elem(f->m.expect, &ek1, &ev, BPF_ANY), 0);
 	ev.expires = NOW + SEC_NS;
 	assert_int_equal(bpf_map_update_elem(f->m.expect, &ek2, &ev, BPF_ANY), 0);
+	ev.ctl = gone;
+	assert_int_equal(bpf_map_update_elem(f->m.expect, &ek3, &ev, BPF_ANY), 0);
 	assert_int_equal(bpf_map_update_elem(f->m.gate, &g_closed, &gv, BPF_ANY), 0);
 	gv.last_seen = NOW - 9 * SEC_NS;
 	assert_int_equal(bpf_map_update_elem(f->m.gate, &g_linger, &gv, BPF_ANY), 0);
@@ -314,10 +326,11 @@ static void test_expect_and_gate(void **state)
 	assert_int_equal(bpf_map_update_elem(f->m.gate, &g_open, &gv, BPF_ANY), 0);
 
 	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
-	assert_int_equal(r.expects_expired, 1);
+	assert_int_equal(r.expects_expired, 2);
 	assert_int_equal(r.gates_expired, 1);
 	assert_int_not_equal(bpf_map_lookup_elem(f->m.expect, &ek1, &ev), 0);
 	assert_int_equal(bpf_map_lookup_elem(f->m.expect, &ek2, &ev), 0);
+	assert_int_not_equal(bpf_map_lookup_elem(f->m.expect, &ek3, &ev), 0);
 	assert_int_not_equal(bpf_map_lookup_elem(f->m.gate, &g_closed, &gv), 0);
 	assert_int_equal(bpf_map_lookup_elem(f->m.gate, &g_linger, &gv), 0);
 	assert_int_equal(bpf_map_lookup_elem(f->m.gate, &g_open, &gv), 0);

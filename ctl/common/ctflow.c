@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* ctflow.c - remove a whole flow (see ctflow.h). */
+#include <bpf/bpf.h>
+#include "nat_ct_key.h"
+#include "common/ctflow.h"
+
+/*
+ * The data path adds one to nat_gate when an FTP control session becomes
+ * ESTABLISHED and takes it away when the session reaches CLOSING (RST or
+ * both FINs). A session removed while ESTABLISHED or FIN_WAIT still holds
+ * its count: give it back, and restart the linger time from now.
+ */
+static void gate_release(int gate_fd, const struct nat_ct_key *okey,
+			 const struct nat_ct_value *oval, uint64_t now)
+{
+	struct nat_gate_key k = { .raddr = okey->saddr, .inside_addr = oval->to_daddr };
+	struct nat_gate_value v;
+
+	if (gate_fd < 0 || !(oval->flags & NAT_CT_F_GATE))
+		return;
+	if (oval->state != NAT_CT_ESTABLISHED && oval->state != NAT_CT_FIN_WAIT)
+		return;
+	if (bpf_map_lookup_elem(gate_fd, &k, &v) || !v.sessions)
+		return;
+	v.sessions--;
+	v.last_seen = now;
+	bpf_map_update_elem(gate_fd, &k, &v, BPF_EXIST);
+}
+
+static void remove_halves(const struct nat_maps *m, const struct nat_ct_key *okey,
+			  const struct nat_ct_value *oval)
+{
+	struct nat_ct_key k;
+
+	ct_twin_key(&k, oval, okey->proto);
+	bpf_map_delete_elem(m->ct, &k);
+	if (oval->kind == NAT_KIND_HAIRPIN) {
+		ct_hairpin_egress_key(&k, okey, oval);
+		bpf_map_delete_elem(m->ct, &k);
+		ct_key_flip(&k, &k);
+		bpf_map_delete_elem(m->ct, &k);
+	}
+}
+
+void ctflow_remove_rest(const struct nat_maps *m, const struct nat_ct_key *okey,
+			const struct nat_ct_value *oval, uint64_t now_ns)
+{
+	remove_halves(m, okey, oval);
+	gate_release(m->gate, okey, oval, now_ns);
+}
+
+bool ctflow_remove(const struct nat_maps *m, const struct nat_ct_key *okey,
+		   const struct nat_ct_value *oval, uint64_t now_ns)
+{
+	bool deleted = bpf_map_delete_elem(m->ct, okey) == 0;
+
+	/* Halves without their ORIG are removed either way; the gate count
+	 * belongs to whoever deleted the ORIG entry, so it is given back once. */
+	if (deleted)
+		ctflow_remove_rest(m, okey, oval, now_ns);
+	else
+		remove_halves(m, okey, oval);
+	return deleted;
+}

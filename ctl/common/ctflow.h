@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * ctflow.h - remove one whole flow from nat_ct, the only way the
+ * controller deletes flows (the data path never does).
+ *
+ * A flow is up to four entries (include/nat_ct_key.h) plus, for an FTP
+ * control session (NAT_CT_F_GATE) that the data path counted as live in
+ * nat_gate, one count there. Whoever removes a flow (the GC when it
+ * expires, the WAN state when its address goes, a reload that removes its
+ * WAN) must release all of it, or a `gate ftp` range stays open for a
+ * peer whose session is long gone.
+ */
+#ifndef XDPNAT_CTFLOW_H
+#define XDPNAT_CTFLOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "xdpnat.h"
+#include "common/maps.h"
+
+/*
+ * Remove the flow whose ORIG entry is (okey, oval): ORIG first (the data
+ * path inserts the reply half first, so nobody sees an ORIG without its
+ * reply), then the reply and hairpin halves, then its gate count.
+ * Returns true if this call deleted the ORIG entry (the flow was ours to
+ * count, and so was its gate count), false if it was gone already; the
+ * other halves are removed either way.
+ */
+bool ctflow_remove(const struct nat_maps *m, const struct nat_ct_key *okey,
+		   const struct nat_ct_value *oval, uint64_t now_ns);
+
+/* The same after the caller deleted the ORIG entry itself. */
+void ctflow_remove_rest(const struct nat_maps *m, const struct nat_ct_key *okey,
+			const struct nat_ct_value *oval, uint64_t now_ns);
+
+#endif /* XDPNAT_CTFLOW_H */

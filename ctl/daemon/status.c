@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* status.c - the daemon's run files and nat_ctl_stats fields (see status.h). */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <json-c/json.h>
+#include "common/log.h"
+#include "common/runfiles.h"
+#include "daemon/status.h"
+
+static int set_daemon_fields(const struct daemon_status *st, pid_t pid)
+{
+	struct nat_ctl_stats cs = {};
+	__u32 zero = 0;
+
+	bpf_map_lookup_elem(st->m->ctl_stats, &zero, &cs);
+	cs.daemon_pid = (__u64)pid;
+	cs.daemon_started = pid ? (__u64)st->started : 0;
+	if (bpf_map_update_elem(st->m->ctl_stats, &zero, &cs, BPF_ANY)) {
+		nat_log("cannot write nat_ctl_stats: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int status_daemon_started(struct daemon_status *st)
+{
+	const char *dir = st->d->cfg.run_dir;
+	char path[PATH_MAX], text[32];
+
+	if (run_mkdir_p(dir, 0755)) {
+		nat_log("cannot create run-dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	snprintf(text, sizeof(text), "%d\n", (int)getpid());
+	if (run_path(path, sizeof(path), dir, RUN_PID_FILE) ||
+	    run_write_atomic(path, text, strlen(text))) {
+		nat_log("cannot write %s/%s: %s", dir, RUN_PID_FILE, strerror(errno));
+		return -1;
+	}
+	st->pid_file_written = true;
+	return set_daemon_fields(st, getpid());
+}
+
+void status_daemon_stopped(struct daemon_status *st)
+{
+	const char *dir = st->d->cfg.run_dir;
+	char path[PATH_MAX];
+
+	if (!st->pid_file_written)
+		return;
+	set_daemon_fields(st, 0);
+	if (!run_path(path, sizeof(path), dir, RUN_STATUS_FILE))
+		unlink(path);
+	if (!run_path(path, sizeof(path), dir, RUN_PID_FILE))
+		unlink(path);
+	st->pid_file_written = false;
+}
+
+static const char *addr_str(__be32 a, char *buf)
+{
+	if (!a)
+		return "";
+	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
+}
+
+/* A LAN's primary address: the kernel's, the data path does not use it. */
+static __be32 kernel_addr(const char *ifname)
+{
+	struct ifreq ifr = {};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	__be32 a = 0;
+
+	if (fd < 0)
+		return 0;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (!ioctl(fd, SIOCGIFADDR, &ifr))
+		a = ((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr.s_addr;
+	close(fd);
+	return a;
+}
+
+static json_object *link_json(const struct daemon_status *st, const struct nat_link *l)
+{
+	json_object *o = json_object_new_object();
+	__u32 key = (__u32)l->ifindex;
+	struct nat_iface ifc = {};
+	char buf[INET_ADDRSTRLEN];
+	bool wan = l->role == NAT_IF_WAN;
+
+	bpf_map_lookup_elem(st->m->ifaces, &key, &ifc);
+	json_object_object_add(o, "name", json_object_new_string(l->ifname));
+	json_object_object_add(o, "ifindex", json_object_new_int(l->ifindex));
+	json_object_object_add(o, "role", json_object_new_string(wan ? "wan" : "lan"));
+	json_object_object_add(o, "xdp_mode",
+			       json_object_new_string(loader_xdp_mode_name(l->xdp_mode)));
+	json_object_object_add(o, "xdp_prog_id", json_object_new_int64(l->xdp_prog_id));
+	json_object_object_add(o, "tc_egress", json_object_new_boolean(l->tc_attached));
+	json_object_object_add(o, "address", json_object_new_string(
+		addr_str(wan ? ifc.addr : kernel_addr(l->ifname), buf)));
+	if (wan)
+		json_object_object_add(o, "gateway",
+				       json_object_new_string(addr_str(ifc.gateway, buf)));
+	return o;
+}
+
+int status_write(const struct daemon_status *st)
+{
+	const struct nat_daemon *d = st->d;
+	json_object *root = json_object_new_object(), *ifs = json_object_new_array();
+	const char *text;
+	char path[PATH_MAX];
+	int err;
+
+	json_object_object_add(root, "pid", json_object_new_int(getpid()));
+	json_object_object_add(root, "started", json_object_new_int64(st->started));
+	json_object_object_add(root, "config", json_object_new_string(d->cfg.path));
+	json_object_object_add(root, "pin_dir", json_object_new_string(d->cfg.pin_dir));
+	for (int i = 0; i < d->nlinks; i++)
+		json_object_array_add(ifs, link_json(st, &d->links[i]));
+	json_object_object_add(root, "interfaces", ifs);
+	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
+	err = run_path(path, sizeof(path), d->cfg.run_dir, RUN_STATUS_FILE);
+	if (!err)
+		err = run_write_atomic(path, text, strlen(text));
+	if (err)
+		nat_log("cannot write %s/%s: %s", d->cfg.run_dir, RUN_STATUS_FILE,
+			strerror(errno));
+	json_object_put(root);
+	return err;
+}
