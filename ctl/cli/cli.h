@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * cli.h - the read-only commands: `xdpnat flows`, `stats`, `status`.
+ * cli.h - the read-only commands: `xdpnat flows`, `stats`, `status`
+ * (one file each, cli_<command>.c), and how main.c prepares their context
+ * (cli.c). JSON (json-c) with --json; field names in JSON are stable.
  *
- * They read the daemon's pinned maps and run files. The pins are looked
- * for under pin-dir first and then through /proc/<daemon pid>/root, which
- * reaches them when the daemon runs under its own `ip netns exec` (each
- * has a private mount namespace with its own bpffs).
+ * They read the daemon's pinned maps and run files. With a live daemon
+ * the pins are looked for through /proc/<daemon pid>/root, which reaches
+ * them also when the daemon runs under its own `ip netns exec` (each has
+ * a private mount namespace with its own bpffs); without one, under
+ * pin-dir.
  */
 #ifndef XDPNAT_CLI_H
 #define XDPNAT_CLI_H
@@ -25,15 +28,13 @@ int cli_flows(const struct cli_ctx *c);
 int cli_stats(const struct cli_ctx *c);
 int cli_status(const struct cli_ctx *c);
 
-/* The pid in <run-dir>/xdpnat.pid if that process is alive, else 0. */
+/* The pid in <run-dir>/xdpnat.pid if that process is alive and is an
+ * xdpnat, else 0 (run_read_pid()). */
 pid_t cli_daemon_pid(const struct xdpnat_config *cfg);
 
 /* Interface indexes in the maps are the daemon's: join its network
  * namespace if it differs from ours (needs CAP_SYS_ADMIN; the BPF
  * commands need root anyway). 0, or -1 with a message. */
 int cli_enter_daemon_netns(pid_t pid);
-
-/* Open a pinned map by name; -1 with a message on stderr if unreachable. */
-int cli_open_map(const struct cli_ctx *c, const char *name);
 
 #endif /* XDPNAT_CLI_H */

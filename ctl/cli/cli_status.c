@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * cli_status.c - `xdpnat status`: the daemon's own account of itself
+ * (<run-dir>/status.json and ddns.json), with each interface checked
+ * against the kernel for whether our XDP program is still attached.
+ */
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include <json-c/json.h>
+#include "cli/cli.h"
+#include "cli/cli_internal.h"
+#include "common/runfiles.h"
+
+static json_object *read_json_file(const struct xdpnat_config *cfg, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (run_path(path, sizeof(path), cfg->run_dir, name) || access(path, R_OK))
+		return NULL;
+	return json_object_from_file(path);
+}
+
+static const char *jstr(json_object *o, const char *key, const char *dflt)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+		return dflt;
+	return json_object_get_string(v);
+}
+
+static int64_t jint(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+/* Is our program still attached there? Compares the XDP prog id the
+ * daemon recorded with what the kernel says now. */
+static bool iface_attached(json_object *ifc)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int64_t id = jint(ifc, "xdp_prog_id");
+
+	if (bpf_xdp_query((int)jint(ifc, "ifindex"), 0, &q))
+		return false;
+	return id && q.prog_id == (__u32)id;
+}
+
+static int check_attached(json_object *status)
+{
+	json_object *ifs;
+	int bad = 0;
+
+	if (!json_object_object_get_ex(status, "interfaces", &ifs))
+		return 1;
+	for (size_t i = 0; i < json_object_array_length(ifs); i++) {
+		json_object *ifc = json_object_array_get_idx(ifs, i);
+		bool ok = iface_attached(ifc);
+
+		json_object_object_add(ifc, "attached", json_object_new_boolean(ok));
+		if (!ok)
+			bad++;
+	}
+	return bad;
+}
+
+static void status_print_iface(json_object *ifc)
+{
+	const char *addr = jstr(ifc, "address", "");
+	const char *role = jstr(ifc, "role", "?");
+	char attach[64];
+	json_object *attached;
+
+	json_object_object_get_ex(ifc, "attached", &attached);
+	snprintf(attach, sizeof(attach), "xdp %s%s + tc%s", jstr(ifc, "xdp_mode", "none"),
+		 json_object_get_boolean(attached) ? "" : " (NOT ATTACHED)",
+		 json_object_get_boolean(json_object_object_get(ifc, "tc_egress")) ? "" : " (no)");
+	if (!*addr)
+		addr = !strcmp(role, "wan") ? "none: passing traffic untouched" : "none";
+	printf("  %-12s %-4s %-28s %s", jstr(ifc, "name", "?"), role, attach, addr);
+	if (!strcmp(role, "wan") && *jstr(ifc, "gateway", ""))
+		printf(" via %s", jstr(ifc, "gateway", ""));
+	printf("\n");
+}
+
+static void format_time(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	gmtime_r(&tt, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* One entry of <run-dir>/ddns.json, written by the DDNS worker (ddns.c). */
+static void status_print_ddns_entry(json_object *e)
+{
+	char last[32], next[32];
+
+	format_time(jint(e, "last_time"), last, sizeof(last));
+	format_time(jint(e, "next_attempt"), next, sizeof(next));
+	printf("  %s (%s, %s): sent %s, result %s at %s, next attempt %s, %s\n",
+	       jstr(e, "name", "?"), jstr(e, "wan", "?"), jstr(e, "provider", "?"),
+	       *jstr(e, "last_address", "") ? jstr(e, "last_address", "") : "nothing",
+	       *jstr(e, "last_result", "") ? jstr(e, "last_result", "") : "-", last, next,
+	       jstr(e, "state", "?"));
+}
+
+static void status_print_ddns(json_object *ddns)
+{
+	printf("ddns:\n");
+	if (!json_object_is_type(ddns, json_type_array)) {
+		printf("  %s\n", json_object_to_json_string_ext(ddns, JSON_C_TO_STRING_PLAIN));
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(ddns); i++)
+		status_print_ddns_entry(json_object_array_get_idx(ddns, i));
+}
+
+static void status_print(json_object *st, int64_t uptime, bool running)
+{
+	json_object *ifs, *ddns;
+
+	printf("daemon: %s", running ? "running" : "NOT RUNNING");
+	if (running)
+		printf(", pid %lld, up %llds", (long long)jint(st, "pid"), (long long)uptime);
+	printf("\nconfig: %s\npin-dir: %s\ninterfaces:\n", jstr(st, "config", "?"),
+	       jstr(st, "pin_dir", "?"));
+	if (json_object_object_get_ex(st, "interfaces", &ifs))
+		for (size_t i = 0; i < json_object_array_length(ifs); i++)
+			status_print_iface(json_object_array_get_idx(ifs, i));
+	if (json_object_object_get_ex(st, "ddns", &ddns))
+		status_print_ddns(ddns);
+}
+
+int cli_status(const struct cli_ctx *c)
+{
+	json_object *st = read_json_file(c->cfg, RUN_STATUS_FILE), *ddns;
+	int64_t uptime;
+	int detached;
+
+	if (!c->daemon_pid || !st) {
+		fprintf(stderr, "xdpnat: not running (no live daemon found via %s/%s)\n",
+			c->cfg->run_dir, RUN_PID_FILE);
+		json_object_put(st);
+		return 1;
+	}
+	detached = check_attached(st);
+	uptime = (int64_t)time(NULL) - jint(st, "started");
+	json_object_object_add(st, "uptime", json_object_new_int64(uptime));
+	json_object_object_add(st, "running", json_object_new_boolean(true));
+	ddns = read_json_file(c->cfg, RUN_DDNS_FILE);
+	if (ddns && !json_object_object_get_ex(st, "ddns", NULL))
+		json_object_object_add(st, "ddns", ddns);
+	else
+		json_object_put(ddns);
+	if (c->json)
+		cli_print_json(st);
+	else
+		status_print(st, uptime, true);
+	json_object_put(st);
+	if (detached) {
+		fprintf(stderr, "xdpnat: daemon runs but %d interface(s) lost the XDP program\n",
+			detached);
+		return 1;
+	}
+	return 0;
+}
