@@ -23,7 +23,45 @@
 
 #define XDPNAT_PIN_DIR_DEFAULT	"/sys/fs/bpf/xdpnat"
 
-/* Map names, as pinned under the pin directory. */
+/*
+ * Map names, as pinned under the pin directory, and who may touch each.
+ * Every map has one owner that creates, writes and removes its entries;
+ * the others only read, except where a line names a narrower right. All
+ * expiry (an entry that is removed because time passed or what it refers
+ * to is gone) is done by daemon/gc.c. "dp" is the BPF data path (bpf/);
+ * controller modules are named by their file under ctl/.
+ *
+ *  map            owner (writes)                   others
+ *  nat_config     daemon/loader.c, from the file;  dp, gc, alg read
+ *                 `flags` is the operator's (bpftool), kept across reloads
+ *  nat_ifaces     wan/wanstate.c                   dp, daemon/status.c read
+ *  nat_wanaddr    wan/wanstate.c                   dp reads
+ *  nat_forwards   daemon/loader.c, from the file   dp, alg/alg_session.c read
+ *  nat_ifslots    wan/routegen.c                   dp reads
+ *  nat_routegen   wan/routegen.c                   dp, cli read
+ *  nat_ct         dp creates flows and updates     alg/alg_session.c sets the
+ *                 state, counters, next hops;      OPAQUE/SEQADJ flags of its
+ *                 only common/ctflow.c deletes     control flows; cli reads
+ *                 (called by gc on expiry and by
+ *                 wanstate when an address goes)
+ *  nat_frag       dp (LRU)                         -
+ *  nat_stats      dp                               cli reads
+ *  nat_ctl_stats  the daemon's thread, one writer  cli reads
+ *                 per field: gc (ct_expired,
+ *                 gc_runs), wanstate
+ *                 (ct_addr_change), daemon/status.c
+ *                 (daemon_pid, daemon_started)
+ *  nat_expect     alg/alg_session.c opens and      dp deletes one when it is
+ *                 cancels; gc expires               used (single use)
+ *  nat_gate       dp counts sessions up and down   ctflow gives back the count
+ *                                                  of a flow the controller
+ *                                                  removes; gc expires
+ *  nat_xsks       alg/alg_xsk.c (its sockets)      dp reads
+ *  nat_alg        alg/alg_session.c                dp reads, and deletes the
+ *                                                  entry of a reused tuple;
+ *                                                  gc expires; cli reads
+ *  nat_refused    dp (LRU)                         alg reads
+ */
 #define XDPNAT_MAP_CONFIG	"nat_config"
 #define XDPNAT_MAP_IFACES	"nat_ifaces"
 #define XDPNAT_MAP_WANADDR	"nat_wanaddr"
