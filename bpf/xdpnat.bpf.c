@@ -23,7 +23,9 @@
 #include <bpf/bpf_endian.h>
 #include "xdpnat.h"
 #include "nat_maps.h"
+#include "nat_globals.h"
 #include "nat_parse.h"
+#include "nat_gate.h"
 #include "nat_ct.h"
 #include "nat_rewrite.h"
 #include "nat_fib.h"
