@@ -137,7 +137,7 @@ static __always_inline bool is_ftp_port(__u16 port)
 
 	if (!cfg || !port)
 		return false;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < XDPNAT_FTP_PORTS; i++)
 		if (cfg->ftp_ports[i] == port)
 			return true;
 	return false;

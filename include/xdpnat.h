@@ -54,6 +54,10 @@
 /* Port allocation: how many candidates are tried before giving up. */
 #define XDPNAT_PORT_TRIES	32
 
+/* FTP control ports nat_config carries, so also the most `alg ftp ports`
+ * may list: a port the data path does not look for is never inspected. */
+#define XDPNAT_FTP_PORTS	4
+
 /* ---------------------------------------------------------------------
  * nat_config: ARRAY, one entry (key 0). Runtime tunables; the data path
  * and the controller read it on every use, so `bpftool map update` takes
@@ -68,8 +72,8 @@ struct nat_config {
 	__u32 timeout_expect;		/* FTP ALG expectation lifetime */
 	__u32 gate_linger;		/* gate stays open after control ends */
 	__u32 flags;			/* NAT_CFG_F_* */
-	__u16 ftp_ports[4];		/* `alg ftp ports`: masqueraded flows to these
-					 * (host order, 0 = unused) go to the ALG */
+	/* `alg ftp ports`: masqueraded flows to these (host order, 0 = unused) go to the ALG */
+	__u16 ftp_ports[XDPNAT_FTP_PORTS];
 };
 
 #define NAT_CFG_F_NO_FASTPATH	(1U << 0)	/* never redirect in XDP: all via kernel path */

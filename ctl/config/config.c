@@ -767,8 +767,9 @@ parse_port_list(struct parser *p, const char *s, struct cfg_alg_ftp *a)
 				return -1;
 			}
 		}
-		if (a->nports >= CFG_MAX_ALG_PORTS) {
-			perr(p, "too many ftp ports (max %d)", CFG_MAX_ALG_PORTS);
+		if (a->nports >= XDPNAT_FTP_PORTS) {
+			perr(p, "too many ftp ports (the data path inspects at most %d)",
+			    XDPNAT_FTP_PORTS);
 			return -1;
 		}
 		a->ports[a->nports++] = port;

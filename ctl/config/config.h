@@ -15,11 +15,11 @@
 #include <stdio.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include "xdpnat.h"
 
 #define CFG_MAX_IFACES		32
 #define CFG_MAX_FORWARDS	256
 #define CFG_MAX_DDNS		16
-#define CFG_MAX_ALG_PORTS	8
 #define CFG_PATH_MAX		256
 
 /* Defaults and limits of the statements whose defaults are not in
@@ -83,7 +83,7 @@ struct cfg_ddns {
 
 struct cfg_alg_ftp {
 	bool enabled;
-	uint16_t ports[CFG_MAX_ALG_PORTS];	/* default {21} */
+	uint16_t ports[XDPNAT_FTP_PORTS];	/* default {21} */
 	int nports;
 	uint16_t implicit_tls_port;		/* 0 = none */
 	unsigned expect_timeout;		/* seconds */
