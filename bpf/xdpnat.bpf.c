@@ -145,8 +145,8 @@ static __always_inline bool is_ftp_port(__u16 port)
 
 static __always_inline void ct_new_range(struct ct_new *n, const struct nat_iface *wan)
 {
-	n->port_lo = wan->port_lo_host ? wan->port_lo_host : 1024;
-	n->port_hi = wan->port_hi_host ? wan->port_hi_host : 65535;
+	n->port_lo = wan->port_lo_host ? wan->port_lo_host : XDPNAT_PORT_LO_DEFAULT;
+	n->port_hi = wan->port_hi_host ? wan->port_hi_host : XDPNAT_PORT_HI_DEFAULT;
 	n->alloc_sport = 1;
 }
 

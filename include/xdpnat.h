@@ -54,6 +54,10 @@
 /* Port allocation: how many candidates are tried before giving up. */
 #define XDPNAT_PORT_TRIES	32
 
+/* Masquerade source ports of a WAN whose `outbound` names no range. */
+#define XDPNAT_PORT_LO_DEFAULT	1024
+#define XDPNAT_PORT_HI_DEFAULT	65535
+
 /* FTP control ports nat_config carries, so also the most `alg ftp ports`
  * may list: a port the data path does not look for is never inspected. */
 #define XDPNAT_FTP_PORTS	4
@@ -102,7 +106,8 @@ struct nat_iface {
 	__u32 role;			/* enum nat_if_role */
 	__be32 addr;			/* WAN: current address, 0 = none */
 	__be32 gateway;			/* WAN: symmetric-return next hop, 0 = unknown */
-	__u16 port_lo_host;		/* WAN: masquerade range, host order */
+	__u16 port_lo_host;		/* WAN: masquerade range, host order,
+					 * 0 = XDPNAT_PORT_*_DEFAULT */
 	__u16 port_hi_host;
 	__u8 masquerade;		/* WAN: `outbound` configured */
 	__u8 wan_id;			/* WAN: 0..n-1 in config order */

@@ -26,8 +26,6 @@
  * xdpnat.h; see xdpnat.conf(5). */
 #define CFG_STATE_DIR_DEFAULT	"/var/lib/xdpnat"
 #define CFG_RUN_DIR_DEFAULT	"/run/xdpnat"
-#define CFG_OUTBOUND_PORT_LO	1024		/* `outbound` default range */
-#define CFG_OUTBOUND_PORT_HI	65535
 #define CFG_CT_MAX_MIN		1024		/* `conntrack-max` bounds */
 #define CFG_CT_MAX_MAX		16777216
 #define CFG_TIMEOUT_MAX		2592000		/* 30 days, any `timeout` */
