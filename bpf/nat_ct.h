@@ -16,30 +16,10 @@
 
 #include "nat_portalloc.h"
 #include "nat_ct_key.h"
+#include "nat_globals.h"
+#include "nat_gate.h"
 
-#define E2BIG_	7
 #define EEXIST_	17
-
-static __always_inline struct nat_stats *nat_stats_get(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&nat_stats, &zero);
-}
-
-#define STAT_INC(field)                                         \
-	do {                                                    \
-		struct nat_stats *__s = nat_stats_get();        \
-		if (__s)                                        \
-			__s->field++;                           \
-	} while (0)
-
-static __always_inline struct nat_config *nat_config_get(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&nat_config, &zero);
-}
 
 enum ct_new_rc {
 	CT_NEW_OK,
@@ -164,57 +144,6 @@ static __always_inline int ct_create(struct ct_new *n, struct nat_ct_value **out
 	if (!err)
 		STAT_INC(flows_created);
 	return CT_NEW_OK;
-}
-
-/*
- * nat_gate counts the established FTP control sessions per (remote peer,
- * inside server); a `gate ftp` forward admits only peers counted here, or
- * whose last session ended less than gate_linger seconds ago.
- */
-static __always_inline void gate_update(__be32 raddr, __be32 inside, int delta)
-{
-	struct nat_gate_key gk = { .raddr = raddr, .inside_addr = inside };
-	struct nat_gate_value *g, init = {};
-
-	g = bpf_map_lookup_elem(&nat_gate, &gk);
-	if (!g) {
-		if (delta < 0)
-			return;
-		bpf_map_update_elem(&nat_gate, &gk, &init, BPF_NOEXIST);
-		g = bpf_map_lookup_elem(&nat_gate, &gk);
-		if (!g)
-			return;
-	}
-	if (delta > 0)
-		__sync_fetch_and_add(&g->sessions, 1);
-	else if (g->sessions)
-		__sync_fetch_and_sub(&g->sessions, 1);
-	g->last_seen = bpf_ktime_get_ns();
-}
-
-static __always_inline bool gate_open(__be32 raddr, __be32 inside)
-{
-	struct nat_gate_key gk = { .raddr = raddr, .inside_addr = inside };
-	struct nat_gate_value *g = bpf_map_lookup_elem(&nat_gate, &gk);
-	struct nat_config *cfg = nat_config_get();
-	__u64 linger = cfg ? cfg->gate_linger : NAT_GATE_LINGER_DEFAULT;
-
-	if (!g)
-		return false;
-	return g->sessions > 0 || bpf_ktime_get_ns() < g->last_seen + linger * 1000000000ULL;
-}
-
-/* Packet p hit entry v of an FTP control session: (remote, inside server). */
-static __always_inline void gate_peers(const struct nat_ct_value *v, const struct nat_pkt *p,
-				       __be32 *raddr, __be32 *inside)
-{
-	if (v->dir == NAT_DIR_ORIG) {
-		*raddr = p->key.saddr;
-		*inside = v->to_daddr;
-	} else {
-		*raddr = p->key.daddr;
-		*inside = p->key.saddr;
-	}
 }
 
 /* Write a new state into this entry and its twin. */

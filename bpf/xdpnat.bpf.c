@@ -23,7 +23,9 @@
 #include <bpf/bpf_endian.h>
 #include "xdpnat.h"
 #include "nat_maps.h"
+#include "nat_globals.h"
 #include "nat_parse.h"
+#include "nat_gate.h"
 #include "nat_ct.h"
 #include "nat_rewrite.h"
 #include "nat_fib.h"
@@ -135,7 +137,7 @@ static __always_inline bool is_ftp_port(__u16 port)
 
 	if (!cfg || !port)
 		return false;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < XDPNAT_FTP_PORTS; i++)
 		if (cfg->ftp_ports[i] == port)
 			return true;
 	return false;
@@ -143,8 +145,8 @@ static __always_inline bool is_ftp_port(__u16 port)
 
 static __always_inline void ct_new_range(struct ct_new *n, const struct nat_iface *wan)
 {
-	n->port_lo = wan->port_lo_host ? wan->port_lo_host : 1024;
-	n->port_hi = wan->port_hi_host ? wan->port_hi_host : 65535;
+	n->port_lo = wan->port_lo_host ? wan->port_lo_host : XDPNAT_PORT_LO_DEFAULT;
+	n->port_hi = wan->port_hi_host ? wan->port_hi_host : XDPNAT_PORT_HI_DEFAULT;
 	n->alloc_sport = 1;
 }
 

@@ -92,6 +92,14 @@
 /* Port allocation: how many candidates are tried before giving up. */
 #define XDPNAT_PORT_TRIES	32
 
+/* Masquerade source ports of a WAN whose `outbound` names no range. */
+#define XDPNAT_PORT_LO_DEFAULT	1024
+#define XDPNAT_PORT_HI_DEFAULT	65535
+
+/* FTP control ports nat_config carries, so also the most `alg ftp ports`
+ * may list: a port the data path does not look for is never inspected. */
+#define XDPNAT_FTP_PORTS	4
+
 /* ---------------------------------------------------------------------
  * nat_config: ARRAY, one entry (key 0). Runtime tunables; the data path
  * and the controller read it on every use, so `bpftool map update` takes
@@ -106,8 +114,8 @@ struct nat_config {
 	__u32 timeout_expect;		/* FTP ALG expectation lifetime */
 	__u32 gate_linger;		/* gate stays open after control ends */
 	__u32 flags;			/* NAT_CFG_F_* */
-	__u16 ftp_ports[4];		/* `alg ftp ports`: masqueraded flows to these
-					 * (host order, 0 = unused) go to the ALG */
+	/* `alg ftp ports`: masqueraded flows to these (host order, 0 = unused) go to the ALG */
+	__u16 ftp_ports[XDPNAT_FTP_PORTS];
 };
 
 #define NAT_CFG_F_NO_FASTPATH	(1U << 0)	/* never redirect in XDP: all via kernel path */
@@ -136,7 +144,8 @@ struct nat_iface {
 	__u32 role;			/* enum nat_if_role */
 	__be32 addr;			/* WAN: current address, 0 = none */
 	__be32 gateway;			/* WAN: symmetric-return next hop, 0 = unknown */
-	__u16 port_lo_host;		/* WAN: masquerade range, host order */
+	__u16 port_lo_host;		/* WAN: masquerade range, host order,
+					 * 0 = XDPNAT_PORT_*_DEFAULT */
 	__u16 port_hi_host;
 	__u8 masquerade;		/* WAN: `outbound` configured */
 	__u8 wan_id;			/* WAN: 0..n-1 in config order */

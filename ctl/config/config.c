@@ -396,8 +396,8 @@ st_wan(struct parser *p, int ac, char **av)
 	w = &p->cfg->wans[p->cfg->nwans++];
 	memset(w, 0, sizeof(*w));
 	copy(w->ifname, sizeof(w->ifname), name);
-	w->port_lo = CFG_OUTBOUND_PORT_LO;
-	w->port_hi = CFG_OUTBOUND_PORT_HI;
+	w->port_lo = XDPNAT_PORT_LO_DEFAULT;
+	w->port_hi = XDPNAT_PORT_HI_DEFAULT;
 	w->line = p->line;
 	if (ac > 2 && (parse_opt(p, "wan", opts, ac, av, 2, &seen) == -1 ||
 	    parse_host(p, av[3], &w->gateway) == -1))
@@ -429,8 +429,8 @@ st_outbound(struct parser *p, int ac, char **av)
 	int i;
 
 	memset(&o, 0, sizeof(o));
-	o.lo = CFG_OUTBOUND_PORT_LO;
-	o.hi = CFG_OUTBOUND_PORT_HI;
+	o.lo = XDPNAT_PORT_LO_DEFAULT;
+	o.hi = XDPNAT_PORT_HI_DEFAULT;
 	if (parse_ifname(p, av[1], o.ifname) == -1)
 		return -1;
 	if (ac > 2) {
@@ -767,8 +767,9 @@ parse_port_list(struct parser *p, const char *s, struct cfg_alg_ftp *a)
 				return -1;
 			}
 		}
-		if (a->nports >= CFG_MAX_ALG_PORTS) {
-			perr(p, "too many ftp ports (max %d)", CFG_MAX_ALG_PORTS);
+		if (a->nports >= XDPNAT_FTP_PORTS) {
+			perr(p, "too many ftp ports (the data path inspects at most %d)",
+			    XDPNAT_FTP_PORTS);
 			return -1;
 		}
 		a->ports[a->nports++] = port;

@@ -15,19 +15,17 @@
 #include <stdio.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include "xdpnat.h"
 
 #define CFG_MAX_IFACES		32
 #define CFG_MAX_FORWARDS	256
 #define CFG_MAX_DDNS		16
-#define CFG_MAX_ALG_PORTS	8
 #define CFG_PATH_MAX		256
 
 /* Defaults and limits of the statements whose defaults are not in
  * xdpnat.h; see xdpnat.conf(5). */
 #define CFG_STATE_DIR_DEFAULT	"/var/lib/xdpnat"
 #define CFG_RUN_DIR_DEFAULT	"/run/xdpnat"
-#define CFG_OUTBOUND_PORT_LO	1024		/* `outbound` default range */
-#define CFG_OUTBOUND_PORT_HI	65535
 #define CFG_CT_MAX_MIN		1024		/* `conntrack-max` bounds */
 #define CFG_CT_MAX_MAX		16777216
 #define CFG_TIMEOUT_MAX		2592000		/* 30 days, any `timeout` */
@@ -83,7 +81,7 @@ struct cfg_ddns {
 
 struct cfg_alg_ftp {
 	bool enabled;
-	uint16_t ports[CFG_MAX_ALG_PORTS];	/* default {21} */
+	uint16_t ports[XDPNAT_FTP_PORTS];	/* default {21} */
 	int nports;
 	uint16_t implicit_tls_port;		/* 0 = none */
 	unsigned expect_timeout;		/* seconds */

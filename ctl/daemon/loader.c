@@ -126,8 +126,6 @@ void loader_close(struct nat_daemon *d)
 
 /* ---------------------------------------------------------------- maps */
 
-#define NAT_FTP_PORTS (int)(sizeof(((struct nat_config *)0)->ftp_ports) / sizeof(__u16))
-
 static void config_value(const struct xdpnat_config *cfg, __u32 flags, struct nat_config *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -140,7 +138,7 @@ static void config_value(const struct xdpnat_config *cfg, __u32 flags, struct na
 							  : NAT_TIMEOUT_EXPECT_DEFAULT;
 	out->gate_linger = NAT_GATE_LINGER_DEFAULT;
 	out->flags = flags;
-	for (int i = 0; cfg->alg_ftp.enabled && i < cfg->alg_ftp.nports && i < NAT_FTP_PORTS; i++)
+	for (int i = 0; cfg->alg_ftp.enabled && i < cfg->alg_ftp.nports && i < XDPNAT_FTP_PORTS; i++)
 		out->ftp_ports[i] = cfg->alg_ftp.ports[i];
 }
 
@@ -154,9 +152,6 @@ static int write_config_map(struct nat_daemon *d)
 
 	bpf_map_lookup_elem(fd, &zero, &cur);
 	config_value(&d->cfg, cur.flags, &val);
-	if (d->cfg.alg_ftp.enabled && d->cfg.alg_ftp.nports > NAT_FTP_PORTS)
-		nat_log("alg ftp: the data path inspects masqueraded flows to the first %d "
-			"ports only", NAT_FTP_PORTS);
 	if (bpf_map_update_elem(fd, &zero, &val, BPF_ANY)) {
 		nat_log("cannot write nat_config: %s", strerror(errno));
 		return -1;

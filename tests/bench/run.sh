@@ -68,7 +68,7 @@ machine_info() {
 	say ""
 }
 
-# xdpnat's data path is usable when its XDP program is more than the stub
+# xdpnat's data path is usable when bpf/xdpnat.bpf.c is more than the stub
 xdpnat_state() {
 	if [ ! -x "$E2E_XDPNAT" ]; then echo "no $E2E_XDPNAT"; return; fi
 	if grep -q 'STUB' bpf/xdpnat.bpf.c 2>/dev/null; then echo "bpf/xdpnat.bpf.c is still a stub"; return; fi

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * test_datapath.c - BPF_PROG_TEST_RUN tests of xdpnat_xdp and
- * xdpnat_tc_egress: exact frames in, exact frames out.
+ * test_datapath.c - BPF_PROG_TEST_RUN tests of xdpnat_xdp_lan,
+ * xdpnat_xdp_wan and xdpnat_tc_egress: exact frames in, exact frames out.
  *
  * Every test runs in a fresh private network namespace with a freshly
  * loaded skeleton (tests/bpf/nsenv.c). Expected frames are built from

@@ -662,7 +662,7 @@ test_err_alg_dirs(void **state)
 		{ "alg ftp ports 21,21\nforward tcp eth0 21 to 192.168.0.2 gate ftp", 4,
 		  "port 21 listed twice" },
 		{ "alg ftp ports 21,0", 4, "port 0 is not allowed" },
-		{ "alg ftp ports 1,2,3,4,5,6,7,8,9", 4, "too many ftp ports (max 8)" },
+		{ "alg ftp ports 1,2,3,4,5,6,7,8,9", 4, "too many ftp ports" },
 		{ "alg ftp implicit-tls 21", 4, "implicit-tls port 21 is also in ports" },
 		{ "alg ftp implicit-tls 99999", 4, "port 99999 out of range" },
 		{ "alg ftp expect-timeout 0", 4, "expect-timeout 0 out of range (1-3600)" },
@@ -680,6 +680,33 @@ test_err_alg_dirs(void **state)
 	strcpy(text, BASE "run-dir /");
 	memset(text + strlen(text), 'x', 300);
 	expect_error(text, 4, "run-dir is too long (max 255 characters)");
+}
+
+/* `alg ftp ports` may list as many ports as nat_config.ftp_ports holds
+ * (XDPNAT_FTP_PORTS, 4) and no more: a port the data path does not look
+ * for would silently never reach the ALG. */
+static void
+test_alg_ftp_ports_limit(void **state)
+{
+	char list[128], text[256], phrase[64];
+	int i, n = 0;
+
+	(void)state;
+	for (i = 0; i < XDPNAT_FTP_PORTS; i++)
+		n += snprintf(list + n, sizeof(list) - n, "%s%d", i ? "," : "", 2100 + i);
+	snprintf(text, sizeof(text), BASE "outbound eth0\n# ftp\nalg ftp ports %s\n", list);
+	expect_ok(text);
+	assert_true(cfg.alg_ftp.enabled);
+	assert_int_equal(cfg.alg_ftp.line, 6);
+	assert_int_equal(cfg.alg_ftp.nports, XDPNAT_FTP_PORTS);
+	for (i = 0; i < XDPNAT_FTP_PORTS; i++)
+		assert_int_equal(cfg.alg_ftp.ports[i], 2100 + i);
+
+	snprintf(text, sizeof(text), BASE "outbound eth0\n# ftp\nalg ftp ports %s,%d\n", list,
+	    2100 + XDPNAT_FTP_PORTS);
+	snprintf(phrase, sizeof(phrase), "too many ftp ports (the data path inspects at most %d)",
+	    XDPNAT_FTP_PORTS);
+	expect_error(text, 6, phrase);
 }
 
 /* No wan or no lan: reported at the last line of the file (line 1 if empty). */
@@ -924,6 +951,7 @@ main(void)
 		cmocka_unit_test(test_err_forward),
 		cmocka_unit_test(test_err_ddns),
 		cmocka_unit_test(test_err_alg_dirs),
+		cmocka_unit_test(test_alg_ftp_ports_limit),
 		cmocka_unit_test(test_err_missing_ifaces),
 		cmocka_unit_test(test_err_many),
 		cmocka_unit_test(test_err_limits),
