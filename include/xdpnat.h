@@ -128,6 +128,18 @@ struct nat_config {
 #define NAT_TIMEOUT_EXPECT_DEFAULT	60
 #define NAT_GATE_LINGER_DEFAULT		10
 
+/* A nat_config with every default, no flags and no FTP ports (tests and
+ * the benchmark load the programs without a configuration file). */
+#define NAT_CONFIG_DEFAULTS {						\
+	.timeout_tcp_syn = NAT_TIMEOUT_TCP_SYN_DEFAULT,			\
+	.timeout_tcp_est = NAT_TIMEOUT_TCP_EST_DEFAULT,			\
+	.timeout_tcp_closing = NAT_TIMEOUT_TCP_CLOSING_DEFAULT,		\
+	.timeout_udp = NAT_TIMEOUT_UDP_DEFAULT,				\
+	.timeout_icmp = NAT_TIMEOUT_ICMP_DEFAULT,			\
+	.timeout_expect = NAT_TIMEOUT_EXPECT_DEFAULT,			\
+	.gate_linger = NAT_GATE_LINGER_DEFAULT,				\
+}
+
 /* ---------------------------------------------------------------------
  * nat_ifaces: HASH, key __u32 ifindex. Every interface xdpnat is attached
  * to. For a WAN, addr is its current IPv4 address (0 = none: the WAN then

@@ -244,15 +244,7 @@ static void populate(void)
 {
 	int fd;
 	__u32 k = 0;
-	struct nat_config cfg = {
-		.timeout_tcp_syn = NAT_TIMEOUT_TCP_SYN_DEFAULT,
-		.timeout_tcp_est = NAT_TIMEOUT_TCP_EST_DEFAULT,
-		.timeout_tcp_closing = NAT_TIMEOUT_TCP_CLOSING_DEFAULT,
-		.timeout_udp = NAT_TIMEOUT_UDP_DEFAULT,
-		.timeout_icmp = NAT_TIMEOUT_ICMP_DEFAULT,
-		.timeout_expect = NAT_TIMEOUT_EXPECT_DEFAULT,
-		.gate_linger = NAT_GATE_LINGER_DEFAULT,
-	};
+	struct nat_config cfg = NAT_CONFIG_DEFAULTS;
 	if (bpf_map_update_elem(bpf_map__fd(nat->maps.nat_config), &k, &cfg, 0))
 		die("nat_config");
 	struct nat_iface lan = { .role = NAT_IF_LAN, .slot = 0 };

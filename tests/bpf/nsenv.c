@@ -113,15 +113,7 @@ static uint64_t env_clock_ms;
 
 int env_up_ct(struct env *e, unsigned ct_max)
 {
-	struct nat_config cfg = {
-		.timeout_tcp_syn = NAT_TIMEOUT_TCP_SYN_DEFAULT,
-		.timeout_tcp_est = NAT_TIMEOUT_TCP_EST_DEFAULT,
-		.timeout_tcp_closing = NAT_TIMEOUT_TCP_CLOSING_DEFAULT,
-		.timeout_udp = NAT_TIMEOUT_UDP_DEFAULT,
-		.timeout_icmp = NAT_TIMEOUT_ICMP_DEFAULT,
-		.timeout_expect = NAT_TIMEOUT_EXPECT_DEFAULT,
-		.gate_linger = NAT_GATE_LINGER_DEFAULT,
-	};
+	struct nat_config cfg = NAT_CONFIG_DEFAULTS;
 	__u32 zero = 0, ifx;
 	__be32 a;
 
