@@ -19,7 +19,7 @@
 
 #include "pkt.h"
 #include "nsenv.h"
-#include "routegen.h"
+#include "wan/routegen.h"
 #include "xdpnat.skel.h"
 
 const uint8_t MAC_LAN0[6]    = { 0x02, 0x00, 0x00, 0x00, 0x01, 0x01 };

@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alg_ftp.h"
+#include "alg/alg_ftp.h"
 
 #define STREAM_MAX	(1u << 16)
 

@@ -26,7 +26,7 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 
-#include "addrwatch.h"
+#include "wan/addrwatch.h"
 
 #define MAX_EVENTS 256
 

@@ -18,7 +18,7 @@
 #include <netinet/in.h>
 #include <cmocka.h>
 
-#include "alg_ftp.h"
+#include "alg/alg_ftp.h"
 
 #define C_ADDR	"192.168.0.10"		/* case A: LAN client */
 #define W_ADDR	"59.65.174.240"		/* WAN address */

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "xdpnat.h"
-#include "config.h"
+#include "config/config.h"
 
 /* Secret files for ddns, made by the group setup with these modes. */
 static char tmpdir[64];

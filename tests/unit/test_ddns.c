@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 #include <json-c/json.h>
-#include "ddns.h"
+#include "wan/ddns.h"
 
 static enum ddns_outcome reply(const char *body, bool *known, char *msg)
 {

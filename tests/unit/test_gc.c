@@ -14,7 +14,7 @@
 #include <arpa/inet.h>
 #include <cmocka.h>
 #include <bpf/bpf.h>
-#include "gc.h"
+#include "daemon/gc.h"
 
 #define SEC_NS 1000000000ULL
 #define NOW (100000ULL * SEC_NS)

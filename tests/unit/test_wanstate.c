@@ -26,7 +26,7 @@
 #include <cmocka.h>
 
 #include "xdpnat.h"
-#include "wanstate.h"
+#include "wan/wanstate.h"
 
 #define WAN_A	1001
 #define WAN_B	1002
