@@ -217,16 +217,16 @@ static void routegen_links(struct daemon_ctx *x)
 static void start_alg(struct daemon_ctx *x)
 {
 	struct nat_daemon *d = x->d;
-	struct alg_maps m = {
-		.ct = loader_map_fd(d, XDPNAT_MAP_CT),
-		.expect = loader_map_fd(d, XDPNAT_MAP_EXPECT),
-		.alg = loader_map_fd(d, XDPNAT_MAP_ALG),
-		.xsks = loader_map_fd(d, XDPNAT_MAP_XSKS),
-		.config = loader_map_fd(d, XDPNAT_MAP_CONFIG),
-		.forwards = loader_map_fd(d, XDPNAT_MAP_FORWARDS),
-		.refused = loader_map_fd(d, XDPNAT_MAP_REFUSED),
-	};
+	struct nat_maps m;
 
+	nat_maps_init(&m);
+	m.ct = loader_map_fd(d, XDPNAT_MAP_CT);
+	m.expect = loader_map_fd(d, XDPNAT_MAP_EXPECT);
+	m.alg = loader_map_fd(d, XDPNAT_MAP_ALG);
+	m.xsks = loader_map_fd(d, XDPNAT_MAP_XSKS);
+	m.config = loader_map_fd(d, XDPNAT_MAP_CONFIG);
+	m.forwards = loader_map_fd(d, XDPNAT_MAP_FORWARDS);
+	m.refused = loader_map_fd(d, XDPNAT_MAP_REFUSED);
 	x->alg = NULL;
 	x->alg_nifs = alg_ifaces(d, x->alg_ifs);
 	if (!d->cfg.alg_ftp.enabled)
