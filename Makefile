@@ -83,6 +83,7 @@ UNIT_DEPS_ddns      := $(call unit_mod,config) $(call unit_mod,ddns_proto) $(cal
 UNIT_DEPS_gc        := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call unit_mod,maps)
 UNIT_DEPS_wanstate  := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call unit_mod,maps) $(call unit_mod,log) \
 		       $(call unit_mod,config)
+UNIT_DEPS_alg_segment := $(call unit_mod,alg_ftp)
 .SECONDEXPANSION:
 $(BUILD)/tests/unit/test_%: tests/unit/test_%.c $$(call unit_mod,$$*) $$(UNIT_DEPS_$$*) $(CTL_HDRS)
 	@mkdir -p $(@D)
@@ -98,6 +99,7 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Ictl -I$(BUILD) \
 # tests/fuzz/fuzz_NAME.c is built with the sources in FUZZ_SRCS_NAME.
 fuzz_src = $(wildcard ctl/*/$(1).c)
 FUZZ_SRCS_alg_ftp := $(call fuzz_src,alg_ftp)
+FUZZ_SRCS_alg_segment := $(call fuzz_src,alg_segment) $(call fuzz_src,alg_ftp)
 $(BUILD)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(CTL_HDRS)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(LDLIBS)

@@ -1,0 +1,569 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * alg_session.c - the FTP ALG's session table (see alg_session.h): flows,
+ * port reservations, expectations, nat_alg, the hand-back to XDP and the
+ * operator's advice about opaque servers behind a forward.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+#include "alg/alg_session.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "nat_ct_key.h"
+
+#define ALG_SESSION_BUCKETS		1024
+#define ALG_SESSION_RESV_MAX		256	/* ports given out, not yet expected */
+#define ALG_SESSION_PORT_TRIES		64
+#define ALG_SESSION_OPAQUE_WAIT_NS	(5ULL * NS_PER_SEC)
+#define ALG_SESSION_LOG_PER_SEC		20
+#define ALG_SESSION_ADVISED_MAX		64
+
+/* A port map_port gave out, held until its expectation opens or is
+ * cancelled, at most expect-timeout. */
+struct alg_resv {
+	__be32 remote, outside;
+	__u16 port_host;
+	bool used;
+	__u64 expires;
+	const struct alg_flow *flow;
+};
+
+struct alg_session {
+	struct nat_maps m;
+	struct alg_flow *bucket[ALG_SESSION_BUCKETS];
+	unsigned n_flows;
+	struct alg_resv resv[ALG_SESSION_RESV_MAX];
+	__u32 expect_timeout;		/* seconds */
+	__u32 rng;
+	bool full_logged;
+	__be32 advised[ALG_SESSION_ADVISED_MAX];	/* servers the operator was told about */
+	unsigned n_advised;
+	unsigned log_budget;		/* per-flow log lines left this second */
+	uint64_t log_dropped;
+	struct alg_session_stats st;
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static const char *key_str(const struct nat_ct_key *k, char *buf, size_t len)
+{
+	char s[INET_ADDRSTRLEN], d[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &k->saddr, s, sizeof(s));
+	inet_ntop(AF_INET, &k->daddr, d, sizeof(d));
+	snprintf(buf, len, "%s:%u -> %s:%u", s, ntohs(k->sport), d, ntohs(k->dport));
+	return buf;
+}
+
+/* Per-flow events are logged at most ALG_SESSION_LOG_PER_SEC a second: a
+ * peer must not be able to make the thread wait for a slow log reader. */
+static bool log_ok(struct alg_session *s)
+{
+	if (s->log_budget) {
+		s->log_budget--;
+		return true;
+	}
+	s->log_dropped++;
+	return false;
+}
+
+static const char *why_name(enum alg_ftp_opaque_reason why)
+{
+	switch (why) {
+	case ALG_FTP_WHY_AUTH:		return "AUTH accepted";
+	case ALG_FTP_WHY_NOT_FTP:	return "not FTP";
+	case ALG_FTP_WHY_OVERFLOW:	return "too much in flight";
+	case ALG_FTP_WHY_GAP:		return "bytes missed";
+	default:			return "the ALG stops";
+	}
+}
+
+static __u32 rng_next(struct alg_session *s)
+{
+	/* xorshift32: port candidates only, not a secret */
+	s->rng ^= s->rng << 13;
+	s->rng ^= s->rng >> 17;
+	s->rng ^= s->rng << 5;
+	return s->rng;
+}
+
+static bool ct_exists(const struct alg_session *s, const struct nat_ct_key *k)
+{
+	struct nat_ct_value v;
+
+	return bpf_map_lookup_elem(s->m.ct, k, &v) == 0;
+}
+
+/* ---------------------------------------------------------------- flows */
+
+static unsigned key_hash(const struct nat_ct_key *k)
+{
+	const uint8_t *p = (const uint8_t *)k;
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < sizeof(*k); i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h % ALG_SESSION_BUCKETS;
+}
+
+static struct alg_flow *flow_find(struct alg_session *s, const struct nat_ct_key *okey)
+{
+	for (struct alg_flow *f = s->bucket[key_hash(okey)]; f; f = f->next)
+		if (!memcmp(&f->okey, okey, sizeof(*okey)))
+			return f;
+	return NULL;
+}
+
+static void resv_release_flow(struct alg_session *s, const struct alg_flow *f)
+{
+	for (int i = 0; i < ALG_SESSION_RESV_MAX; i++)
+		if (s->resv[i].used && s->resv[i].flow == f)
+			s->resv[i].used = false;
+}
+
+/* Only the memory: the flow's nat_alg entry goes with its nat_ct entry
+ * in the GC. */
+static void flow_free(struct alg_session *s, struct alg_flow *f)
+{
+	struct alg_flow **pp = &s->bucket[key_hash(&f->okey)];
+
+	while (*pp && *pp != f)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = f->next;
+	resv_release_flow(s, f);
+	free(f);
+	s->n_flows--;
+}
+
+static void alg_write(struct alg_session *s, struct alg_flow *f)
+{
+	f->v.state = (__u8)alg_ftp_get_state(&f->conn);
+	f->v.delta[0] = alg_ftp_delta(&f->conn, ALG_FTP_FROM_CLIENT);
+	f->v.delta[1] = alg_ftp_delta(&f->conn, ALG_FTP_FROM_SERVER);
+	if (bpf_map_update_elem(s->m.alg, &f->okey, &f->v, BPF_ANY) && log_ok(s))
+		nat_log("alg: cannot write nat_alg: %s", strerror(errno));
+}
+
+/*
+ * Set flags in one nat_ct entry. A hash map value cannot be written in part
+ * from user space, so this is a read-modify-write: counters (packets,
+ * bytes, last_seen) or a NAT_CT_F_FIN the data path writes between our
+ * read and our write are lost. That is once per flow; a lost FIN flag only
+ * delays the CLOSING state to the next FIN/RST or leaves the flow to the
+ * established timeout.
+ */
+static int ct_set_flags(struct alg_session *s, const struct nat_ct_key *k, __u8 flags)
+{
+	struct nat_ct_value v;
+
+	if (bpf_map_lookup_elem(s->m.ct, k, &v))
+		return -1;
+	if ((v.flags & flags) == flags)
+		return 0;
+	v.flags |= flags;
+	return bpf_map_update_elem(s->m.ct, k, &v, BPF_EXIST) ? -1 : 0;
+}
+
+/* From here on XDP forwards the flow itself, applying the final offsets. */
+static void hand_back(struct alg_session *s, struct alg_flow *f, bool log)
+{
+	struct nat_ct_value ov;
+	struct nat_ct_key rkey;
+	char buf[64];
+
+	f->handed_back = true;
+	f->v.opaque_since = nat_now_ns();
+	alg_write(s, f);
+	if (bpf_map_lookup_elem(s->m.ct, &f->okey, &ov))
+		return;		/* the flow is gone */
+	ct_twin_key(&rkey, &ov, f->okey.proto);
+	if (ct_set_flags(s, &rkey, NAT_CT_F_OPAQUE | NAT_CT_F_SEQADJ) ||
+	    ct_set_flags(s, &f->okey, NAT_CT_F_OPAQUE | NAT_CT_F_SEQADJ)) {
+		if (log_ok(s))
+			nat_log("alg: cannot hand %s back to XDP: %s",
+				key_str(&f->okey, buf, sizeof(buf)), strerror(errno));
+	}
+	s->st.handed_back++;
+	if (log && log_ok(s))
+		nat_log("alg: %s handed back to XDP (%s), offsets %+d/%+d, %llu packets inspected",
+			key_str(&f->okey, buf, sizeof(buf)), why_name(f->conn.why), f->v.delta[0],
+			f->v.delta[1], (unsigned long long)f->v.user_packets);
+}
+
+static int map_port(void *ctx, const struct alg_ftp_map_req *req, uint16_t *outside_port_host);
+
+/* The orig entry ov of flow okey: what the ALG needs to know about it. */
+static void flow_init(struct alg_flow *f, const struct nat_ct_key *okey,
+		      const struct nat_ct_value *ov)
+{
+	struct alg_ftp_nat nat = {};
+
+	f->okey = *okey;
+	f->wan_ifindex = ov->wan_ifindex;
+	f->seen_data[0] = f->seen_data[1] = false;
+	f->isn_known[0] = f->isn_known[1] = false;
+	f->want_opaque = f->handed_back = false;
+	memset(&f->v, 0, sizeof(f->v));
+	if (ov->kind == NAT_KIND_MASQ) {
+		nat.mode = ALG_FTP_MASQ;
+		nat.client_addr = okey->saddr;
+		nat.client_outside = ov->to_saddr;
+		nat.server_addr = okey->daddr;
+		nat.server_outside = okey->daddr;
+	} else if (ov->kind == NAT_KIND_FORWARD) {
+		nat.mode = ALG_FTP_FORWARD;
+		nat.client_addr = okey->saddr;
+		nat.client_outside = okey->saddr;
+		nat.server_addr = ov->to_daddr;
+		nat.server_outside = okey->daddr;
+	}
+	alg_ftp_init(&f->conn, &nat, map_port, f);
+}
+
+static struct alg_flow *flow_new(struct alg_session *s, const struct nat_ct_key *okey,
+				 const struct nat_ct_value *ov)
+{
+	struct alg_flow *f;
+	unsigned h = key_hash(okey);
+
+	if (s->n_flows >= XDPNAT_ALG_MAX || !(f = calloc(1, sizeof(*f))))
+		return NULL;
+	f->session = s;
+	flow_init(f, okey, ov);
+	f->next = s->bucket[h];
+	s->bucket[h] = f;
+	s->n_flows++;
+	return f;
+}
+
+/* A flow that cannot be inspected (table full, a kind the ALG does not
+ * handle) goes back to XDP at once: nothing was rewritten, no offsets. */
+static void hand_back_uninspected(struct alg_session *s, const struct nat_ct_key *okey,
+				  const struct nat_ct_value *ov)
+{
+	struct nat_ct_key rkey;
+	char buf[64];
+
+	ct_twin_key(&rkey, ov, okey->proto);
+	ct_set_flags(s, &rkey, NAT_CT_F_OPAQUE);
+	ct_set_flags(s, okey, NAT_CT_F_OPAQUE);
+	s->st.uninspected++;
+	if (!s->full_logged)
+		nat_log("alg: %s passes uninspected: %u control flows inspected already, or not a "
+			"masqueraded or forwarded flow (logged once)",
+			key_str(okey, buf, sizeof(buf)), s->n_flows);
+	s->full_logged = true;
+}
+
+struct alg_flow *alg_session_flow(struct alg_session *s, const struct nat_ct_key *key,
+				  bool syn, uint32_t seq, enum alg_ftp_dir *dir)
+{
+	struct nat_ct_key okey;
+	struct nat_ct_value v, ov;
+	struct alg_flow *f;
+
+	if (bpf_map_lookup_elem(s->m.ct, key, &v)) {
+		s->st.no_flow++;
+		return NULL;
+	}
+	if (v.dir == NAT_DIR_ORIG) {
+		okey = *key;
+		ov = v;
+	} else if (v.dir == NAT_DIR_REPLY) {
+		ct_twin_key(&okey, &v, key->proto);
+		if (bpf_map_lookup_elem(s->m.ct, &okey, &ov))
+			return NULL;
+	} else {
+		return NULL;
+	}
+	*dir = v.dir == NAT_DIR_ORIG ? ALG_FTP_FROM_CLIENT : ALG_FTP_FROM_SERVER;
+	f = flow_find(s, &okey);
+	if (f && syn && !(f->isn_known[*dir] && f->isn[*dir] == seq) &&
+	    (f->handed_back || f->seen_data[0] || f->seen_data[1])) {
+		/* a new connection on the tuple of a finished one (not a
+		 * retransmitted SYN: that has the ISN seen before) */
+		resv_release_flow(s, f);
+		flow_init(f, &okey, &ov);
+	}
+	if (!f && (ov.kind == NAT_KIND_MASQ || ov.kind == NAT_KIND_FORWARD))
+		f = flow_new(s, &okey, &ov);
+	if (!f) {
+		hand_back_uninspected(s, &okey, &ov);
+		return NULL;
+	}
+	if (syn && !f->seen_data[*dir]) {
+		f->isn_known[*dir] = true;
+		f->isn[*dir] = seq;
+		alg_ftp_set_isn(&f->conn, *dir, seq);
+	}
+	return f;
+}
+
+void alg_session_packet_done(struct alg_session *s, struct alg_flow *f)
+{
+	f->v.user_packets++;
+	if (f->want_opaque && !f->handed_back && alg_ftp_rewrites_acked(&f->conn))
+		hand_back(s, f, true);
+	else
+		alg_write(s, f);
+}
+
+/* ---------------------------------------------------------------- expectations */
+
+static struct alg_resv *resv_find(struct alg_session *s, __be32 remote, __be32 outside,
+				  __u16 port)
+{
+	for (int i = 0; i < ALG_SESSION_RESV_MAX; i++) {
+		struct alg_resv *r = &s->resv[i];
+
+		if (r->used && r->remote == remote && r->outside == outside && r->port_host == port)
+			return r;
+	}
+	return NULL;
+}
+
+static bool port_free(struct alg_session *s, const struct alg_flow *f,
+		      const struct alg_ftp_map_req *req, __u16 port)
+{
+	struct nat_expect_key ek = {
+		.raddr = req->remote_addr, .waddr = req->outside_addr, .wport = htons(port),
+		.proto = req->proto,
+	};
+	struct nat_fwd_key fk = { .ifindex = f->wan_ifindex, .port = htons(port), .proto = req->proto };
+	struct nat_expect_value ev;
+	struct nat_fwd_value fv;
+
+	if (port < ALG_FTP_PORT_MIN || resv_find(s, req->remote_addr, req->outside_addr, port))
+		return false;
+	if (!bpf_map_lookup_elem(s->m.expect, &ek, &ev))
+		return false;
+	/* A forwarded port is taken, unless it leads to the very same place. */
+	if (s->m.forwards >= 0 && !bpf_map_lookup_elem(s->m.forwards, &fk, &fv) &&
+	    (fv.addr != req->inside_addr || fv.port != htons(req->inside_port_host)))
+		return false;
+	return true;
+}
+
+/* alg_ftp_map_port_fn: the inside port itself when free, else another. */
+static int map_port(void *ctx, const struct alg_ftp_map_req *req, uint16_t *outside_port_host)
+{
+	struct alg_flow *f = ctx;
+	struct alg_session *s = f->session;
+	struct alg_resv *slot = NULL;
+	__u16 port = req->inside_port_host;
+
+	for (int i = 0; i < ALG_SESSION_RESV_MAX && !slot; i++)
+		if (!s->resv[i].used)
+			slot = &s->resv[i];
+	if (!slot)
+		return -1;
+	for (int i = 0; i <= ALG_SESSION_PORT_TRIES; i++) {
+		if (i)
+			port = (__u16)(ALG_FTP_PORT_MIN + rng_next(s) % (65536 - ALG_FTP_PORT_MIN));
+		if (!port_free(s, f, req, port))
+			continue;
+		*slot = (struct alg_resv){
+			.remote = req->remote_addr, .outside = req->outside_addr, .port_host = port,
+			.used = true, .flow = f,
+			.expires = nat_now_ns() + (__u64)s->expect_timeout * NS_PER_SEC,
+		};
+		*outside_port_host = port;
+		return 0;
+	}
+	return -1;
+}
+
+static void expect_key(const struct alg_ftp_event *ev, struct nat_expect_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->raddr = ev->remote_addr;
+	k->waddr = ev->outside_addr;
+	k->wport = htons(ev->outside_port_host);
+	k->proto = ev->proto;
+}
+
+static void expect_open(struct alg_session *s, struct alg_flow *f, const struct alg_ftp_event *ev)
+{
+	struct nat_expect_key k;
+	struct nat_expect_value v = {
+		.to_addr = ev->inside_addr, .to_port = htons(ev->inside_port_host),
+		.dir = 0,	/* always remote -> inside host */
+		.expires = nat_now_ns() + (__u64)s->expect_timeout * NS_PER_SEC,
+		.ctl = f->okey,
+	};
+	char r[INET_ADDRSTRLEN], o[INET_ADDRSTRLEN], i[INET_ADDRSTRLEN];
+
+	expect_key(ev, &k);
+	if (bpf_map_update_elem(s->m.expect, &k, &v, BPF_ANY)) {
+		if (log_ok(s))
+			nat_log("alg: cannot write nat_expect: %s", strerror(errno));
+		return;
+	}
+	s->st.expects_opened++;
+	if (!log_ok(s))
+		return;
+	inet_ntop(AF_INET, &ev->remote_addr, r, sizeof(r));
+	inet_ntop(AF_INET, &ev->outside_addr, o, sizeof(o));
+	inet_ntop(AF_INET, &ev->inside_addr, i, sizeof(i));
+	nat_log("alg: expect %s -> %s:%u => %s:%u (%us)", r, o, ev->outside_port_host, i,
+		ev->inside_port_host, s->expect_timeout);
+}
+
+/* Delete an expectation if it is still the one this flow opened: the
+ * ALG's own write undone, not expiry (that is the GC's). */
+static void expect_cancel(struct alg_session *s, struct alg_flow *f,
+			  const struct alg_ftp_event *ev)
+{
+	struct nat_expect_key k;
+	struct nat_expect_value v;
+
+	expect_key(ev, &k);
+	if (bpf_map_lookup_elem(s->m.expect, &k, &v) || memcmp(&v.ctl, &f->okey, sizeof(v.ctl)))
+		return;
+	if (!bpf_map_delete_elem(s->m.expect, &k))
+		s->st.expects_cancelled++;
+}
+
+void alg_session_events(struct alg_session *s, struct alg_flow *f,
+			const struct alg_ftp_result *res)
+{
+	for (unsigned i = 0; i < res->n_events; i++) {
+		const struct alg_ftp_event *ev = &res->ev[i];
+		struct alg_resv *r;
+
+		switch (ev->kind) {
+		case ALG_FTP_EV_EXPECT_OPEN:
+		case ALG_FTP_EV_EXPECT_CANCEL:
+			r = resv_find(s, ev->remote_addr, ev->outside_addr, ev->outside_port_host);
+			if (r && r->flow == f)
+				r->used = false;
+			if (ev->kind == ALG_FTP_EV_EXPECT_OPEN)
+				expect_open(s, f, ev);
+			else
+				expect_cancel(s, f, ev);
+			break;
+		case ALG_FTP_EV_GO_OPAQUE:
+			if (!f->want_opaque) {
+				f->want_opaque = true;
+				f->want_since = nat_now_ns();
+			}
+			break;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- housekeeping */
+
+/*
+ * An opaque FTP session through a forward (the ALG cannot see its passive
+ * port any more) followed by a refused connection from the same peer to
+ * the same WAN address: the seed case. Tell the operator, once per server,
+ * what the server needs.
+ */
+static void advise_opaque(struct alg_session *s, const struct alg_flow *f)
+{
+	struct nat_refused_key rk = { .raddr = f->okey.saddr, .waddr = f->okey.daddr };
+	struct nat_refused_value rv;
+	__be32 server = f->conn.nat.server_addr;
+	char r[INET_ADDRSTRLEN], w[INET_ADDRSTRLEN], srv[INET_ADDRSTRLEN], wan[IF_NAMESIZE];
+
+	if (s->m.refused < 0 || f->conn.nat.mode != ALG_FTP_FORWARD || !f->v.opaque_since)
+		return;
+	if (bpf_map_lookup_elem(s->m.refused, &rk, &rv) || rv.last < f->v.opaque_since)
+		return;
+	for (unsigned i = 0; i < s->n_advised; i++)
+		if (s->advised[i] == server)
+			return;
+	if (s->n_advised < ALG_SESSION_ADVISED_MAX)
+		s->advised[s->n_advised++] = server;
+	inet_ntop(AF_INET, &rk.raddr, r, sizeof(r));
+	inet_ntop(AF_INET, &rk.waddr, w, sizeof(w));
+	inet_ntop(AF_INET, &server, srv, sizeof(srv));
+	if (!if_indextoname(f->wan_ifindex, wan))
+		snprintf(wan, sizeof(wan), "<wan>");
+	nat_log("alg: FTP server %s: its control channel to %s is encrypted (AUTH TLS), and %s's "
+		"next connection to %s:%u was %s. The ALG cannot see passive ports any more: "
+		"forward the server's passive port range with `forward tcp %s <lo>-<hi> to %s gate ftp` "
+		"and set the server's passive address to %s's DDNS name (`ddns %s ...`).",
+		srv, r, r, w, ntohs(rv.dport), rv.gated ? "refused by the gate" : "not forwarded",
+		wan, srv, wan, wan);
+}
+
+void alg_session_tick(struct alg_session *s, uint64_t now)
+{
+	struct nat_config cfg;
+	__u32 zero = 0;
+
+	if (s->log_dropped)
+		nat_log("alg: %llu log lines suppressed", (unsigned long long)s->log_dropped);
+	s->log_dropped = 0;
+	s->log_budget = ALG_SESSION_LOG_PER_SEC;
+	if (!bpf_map_lookup_elem(s->m.config, &zero, &cfg) && cfg.timeout_expect)
+		s->expect_timeout = cfg.timeout_expect;
+
+	for (int b = 0; b < ALG_SESSION_BUCKETS; b++) {
+		for (struct alg_flow *f = s->bucket[b], *next; f; f = next) {
+			next = f->next;
+			if (!ct_exists(s, &f->okey)) {
+				flow_free(s, f);
+				continue;
+			}
+			if (f->want_opaque && !f->handed_back &&
+			    now - f->want_since >= ALG_SESSION_OPAQUE_WAIT_NS)
+				hand_back(s, f, true);	/* unacked rewrites: the peer is gone anyway */
+			if (f->handed_back)
+				advise_opaque(s, f);
+		}
+	}
+	for (int i = 0; i < ALG_SESSION_RESV_MAX; i++)
+		if (s->resv[i].used && s->resv[i].expires <= now)
+			s->resv[i].used = false;
+}
+
+/* ---------------------------------------------------------------- table */
+
+struct alg_session *alg_session_new(const struct nat_maps *m, uint32_t expect_timeout)
+{
+	struct alg_session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->m = *m;
+	s->expect_timeout = expect_timeout;
+	s->rng = (__u32)nat_now_ns() | 1;
+	return s;
+}
+
+void alg_session_hand_back_all(struct alg_session *s)
+{
+	for (int b = 0; b < ALG_SESSION_BUCKETS; b++)
+		for (struct alg_flow *f = s->bucket[b]; f; f = f->next)
+			if (!f->handed_back && (alg_ftp_delta(&f->conn, ALG_FTP_FROM_CLIENT) ||
+						alg_ftp_delta(&f->conn, ALG_FTP_FROM_SERVER)))
+				hand_back(s, f, false);
+}
+
+void alg_session_free(struct alg_session *s)
+{
+	if (!s)
+		return;
+	for (int b = 0; b < ALG_SESSION_BUCKETS; b++) {
+		for (struct alg_flow *f = s->bucket[b], *next; f; f = next) {
+			next = f->next;
+			free(f);
+		}
+	}
+	free(s);
+}
+
+const struct alg_session_stats *alg_session_get_stats(const struct alg_session *s)
+{
+	return &s->st;
+}

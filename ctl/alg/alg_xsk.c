@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * alg_xsk.c - the FTP ALG's AF_XDP sockets (see alg_xsk.h): umem and
+ * socket setup, the nat_xsks entry, and the four rings.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+#include "alg/alg_xsk.h"
+#include "common/log.h"
+#include "xdpnat.h"
+
+#define ALG_XSK_FRAMES		(2 * ALG_XSK_RING)	/* first half rx (fill), second half tx */
+#define ALG_XSK_AREA_SIZE	((size_t)ALG_XSK_FRAMES * ALG_XSK_FRAME_SIZE)
+
+int alg_xsk_rx_queues(const char *ifname)
+{
+	char path[64 + IF_NAMESIZE];
+	struct dirent *de;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/queues", ifname);
+	dir = opendir(path);
+	if (!dir)
+		return 1;
+	while ((de = readdir(dir)))
+		n += !strncmp(de->d_name, "rx-", 3);
+	closedir(dir);
+	if (n < 1)
+		n = 1;
+	return n > XDPNAT_XSK_QUEUES ? XDPNAT_XSK_QUEUES : n;
+}
+
+static void fill(struct alg_xsk *x, const __u64 *addrs, __u32 n)
+{
+	__u32 idx;
+
+	if (!n)
+		return;
+	/* the fill ring holds all rx frames: room is always there */
+	if (xsk_ring_prod__reserve(&x->fill, n, &idx) != n)
+		return;
+	for (__u32 i = 0; i < n; i++)
+		*xsk_ring_prod__fill_addr(&x->fill, idx + i) = addrs[i];
+	xsk_ring_prod__submit(&x->fill, n);
+}
+
+int alg_xsk_open(struct alg_xsk *x, const char *ifname, int ifindex, __u32 queue)
+{
+	struct xsk_umem_config ucfg = {
+		.fill_size = ALG_XSK_RING, .comp_size = ALG_XSK_RING,
+		.frame_size = ALG_XSK_FRAME_SIZE, .frame_headroom = 0, .flags = 0,
+	};
+	struct xsk_socket_config scfg = {
+		.rx_size = ALG_XSK_RING, .tx_size = ALG_XSK_RING,
+		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+		.bind_flags = XDP_COPY,
+	};
+	__u64 rx_frames[ALG_XSK_RING];
+	int err;
+
+	snprintf(x->ifname, sizeof(x->ifname), "%s", ifname);
+	x->ifindex = ifindex;
+	x->queue = queue;
+	x->area = mmap(NULL, ALG_XSK_AREA_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (x->area == MAP_FAILED) {
+		x->area = NULL;
+		nat_log("alg: %s queue %u: cannot map a umem: %s", ifname, queue, strerror(errno));
+		return -1;
+	}
+	err = xsk_umem__create(&x->umem, x->area, ALG_XSK_AREA_SIZE, &x->fill, &x->comp, &ucfg);
+	if (err) {
+		x->umem = NULL;
+		nat_log("alg: %s queue %u: cannot create a umem: %s", ifname, queue,
+			strerror(-err));
+		return -1;
+	}
+	err = xsk_socket__create(&x->sock, ifname, queue, x->umem, &x->rx, &x->tx, &scfg);
+	if (err) {
+		x->sock = NULL;
+		nat_log("alg: %s queue %u: cannot create an AF_XDP socket: %s", ifname, queue,
+			strerror(-err));
+		return -1;
+	}
+	for (__u32 i = 0; i < ALG_XSK_RING; i++) {
+		rx_frames[i] = (__u64)i * ALG_XSK_FRAME_SIZE;
+		x->tx_free[i] = (__u64)(ALG_XSK_RING + i) * ALG_XSK_FRAME_SIZE;
+	}
+	x->n_tx_free = ALG_XSK_RING;
+	fill(x, rx_frames, ALG_XSK_RING);
+	return 0;
+}
+
+int alg_xsk_enter(struct alg_xsk *x, int xsks_fd, int slot)
+{
+	int fd = xsk_socket__fd(x->sock);
+
+	x->map_key = (__u32)slot * XDPNAT_XSK_QUEUES + x->queue;
+	if (bpf_map_update_elem(xsks_fd, &x->map_key, &fd, BPF_ANY)) {
+		nat_log("alg: %s queue %u: cannot enter the socket in nat_xsks: %s", x->ifname,
+			x->queue, strerror(errno));
+		return -1;
+	}
+	x->xsks_fd = xsks_fd;
+	x->in_map = true;
+	return 0;
+}
+
+void alg_xsk_remove(struct alg_xsk *x)
+{
+	if (x->in_map && bpf_map_delete_elem(x->xsks_fd, &x->map_key) && errno != ENOENT)
+		nat_log("alg: cannot remove nat_xsks entry %u: %s", x->map_key, strerror(errno));
+	x->in_map = false;
+}
+
+void alg_xsk_close(struct alg_xsk *x)
+{
+	alg_xsk_remove(x);
+	if (x->sock)
+		xsk_socket__delete(x->sock);
+	if (x->umem)
+		xsk_umem__delete(x->umem);
+	if (x->area)
+		munmap(x->area, ALG_XSK_AREA_SIZE);
+	x->sock = NULL;
+	x->umem = NULL;
+	x->area = NULL;
+}
+
+int alg_xsk_fd(const struct alg_xsk *x)
+{
+	return xsk_socket__fd(x->sock);
+}
+
+__u32 alg_xsk_rx_peek(struct alg_xsk *x, __u32 max, __u32 *first)
+{
+	return xsk_ring_cons__peek(&x->rx, max, first);
+}
+
+struct alg_xsk_frame alg_xsk_rx_frame(struct alg_xsk *x, __u32 idx)
+{
+	const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->rx, idx);
+
+	return (struct alg_xsk_frame){
+		.data = xsk_umem__get_data(x->area, d->addr),
+		.len = d->len,
+		.headroom = d->addr % ALG_XSK_FRAME_SIZE,
+	};
+}
+
+void alg_xsk_rx_release(struct alg_xsk *x, __u32 first, __u32 n)
+{
+	__u64 frames[ALG_XSK_RING];
+
+	if (n > ALG_XSK_RING)
+		n = ALG_XSK_RING;
+	for (__u32 i = 0; i < n; i++) {
+		__u64 addr = xsk_ring_cons__rx_desc(&x->rx, first + i)->addr;
+
+		frames[i] = addr - addr % ALG_XSK_FRAME_SIZE;
+	}
+	if (!n)
+		return;
+	xsk_ring_cons__release(&x->rx, n);
+	fill(x, frames, n);
+}
+
+void alg_xsk_reclaim(struct alg_xsk *x)
+{
+	__u32 idx, n = xsk_ring_cons__peek(&x->comp, ALG_XSK_RING, &idx);
+
+	for (__u32 i = 0; i < n; i++)
+		if (x->n_tx_free < ALG_XSK_RING)
+			x->tx_free[x->n_tx_free++] = *xsk_ring_cons__comp_addr(&x->comp, idx + i);
+	if (n)
+		xsk_ring_cons__release(&x->comp, n);
+}
+
+uint8_t *alg_xsk_tx_frame(struct alg_xsk *x, __u64 *addr)
+{
+	if (!x->n_tx_free)
+		alg_xsk_reclaim(x);
+	if (!x->n_tx_free)
+		return NULL;
+	*addr = x->tx_free[--x->n_tx_free];
+	return xsk_umem__get_data(x->area, *addr);
+}
+
+void alg_xsk_tx_unused(struct alg_xsk *x, __u64 addr)
+{
+	if (x->n_tx_free < ALG_XSK_RING)
+		x->tx_free[x->n_tx_free++] = addr;
+}
+
+int alg_xsk_tx_submit(struct alg_xsk *x, __u64 addr, size_t len)
+{
+	struct xdp_desc *d;
+	__u32 idx;
+
+	if (xsk_ring_prod__reserve(&x->tx, 1, &idx) != 1) {
+		alg_xsk_tx_unused(x, addr);
+		return -1;
+	}
+	d = xsk_ring_prod__tx_desc(&x->tx, idx);
+	d->addr = addr;
+	d->len = (__u32)len;
+	d->options = 0;
+	xsk_ring_prod__submit(&x->tx, 1);
+	x->kick = true;
+	return 0;
+}
+
+void alg_xsk_kick(struct alg_xsk *x)
+{
+	if (!x->kick)
+		return;
+	/* copy mode: the kernel sends the tx ring in this call; EAGAIN/EBUSY
+	 * leave descriptors there for the next kick */
+	if (sendto(xsk_socket__fd(x->sock), NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0 ||
+	    (errno != EAGAIN && errno != EBUSY && errno != ENOBUFS))
+		x->kick = false;
+}
+
+bool alg_xsk_tx_pending(const struct alg_xsk *x)
+{
+	return x->kick || x->n_tx_free < ALG_XSK_RING;
+}
