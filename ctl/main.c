@@ -26,7 +26,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: xdpnat <command> [-c FILE]\n"
 		"  check  [-c FILE]          check the configuration\n"
-		"  run    [-c FILE] [-f]     load, attach and run the daemon (-f: foreground)\n"
+		"  run    [-c FILE] [-f]     load (or adopt), attach and run the daemon (-f: foreground)\n"
+		"  detach [-c FILE]          remove the data path a stopped daemon left attached\n"
 		"  flows  [-c FILE] [--json] list the flows\n"
 		"  stats  [-c FILE] [--json] data path and controller counters\n"
 		"  status [-c FILE] [--json] daemon, interfaces, DDNS; exit 1 if not running\n"
@@ -109,6 +110,8 @@ int main(int argc, char **argv)
 		return cmd_check(&o);
 	if (!strcmp(cmd, "run"))
 		return daemon_run(o.config, o.foreground);
+	if (!strcmp(cmd, "detach"))
+		return daemon_detach(o.config);
 	if (!strcmp(cmd, "flows"))
 		return cmd_cli(&o, cli_flows);
 	if (!strcmp(cmd, "stats"))

@@ -3,6 +3,12 @@
  * cli_status.c - `xdpnat status`: the daemon's own account of itself
  * (<run-dir>/status.json and ddns.json), with each interface checked
  * against the kernel for whether our XDP program is still attached.
+ *
+ * The data path outlives the daemon, so there are three answers, each
+ * with its exit status: the daemon runs with the data path attached (0);
+ * the data path is attached but no daemon runs: flows are translated but
+ * frozen, nothing expires and WAN address changes are not followed (1);
+ * nothing is attached (2).
  */
 #include <limits.h>
 #include <stdbool.h>
@@ -11,7 +17,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <net/if.h>
+#include <sys/stat.h>
 #include <json-c/json.h>
 #include "cli/cli.h"
 #include "cli/cli_internal.h"
@@ -145,17 +154,72 @@ static void status_print(json_object *st, int64_t uptime, bool running)
 		status_print_ddns(ddns);
 }
 
+/* Is an XDP program of ours on interface `name`? */
+static bool ours_attached(const char *name)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int ifindex = (int)if_nametoindex(name), fd;
+	bool ours;
+
+	if (!ifindex || bpf_xdp_query(ifindex, 0, &q) || !q.prog_id)
+		return false;
+	fd = bpf_prog_get_fd_by_id(q.prog_id);
+	if (fd < 0)
+		return false;
+	ours = !bpf_obj_get_info_by_fd(fd, &info, &len) && !strncmp(info.name, "xdpnat_xdp_", 11);
+	close(fd);
+	return ours;
+}
+
+/* No daemon: is the data path still attached to the configured
+ * interfaces? Exit 1 if so (frozen), 2 if nothing is attached. */
+static int status_no_daemon(const struct cli_ctx *c, json_object *st)
+{
+	const struct xdpnat_config *cfg = c->cfg;
+	int n = 0, total = cfg->nwans + cfg->nlans;
+	int64_t since = st ? jint(st, "stopped") : 0;
+	char path[PATH_MAX], when[32];
+	struct stat sb;
+
+	for (int i = 0; i < total; i++)
+		n += ours_attached(i < cfg->nwans ? cfg->wans[i].ifname
+						  : cfg->lans[i - cfg->nwans].ifname);
+	if (!since && st && !run_path(path, sizeof(path), cfg->run_dir, RUN_STATUS_FILE) &&
+	    !stat(path, &sb))
+		since = sb.st_mtime;	/* killed: the last time it wrote its status */
+	format_time(since, when, sizeof(when));
+	if (c->json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "running", json_object_new_boolean(false));
+		json_object_object_add(o, "attached_interfaces", json_object_new_int(n));
+		json_object_object_add(o, "since", json_object_new_int64(since));
+		cli_print_json(o);
+		json_object_put(o);
+	}
+	if (!n) {
+		fprintf(stderr, "xdpnat: not running, nothing attached\n");
+		return 2;
+	}
+	fprintf(stderr, "xdpnat: daemon NOT RUNNING (since %s); the data path is attached to %d "
+		"of %d interface(s) and keeps translating the flows it knows, but they are "
+		"frozen: nothing expires and WAN address changes are not followed. "
+		"`xdpnat run` adopts it, `xdpnat detach` removes it.\n", when, n, total);
+	return 1;
+}
+
 int cli_status(const struct cli_ctx *c)
 {
 	json_object *st = read_json_file(c->cfg, RUN_STATUS_FILE), *ddns;
 	int64_t uptime;
-	int detached;
+	int detached, rc;
 
 	if (!c->daemon_pid || !st) {
-		fprintf(stderr, "xdpnat: not running (no live daemon found via %s/%s)\n",
-			c->cfg->run_dir, RUN_PID_FILE);
+		rc = status_no_daemon(c, st);
 		json_object_put(st);
-		return 1;
+		return rc;
 	}
 	detached = check_attached(st);
 	uptime = (int64_t)time(NULL) - jint(st, "started");

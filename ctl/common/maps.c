@@ -31,6 +31,11 @@ static const struct {
 _Static_assert(NFIELDS * sizeof(int) == sizeof(struct nat_maps),
 	       "every field of struct nat_maps has a name");
 
+const char *nat_maps_name(unsigned i)
+{
+	return i < NFIELDS ? fields[i].name : NULL;
+}
+
 void nat_maps_init(struct nat_maps *m)
 {
 	for (size_t i = 0; i < NFIELDS; i++)

@@ -28,6 +28,9 @@ struct nat_maps {
 	int routegen;		/* nat_routegen */
 };
 
+/* The pinned name of the i-th map, NULL past the last. */
+const char *nat_maps_name(unsigned i);
+
 /* Every fd -1. */
 void nat_maps_init(struct nat_maps *m);
 

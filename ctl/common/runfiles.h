@@ -16,6 +16,7 @@
 #define RUN_PID_FILE		"xdpnat.pid"	/* the daemon's pid */
 #define RUN_STATUS_FILE		"status.json"	/* interfaces and how they are attached */
 #define RUN_DDNS_FILE		"ddns.json"	/* one entry per DDNS name */
+#define RUN_LOCK_FILE		"xdpnat.lock"	/* flock: one daemon per run-dir */
 /* Under state-dir. */
 #define STATE_DDNS_DIR		"ddns"		/* one file per DDNS name */
 

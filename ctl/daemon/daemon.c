@@ -12,8 +12,17 @@
  * The loop is one thread around poll(): a signalfd (SIGINT/SIGTERM stop,
  * SIGHUP reloads), a 1 s timerfd (GC), the address watcher's and the
  * route watcher's netlink sockets.
+ *
+ * Lifecycle. The data path outlives the daemon: stopping (or a crash)
+ * leaves the programs attached and the maps pinned, so flows keep being
+ * translated and the WAN keeps its leak guard; only expiry and address
+ * tracking pause. A new run adopts it all (daemon/migrate.h) and swaps its
+ * programs in atomically; `xdpnat detach` removes it. One daemon per
+ * run-dir and pin-dir: a lock, held while the daemon lives.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include "alg/alg.h"
@@ -49,7 +60,10 @@ struct daemon_ctx {
 	struct alg *alg;		/* FTP ALG over AF_XDP, NULL without `alg ftp` */
 	struct alg_iface alg_ifs[XDPNAT_MAX_IFACES];	/* what it was started on */
 	int alg_nifs;
+	struct status_record prev;	/* what the previous run recorded */
+	int lock_fd, pin_lock_fd;
 	int signal_fd, timer_fd;
+	bool running;			/* the start completed */
 	bool status_dirty;
 	bool gc_failing;
 	uint64_t gc_next;		/* no pass before this (ns): see GC_ENTRIES_PER_SEC */
@@ -280,6 +294,101 @@ static int event_loop(struct daemon_ctx *x)
 
 /* ---------------------------------------------------------------- start, stop */
 
+/*
+ * One daemon (or `detach`) at a time per run-dir and per pin-dir: an
+ * flock on <run-dir>/xdpnat.lock and on the pin directory if it exists,
+ * held until the process exits (daemon() keeps them: the child inherits
+ * the open file). A lock, unlike a pid file, cannot be left stale by a
+ * killed daemon.
+ */
+static int lock_path(const char *path, bool dir, const char *what, const char *run_dir)
+{
+	int fd = open(path, dir ? O_RDONLY | O_DIRECTORY | O_CLOEXEC
+				: O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	pid_t other;
+
+	if (fd < 0)
+		return dir && errno == ENOENT ? -2 : -1;
+	if (!flock(fd, LOCK_EX | LOCK_NB))
+		return fd;
+	close(fd);
+	if (errno != EWOULDBLOCK)
+		return -1;
+	other = run_read_pid(run_dir);
+	if (other)
+		nat_log("another xdpnat (pid %d) uses %s %s; leaving it alone", (int)other, what,
+			path);
+	else
+		nat_log("another xdpnat uses %s %s; leaving it alone", what, path);
+	errno = EWOULDBLOCK;
+	return -1;
+}
+
+static int take_locks(const struct xdpnat_config *cfg, int *run_lock, int *pin_lock)
+{
+	char path[PATH_MAX];
+
+	if (run_mkdir_p(cfg->run_dir, 0755) ||
+	    run_path(path, sizeof(path), cfg->run_dir, RUN_LOCK_FILE)) {
+		nat_log("cannot create run-dir %s: %s", cfg->run_dir, strerror(errno));
+		return -1;
+	}
+	*run_lock = lock_path(path, false, "run-dir", cfg->run_dir);
+	if (*run_lock < 0) {
+		if (errno != EWOULDBLOCK)
+			nat_log("cannot lock %s: %s", path, strerror(errno));
+		return -1;
+	}
+	*pin_lock = lock_path(cfg->pin_dir, true, "pin-dir", cfg->run_dir);
+	if (*pin_lock == -1) {
+		close(*run_lock);
+		*run_lock = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/* The previous run's record: a mount or directory it made stays ours. */
+static void keep_previous_record(struct daemon_ctx *x)
+{
+	struct nat_daemon *d = x->d;
+
+	if (status_read_record(d->cfg.run_dir, &x->prev))
+		return;
+	if (!d->bpffs_mounted[0])
+		snprintf(d->bpffs_mounted, sizeof(d->bpffs_mounted), "%s", x->prev.bpffs_mounted);
+	if (!d->pin_dir_made[0])
+		snprintf(d->pin_dir_made, sizeof(d->pin_dir_made), "%s", x->prev.pin_dir_made);
+}
+
+/* A clsact qdisc the previous run made is still ours to remove one day. */
+static void previous_clsacts(struct daemon_ctx *x)
+{
+	for (int i = 0; i < x->prev.nlinks; i++) {
+		struct nat_link *l = loader_find_link(x->d, x->prev.links[i].ifindex);
+
+		if (l && !strcmp(l->ifname, x->prev.links[i].ifname))
+			l->clsact_created = x->prev.links[i].clsact_created;
+	}
+}
+
+/* Interfaces the previous run was attached to and this configuration no
+ * longer names: detach them, as a reload that removes them would. */
+static void detach_unconfigured(struct daemon_ctx *x)
+{
+	for (int i = 0; i < x->prev.nlinks; i++) {
+		const struct status_link *p = &x->prev.links[i];
+		int ifindex = (int)if_nametoindex(p->ifname);
+		struct nat_link *l = ifindex ? loader_find_link(x->d, ifindex) : NULL;
+
+		if (!ifindex || l)
+			continue;
+		wanstate_remove_iface(&x->ws, (uint32_t)ifindex);
+		if (loader_detach_ours(p->ifname, ifindex, p->clsact_created))
+			nat_log("%s: no longer in the configuration, detached", p->ifname);
+	}
+}
+
 static int block_signals(sigset_t *mask)
 {
 	sigemptyset(mask);
@@ -330,11 +439,16 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 				   .arg = x };
 	x->st.d = d;
 	x->st.m = &x->maps;
+	keep_previous_record(x);
 	/* nat_ifaces before the programs: from its first packet the data
 	 * path knows which interface is a WAN (the leak guard needs that) */
-	if (loader_fill_maps(d) || loader_pin_maps(d) || loader_links(d) || put_ifaces(x) ||
-	    loader_attach_all(d))
+	if (loader_fill_maps(d) || loader_pin_maps(d) || loader_links(d))
 		return -1;
+	previous_clsacts(x);
+	if (put_ifaces(x) || loader_attach_all(d))
+		return -1;
+	detach_unconfigured(x);
+	loader_adopt_finish(d);
 	if (!foreground && daemon(0, 1)) {
 		nat_log("cannot go to the background: %s", strerror(errno));
 		return -1;
@@ -345,13 +459,17 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 	x->ddns = ddns_start(&d->cfg);
 	if (addrwatch_dump(x->aw, on_addr_event, x))
 		nat_log("cannot read the current addresses; waiting for changes");
+	for (int i = 0; i < d->nlinks; i++)	/* addresses adopted unchanged, too */
+		wanstate_announce(&x->ws, (uint32_t)d->links[i].ifindex);
 	x->status_dirty = true;
+	x->running = true;
 	nat_log("running: %d interfaces, %d forwards, pins in %s", d->nlinks, d->cfg.nforwards,
 		d->cfg.pin_dir);
 	return 0;
 }
 
-/* Leave every interface as it was found. Safe after a partial start. */
+/* Stop the daemon; the data path stays as it is (see the top). Safe
+ * after a partial start. */
 static void daemon_stop(struct daemon_ctx *x)
 {
 	struct nat_daemon *d = x->d;
@@ -360,41 +478,93 @@ static void daemon_stop(struct daemon_ctx *x)
 	addrwatch_close(x->aw);
 	routegen_close(x->rg);
 	alg_stop(x->alg);
-	loader_detach_all(d);
-	if (d->skel)
+	if (!x->running) {
+		if (loader_rollback(d)) {
+			status_daemon_stopped(&x->st);
+			status_remove(d->cfg.run_dir);
+			d->nlinks = 0;
+		} else {
+			nat_log("start failed; the data path of the previous run stays attached");
+			status_daemon_stopped(&x->st);
+		}
+	} else if (d->skel) {
 		status_daemon_stopped(&x->st);
-	loader_unpin_maps(d);
+	}
 	loader_close(d);
 	if (x->signal_fd >= 0)
 		close(x->signal_fd);
 	if (x->timer_fd >= 0)
 		close(x->timer_fd);
-	nat_log("stopped");
+	if (d->nlinks)
+		nat_log("stopped; the data path stays attached and keeps translating "
+			"(`xdpnat detach` removes it)");
+	else
+		nat_log("stopped");
 }
 
 int daemon_run(const char *config_path, bool foreground)
 {
 	static struct nat_daemon d;
-	struct daemon_ctx x = { .d = &d, .signal_fd = -1, .timer_fd = -1 };
+	struct daemon_ctx x = { .d = &d, .signal_fd = -1, .timer_fd = -1, .lock_fd = -1,
+				.pin_lock_fd = -1 };
 	sigset_t mask;
-	pid_t other;
 	int nerr, rc = 1;
 
 	if (block_signals(&mask))
 		return 1;
 	nerr = load_config(config_path, &d.cfg, stderr);
 	if (nerr) {
-		nat_log("%s: %d error(s), nothing attached", config_path, nerr);
+		nat_log("%s: %d error(s), nothing changed", config_path, nerr);
 		return 1;
 	}
-	other = run_read_pid(d.cfg.run_dir);
-	if (other && other != getpid()) {
-		nat_log("already running as pid %d (%s/%s)", (int)other, d.cfg.run_dir,
-			RUN_PID_FILE);
+	if (take_locks(&d.cfg, &x.lock_fd, &x.pin_lock_fd))
 		return 1;
-	}
 	if (daemon_start(&x, foreground, &mask) == 0)
 		rc = event_loop(&x);
 	daemon_stop(&x);
 	return rc;
+}
+
+int daemon_detach(const char *config_path)
+{
+	static struct xdpnat_config cfg;
+	struct status_record rec;
+	int lock_fd = -1, pin_lock_fd = -1, n = 0;
+	bool have_rec;
+
+	if (load_config(config_path, &cfg, stderr)) {
+		nat_log("%s: not detaching with a configuration that has errors", config_path);
+		return 1;
+	}
+	if (take_locks(&cfg, &lock_fd, &pin_lock_fd))
+		return 1;
+	have_rec = status_read_record(cfg.run_dir, &rec) == 0;
+	/* what the record names, and what the configuration names */
+	for (int i = 0; have_rec && i < rec.nlinks; i++) {
+		int ifindex = (int)if_nametoindex(rec.links[i].ifname);
+
+		if (ifindex)
+			n += loader_detach_ours(rec.links[i].ifname, ifindex,
+						rec.links[i].clsact_created);
+	}
+	for (int i = 0; i < cfg.nwans + cfg.nlans; i++) {
+		const char *name = i < cfg.nwans ? cfg.wans[i].ifname : cfg.lans[i - cfg.nwans].ifname;
+		int ifindex = (int)if_nametoindex(name);
+
+		if (ifindex)
+			n += loader_detach_ours(name, ifindex, false);
+	}
+	n += loader_unpin_all(cfg.pin_dir);
+	if (have_rec && rec.pin_dir_made[0] && rmdir(rec.pin_dir_made) && errno != ENOENT)
+		nat_log("cannot remove %s: %s", rec.pin_dir_made, strerror(errno));
+	if (have_rec && rec.bpffs_mounted[0] && umount2(rec.bpffs_mounted, MNT_DETACH) &&
+	    errno != EINVAL && errno != ENOENT)
+		nat_log("cannot unmount %s: %s", rec.bpffs_mounted, strerror(errno));
+	status_remove(cfg.run_dir);
+	nat_log(n ? "detached: programs, filters and pins of xdpnat removed"
+		  : "nothing of xdpnat was attached");
+	close(lock_fd);
+	if (pin_lock_fd >= 0)
+		close(pin_lock_fd);
+	return 0;
 }

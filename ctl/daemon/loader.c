@@ -30,8 +30,10 @@
 #include <sys/statfs.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <bpf/btf.h>
 #include "common/log.h"
 #include "daemon/loader.h"
+#include "daemon/migrate.h"
 #include "xdpnat.skel.h"
 
 /* libbpf talks in multi-line fragments; keep its warnings, one line each. */
@@ -79,6 +81,112 @@ static struct nat_link *find_link_by_name(struct nat_link *links, int n, const c
 	return NULL;
 }
 
+/* ---------------------------------------------------------------- adopt */
+
+static bool prog_id_is(__u32 prog_id, const char *name);
+static bool prog_is_ours_xdp(__u32 prog_id);
+
+/* A map named `name` used by program `prog_fd`, or -1. */
+static int prog_map_fd(int prog_fd, const char *name)
+{
+	__u32 ids[64], len;
+	struct bpf_prog_info info = { .nr_map_ids = 64, .map_ids = (__u64)(unsigned long)ids };
+
+	len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return -1;
+	for (__u32 i = 0; i < info.nr_map_ids && i < 64; i++) {
+		struct bpf_map_info mi = {};
+		__u32 mlen = sizeof(mi);
+		int fd = bpf_map_get_fd_by_id(ids[i]);
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &mi, &mlen) && !strcmp(mi.name, name))
+			return fd;
+		close(fd);
+	}
+	return -1;
+}
+
+/*
+ * The previous run's map called `name`: the one its programs still
+ * attached to our interfaces use (what the data path works with right
+ * now, even if its pins are gone, e.g. with a bpffs that went with the
+ * mount namespace of `ip netns exec`), else the pinned one. -1: none.
+ */
+static int previous_map_fd(const struct nat_daemon *d, const char *name)
+{
+	char path[PATH_MAX];
+	int nifs = d->cfg.nwans + d->cfg.nlans;
+
+	for (int i = 0; i < nifs; i++) {
+		const char *ifname = i < d->cfg.nwans ? d->cfg.wans[i].ifname
+						      : d->cfg.lans[i - d->cfg.nwans].ifname;
+		int ifindex = (int)if_nametoindex(ifname), prog_fd, fd;
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+		if (!ifindex || bpf_xdp_query(ifindex, 0, &q) || !q.prog_id ||
+		    !prog_is_ours_xdp(q.prog_id))
+			continue;
+		prog_fd = bpf_prog_get_fd_by_id(q.prog_id);
+		if (prog_fd < 0)
+			continue;
+		fd = prog_map_fd(prog_fd, name);
+		close(prog_fd);
+		if (fd >= 0)
+			return fd;
+	}
+	if (snprintf(path, sizeof(path), "%s/%s", d->cfg.pin_dir, name) >= (int)sizeof(path))
+		return -1;
+	return bpf_obj_get(path);
+}
+
+/* Before the object is loaded: reuse, convert or start fresh, per map. */
+static void adopt_plan(struct nat_daemon *d)
+{
+	const struct btf *btf = bpf_object__btf(d->skel->obj);
+	struct bpf_map *map;
+	int reused = 0, converted = 0, found = 0;
+
+	d->nmig = 0;
+	bpf_object__for_each_map(map, d->skel->obj) {
+		struct migrate_map *m;
+		int old;
+
+		if (bpf_map__is_internal(map) || d->nmig == LOADER_MAPS_MAX)
+			continue;
+		m = &d->mig[d->nmig++];
+		old = previous_map_fd(d, bpf_map__name(map));
+		found += old >= 0;
+		migrate_plan(map, btf, old, m);
+		reused += m->how == MIGRATE_REUSE;
+		converted += m->how == MIGRATE_CONVERT;
+	}
+	d->adopted |= reused + converted > 0;
+	if (found)
+		nat_log("adopting the data path of the previous run: %d maps reused as they are, "
+			"%d converted, %d new", reused, converted, d->nmig - reused - converted);
+}
+
+/* Copy the entries of converted maps (second pass: only what is new). */
+static void adopt_copy(struct nat_daemon *d, bool fill_only)
+{
+	for (int i = 0; i < d->nmig; i++) {
+		struct migrate_map *m = &d->mig[i];
+		struct bpf_map *map;
+		int err;
+
+		if (m->how != MIGRATE_CONVERT)
+			continue;
+		map = bpf_object__find_map_by_name(d->skel->obj, m->name);
+		err = map ? migrate_copy(m, bpf_map__fd(map), fill_only) : -ENOENT;
+		if (err)
+			nat_log("%s: cannot copy the previous run's entries: %s", m->name,
+				strerror(-err));
+	}
+}
+
 /* ---------------------------------------------------------------- load */
 
 int loader_load(struct nat_daemon *d)
@@ -97,12 +205,32 @@ int loader_load(struct nat_daemon *d)
 			strerror(-err));
 		return -1;
 	}
+	adopt_plan(d);
 	err = xdpnat_bpf__load(d->skel);
 	if (err) {
 		nat_log("cannot load the BPF programs: %s", strerror(-err));
 		return -1;
 	}
+	adopt_copy(d, false);
 	return 0;
+}
+
+void loader_adopt_finish(struct nat_daemon *d)
+{
+	adopt_copy(d, true);
+	for (int i = 0; i < d->nmig; i++) {
+		struct migrate_map *m = &d->mig[i];
+
+		if (m->how == MIGRATE_CONVERT)
+			nat_log("%s: adopted with a conversion (%s): %llu entries copied, %llu lost",
+				m->name, m->why, (unsigned long long)m->copied,
+				(unsigned long long)m->lost);
+		else if (m->how == MIGRATE_FRESH && m->why[0])
+			nat_log("%s: not adopted (%s): %llu entries lost", m->name, m->why,
+				(unsigned long long)m->lost);
+		migrate_done(m);
+	}
+	d->nmig = 0;
 }
 
 void loader_maps(const struct nat_daemon *d, struct nat_maps *out)
@@ -337,6 +465,22 @@ static int ensure_pin_dir(struct nat_daemon *d)
 	return 0;
 }
 
+/* Is the map pinned at `path` the map of `fd`? */
+static bool pinned_is(const char *path, int fd)
+{
+	struct bpf_map_info a = {}, b = {};
+	__u32 la = sizeof(a), lb = sizeof(b);
+	int pfd = bpf_obj_get(path);
+	bool same;
+
+	if (pfd < 0)
+		return false;
+	same = !bpf_obj_get_info_by_fd(pfd, &a, &la) && !bpf_obj_get_info_by_fd(fd, &b, &lb) &&
+	       a.id == b.id;
+	close(pfd);
+	return same;
+}
+
 int loader_pin_maps(struct nat_daemon *d)
 {
 	struct bpf_map *map;
@@ -351,8 +495,10 @@ int loader_pin_maps(struct nat_daemon *d)
 		if (bpf_map__is_internal(map))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", d->cfg.pin_dir, bpf_map__name(map));
+		if (pinned_is(path, bpf_map__fd(map)))
+			continue;	/* adopted as it is: pinned already */
 		if (access(path, F_OK) == 0 && unlink(path) == 0)
-			nat_log("removed stale pin %s", path);
+			nat_log("replaced the pin %s", path);
 		err = bpf_map__pin(map, path);
 		if (err) {
 			nat_log("cannot pin %s: %s", path, strerror(-err));
@@ -397,29 +543,14 @@ static bool prog_id_is(__u32 prog_id, const char *name)
 	return same;
 }
 
-/*
- * A program of ours left by a daemon that was killed (SIGKILL, a crash)
- * stays attached: XDP and tc filters attached through netlink outlive
- * their loader. Only one daemon runs per run-dir (checked before loading),
- * so a program of ours found on our interface is such a leftover.
- */
-static int remove_stale_xdp(const struct nat_link *l, __u32 prog_id, __u8 attach_mode)
+static bool prog_is_ours_xdp(__u32 prog_id)
 {
-	__u32 mode = attach_mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-	int fd, err;
+	return prog_id_is(prog_id, "xdpnat_xdp_lan") || prog_id_is(prog_id, "xdpnat_xdp_wan");
+}
 
-	if (!prog_id_is(prog_id, "xdpnat_xdp_lan") && !prog_id_is(prog_id, "xdpnat_xdp_wan"))
-		return -1;
-	fd = bpf_prog_get_fd_by_id(prog_id);
-	if (fd < 0)
-		return -1;
-	LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = fd);
-	err = bpf_xdp_attach(l->ifindex, -1, mode | XDP_FLAGS_REPLACE, &opts);
-	close(fd);
-	if (!err)
-		nat_log("%s: removed a stale xdpnat XDP program (id %u) left by a daemon that "
-			"did not exit cleanly", l->ifname, prog_id);
-	return err ? -1 : 0;
+static __u32 attach_mode_flags(__u8 attach_mode)
+{
+	return attach_mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 }
 
 /* The XDP program of a role: the role is compiled in, not looked up. */
@@ -427,6 +558,43 @@ static int xdp_prog_fd(const struct nat_daemon *d, enum nat_if_role role)
 {
 	return bpf_program__fd(role == NAT_IF_WAN ? d->skel->progs.xdpnat_xdp_wan
 						  : d->skel->progs.xdpnat_xdp_lan);
+}
+
+/*
+ * Our program is on the interface already: the one of the daemon before
+ * us (stopped, killed or crashed, the data path stayed). Swap ours in,
+ * in one step and in the same mode, so that not one packet meets an
+ * interface without NAT or leak guard.
+ */
+static int takeover_xdp(struct nat_daemon *d, struct nat_link *l, __u32 old_id, __u8 attach_mode)
+{
+	int fd = xdp_prog_fd(d, l->role), old_fd = bpf_prog_get_fd_by_id(old_id), err;
+	__u32 mode = attach_mode_flags(attach_mode);
+	LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = old_fd);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (old_fd < 0) {
+		nat_log("%s: cannot open the running xdpnat program (id %u): %s", l->ifname,
+			old_id, strerror(errno));
+		return -1;
+	}
+	err = bpf_xdp_attach(l->ifindex, fd, mode | XDP_FLAGS_REPLACE, &opts);
+	close(old_fd);
+	if (err) {
+		nat_log("%s: cannot replace the running xdpnat program (id %u): %s", l->ifname,
+			old_id, strerror(-err));
+		return -1;
+	}
+	bpf_obj_get_info_by_fd(fd, &info, &len);
+	l->xdp_mode = mode;
+	l->xdp_prog_id = info.id;
+	l->xdp_prog_fd = fd;
+	l->adopted = true;
+	d->adopted = true;
+	nat_log("%s: XDP program of the previous run (id %u) replaced in place (%s mode)",
+		l->ifname, old_id, loader_xdp_mode_name(mode));
+	return 0;
 }
 
 static int attach_xdp(struct nat_daemon *d, struct nat_link *l)
@@ -438,11 +606,13 @@ static int attach_xdp(struct nat_daemon *d, struct nat_link *l)
 	__u32 modes[] = { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE };
 	int err = -1;
 
-	if (bpf_xdp_query(l->ifindex, 0, &q) == 0 && q.prog_id &&
-	    remove_stale_xdp(l, q.prog_id, q.attach_mode)) {
-		nat_log("%s already has an XDP program (id %u); not replacing it", l->ifname,
-			q.prog_id);
-		return -1;
+	if (bpf_xdp_query(l->ifindex, 0, &q) == 0 && q.prog_id) {
+		if (!prog_is_ours_xdp(q.prog_id)) {
+			nat_log("%s already has an XDP program (id %u); not replacing it",
+				l->ifname, q.prog_id);
+			return -1;
+		}
+		return takeover_xdp(d, l, q.prog_id, q.attach_mode);
 	}
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		err = bpf_xdp_attach(l->ifindex, fd, XDP_FLAGS_UPDATE_IF_NOEXIST | modes[i], NULL);
@@ -514,19 +684,20 @@ static void detach_xdp(struct nat_link *l)
 #define XDPNAT_TC_HANDLE	1
 #define XDPNAT_TC_PRIORITY	0xc000
 
-static void choose_tc_slot(const struct nat_link *l, const struct bpf_tc_hook *hook,
-			   struct bpf_tc_opts *opts)
+static void choose_tc_slot(const struct nat_link *l, bool new_clsact,
+			   const struct bpf_tc_hook *hook, struct bpf_tc_opts *opts)
 {
 	LIBBPF_OPTS(bpf_tc_opts, q, .handle = XDPNAT_TC_HANDLE, .priority = XDPNAT_TC_PRIORITY);
 
 	opts->handle = XDPNAT_TC_HANDLE;
 	opts->priority = XDPNAT_TC_PRIORITY;
-	if (l->clsact_created || bpf_tc_query(hook, &q))
+	if (new_clsact || bpf_tc_query(hook, &q))
 		return;		/* the slot is free */
 	if (prog_id_is(q.prog_id, "xdpnat_tc_egress")) {
+		/* the previous run's filter: replaced in place, atomically */
 		opts->flags = BPF_TC_F_REPLACE;
-		nat_log("%s: replacing a stale xdpnat tc filter (id %u) left by a daemon that "
-			"did not exit cleanly", l->ifname, q.prog_id);
+		nat_log("%s: tc filter of the previous run (id %u) replaced in place", l->ifname,
+			q.prog_id);
 		return;
 	}
 	opts->handle = 0;
@@ -543,12 +714,16 @@ static int attach_tc(struct nat_daemon *d, struct nat_link *l)
 		nat_log("cannot create clsact qdisc on %s: %s", l->ifname, strerror(-err));
 		return -1;
 	}
-	l->clsact_created = !err;
-	choose_tc_slot(l, &hook, &opts);
+	/* a clsact made by the run before us (recorded in status.json) is
+	 * still ours to remove on detach */
+	bool new_clsact = !err;
+
+	l->clsact_created |= new_clsact;
+	choose_tc_slot(l, new_clsact, &hook, &opts);
 	err = bpf_tc_attach(&hook, &opts);
 	if (err) {
 		nat_log("cannot attach tc egress to %s: %s", l->ifname, strerror(-err));
-		if (l->clsact_created) {
+		if (new_clsact) {
 			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 			bpf_tc_hook_destroy(&hook);
 			l->clsact_created = false;
@@ -559,7 +734,7 @@ static int attach_tc(struct nat_daemon *d, struct nat_link *l)
 	l->tc_handle = opts.handle;
 	l->tc_priority = opts.priority;
 	nat_log("%s: tc egress attached (%s clsact)", l->ifname,
-		l->clsact_created ? "new" : "existing");
+		new_clsact ? "new" : "existing");
 	return 0;
 }
 
@@ -662,12 +837,17 @@ int loader_attach_all(struct nat_daemon *d)
 	return 0;
 }
 
-void loader_detach_all(struct nat_daemon *d)
+bool loader_rollback(struct nat_daemon *d)
 {
 	if (!d->skel)
-		return;
+		return !d->adopted;
 	for (int i = 0; i < d->nlinks; i++)
-		detach_link(&d->links[i]);
+		if (!d->links[i].adopted)
+			detach_link(&d->links[i]);
+	if (d->adopted)
+		return false;
+	loader_unpin_maps(d);
+	return true;
 }
 
 /* ---------------------------------------------------------------- reload */
@@ -772,4 +952,70 @@ int loader_reload(struct nat_daemon *d, const struct xdpnat_config *new_cfg,
 	nat_log("reload: applied (%d interfaces, %d forwards, %d forwarded ports removed)",
 		d->nlinks, d->cfg.nforwards, pruned < 0 ? 0 : pruned);
 	return 0;
+}
+
+/* ---------------------------------------------------------------- detach */
+
+/*
+ * `xdpnat detach`, in a process that did not attach anything itself:
+ * remove from interface `ifindex` what is ours, found by program name, and
+ * the clsact qdisc if the record says xdpnat made it. Anything else on the
+ * interface is left alone.
+ */
+int loader_detach_ours(const char *ifname, int ifindex, bool clsact_created)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, tq, .handle = XDPNAT_TC_HANDLE, .priority = XDPNAT_TC_PRIORITY);
+	int removed = 0, err;
+
+	if (!bpf_xdp_query(ifindex, 0, &q) && q.prog_id && prog_is_ours_xdp(q.prog_id)) {
+		int fd = bpf_prog_get_fd_by_id(q.prog_id);
+		LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = fd);
+
+		err = fd < 0 ? -errno
+			     : bpf_xdp_attach(ifindex, -1, attach_mode_flags(q.attach_mode) |
+							   XDP_FLAGS_REPLACE, &opts);
+		if (fd >= 0)
+			close(fd);
+		if (err)
+			nat_log("%s: cannot detach XDP: %s", ifname, strerror(-err));
+		else
+			removed++;
+	}
+	if (!bpf_tc_query(&hook, &tq) && prog_id_is(tq.prog_id, "xdpnat_tc_egress")) {
+		if (clsact_created) {
+			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+			err = bpf_tc_hook_destroy(&hook);
+		} else {
+			LIBBPF_OPTS(bpf_tc_opts, opts, .handle = XDPNAT_TC_HANDLE,
+				    .priority = XDPNAT_TC_PRIORITY);
+
+			err = bpf_tc_detach(&hook, &opts);
+		}
+		if (err)
+			nat_log("%s: cannot detach tc: %s", ifname, strerror(-err));
+		else
+			removed++;
+	}
+	if (removed)
+		nat_log("%s: xdpnat detached%s", ifname, clsact_created ? ", clsact removed" : "");
+	return removed;
+}
+
+int loader_unpin_all(const char *pin_dir)
+{
+	char path[PATH_MAX];
+	const char *name;
+	int n = 0;
+
+	for (unsigned i = 0; (name = nat_maps_name(i)); i++) {
+		if (snprintf(path, sizeof(path), "%s/%s", pin_dir, name) >= (int)sizeof(path))
+			continue;
+		if (!unlink(path))
+			n++;
+		else if (errno != ENOENT)
+			nat_log("cannot remove the pin %s: %s", path, strerror(errno));
+	}
+	return n;
 }

@@ -15,6 +15,9 @@
 #include "xdpnat.h"
 #include "common/maps.h"
 #include "config/config.h"
+#include "daemon/migrate.h"
+
+#define LOADER_MAPS_MAX	32
 
 struct xdpnat_bpf;
 
@@ -29,6 +32,7 @@ struct nat_link {
 	bool tc_attached;
 	__u32 tc_handle, tc_priority;	/* of our filter, to remove exactly it */
 	bool clsact_created;		/* we made the clsact qdisc: delete it on detach */
+	bool adopted;			/* our program was there: replaced in place */
 	__u8 slot;			/* nat_iface.slot: its AF_XDP sockets in nat_xsks */
 };
 
@@ -39,6 +43,9 @@ struct nat_daemon {
 	int nlinks;
 	char bpffs_mounted[CFG_PATH_MAX];	/* mount point we made, "" = none */
 	char pin_dir_made[CFG_PATH_MAX];	/* directory we made, "" = none */
+	struct migrate_map mig[LOADER_MAPS_MAX];	/* what became of the previous run's maps */
+	int nmig;
+	bool adopted;				/* a previous run's data path was taken over */
 };
 
 /* What the daemon does when an interface leaves its role (removed from
@@ -49,8 +56,15 @@ struct loader_link_ops {
 	void *arg;
 };
 
-/* Open the skeleton, size nat_ct from the configuration, load. */
+/* Open the skeleton, size nat_ct from the configuration, adopt the maps
+ * of a previous run (daemon/migrate.h: reuse, or convert with the first
+ * copy pass), load. */
 int loader_load(struct nat_daemon *d);
+
+/* After the new programs are attached: the second copy pass of converted
+ * maps (entries the old programs made meanwhile), and the log of what was
+ * converted or lost. */
+void loader_adopt_finish(struct nat_daemon *d);
 
 /* Write nat_config and nat_forwards from d->cfg. */
 int loader_fill_maps(struct nat_daemon *d);
@@ -65,7 +79,13 @@ int loader_links(struct nat_daemon *d);
 
 /* XDP (native, else generic) and tc egress on every interface of d->links. */
 int loader_attach_all(struct nat_daemon *d);
-void loader_detach_all(struct nat_daemon *d);
+
+/* A start that failed: detach what this start attached afresh. What it
+ * took over from a previous run stays: that data path was working and
+ * keeps working. Returns true when nothing was taken over, so the system
+ * is as it was before the start (pins and the directory or mount made for
+ * them removed too). */
+bool loader_rollback(struct nat_daemon *d);
 
 /* SIGHUP: apply a new, already valid configuration without touching
  * nat_ct. Interfaces added are attached, removed ones detached (after
@@ -78,7 +98,15 @@ struct nat_link *loader_find_link(struct nat_daemon *d, int ifindex);
 /* The fds of the loaded maps (the daemon fills its bundle once). */
 void loader_maps(const struct nat_daemon *d, struct nat_maps *out);
 
-/* Free the BPF object (programs and unpinned maps go with it). */
+/* `xdpnat detach`: remove our XDP program and tc filter from an interface
+ * (and its clsact qdisc if xdpnat made it). Returns how many were removed. */
+int loader_detach_ours(const char *ifname, int ifindex, bool clsact_created);
+
+/* `xdpnat detach`: remove every pin of ours under pin_dir; the count. */
+int loader_unpin_all(const char *pin_dir);
+
+/* Free the BPF object. Programs that are attached and maps that are
+ * pinned stay: the data path outlives the daemon. */
 void loader_close(struct nat_daemon *d);
 
 /* Name of an attach mode for humans and JSON: "native", "generic", "none". */

@@ -57,11 +57,22 @@ void status_daemon_stopped(struct daemon_status *st)
 	if (!st->pid_file_written)
 		return;
 	set_daemon_fields(st, 0);
-	if (!run_path(path, sizeof(path), dir, RUN_STATUS_FILE))
-		unlink(path);
+	st->stopped = true;
+	st->stopped_at = time(NULL);
+	status_write(st);
 	if (!run_path(path, sizeof(path), dir, RUN_PID_FILE))
 		unlink(path);
 	st->pid_file_written = false;
+}
+
+void status_remove(const char *run_dir)
+{
+	char path[PATH_MAX];
+
+	if (!run_path(path, sizeof(path), run_dir, RUN_STATUS_FILE))
+		unlink(path);
+	if (!run_path(path, sizeof(path), run_dir, RUN_PID_FILE))
+		unlink(path);
 }
 
 static const char *addr_str(__be32 a, char *buf)
@@ -103,6 +114,9 @@ static json_object *link_json(const struct daemon_status *st, const struct nat_l
 			       json_object_new_string(loader_xdp_mode_name(l->xdp_mode)));
 	json_object_object_add(o, "xdp_prog_id", json_object_new_int64(l->xdp_prog_id));
 	json_object_object_add(o, "tc_egress", json_object_new_boolean(l->tc_attached));
+	json_object_object_add(o, "tc_handle", json_object_new_int64(l->tc_handle));
+	json_object_object_add(o, "tc_priority", json_object_new_int64(l->tc_priority));
+	json_object_object_add(o, "clsact_created", json_object_new_boolean(l->clsact_created));
 	json_object_object_add(o, "address", json_object_new_string(
 		addr_str(wan ? ifc.addr : kernel_addr(l->ifname), buf)));
 	if (wan)
@@ -119,8 +133,14 @@ int status_write(const struct daemon_status *st)
 	char path[PATH_MAX];
 	int err;
 
+	json_object_object_add(root, "state",
+			       json_object_new_string(st->stopped ? "stopped" : "running"));
 	json_object_object_add(root, "pid", json_object_new_int(getpid()));
 	json_object_object_add(root, "started", json_object_new_int64(st->started));
+	if (st->stopped)
+		json_object_object_add(root, "stopped", json_object_new_int64(st->stopped_at));
+	json_object_object_add(root, "bpffs_mounted", json_object_new_string(d->bpffs_mounted));
+	json_object_object_add(root, "pin_dir_made", json_object_new_string(d->pin_dir_made));
 	json_object_object_add(root, "config", json_object_new_string(d->cfg.path));
 	json_object_object_add(root, "pin_dir", json_object_new_string(d->cfg.pin_dir));
 	for (int i = 0; i < d->nlinks; i++)
@@ -135,4 +155,50 @@ int status_write(const struct daemon_status *st)
 			strerror(errno));
 	json_object_put(root);
 	return err;
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
+}
+
+static int64_t jint(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+int status_read_record(const char *run_dir, struct status_record *out)
+{
+	char path[PATH_MAX];
+	json_object *root, *ifs;
+
+	memset(out, 0, sizeof(*out));
+	if (run_path(path, sizeof(path), run_dir, RUN_STATUS_FILE) || access(path, R_OK))
+		return -1;
+	root = json_object_from_file(path);
+	if (!root)
+		return -1;
+	snprintf(out->bpffs_mounted, sizeof(out->bpffs_mounted), "%s", jstr(root, "bpffs_mounted"));
+	snprintf(out->pin_dir_made, sizeof(out->pin_dir_made), "%s", jstr(root, "pin_dir_made"));
+	if (json_object_object_get_ex(root, "interfaces", &ifs)) {
+		for (size_t i = 0; i < json_object_array_length(ifs) &&
+				   out->nlinks < (int)(sizeof(out->links) / sizeof(out->links[0])); i++) {
+			json_object *o = json_object_array_get_idx(ifs, i);
+			struct status_link *l = &out->links[out->nlinks++];
+			json_object *b;
+
+			snprintf(l->ifname, sizeof(l->ifname), "%s", jstr(o, "name"));
+			l->ifindex = (int)jint(o, "ifindex");
+			l->tc_handle = (__u32)jint(o, "tc_handle");
+			l->tc_priority = (__u32)jint(o, "tc_priority");
+			l->clsact_created = json_object_object_get_ex(o, "clsact_created", &b) &&
+					    json_object_get_boolean(b);
+		}
+	}
+	json_object_put(root);
+	return 0;
 }

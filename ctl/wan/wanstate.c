@@ -191,6 +191,14 @@ int wanstate_set_addr(const struct wanstate *ws, uint32_t ifindex, struct in_add
 	return ctl_stats_add_addr_change(ws, ifindex, (unsigned)flows);
 }
 
+void wanstate_announce(const struct wanstate *ws, uint32_t ifindex)
+{
+	struct nat_iface ifc;
+
+	if (ws->addr_changed && wan_lookup(ws, ifindex, &ifc) == 1)
+		ws->addr_changed(ws->arg, ifindex, (struct in_addr){ .s_addr = ifc.addr });
+}
+
 /* ---------------------------------------------------------------- gateway */
 
 int wanstate_set_gateway(const struct wanstate *ws, uint32_t ifindex, struct in_addr gw)

@@ -46,6 +46,10 @@ struct wanstate {
 int wanstate_put_iface(const struct wanstate *ws, uint32_t ifindex, const char *ifname,
 		       enum nat_if_role role, __u8 slot);
 
+/* Tell addr_changed the WAN's current address, changed or not: after a
+ * restart the data path kept it, and DDNS must still learn it. */
+void wanstate_announce(const struct wanstate *ws, uint32_t ifindex);
+
 /* The interface is no longer attached: a WAN loses its address as in an
  * address change (its flows go), then its nat_ifaces entry goes. */
 int wanstate_remove_iface(const struct wanstate *ws, uint32_t ifindex);

@@ -4,7 +4,9 @@
 # test_controller.sh - the `xdpnat` controller end to end, in namespaces:
 # check, run (attach, pins, run files), status/flows/stats from a separate
 # `ip netns exec`, bpftool on the pinned maps, SIGHUP (forwards, interfaces
-# added and removed, a bad file), SIGTERM (every interface as before).
+# added and removed, a bad file), a second daemon refused, SIGTERM (the data
+# path stays, status says so), detach (every interface as before), SIGKILL
+# and a new run that adopts what is left.
 #
 # Topology: router namespace R with rwan <-> wpeer (namespace W) and
 # rlan <-> lpeer, rlan2 <-> lpeer2 (namespace L). Needs root.
@@ -254,30 +256,52 @@ x stats --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["
 REPLY_KEY=$(ct_entry_hex 192.0.2.2 53 192.0.2.1 40000 192.0.2.2 53 10.9.0.2 5000 1 1 "$WANIDX" | cut -d' ' -f1-18)
 ! bpftool map lookup pinned "$CT" $REPLY_KEY >/dev/null 2>&1 && ok "the reply half went with it" || not_ok "the reply half went with it"
 
-# SIGTERM: everything as before.
+# A second daemon on the same run-dir and pin-dir is refused by the lock;
+# the first keeps running untouched.
+check_fails "a second run is refused while the first runs" timeout -s KILL 10 x run -f
+x run -f 2>&1 | grep -q "another xdpnat (pid $DPID) uses run-dir" \
+	&& ok "the refusal names the running daemon" || not_ok "the refusal names the running daemon"
+check "the first daemon is untouched" x status
+
+# SIGTERM: the daemon goes, the data path stays attached and keeps its
+# leak guard; status says so; `detach` removes exactly what we added.
 kill -TERM "$DPID"; wait "$DPID"; rc=$?; DPID=
 [ $rc = 0 ] && ok "daemon exits 0 on SIGTERM" || not_ok "daemon exits 0 on SIGTERM (rc $rc)"
-[ "$(xdp_count)" = 0 ] && ok "no XDP program left (ip -d link show)" || not_ok "no XDP program left"
-! clsact_on rwan && ok "our clsact on rwan removed" || not_ok "our clsact on rwan removed"
+xdp_on rwan && xdp_on rlan && in_r tc filter show dev rwan egress | grep -q xdpnat \
+	&& ok "after SIGTERM the data path stays attached" || not_ok "after SIGTERM the data path stays attached"
+x status >/dev/null 2>&1; rc=$?
+[ $rc = 1 ] && ok "status exits 1: attached, no daemon" || not_ok "status exits 1: attached, no daemon (rc $rc)"
+x status 2>&1 | grep -q "NOT RUNNING (since .*frozen" \
+	&& ok "status says the flows are frozen, and since when" || not_ok "status says the flows are frozen"
+[ ! -e "$RUN/xdpnat.pid" ] && ok "pid file removed" || not_ok "pid file removed"
+check "stop is logged" grep -q "stopped; the data path stays attached" "$LOG"
+check "detach" x detach
+[ "$(xdp_count)" = 0 ] && ok "detach: no XDP program left (ip -d link show)" || not_ok "detach: no XDP program left"
+! clsact_on rwan && ok "detach: our clsact on rwan removed" || not_ok "detach: our clsact on rwan removed"
 clsact_on rlan && in_r tc filter show dev rlan egress | grep -q u32 && ! in_r tc filter show dev rlan egress | grep -q xdpnat \
-	&& ok "the pre-existing clsact on rlan kept, with its filter, ours gone" || not_ok "pre-existing clsact on rlan"
-[ ! -e "$RUN/xdpnat.pid" ] && [ ! -e "$RUN/status.json" ] && ok "pid and status files removed" || not_ok "pid and status files removed"
-check_fails "status exits 1 when no daemon runs" x status
-check "stop is logged" grep -q "stopped" "$LOG"
+	&& ok "detach: the pre-existing clsact on rlan kept, with its filter, ours gone" || not_ok "detach: pre-existing clsact on rlan"
+[ ! -e "$RUN/status.json" ] && ok "detach: status file removed" || not_ok "detach: status file removed"
+x status >/dev/null 2>&1; rc=$?
+[ $rc = 2 ] && ok "status exits 2: nothing attached" || not_ok "status exits 2: nothing attached (rc $rc)"
 
-# SIGKILL leaves XDP and tc attached; the next daemon replaces its leftovers.
+# SIGKILL leaves everything attached; the next daemon adopts it and swaps
+# its programs in place.
 check "daemon starts again" start_daemon
 kill -KILL "$DPID"; wait "$DPID" 2>/dev/null; DPID=
 xdp_on rwan && ok "after SIGKILL the program is left on rwan" || not_ok "after SIGKILL the program is left on rwan"
-check "a new daemon starts over the leftovers" start_daemon
-grep -q "removed a stale xdpnat XDP program" "$LOG" && grep -q "replacing a stale xdpnat tc filter" "$LOG" \
-	&& ok "the leftovers are logged and replaced" || not_ok "the leftovers are logged and replaced"
+check "a new daemon adopts what is left" start_daemon
+grep -q "XDP program of the previous run (id [0-9]*) replaced in place" "$LOG" &&
+	grep -q "tc filter of the previous run (id [0-9]*) replaced in place" "$LOG" &&
+	grep -Eq "adopting the data path of the previous run: [1-9][0-9]* maps reused" "$LOG" \
+	&& ok "the previous run's programs are replaced in place and its maps reused" \
+	|| not_ok "the previous run's programs are replaced in place and its maps reused"
 [ "$(in_r tc filter show dev rwan egress | grep -c 'xdpnat_tc.*direct-action')" = 1 ] \
 	&& ok "one tc filter of ours on rwan, not two" || not_ok "one tc filter of ours on rwan, not two"
 check "status exits 0 after the recovery" x status
 kill -TERM "$DPID"; wait "$DPID"; DPID=
+check "detach after the recovery" x detach
 [ "$(xdp_count)" = 0 ] && ! in_r tc filter show dev rwan egress | grep -q xdpnat \
-	&& ok "after SIGTERM no program of ours is left" || not_ok "after SIGTERM no program of ours is left"
+	&& ok "after detach no program of ours is left" || not_ok "after detach no program of ours is left"
 
 echo "1..$n"
 if [ $failed != 0 ]; then
