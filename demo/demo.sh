@@ -255,10 +255,17 @@ step "4. The flow table and the counters at the end"
 nat flows
 nat stats
 
-step "4b. Clean shutdown; the WAN link never carried a private address"
+step "4b. Stop, restart, detach; the WAN link never carried a private address"
 e2e_kill "$FTP_PID"
 ck "xdpnat exits cleanly on SIGTERM" e2e_xdpnat_stop
 grep -E "alg: stopped|exiting|stopped" "$E2E_XDPNAT_LOG" | tail -n 2 | indent
+nat status
+ck "the data path stays attached while the daemon is down" \
+	bash -c "ip -n $(e2e_ns router) link show | grep -q 'xdp'"
+ck "a new run adopts it" e2e_xdpnat_start router "$CONF"
+grep -E "adopting|replaced in place" "$E2E_XDPNAT_LOG" | indent
+ck "xdpnat exits cleanly on SIGTERM again" e2e_xdpnat_stop
+ck "xdpnat detach removes it" e2e_xdpnat detach
 ck "no XDP program left on the router's interfaces" \
 	bash -c "! ip -n $(e2e_ns router) link show | grep -q 'xdp'"
 e2e_capture_stop "$E2E_TMP/wan.pcap"

@@ -202,7 +202,8 @@ leaks=$(e2e_capture_count "$CAP" src net 192.168.0.0/16 or dst net 192.168.0.0/1
 	|| e2e_fail "WAN capture: no LAN address" "total $total, leaks $leaks"
 
 e2e_xdpnat_stop && e2e_ok "daemon stops cleanly" || e2e_fail "daemon stops cleanly"
+e2e_check "xdpnat detach" e2e_xdpnat detach
 out=$(e2e_in router ip -d link show; e2e_in router tc qdisc show)
-echo "$out" | grep -qE 'xdp|clsact' && e2e_fail "interfaces restored (no XDP, no clsact)" "$out" \
-	|| e2e_ok "interfaces restored (no XDP, no clsact)"
+echo "$out" | grep -qE 'xdp|clsact' && e2e_fail "detach restores the interfaces (no XDP, no clsact)" "$out" \
+	|| e2e_ok "detach restores the interfaces (no XDP, no clsact)"
 e2e_finish
