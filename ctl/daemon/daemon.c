@@ -66,7 +66,7 @@ struct daemon_ctx {
 	bool running;			/* the start completed */
 	bool status_dirty;
 	bool gc_failing;
-	uint64_t gc_next;		/* no pass before this (ns): see GC_ENTRIES_PER_SEC */
+	struct gc_cursor gc;		/* where the GC's walk of nat_ct stands */
 };
 
 /* Parse into *cfg; the parser prints every error as FILE:LINE: message. */
@@ -98,25 +98,24 @@ static void on_addr_event(void *arg, const struct addrwatch_event *ev)
 	x->status_dirty = true;
 }
 
+/* One GC step a second: GC_ENTRIES_PER_SEC entries of nat_ct, so a large
+ * table costs the loop the same per second as a small one. */
 static void on_gc_tick(struct daemon_ctx *x)
 {
 	struct gc_result r;
-	uint64_t expirations, now = nat_now_ns();
-	int err;
+	uint64_t expirations;
+	int rc;
 
 	if (read(x->timer_fd, &expirations, sizeof(expirations)) < 0)
 		return;
-	if (now < x->gc_next)
-		return;
-	err = gc_run(&x->maps, now, &r);
-	x->gc_next = now + (r.ct_entries / GC_ENTRIES_PER_SEC) * NS_PER_SEC;
-	if (err && !x->gc_failing)
-		nat_log("gc: %s (logged once until it recovers)", strerror(-err));
-	else if (!err && x->gc_failing)
+	rc = gc_step(&x->maps, &x->gc, nat_now_ns(), GC_ENTRIES_PER_SEC, &r);
+	if (rc < 0 && !x->gc_failing)
+		nat_log("gc: %s (logged once until it recovers)", strerror(-rc));
+	else if (rc >= 0 && x->gc_failing)
 		nat_log("gc: recovered");
-	x->gc_failing = err != 0;
-	if (r.flows_expired || r.orphans_deleted || r.expects_expired || r.gates_expired ||
-	    r.algs_deleted)
+	x->gc_failing = rc < 0;
+	if (rc == 1 && (r.flows_expired || r.orphans_deleted || r.expects_expired ||
+			r.gates_expired || r.algs_deleted))
 		nat_log("gc: %llu flows expired, %llu orphan entries, %llu expectations, "
 			"%llu gates, %llu ALG states",
 			(unsigned long long)r.flows_expired, (unsigned long long)r.orphans_deleted,

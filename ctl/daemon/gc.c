@@ -3,11 +3,15 @@
  * gc.c - expire idle flows, stale FTP expectations, closed gates and the
  * ALG state of gone flows: every kind of expiry, in one place.
  *
- * A pass first copies nat_ct into memory and then deletes, because
- * deleting while walking a hash map with get_next_key makes the walk
- * restart from the first bucket. The data path keeps inserting meanwhile;
- * an entry it adds after the copy is simply looked at on the next tick, and
- * a half it has just added (REPLY before ORIG) is never an "orphan" because
+ * nat_ct is walked in batches (BPF_MAP_LOOKUP_BATCH), a bounded number of
+ * entries per call, from a cursor kept between calls: however large the
+ * table (16M flows is 32M entries), the collector holds one batch in
+ * memory and the daemon's loop is never stalled by a whole pass. Each
+ * entry is judged with a lookup or two of its own flow's other entries
+ * (include/nat_ct_key.h), not against a copy of the table. The data path
+ * keeps inserting meanwhile; a batch may miss or repeat an entry of a
+ * bucket that changed under it, which the next pass makes good, and a
+ * half it has just added (REPLY before ORIG) is never an "orphan" because
  * orphans must also be idle past their timeout.
  */
 #include <errno.h>
@@ -22,18 +26,6 @@
 #include "common/ctflow.h"
 #include "common/mapsweep.h"
 #include "daemon/gc.h"
-
-struct ct_entry {
-	struct nat_ct_key key;
-	struct nat_ct_value val;
-};
-
-struct ct_snapshot {
-	struct ct_entry *e;
-	size_t n, cap;
-	struct nat_ct_key *owned;	/* reply/hairpin keys of every ORIG, sorted */
-	size_t nowned;
-};
 
 uint32_t gc_flow_timeout(const struct nat_config *cfg, uint8_t proto, uint8_t state)
 {
@@ -51,197 +43,103 @@ uint32_t gc_flow_timeout(const struct nat_config *cfg, uint8_t proto, uint8_t st
 	}
 }
 
-/* Both ct_entry and nat_ct_key start with the key: one comparator for both. */
-static int key_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, sizeof(struct nat_ct_key));
-}
-
-static int snapshot_push(struct ct_snapshot *s, const struct nat_ct_key *k,
-			 const struct nat_ct_value *v)
-{
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 1024;
-		struct ct_entry *e = realloc(s->e, cap * sizeof(*e));
-
-		if (!e)
-			return -ENOMEM;
-		s->e = e;
-		s->cap = cap;
-	}
-	s->e[s->n].key = *k;
-	s->e[s->n].val = *v;
-	s->n++;
-	return 0;
-}
-
-/* Copy the whole map with get_next_key + lookup, two syscalls per entry.
- * The walk is bounded: concurrent deletes can make get_next_key restart
- * from the first bucket, which must not loop forever (a key seen twice is
- * harmless: deleting it again fails with ENOENT). */
-static int snapshot_walk(int fd, struct ct_snapshot *s)
-{
-	struct nat_ct_key key, next;
-	struct nat_ct_value val;
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	uint64_t budget;
-	void *prev = NULL;
-
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return -errno;
-	budget = 4ULL * info.max_entries + 16;
-	while (budget-- && bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &val))
-			continue;	/* deleted under us */
-		if (snapshot_push(s, &key, &val))
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-/* The same with BPF_MAP_LOOKUP_BATCH, GC_BATCH entries per syscall: this
- * runs every second over up to 2 x conntrack-max entries. An error (e.g.
- * ENOSPC: a bucket larger than a batch) makes the caller fall back to the
- * walk. */
-#define GC_BATCH 256
-
-static int snapshot_batch(int fd, struct ct_snapshot *s)
-{
-	struct nat_ct_key *keys = calloc(GC_BATCH, sizeof(*keys));
-	struct nat_ct_value *vals = calloc(GC_BATCH, sizeof(*vals));
-	union { __u64 token; struct nat_ct_key room; } in, out;	/* htab: a bucket index */
-	bool first = true, done = false;
-	int err = 0;
-
-	while (keys && vals && !err && !done) {
-		__u32 n = GC_BATCH;
-
-		if (bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &n, NULL)) {
-			if (errno != ENOENT)
-				err = -errno;
-			done = true;	/* ENOENT: this was the last batch */
-		}
-		for (__u32 i = 0; !err && i < n; i++)
-			err = snapshot_push(s, &keys[i], &vals[i]);
-		in = out;
-		first = false;
-	}
-	if (!keys || !vals)
-		err = -ENOMEM;
-	free(keys);
-	free(vals);
-	return err;
-}
-
-static int snapshot_read(int fd, struct ct_snapshot *s)
-{
-	int err = snapshot_batch(fd, s);
-
-	if (err && err != -ENOMEM) {
-		s->n = 0;
-		err = snapshot_walk(fd, s);
-	}
-	if (!err && s->n)
-		qsort(s->e, s->n, sizeof(*s->e), key_cmp);
-	return err;
-}
-
-static const struct ct_entry *snapshot_find(const struct ct_snapshot *s,
-					    const struct nat_ct_key *k)
-{
-	return bsearch(k, s->e, s->n, sizeof(*s->e), key_cmp);
-}
-
-/* Every key that belongs to some ORIG entry (its reply and hairpin half). */
-static int snapshot_index_owned(struct ct_snapshot *s)
-{
-	s->owned = calloc(3 * s->n + 1, sizeof(*s->owned));
-	if (!s->owned)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->n; i++) {
-		const struct ct_entry *e = &s->e[i];
-
-		if (e->val.dir != NAT_DIR_ORIG)
-			continue;
-		ct_twin_key(&s->owned[s->nowned++], &e->val, e->key.proto);
-		if (e->val.kind == NAT_KIND_HAIRPIN) {
-			ct_hairpin_egress_key(&s->owned[s->nowned], &e->key, &e->val);
-			ct_key_flip(&s->owned[s->nowned + 1], &s->owned[s->nowned]);
-			s->nowned += 2;
-		}
-	}
-	if (s->nowned)
-		qsort(s->owned, s->nowned, sizeof(*s->owned), key_cmp);
-	return 0;
-}
-
-static bool snapshot_is_owned(const struct ct_snapshot *s, const struct nat_ct_key *k)
-{
-	return bsearch(k, s->owned, s->nowned, sizeof(*s->owned), key_cmp) != NULL;
-}
-
-static void snapshot_free(struct ct_snapshot *s)
-{
-	free(s->e);
-	free(s->owned);
-}
-
 /* nat_ct keeps ticks (see nat_tick()); idle time in ns. */
 static uint64_t idle_ns(uint64_t now, __u32 last_seen)
 {
 	return (uint64_t)nat_ticks_since(nat_tick(now), last_seen) << NAT_TICK_SHIFT;
 }
 
-static bool flow_expired(const struct ct_snapshot *s, const struct nat_config *cfg,
-			 const struct ct_entry *orig, uint64_t now)
+static bool idle_past(const struct nat_config *cfg, const struct nat_ct_key *k, __u8 state,
+		      __u32 last_seen, uint64_t now)
+{
+	return idle_ns(now, last_seen) > (uint64_t)gc_flow_timeout(cfg, k->proto, state) * NS_PER_SEC;
+}
+
+/* An ORIG entry: the flow is idle when both directions are. */
+static bool flow_expired(int ct_fd, const struct nat_config *cfg, const struct nat_ct_key *k,
+			 const struct nat_ct_value *v, uint64_t now)
 {
 	struct nat_ct_key rkey;
-	const struct ct_entry *reply;
-	__u32 last = orig->val.last_seen;
-	uint64_t timeout = gc_flow_timeout(cfg, orig->key.proto, orig->val.state);
+	struct nat_ct_value reply;
+	__u32 last = v->last_seen;
 
-	ct_twin_key(&rkey, &orig->val, orig->key.proto);
-	reply = snapshot_find(s, &rkey);
-	if (reply && nat_ticks_since(reply->val.last_seen, last) > 0)
-		last = reply->val.last_seen;
-	return idle_ns(now, last) > timeout * NS_PER_SEC;
+	ct_twin_key(&rkey, v, k->proto);
+	if (!bpf_map_lookup_elem(ct_fd, &rkey, &reply) &&
+	    nat_ticks_since(reply.last_seen, last) > 0)
+		last = reply.last_seen;
+	return idle_past(cfg, k, v->state, last, now);
 }
 
-static bool orphan_expired(const struct ct_snapshot *s, const struct nat_config *cfg,
-			   const struct ct_entry *e, uint64_t now)
+/*
+ * A REPLY or HAIRPIN_EGRESS entry whose flow's ORIG entry is gone. The
+ * twin of a REPLY entry, and of a hairpin's reply-side egress entry, is
+ * the ORIG key; the twin of a hairpin's orig-side egress entry is the
+ * REPLY key, whose twin is the ORIG key.
+ */
+static bool orphaned(int ct_fd, const struct nat_ct_key *k, const struct nat_ct_value *v)
 {
-	uint64_t timeout = gc_flow_timeout(cfg, e->key.proto, e->val.state);
+	struct nat_ct_key t;
+	struct nat_ct_value tv;
 
-	if (snapshot_is_owned(s, &e->key))
+	ct_twin_key(&t, v, k->proto);
+	if (bpf_map_lookup_elem(ct_fd, &t, &tv))
+		return true;
+	if (tv.dir == NAT_DIR_ORIG)
 		return false;
-	return idle_ns(now, e->val.last_seen) > timeout * NS_PER_SEC;
+	if (v->dir != NAT_DIR_HAIRPIN_EGRESS || tv.dir != NAT_DIR_REPLY)
+		return true;
+	ct_twin_key(&t, &tv, k->proto);
+	return bpf_map_lookup_elem(ct_fd, &t, &tv) || tv.dir != NAT_DIR_ORIG;
 }
 
-static int gc_ct(const struct nat_maps *m, const struct nat_config *cfg, uint64_t now,
-		 struct gc_result *res)
+static void judge(const struct nat_maps *m, const struct nat_config *cfg,
+		  const struct nat_ct_key *k, const struct nat_ct_value *v, uint64_t now,
+		  struct gc_result *res)
 {
-	struct ct_snapshot s = {};
-	int err = snapshot_read(m->ct, &s);
-
-	res->ct_entries = s.n;
-	if (!err)
-		err = snapshot_index_owned(&s);
-	for (size_t i = 0; !err && i < s.n; i++) {
-		const struct ct_entry *e = &s.e[i];
-
-		if (e->val.dir == NAT_DIR_ORIG) {
-			if (flow_expired(&s, cfg, e, now) && ctflow_remove(m, &e->key, &e->val, now))
-				res->flows_expired++;
-		} else if (orphan_expired(&s, cfg, e, now)) {
-			if (bpf_map_delete_elem(m->ct, &e->key) == 0)
-				res->orphans_deleted++;
-		}
+	if (v->dir == NAT_DIR_ORIG) {
+		if (flow_expired(m->ct, cfg, k, v, now) && ctflow_remove(m, k, v, now))
+			res->flows_expired++;
+	} else if (idle_past(cfg, k, v->state, v->last_seen, now) && orphaned(m->ct, k, v) &&
+		   !bpf_map_delete_elem(m->ct, k)) {
+		res->orphans_deleted++;
 	}
-	snapshot_free(&s);
-	return err;
+}
+
+/*
+ * Up to `budget` entries of nat_ct from the cursor on. 1 when the walk
+ * reached the end of the table, 0 when there is more, -errno. A bucket
+ * larger than a batch (ENOSPC) is read again with room for GC_BATCH_MAX.
+ */
+static int gc_ct_step(const struct nat_maps *m, const struct nat_config *cfg,
+		      struct gc_cursor *c, uint64_t now, uint64_t budget, struct gc_result *res)
+{
+	static struct nat_ct_key keys[GC_BATCH_MAX];
+	static struct nat_ct_value vals[GC_BATCH_MAX];
+	uint64_t done = 0;
+
+	while (done < budget) {
+		__u32 want = budget - done < GC_BATCH ? (__u32)(budget - done) : GC_BATCH, n = want;
+		union gc_token out;
+		int err = bpf_map_lookup_batch(m->ct, c->started ? &c->token : NULL, &out, keys,
+					       vals, &n, NULL);
+
+		if (err && errno == ENOSPC) {
+			n = GC_BATCH_MAX;
+			err = bpf_map_lookup_batch(m->ct, c->started ? &c->token : NULL, &out,
+						   keys, vals, &n, NULL);
+		}
+		if (err && errno != ENOENT)
+			return -errno;
+		for (__u32 i = 0; i < n; i++)
+			judge(m, cfg, &keys[i], &vals[i], now, res);
+		res->ct_entries += n;
+		done += n;
+		if (err)	/* ENOENT: that was the last batch */
+			return 1;
+		c->token = out;
+		c->started = true;
+	}
+	return 0;
 }
 
 /* What a pass over the small maps needs to judge an entry. */
@@ -306,7 +204,8 @@ static int sweep(int fd, size_t key_size, size_t val_size, map_sweep_fn doomed,
 	return 0;
 }
 
-static int ctl_stats_add(int fd, const struct gc_result *res)
+/* ct_expired as flows go; gc_runs once a pass is complete. */
+static int ctl_stats_add(int fd, const struct gc_result *res, bool pass_done)
 {
 	struct nat_ctl_stats st;
 	__u32 zero = 0;
@@ -314,36 +213,69 @@ static int ctl_stats_add(int fd, const struct gc_result *res)
 	if (bpf_map_lookup_elem(fd, &zero, &st))
 		return -errno;
 	st.ct_expired += res->flows_expired;
-	st.gc_runs++;
+	st.gc_runs += pass_done;
 	if (bpf_map_update_elem(fd, &zero, &st, BPF_ANY))
 		return -errno;
 	return 0;
 }
 
-int gc_run(const struct nat_maps *maps, uint64_t now_ns, struct gc_result *res)
+static void result_add(struct gc_result *to, const struct gc_result *r)
+{
+	to->flows_expired += r->flows_expired;
+	to->orphans_deleted += r->orphans_deleted;
+	to->expects_expired += r->expects_expired;
+	to->gates_expired += r->gates_expired;
+	to->algs_deleted += r->algs_deleted;
+	to->ct_entries += r->ct_entries;
+}
+
+int gc_step(const struct nat_maps *maps, struct gc_cursor *c, uint64_t now_ns, uint64_t budget,
+	    struct gc_result *res)
 {
 	struct nat_config cfg;
 	struct gc_pass pass = { .cfg = &cfg, .now = now_ns, .ct_fd = maps->ct };
+	struct gc_result step = {};
 	__u32 zero = 0;
-	int err;
+	int done, err = 0;
 
-	memset(res, 0, sizeof(*res));
 	if (bpf_map_lookup_elem(maps->config, &zero, &cfg))
 		return -errno;
-	err = gc_ct(maps, &cfg, now_ns, res);
-	if (!err)
+	done = gc_ct_step(maps, &cfg, c, now_ns, budget, &step);
+	if (done < 0) {
+		err = done;
+		done = 1;	/* start over next time rather than resume a broken walk */
+	}
+	if (done == 1 && !err) {
+		/* the small maps once a pass, after the flows they refer to */
 		err = sweep(maps->expect, sizeof(struct nat_expect_key),
 			    sizeof(struct nat_expect_value), expect_doomed, &pass,
-			    &res->expects_expired);
-	if (!err)
-		err = sweep(maps->gate, sizeof(struct nat_gate_key),
-			    sizeof(struct nat_gate_value), gate_expired, &pass,
-			    &res->gates_expired);
-	if (!err)
-		err = sweep(maps->alg, sizeof(struct nat_ct_key),
-			    sizeof(struct nat_alg_value), alg_orphaned, &pass,
-			    &res->algs_deleted);
-	if (!err)
-		err = ctl_stats_add(maps->ctl_stats, res);
-	return err;
+			    &step.expects_expired);
+		if (!err)
+			err = sweep(maps->gate, sizeof(struct nat_gate_key),
+				    sizeof(struct nat_gate_value), gate_expired, &pass,
+				    &step.gates_expired);
+		if (!err)
+			err = sweep(maps->alg, sizeof(struct nat_ct_key),
+				    sizeof(struct nat_alg_value), alg_orphaned, &pass,
+				    &step.algs_deleted);
+	}
+	result_add(&c->pass, &step);
+	if (ctl_stats_add(maps->ctl_stats, &step, done == 1) && !err)
+		err = -errno;
+	if (done == 1) {
+		*res = c->pass;
+		memset(c, 0, sizeof(*c));
+	}
+	return err ? err : done;
+}
+
+int gc_run(const struct nat_maps *maps, uint64_t now_ns, struct gc_result *res)
+{
+	struct gc_cursor c = {};
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	while ((rc = gc_step(maps, &c, now_ns, UINT64_MAX, res)) == 0)
+		;
+	return rc < 0 ? rc : 0;
 }

@@ -13,6 +13,7 @@
 #ifndef XDPNAT_GC_H
 #define XDPNAT_GC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "xdpnat.h"
 #include "common/maps.h"
@@ -26,14 +27,42 @@ struct gc_result {
 	uint64_t ct_entries;		/* nat_ct entries read */
 };
 
-/* Entries a full pass may read per second of the daemon's time: a larger
- * table is walked less often (every ct_entries / GC_ENTRIES_PER_SEC s), so
- * the collector's cost stays bounded however many flows there are. */
+/* Entries of nat_ct the daemon's GC reads per second (one step a
+ * second): a table of N entries is walked once every N / GC_ENTRIES_PER_SEC
+ * seconds, and its cost per second stays the same however many flows
+ * there are. */
 #define GC_ENTRIES_PER_SEC	50000
 
-/* One pass over every map (fds -1 in `maps` are skipped, except ct,
- * config and ctl_stats). Adds flows_expired to nat_ctl_stats.ct_expired
- * and 1 to gc_runs. Returns 0, or -errno if a map could not be read. */
+/* nat_ct entries read per batch syscall, and the most a bucket that does
+ * not fit one may need: the collector's memory is GC_BATCH_MAX entries. */
+#define GC_BATCH		256
+#define GC_BATCH_MAX		4096
+
+union gc_token {			/* BPF_MAP_LOOKUP_BATCH position (a bucket) */
+	__u64 u64;
+	struct nat_ct_key room;
+};
+
+/* Where the walk of nat_ct stands between steps. Zero = not started. */
+struct gc_cursor {
+	bool started;
+	union gc_token token;
+	struct gc_result pass;		/* what this pass has done so far */
+};
+
+/*
+ * Read up to `budget` more entries of nat_ct (rounded to batches),
+ * expiring idle flows and orphaned halves; at the end of the table also
+ * sweep nat_expect, nat_gate and nat_alg. Flows expired are added to
+ * nat_ctl_stats.ct_expired as they go; gc_runs counts completed passes.
+ * Returns 1 when the pass completed (*res = the whole pass; the cursor is
+ * reset), 0 when there is more to read (*res untouched), -errno on error
+ * (the next step starts a new pass).
+ */
+int gc_step(const struct nat_maps *maps, struct gc_cursor *c, uint64_t now_ns, uint64_t budget,
+	    struct gc_result *res);
+
+/* A whole pass at once (tests, tools). 0 or -errno. */
 int gc_run(const struct nat_maps *maps, uint64_t now_ns, struct gc_result *res);
 
 /* Idle timeout in seconds for a flow of `proto` in `state`. */

@@ -370,6 +370,55 @@ static void test_many_flows(void **state)
 	assert_int_equal(r.orphans_deleted, 0);
 }
 
+/* The hairpin halves seen on LAN egress whose flow lost its ORIG and REPLY
+ * entries (an eviction, a crash between two deletes) go once idle. */
+static void test_hairpin_egress_orphans(void **state)
+{
+	struct fixture *f = *state;
+	struct nat_ct_key to_o = ct_key("192.0.2.1", 41000, "10.0.0.9", 8080, IPPROTO_TCP);
+	struct nat_ct_key to_r = ct_key("192.0.2.1", 80, "10.0.0.2", 7000, IPPROTO_TCP);
+	struct nat_ct_key hp = ct_key("10.0.0.2", 7000, "10.0.0.9", 8080, IPPROTO_TCP);
+	struct nat_ct_key hp_r = ct_key("10.0.0.9", 8080, "10.0.0.2", 7000, IPPROTO_TCP);
+	struct gc_result res;
+
+	ct_put(f->m.ct, &hp, &to_o, NAT_DIR_HAIRPIN_EGRESS, NAT_KIND_HAIRPIN, NAT_CT_SYN_SENT,
+	       NOW - 40 * SEC_NS);
+	ct_put(f->m.ct, &hp_r, &to_r, NAT_DIR_HAIRPIN_EGRESS, NAT_KIND_HAIRPIN,
+	       NAT_CT_SYN_SENT, NOW - 40 * SEC_NS);
+	assert_int_equal(gc_run(&f->m, NOW, &res), 0);
+	assert_int_equal(res.orphans_deleted, 2);
+	assert_false(ct_has(f->m.ct, &hp));
+	assert_false(ct_has(f->m.ct, &hp_r));
+}
+
+/* The daemon walks the table a budget at a time: each step reads about
+ * `budget` entries (whole batches), a pass ends after the last, and flows
+ * are counted as expired as the steps go. */
+static void test_steps(void **state)
+{
+	struct fixture *f = *state;
+	struct nat_ct_key ok, rk;
+	struct gc_cursor c = {};
+	struct gc_result r = {};
+	int rc, steps = 0;
+
+	for (uint16_t i = 0; i < 500; i++)	/* 1000 entries, half of the flows idle */
+		masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_ESTABLISHED, 20000 + i,
+			  i % 2 ? NOW - 70 * SEC_NS : NOW, NOW - 70 * SEC_NS, &ok, &rk);
+	while ((rc = gc_step(&f->m, &c, NOW, 300, &r)) == 0) {
+		steps++;
+		assert_true(c.pass.ct_entries <= (uint64_t)steps * (300 + GC_BATCH));
+		assert_int_equal(ctl_stats(f->m.ctl_stats).gc_runs, 0);
+		assert_true(steps < 10);
+	}
+	assert_int_equal(rc, 1);
+	assert_true(steps >= 2);
+	assert_int_equal(r.flows_expired, 250);
+	assert_int_equal(ctl_stats(f->m.ctl_stats).ct_expired, 250);
+	assert_int_equal(ctl_stats(f->m.ctl_stats).gc_runs, 1);
+	assert_false(c.started);	/* the next step starts a new pass */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -383,6 +432,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expect_and_gate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alg_state_follows_flow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_flows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hairpin_egress_orphans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_steps, setup, teardown),
 	};
 
 	if (geteuid() != 0) {
