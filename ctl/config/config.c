@@ -724,6 +724,13 @@ st_ddns(struct parser *p, int ac, char **av)
 		    ddns_opts[__builtin_ctz(missing)]);
 		return -1;
 	}
+	/* a password or token over plain HTTP is readable on every hop */
+	if ((d.password_file[0] || d.token_file[0]) &&
+	    (strncmp(d.server, "http://", 7) == 0 || strncmp(d.url, "http://", 7) == 0)) {
+		perr(p, "ddns %s: %s would be sent in clear over http://; use https://",
+		    d.fqdn, d.password_file[0] ? "the password" : "the token");
+		return -1;
+	}
 	for (i = 0; i < p->cfg->nddns; i++) {
 		if (strcmp(p->cfg->ddns[i].wan, d.wan) == 0 &&
 		    strcasecmp(p->cfg->ddns[i].fqdn, d.fqdn) == 0) {

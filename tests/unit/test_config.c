@@ -361,6 +361,8 @@ test_lexical(void **state)
 	/* '#' inside a word is not a comment */
 	expect_ok(BASE "ddns eth0 custom a.example.com url https://x.example/u?h=<fqdn>#frag\n");
 	assert_string_equal(cfg.ddns[0].url, "https://x.example/u?h=<fqdn>#frag");
+	/* plain http:// is fine when no secret goes with it */
+	expect_ok(BASE "ddns eth0 custom a.example.com url http://x.example/u?ip={addr}\n");
 	/* outbound, forward and ddns may come before their wan */
 	expect_ok("outbound eth7 ports 5000-6000\n"
 	    "forward udp eth7 53 to 10.0.0.5\n"
@@ -608,6 +610,12 @@ test_err_ddns(void **state)
 		{ "ddns eth0 custom a.example.com", 4, "ddns provider custom needs url" },
 		{ "ddns eth0 custom a.example.com url ftp://x.example/", 4,
 		  "url 'ftp://x.example/' is not an http:// or https:// URL" },
+		{ "ddns eth0 dyndns2 a.example.com user bob password-file @PW600@ server http://dns.example", 4,
+		  "ddns a.example.com: the password would be sent in clear over http://; use https://" },
+		{ "ddns eth0 cloudflare a.example.com token-file @TOK600@ server http://dns.example/x", 4,
+		  "ddns a.example.com: the token would be sent in clear over http://; use https://" },
+		{ "ddns eth0 custom a.example.com password-file @PW600@ url http://x.example/?p={password}", 4,
+		  "the password would be sent in clear over http://" },
 		{ "ddns eth0 cloudflare a.example.com token-file @TOK600@ server ftp://dns.example", 4,
 		  "server 'ftp://dns.example' is not an http:// or https:// URL" },
 		{ "ddns eth0 custom bad..example.com url https://x.example/", 4,
