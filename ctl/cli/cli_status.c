@@ -29,10 +29,14 @@
 static json_object *read_json_file(const struct xdpnat_config *cfg, const char *name)
 {
 	char path[PATH_MAX];
+	json_object *o;
+	int fd;
 
-	if (run_path(path, sizeof(path), cfg->run_dir, name) || access(path, R_OK))
+	if (run_path(path, sizeof(path), cfg->run_dir, name) || (fd = run_open_read(path)) < 0)
 		return NULL;
-	return json_object_from_file(path);
+	o = json_object_from_fd(fd);
+	close(fd);
+	return o;
 }
 
 static const char *jstr(json_object *o, const char *key, const char *dflt)

@@ -38,7 +38,45 @@ int run_mkdir_p(const char *dir, mode_t mode)
 			return -1;
 		*s = '/';
 	}
-	return mkdir(p, mode) && errno != EEXIST ? -1 : 0;
+	if (mkdir(p, mode) && errno != EEXIST)
+		return -1;
+	if (run_dir_unsafe(p)) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+const char *run_dir_unsafe(const char *dir)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	if (lstat(dir, &st))
+		return "cannot be read";
+	if (S_ISLNK(st.st_mode))
+		return "is a symbolic link";
+	if (!S_ISDIR(st.st_mode))
+		return "is not a directory";
+	if (st.st_uid != geteuid())
+		return "is owned by another user";
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return "is writable by group or others";
+	if (snprintf(p, sizeof(p), "%s", dir) >= (int)sizeof(p))
+		return "has too long a name";
+	for (char *slash = strrchr(p, '/'); slash && slash != p; slash = strrchr(p, '/')) {
+		*slash = '\0';
+		if (stat(p, &st))
+			return "has a parent that cannot be read";
+		if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+			return "has a parent writable by others (and not sticky)";
+	}
+	return NULL;
+}
+
+int run_open_read(const char *path)
+{
+	return open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 }
 
 int run_write_atomic(const char *path, const char *data, size_t len)
@@ -50,7 +88,9 @@ int run_write_atomic(const char *path, const char *data, size_t len)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 && errno == EEXIST && !unlink(tmp))	/* left by a crash */
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return -1;
 	if (write(fd, data, len) != (ssize_t)len || fsync(fd))
@@ -88,11 +128,17 @@ pid_t run_read_pid(const char *run_dir)
 	FILE *f;
 	int pid = 0;
 
+	int fd;
+
 	if (run_path(path, sizeof(path), run_dir, RUN_PID_FILE))
 		return 0;
-	f = fopen(path, "re");
-	if (!f)
+	fd = run_open_read(path);
+	f = fd < 0 ? NULL : fdopen(fd, "r");
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return 0;
+	}
 	if (fscanf(f, "%d", &pid) != 1)
 		pid = 0;
 	fclose(f);

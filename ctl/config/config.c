@@ -692,6 +692,23 @@ ddns_opt(struct parser *p, struct cfg_ddns *d, int k, const char *v)
 	}
 }
 
+/* An http:// URL to anything but this host (loopback never leaves it). */
+static bool
+cleartext_remote(const char *url)
+{
+	const char *h = url + 7;
+	size_t n = strcspn(h, ":/?#");
+
+	if (strncmp(url, "http://", 7) != 0)
+		return false;
+	if (strncmp(h, "[::1]", 5) == 0)
+		return false;
+	if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
+		return false;
+	return !(n >= 4 && strncmp(h, "127.", 4) == 0 &&
+	    strspn(h, "0123456789.") == n);
+}
+
 static int
 st_ddns(struct parser *p, int ac, char **av)
 {
@@ -726,7 +743,7 @@ st_ddns(struct parser *p, int ac, char **av)
 	}
 	/* a password or token over plain HTTP is readable on every hop */
 	if ((d.password_file[0] || d.token_file[0]) &&
-	    (strncmp(d.server, "http://", 7) == 0 || strncmp(d.url, "http://", 7) == 0)) {
+	    (cleartext_remote(d.server) || cleartext_remote(d.url))) {
 		perr(p, "ddns %s: %s would be sent in clear over http://; use https://",
 		    d.fqdn, d.password_file[0] ? "the password" : "the token");
 		return -1;

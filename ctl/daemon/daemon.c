@@ -329,7 +329,9 @@ static int take_locks(const struct xdpnat_config *cfg, int *run_lock, int *pin_l
 
 	if (run_mkdir_p(cfg->run_dir, 0755) ||
 	    run_path(path, sizeof(path), cfg->run_dir, RUN_LOCK_FILE)) {
-		nat_log("cannot create run-dir %s: %s", cfg->run_dir, strerror(errno));
+		nat_log("run-dir %s: %s", cfg->run_dir,
+			errno == EPERM && run_dir_unsafe(cfg->run_dir) ? run_dir_unsafe(cfg->run_dir)
+								       : strerror(errno));
 		return -1;
 	}
 	*run_lock = lock_path(path, false, "run-dir", cfg->run_dir);
@@ -431,6 +433,12 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 	struct nat_daemon *d = x->d;
 
 	x->st.started = time(NULL);
+	if (d->cfg.nddns && run_mkdir_p(d->cfg.state_dir, 0700)) {
+		nat_log("state-dir %s: %s", d->cfg.state_dir,
+			errno == EPERM && run_dir_unsafe(d->cfg.state_dir)
+				? run_dir_unsafe(d->cfg.state_dir) : strerror(errno));
+		return -1;
+	}
 	if (loader_load(d))
 		return -1;
 	loader_maps(d, &x->maps);

@@ -118,7 +118,7 @@ static int gc_ct_step(const struct nat_maps *m, const struct nat_config *cfg,
 	uint64_t done = 0;
 
 	while (done < budget) {
-		__u32 want = budget - done < GC_BATCH ? (__u32)(budget - done) : GC_BATCH, n = want;
+		__u32 n = GC_BATCH;	/* whole batches: a smaller count can split a bucket */
 		union gc_token out;
 		int err = bpf_map_lookup_batch(m->ct, c->started ? &c->token : NULL, &out, keys,
 					       vals, &n, NULL);

@@ -177,9 +177,13 @@ int status_read_record(const char *run_dir, struct status_record *out)
 	json_object *root, *ifs;
 
 	memset(out, 0, sizeof(*out));
-	if (run_path(path, sizeof(path), run_dir, RUN_STATUS_FILE) || access(path, R_OK))
+	int fd;
+
+	if (run_path(path, sizeof(path), run_dir, RUN_STATUS_FILE) ||
+	    (fd = run_open_read(path)) < 0)
 		return -1;
-	root = json_object_from_file(path);
+	root = json_object_from_fd(fd);
+	close(fd);
 	if (!root)
 		return -1;
 	snprintf(out->bpffs_mounted, sizeof(out->bpffs_mounted), "%s", jstr(root, "bpffs_mounted"));

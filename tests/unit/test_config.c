@@ -361,7 +361,7 @@ test_lexical(void **state)
 	/* '#' inside a word is not a comment */
 	expect_ok(BASE "ddns eth0 custom a.example.com url https://x.example/u?h=<fqdn>#frag\n");
 	assert_string_equal(cfg.ddns[0].url, "https://x.example/u?h=<fqdn>#frag");
-	/* plain http:// is fine when no secret goes with it */
+	/* plain http:// is fine when no secret goes with it, or to this host */
 	expect_ok(BASE "ddns eth0 custom a.example.com url http://x.example/u?ip={addr}\n");
 	/* outbound, forward and ddns may come before their wan */
 	expect_ok("outbound eth7 ports 5000-6000\n"
