@@ -110,11 +110,82 @@ static __always_inline void ct_insert_hairpin_egress(const struct ct_new *n,
 	bpf_map_update_elem(&nat_ct, &k, rval, BPF_ANY);
 }
 
+/* Remember a new flow's ORIG key in the eviction ring. */
+static __always_inline void ct_note_new(const struct nat_ct_key *key)
+{
+	__u32 size = *(volatile const __u32 *)&unassured_ring;
+	__u32 idx;
+	struct nat_ct_key *slot;
+
+	if (!size)
+		return;
+	idx = (__u32)(__sync_fetch_and_add(&unassured_head, 1) % size);
+	slot = bpf_map_lookup_elem(&nat_unassured, &idx);
+	if (slot)
+		*slot = *key;
+}
+
+/* Delete every entry of the flow whose ORIG entry (okey, v) is, ORIG
+ * first (see ctl/common/ctflow.c, which does the same from userspace). */
+static __always_inline void ct_remove_flow(const struct nat_ct_key *okey,
+					   const struct nat_ct_value *v)
+{
+	struct nat_ct_key k;
+	__u8 kind = v->kind;
+
+	ct_twin_key(&k, v, okey->proto);
+	if (kind == NAT_KIND_HAIRPIN) {
+		struct nat_ct_key e, r;
+
+		ct_hairpin_egress_key(&e, okey, v);
+		ct_key_flip(&r, &e);
+		bpf_map_delete_elem(&nat_ct, &e);
+		bpf_map_delete_elem(&nat_ct, &r);
+	}
+	bpf_map_delete_elem(&nat_ct, okey);
+	bpf_map_delete_elem(&nat_ct, &k);
+}
+
 /*
- * Create both entries of a new flow. On success *out is the original
- * direction's entry (possibly one created concurrently by another CPU).
+ * The table is full: evict one unassured flow among the next few the ring
+ * remembers (nf_conntrack's early drop, for a table whose buckets BPF
+ * cannot walk). An assured flow is never touched. True if room was made.
  */
-static __always_inline int ct_create(struct ct_new *n, struct nat_ct_value **out)
+static __always_inline bool ct_evict_unassured(void)
+{
+	__u32 size = *(volatile const __u32 *)&unassured_ring;
+	__u64 head = unassured_head, start = unassured_evict;
+	__u64 oldest = head > size ? head - size : 0;
+
+	/* From the oldest flow the ring still remembers towards the newest,
+	 * a few slots per full insert; the cursor is a hint, races between
+	 * CPUs only make two of them look at the same slots. */
+	if (!size || head == 0)
+		return false;
+	if (start < oldest || start >= head)
+		start = oldest;
+	unassured_evict = start + NAT_EVICT_TRIES;
+	for (int i = 0; i < NAT_EVICT_TRIES; i++) {
+		__u32 idx = (__u32)((start + i) % size);
+		struct nat_ct_key *slot = bpf_map_lookup_elem(&nat_unassured, &idx);
+		struct nat_ct_value *v;
+		struct nat_ct_key key;
+
+		if (!slot)
+			continue;
+		key = *slot;
+		v = bpf_map_lookup_elem(&nat_ct, &key);
+		if (!v || v->dir != NAT_DIR_ORIG || nat_ct_assured(key.proto, v->state))
+			continue;
+		ct_remove_flow(&key, v);
+		STAT_INC(ct_evicted);
+		return true;
+	}
+	return false;
+}
+
+/* One attempt at creating both entries (see ct_create). */
+static __always_inline int ct_create_once(struct ct_new *n, struct nat_ct_value **out)
 {
 	struct nat_ct_key rkey = {};
 	struct nat_ct_value oval, rval;
@@ -141,22 +212,48 @@ static __always_inline int ct_create(struct ct_new *n, struct nat_ct_value **out
 	*out = bpf_map_lookup_elem(&nat_ct, &n->key);
 	if (!*out)
 		return CT_NEW_FULL;
-	if (!err)
+	if (!err) {
 		STAT_INC(flows_created);
+		ct_note_new(&n->key);
+	}
 	return CT_NEW_OK;
 }
 
-/* Write a new state into this entry and its twin. */
-static __always_inline void ct_set_state(struct nat_ct_value *v, __u8 proto, __u8 state)
+/*
+ * Create both entries of a new flow. On success *out is the original
+ * direction's entry (possibly one created concurrently by another CPU).
+ * A full table first gives up an unassured flow, if it has one.
+ */
+static __always_inline int ct_create(struct ct_new *n, struct nat_ct_value **out)
+{
+	int rc = ct_create_once(n, out);
+
+	if (rc == CT_NEW_FULL && ct_evict_unassured())
+		rc = ct_create_once(n, out);
+	return rc;
+}
+
+/* Write a new state into this entry and its twin, and set or clear
+ * flags in both. */
+static __always_inline void ct_set_state_flags(struct nat_ct_value *v, __u8 proto, __u8 state,
+					       __u8 set, __u8 clear)
 {
 	struct nat_ct_key twin;
 	struct nat_ct_value *t;
 
 	v->state = state;
+	v->flags = (v->flags | set) & ~clear;
 	ct_twin_key(&twin, v, proto);
 	t = bpf_map_lookup_elem(&nat_ct, &twin);
-	if (t)
+	if (t) {
 		t->state = state;
+		t->flags = (t->flags | set) & ~clear;
+	}
+}
+
+static __always_inline void ct_set_state(struct nat_ct_value *v, __u8 proto, __u8 state)
+{
+	ct_set_state_flags(v, proto, state, 0, 0);
 }
 
 /*
@@ -208,11 +305,16 @@ static __always_inline void ct_account(struct nat_ct_value *v, const struct nat_
 	if ((v->flags & NAT_CT_F_GATE) && before != v->state) {
 		__be32 raddr, inside;
 
+		/* One count per session while it is established, whatever
+		 * way it ends: NAT_CT_F_GATE_COUNTED says it holds one. */
 		gate_peers(v, p, &raddr, &inside);
-		if (v->state == NAT_CT_ESTABLISHED && before == NAT_CT_SYN_SENT)
+		if (v->state == NAT_CT_ESTABLISHED && !(v->flags & NAT_CT_F_GATE_COUNTED)) {
 			gate_update(raddr, inside, 1);
-		else if (v->state == NAT_CT_CLOSING && before != NAT_CT_SYN_SENT)
+			ct_set_state_flags(v, IPPROTO_TCP, v->state, NAT_CT_F_GATE_COUNTED, 0);
+		} else if (v->state == NAT_CT_CLOSING && (v->flags & NAT_CT_F_GATE_COUNTED)) {
 			gate_update(raddr, inside, -1);
+			ct_set_state_flags(v, IPPROTO_TCP, v->state, 0, NAT_CT_F_GATE_COUNTED);
+		}
 	}
 }
 
@@ -236,8 +338,15 @@ static __always_inline void ct_account_tcp(struct nat_ct_value *v, const struct 
 			ct_set_state(v, IPPROTO_TCP, NAT_CT_FIN_WAIT);
 		return;
 	}
+	/* The handshake: the SYN-ACK makes it SYN_RECV, the originator's ACK
+	 * established. A spoofed SYN draws a SYN-ACK from an inside server
+	 * but never the ACK, so its flow keeps the short SYN timeout and
+	 * stays evictable (nat_unassured). */
 	if (v->state == NAT_CT_SYN_SENT && dir == NAT_DIR_REPLY &&
 	    (p->tcp_flags & (TCP_SYN_ | TCP_ACK_)) == (TCP_SYN_ | TCP_ACK_))
+		ct_set_state(v, IPPROTO_TCP, NAT_CT_SYN_RECV);
+	else if (v->state == NAT_CT_SYN_RECV && dir == NAT_DIR_ORIG &&
+		 (p->tcp_flags & (TCP_SYN_ | TCP_ACK_)) == TCP_ACK_)
 		ct_set_state(v, IPPROTO_TCP, NAT_CT_ESTABLISHED);
 	else if (v->state == NAT_CT_CLOSING && (p->tcp_flags & TCP_SYN_) &&
 		 !(p->tcp_flags & TCP_ACK_) && dir == NAT_DIR_ORIG) {

@@ -113,4 +113,20 @@ struct {
 	__type(value, struct nat_routegen);
 } nat_routegen SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDPNAT_UNASSURED_MIN);	/* set by the loader */
+	__type(key, __u32);
+	__type(value, struct nat_ct_key);
+} nat_unassured SEC(".maps");
+
+/* Entries of nat_unassured (set by the loader before load; read through a
+ * volatile pointer so clang cannot fold it to this initial value). */
+volatile const __u32 unassured_ring = XDPNAT_UNASSURED_MIN;
+
+/* Next ring slot to write, and to look at for an eviction. Not state worth
+ * keeping across a restart: a new run starts both at 0. */
+__u64 unassured_head;
+__u64 unassured_evict;
+
 #endif /* NAT_MAPS_H */

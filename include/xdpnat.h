@@ -61,6 +61,7 @@
  *                                                  entry of a reused tuple;
  *                                                  gc expires; cli reads
  *  nat_refused    dp (LRU)                         alg reads
+ *  nat_unassured  dp (a ring of new flows' keys)   -
  */
 #define XDPNAT_MAP_CONFIG	"nat_config"
 #define XDPNAT_MAP_IFACES	"nat_ifaces"
@@ -77,6 +78,7 @@
 #define XDPNAT_MAP_REFUSED	"nat_refused"
 #define XDPNAT_MAP_IFSLOTS	"nat_ifslots"
 #define XDPNAT_MAP_ROUTEGEN	"nat_routegen"
+#define XDPNAT_MAP_UNASSURED	"nat_unassured"
 
 #define XDPNAT_MAX_IFACES	64
 #define XDPNAT_MAX_FORWARD_PORTS 262144	/* forward ranges are expanded per port */
@@ -320,13 +322,42 @@ enum nat_ct_state {
 	NAT_CT_ESTABLISHED = 2,		/* TCP: reply seen; UDP/ICMP: both directions seen */
 	NAT_CT_FIN_WAIT = 3,		/* TCP: one FIN seen */
 	NAT_CT_CLOSING = 4,		/* TCP: both FINs or an RST */
+	NAT_CT_SYN_RECV = 5,		/* TCP: SYN-ACK seen, the handshake's last ACK not yet */
 };
+
+/*
+ * A flow is *assured* once it is established: for TCP the three-way
+ * handshake completed (a SYN-ACK alone, which a spoofed SYN also draws
+ * from an inside server, is not enough), for UDP and ICMP traffic was
+ * seen both ways. Until then it has the short timeout_tcp_syn (TCP) and
+ * is the first to be evicted when the table is full (nat_unassured).
+ */
+static inline int nat_ct_assured(__u8 proto, __u8 state)
+{
+	if (proto == 6 /* IPPROTO_TCP */)
+		return state != NAT_CT_SYN_SENT && state != NAT_CT_SYN_RECV;
+	return state != NAT_CT_NEW;
+}
 
 #define NAT_CT_F_ALG		(1U << 0)	/* control flow: packets go to the userspace ALG */
 #define NAT_CT_F_OPAQUE		(1U << 1)	/* ALG handed the flow back (AUTH TLS) */
 #define NAT_CT_F_FIN		(1U << 2)	/* a FIN was seen in this direction */
 #define NAT_CT_F_GATE		(1U << 3)	/* FTP control session: counted in nat_gate */
 #define NAT_CT_F_SEQADJ		(1U << 4)	/* apply nat_alg's sequence offsets (opaque ALG flow) */
+#define NAT_CT_F_GATE_COUNTED	(1U << 5)	/* this session holds one count in nat_gate */
+
+/*
+ * nat_unassured: ARRAY used as a ring, value struct nat_ct_key: the ORIG
+ * key of every new flow, in creation order, overwritten round and round.
+ * When nat_ct is full, the data path looks at a few of these and evicts
+ * one that is still unassured (nat_ct_assured()) to make room: a flood of
+ * spoofed SYNs or one-way UDP takes the place of its own kind, never of
+ * an established flow. Sized by the loader to conntrack-max / 4, at least
+ * XDPNAT_UNASSURED_MIN entries.
+ */
+#define XDPNAT_UNASSURED_MIN	1024
+#define XDPNAT_UNASSURED_MAX	65536
+#define NAT_EVICT_TRIES		8	/* ring slots looked at per full insert */
 
 /* ---------------------------------------------------------------------
  * nat_frag: LRU_HASH. Non-first IPv4 fragments carry no ports; the first
@@ -373,6 +404,7 @@ struct nat_stats {
 	__u64 alg_xsk_fail;		/* no AF_XDP socket for the ALG: passed */
 	__u64 drop_alg_no_route;	/* ALG data XDP cannot route yet (no neighbour): TCP resends */
 	__u64 expect_used;		/* data connections admitted by an expectation */
+	__u64 ct_evicted;		/* unassured flows evicted to make room for a new one */
 };
 
 /* nat_ctl_stats: ARRAY, one entry, written by the controller only. */

@@ -64,6 +64,7 @@ static const char *state_name(uint8_t state)
 	switch (state) {
 	case NAT_CT_NEW: return "new";
 	case NAT_CT_SYN_SENT: return "syn_sent";
+	case NAT_CT_SYN_RECV: return "syn_recv";
 	case NAT_CT_ESTABLISHED: return "established";
 	case NAT_CT_FIN_WAIT: return "fin_wait";
 	case NAT_CT_CLOSING: return "closing";

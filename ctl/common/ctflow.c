@@ -7,8 +7,9 @@
 /*
  * The data path adds one to nat_gate when an FTP control session becomes
  * ESTABLISHED and takes it away when the session reaches CLOSING (RST or
- * both FINs). A session removed while ESTABLISHED or FIN_WAIT still holds
- * its count: give it back, and restart the linger time from now.
+ * both FINs); NAT_CT_F_GATE_COUNTED marks a session that holds its count.
+ * One removed before it closed gives the count back, and the linger time
+ * restarts from now.
  */
 static void gate_release(int gate_fd, const struct nat_ct_key *okey,
 			 const struct nat_ct_value *oval, uint64_t now)
@@ -16,9 +17,7 @@ static void gate_release(int gate_fd, const struct nat_ct_key *okey,
 	struct nat_gate_key k = { .raddr = okey->saddr, .inside_addr = oval->to_daddr };
 	struct nat_gate_value v;
 
-	if (gate_fd < 0 || !(oval->flags & NAT_CT_F_GATE))
-		return;
-	if (oval->state != NAT_CT_ESTABLISHED && oval->state != NAT_CT_FIN_WAIT)
+	if (gate_fd < 0 || !(oval->flags & NAT_CT_F_GATE_COUNTED))
 		return;
 	if (bpf_map_lookup_elem(gate_fd, &k, &v) || !v.sessions)
 		return;

@@ -24,6 +24,7 @@ static const struct {
 	{ XDPNAT_MAP_REFUSED, offsetof(struct nat_maps, refused) },
 	{ XDPNAT_MAP_IFSLOTS, offsetof(struct nat_maps, ifslots) },
 	{ XDPNAT_MAP_ROUTEGEN, offsetof(struct nat_maps, routegen) },
+	{ XDPNAT_MAP_UNASSURED, offsetof(struct nat_maps, unassured) },
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))

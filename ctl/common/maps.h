@@ -26,6 +26,7 @@ struct nat_maps {
 	int refused;		/* nat_refused */
 	int ifslots;		/* nat_ifslots */
 	int routegen;		/* nat_routegen */
+	int unassured;		/* nat_unassured */
 };
 
 /* The pinned name of the i-th map, NULL past the last. */

@@ -191,6 +191,7 @@ static void adopt_copy(struct nat_daemon *d, bool fill_only)
 
 int loader_load(struct nat_daemon *d)
 {
+	__u32 ring;
 	int err;
 
 	libbpf_set_print(libbpf_print);
@@ -205,6 +206,15 @@ int loader_load(struct nat_daemon *d)
 			strerror(-err));
 		return -1;
 	}
+	ring = d->cfg.conntrack_max / 4;
+	ring = ring < XDPNAT_UNASSURED_MIN ? XDPNAT_UNASSURED_MIN
+	       : ring > XDPNAT_UNASSURED_MAX ? XDPNAT_UNASSURED_MAX : ring;
+	err = bpf_map__set_max_entries(d->skel->maps.nat_unassured, ring);
+	if (err) {
+		nat_log("cannot size nat_unassured to %u entries: %s", ring, strerror(-err));
+		return -1;
+	}
+	d->skel->rodata->unassured_ring = ring;
 	adopt_plan(d);
 	err = xdpnat_bpf__load(d->skel);
 	if (err) {

@@ -372,6 +372,16 @@ static void syn_ack_reply(void)
 	expect_frame("SYN-ACK WAN->LAN", &r, &want);
 }
 
+/* The client's ACK that completes the handshake (LAN -> WAN). */
+static void client_ack(void)
+{
+	struct pk in = lan_tcp(A_CLIENT, MAC_CLIENT, 40000, A_REMOTE, 443, PK_TCP_ACK);
+	struct res r;
+
+	xdp_pk(E.if_lan0, &in, &r, NULL);
+	expect_xdp_ret("client's ACK LAN->WAN", &r, XDP_REDIRECT);
+}
+
 static void expect_states(const char *what, uint8_t st)
 {
 	char m[128];
@@ -393,10 +403,13 @@ static void test_masq_tcp_reply_fin(void **state)
 	(void)state;
 	masq_syn(A_CLIENT, MAC_CLIENT, 40000, 40000);
 	syn_ack_reply();
-	expect_states("after SYN-ACK", NAT_CT_ESTABLISHED);
+	/* a SYN-ACK alone does not establish: a spoofed SYN gets one too */
+	expect_states("after SYN-ACK", NAT_CT_SYN_RECV);
 	assert_int_equal(ct_get(&E, A_REMOTE, A_WAN0, 443, 40000, IPPROTO_TCP, &v), 0);
 	CHECK_EQ(v.packets, 1, "reply entry packets");
 	CHECK_EQ(v.bytes, 40, "reply entry bytes");
+	client_ack();
+	expect_states("after the client's ACK", NAT_CT_ESTABLISHED);
 
 	want = to_wan0(fin_l);
 	want.src = A_WAN0;
@@ -411,7 +424,7 @@ static void test_masq_tcp_reply_fin(void **state)
 	expect_xdp_ret("FIN WAN->LAN", &r, XDP_REDIRECT);
 	expect_frame("FIN WAN->LAN", &r, &want);
 	expect_states("after both FINs", NAT_CT_CLOSING);
-	CHECK_EQ(stats().xdp_forwarded, 4, "xdp_forwarded");
+	CHECK_EQ(stats().xdp_forwarded, 5, "xdp_forwarded");
 }
 
 static void test_masq_tcp_rst(void **state)
@@ -423,7 +436,8 @@ static void test_masq_tcp_rst(void **state)
 	(void)state;
 	masq_syn(A_CLIENT, MAC_CLIENT, 40000, 40000);
 	syn_ack_reply();
-	expect_states("after SYN-ACK", NAT_CT_ESTABLISHED);
+	client_ack();
+	expect_states("after the handshake", NAT_CT_ESTABLISHED);
 	want.dst = A_CLIENT;
 	xdp_pk(E.if_wan0, &rst, &r, NULL);
 	expect_xdp_ret("RST WAN->LAN", &r, XDP_REDIRECT);
@@ -730,7 +744,13 @@ static void test_forward_tcp(void **state)
 	xdp_pk(E.if_lan0, &sa, &r, NULL);
 	expect_xdp_ret("server's SYN-ACK", &r, XDP_REDIRECT);
 	expect_frame("server's SYN-ACK (source 198.51.100.1:8080)", &r, &want);
-	CHECK_EQ(ct_state(A_GW, A_WAN0, 40000, 8080, IPPROTO_TCP), NAT_CT_ESTABLISHED, "state");
+	CHECK_EQ(ct_state(A_GW, A_WAN0, 40000, 8080, IPPROTO_TCP), NAT_CT_SYN_RECV,
+		 "state after the SYN-ACK (unassured)");
+	syn.flags = PK_TCP_ACK;
+	xdp_pk(E.if_wan0, &syn, &r, NULL);
+	expect_xdp_ret("the client's ACK", &r, XDP_REDIRECT);
+	CHECK_EQ(ct_state(A_GW, A_WAN0, 40000, 8080, IPPROTO_TCP), NAT_CT_ESTABLISHED,
+		 "state after the handshake");
 }
 
 static void test_forward_range_shift(void **state)
@@ -814,7 +834,13 @@ static void test_hairpin(void **state)
 	xdp_pk(E.if_lan0, &sa, &r, NULL);
 	expect_xdp_ret("hairpin SYN-ACK", &r, XDP_REDIRECT);
 	expect_frame("hairpin SYN-ACK (198.51.100.1:8080 -> 192.168.0.10:45000)", &r, &want);
-	CHECK_EQ(ct_state(A_CLIENT, A_WAN0, 45000, 8080, IPPROTO_TCP), NAT_CT_ESTABLISHED, "state");
+	CHECK_EQ(ct_state(A_CLIENT, A_WAN0, 45000, 8080, IPPROTO_TCP), NAT_CT_SYN_RECV,
+		 "state after the SYN-ACK");
+	syn.flags = PK_TCP_ACK;
+	xdp_pk(E.if_lan0, &syn, &r, NULL);
+	expect_xdp_ret("hairpin: the client's ACK", &r, XDP_REDIRECT);
+	CHECK_EQ(ct_state(A_CLIENT, A_WAN0, 45000, 8080, IPPROTO_TCP), NAT_CT_ESTABLISHED,
+		 "state after the handshake");
 }
 
 static void test_hairpin_kernel_path(void **state)
@@ -866,7 +892,7 @@ static void test_hairpin_kernel_path(void **state)
 	CHECK_EQ(s.tc_translated, 2, "tc_translated");
 	CHECK_EQ(s.xdp_forwarded, 0, "xdp_forwarded");
 	CHECK_EQ(s.flows_created, 1, "flows_created");
-	CHECK_EQ(ct_state(A_CLIENT, A_WAN0, 45000, 8080, IPPROTO_TCP), NAT_CT_ESTABLISHED, "state");
+	CHECK_EQ(ct_state(A_CLIENT, A_WAN0, 45000, 8080, IPPROTO_TCP), NAT_CT_SYN_RECV, "state");
 }
 
 /* ============================================================ 8. kernel path */
@@ -1510,6 +1536,7 @@ static void test_tcp_tuple_reuse_after_close(void **state)
 	(void)state;
 	masq_syn(A_CLIENT, MAC_CLIENT, 40000, 40000);
 	syn_ack_reply();
+	client_ack();
 	xdp_pk(E.if_lan0, &fin_l, &r, NULL);
 	expect_xdp_ret("FIN LAN->WAN", &r, XDP_REDIRECT);
 	xdp_pk(E.if_wan0, &fin_w, &r, NULL);
@@ -1522,7 +1549,9 @@ static void test_tcp_tuple_reuse_after_close(void **state)
 	assert_int_equal(ct_get(&E, A_CLIENT, A_REMOTE, 40000, 443, IPPROTO_TCP, &v), 0);
 	CHECK_EQ(v.flags & NAT_CT_F_FIN, 0, "orig entry FIN flag after the new SYN");
 	syn_ack_reply();
-	expect_states("new connection after SYN-ACK", NAT_CT_ESTABLISHED);
+	expect_states("new connection after SYN-ACK", NAT_CT_SYN_RECV);
+	client_ack();
+	expect_states("new connection after the handshake", NAT_CT_ESTABLISHED);
 	xdp_pk(E.if_lan0, &fin_l, &r, NULL);
 	expect_xdp_ret("new connection: client's FIN", &r, XDP_REDIRECT);
 	/* Regression (fixed in 75e51d0): only one FIN of the new connection
@@ -1550,7 +1579,7 @@ static void test_kernel_path_wan_reply(void **state)
 	xdp_pk(E.if_wan0, &in, &r, NULL);
 	expect_xdp_ret("SYN-ACK, client neighbour unknown", &r, XDP_PASS);
 	expect_frame("SYN-ACK, client neighbour unknown (destination translated only)", &r, &half);
-	expect_states("after SYN-ACK on the kernel path", NAT_CT_ESTABLISHED);
+	expect_states("after SYN-ACK on the kernel path", NAT_CT_SYN_RECV);
 
 	kern = to_lan(half, MAC_CLIENT);
 	n = tc_pk(E.if_lan0, &kern, &r, f);
@@ -1592,7 +1621,7 @@ static void test_kernel_path_forward(void **state)
 	tc_pk(E.if_wan0, &kern, &r, NULL);
 	expect_tc_ret("server's SYN-ACK on tc egress wan0", &r, TC_ACT_OK);
 	expect_frame("server's SYN-ACK on tc egress wan0 (198.51.100.1:8080)", &r, &want);
-	CHECK_EQ(ct_state(A_GW, A_WAN0, 40000, 8080, IPPROTO_TCP), NAT_CT_ESTABLISHED, "state");
+	CHECK_EQ(ct_state(A_GW, A_WAN0, 40000, 8080, IPPROTO_TCP), NAT_CT_SYN_RECV, "state");
 	assert_int_equal(ct_get(&E, A_SERVER, A_GW, 80, 40000, IPPROTO_TCP, &v), 0);
 	CHECK_EQ(v.packets, 1, "reply entry packets (counted once, on tc)");
 }
@@ -2110,22 +2139,65 @@ static void test_ct_full_rollback(void **state)
 
 	(void)state;
 	for (int i = 0; i < 2; i++) {
+		struct pk sa = wan_tcp(A_REMOTE, 443, A_WAN0, in[i].sport, PK_TCP_SYN | PK_TCP_ACK);
+		struct pk ack = in[i];
+
 		xdp_pk(E.if_lan0, &in[i], &r, NULL);
 		expect_xdp_ret("flow that fits", &r, XDP_REDIRECT);
 		want = to_wan0(in[i]);
 		want.src = A_WAN0;
 		expect_frame("flow that fits", &r, &want);
+		/* established (assured): never evicted */
+		xdp_pk(E.if_wan0, &sa, &r, NULL);
+		ack.flags = PK_TCP_ACK;
+		xdp_pk(E.if_lan0, &ack, &r, NULL);
+		expect_xdp_ret("flow's handshake", &r, XDP_REDIRECT);
 	}
 	xdp_pk(E.if_lan0, &in[2], &r, NULL);
-	expect_xdp_ret("flow 3, nat_ct full", &r, XDP_DROP);
+	expect_xdp_ret("flow 3, nat_ct full of established flows", &r, XDP_DROP);
 	s = stats();
 	CHECK_EQ(s.drop_ct_full, 1, "drop_ct_full");
+	CHECK_EQ(s.ct_evicted, 0, "ct_evicted (nothing unassured to evict)");
 	CHECK_EQ(s.flows_created, 2, "flows_created");
 	CHECK_EQ(ct_count(), 4, "nat_ct entries (flow 3's reply entry rolled back)");
 
 	/* the existing flows still work */
 	xdp_pk(E.if_lan0, &in[0], &r, NULL);
 	expect_xdp_ret("flow 1 again", &r, XDP_REDIRECT);
+}
+
+/* A spoofed SYN flood on a forward fills the table with flows that never
+ * complete their handshake; a new LAN flow still gets in: the oldest
+ * unassured flow is evicted for it (and counted), an established one never.
+ * Room for two flows (setup_ct5). */
+static void test_ct_full_evicts_unassured(void **state)
+{
+	struct pk lan = lan_tcp(A_CLIENT2, MAC_CLIENT2, 41000, A_REMOTE, 443, PK_TCP_SYN);
+	struct nat_ct_value v;
+	struct nat_stats s;
+	struct res r;
+
+	(void)state;
+	assert_int_equal(env_forward(&E, E.if_wan0, IPPROTO_TCP, 8080, A_SERVER, 80), 0);
+	masq_syn(A_CLIENT, MAC_CLIENT, 40000, 40000);	/* an established flow */
+	syn_ack_reply();
+	client_ack();
+	for (int i = 0; i < 4; i++) {	/* the flood: one fits, then each evicts the last */
+		struct pk syn = wan_tcp(IP4(192, 0, 2, 100 + i), 30000, A_WAN0, 8080, PK_TCP_SYN);
+
+		xdp_pk(E.if_wan0, &syn, &r, NULL);
+		expect_xdp_ret("spoofed SYN to the forward", &r, XDP_REDIRECT);
+	}
+	CHECK_EQ(stats().ct_evicted, 3, "ct_evicted by the flood itself");
+	xdp_pk(E.if_lan0, &lan, &r, NULL);
+	expect_xdp_ret("a new LAN flow with the table full", &r, XDP_REDIRECT);
+	s = stats();
+	CHECK_EQ(s.ct_evicted, 4, "ct_evicted");
+	CHECK_EQ(s.drop_ct_full, 0, "drop_ct_full");
+	assert_int_equal(ct_get(&E, A_CLIENT, A_REMOTE, 40000, 443, IPPROTO_TCP, &v), 0);
+	CHECK_EQ(v.state, NAT_CT_ESTABLISHED, "the established flow is still there");
+	assert_int_equal(ct_get(&E, A_CLIENT2, A_REMOTE, 41000, 443, IPPROTO_TCP, &v), 0);
+	CHECK_EQ(ct_count(), 4, "nat_ct entries: two whole flows, no half left");
 }
 
 /* The tc path's own checksum code (bpf_l4_csum_replace with
@@ -2540,6 +2612,7 @@ int main(void)
 		T(test_ethernet_padding),
 		T(test_tc_malformed),
 		cmocka_unit_test_setup_teardown(test_ct_full_rollback, setup_ct5, teardown),
+		cmocka_unit_test_setup_teardown(test_ct_full_evicts_unassured, setup_ct5, teardown),
 		T(test_tc_checksums),
 		T(test_icmp_err_from_client_masq),
 		T(test_fragments_wan_to_lan),

@@ -258,7 +258,7 @@ static void test_gated_session_expiry_closes_gate(void **state)
 	ct_put(f->m.ct, &r, &to_r, NAT_DIR_REPLY, NAT_KIND_FORWARD, NAT_CT_ESTABLISHED, seen);
 	ct_put(f->m.ct, &o, &to_o, NAT_DIR_ORIG, NAT_KIND_FORWARD, NAT_CT_ESTABLISHED, seen);
 	assert_int_equal(bpf_map_lookup_elem(f->m.ct, &o, &v), 0);
-	v.flags |= NAT_CT_F_GATE;
+	v.flags |= NAT_CT_F_GATE | NAT_CT_F_GATE_COUNTED;
 	assert_int_equal(bpf_map_update_elem(f->m.ct, &o, &v, BPF_EXIST), 0);
 	assert_int_equal(bpf_map_update_elem(f->m.gate, &gk, &gv, BPF_ANY), 0);
 

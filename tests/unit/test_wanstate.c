@@ -421,7 +421,7 @@ static void test_renumbering_releases_gate(void **state)
 	unsigned flows;
 
 	assert_int_equal(bpf_map_lookup_elem(m->ct, &k, &v), 0);
-	v.flags |= NAT_CT_F_GATE;
+	v.flags |= NAT_CT_F_GATE | NAT_CT_F_GATE_COUNTED;
 	assert_int_equal(bpf_map_update_elem(m->ct, &k, &v, BPF_EXIST), 0);
 	assert_int_equal(bpf_map_update_elem(m->gate, &gk, &gv, BPF_ANY), 0);
 
@@ -444,7 +444,7 @@ static void test_remove_iface(void **state)
 	__u32 a = WAN_A;
 
 	assert_int_equal(bpf_map_lookup_elem(m->ct, &k, &v), 0);
-	v.flags |= NAT_CT_F_GATE;
+	v.flags |= NAT_CT_F_GATE | NAT_CT_F_GATE_COUNTED;
 	assert_int_equal(bpf_map_update_elem(m->ct, &k, &v, BPF_EXIST), 0);
 	assert_int_equal(bpf_map_update_elem(m->gate, &gk, &gv, BPF_ANY), 0);
 
