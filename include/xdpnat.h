@@ -60,6 +60,9 @@
  *  nat_alg        alg/alg_session.c                dp reads, and deletes the
  *                                                  entry of a reused tuple;
  *                                                  gc expires; cli reads
+ *  nat_alg_state  alg/alg_session.c (each session  gc expires (flow gone);
+ *                 written before its segment goes  nobody else reads it
+ *                 out; restored by the next ALG)
  *  nat_refused    dp (LRU)                         alg reads
  */
 #define XDPNAT_MAP_CONFIG	"nat_config"
@@ -74,6 +77,7 @@
 #define XDPNAT_MAP_GATE		"nat_gate"
 #define XDPNAT_MAP_XSKS		"nat_xsks"
 #define XDPNAT_MAP_ALG		"nat_alg"
+#define XDPNAT_MAP_ALG_STATE	"nat_alg_state"
 #define XDPNAT_MAP_REFUSED	"nat_refused"
 #define XDPNAT_MAP_IFSLOTS	"nat_ifslots"
 #define XDPNAT_MAP_ROUTEGEN	"nat_routegen"
@@ -430,6 +434,25 @@ struct nat_alg_value {
 	__u64 opaque_since;		/* ns, 0 while inspected */
 	__u8 state;			/* enum alg_ftp_state (ctl/alg_ftp.h) */
 	__u8 pad[7];
+};
+
+/*
+ * nat_alg_state: HASH (not preallocated), key = the control flow's
+ * NAT_DIR_ORIG key, at most XDPNAT_ALG_MAX. The ALG's own serialized
+ * session (everything it knows of the flow: parser state, rewrite
+ * history, sequence offsets), written before each segment it handled is
+ * transmitted, so that a restarted ALG (SIGTERM, SIGKILL, crash, a newer
+ * build) resumes every session where the peers are. The data path never
+ * reads it. `version` names the layout of data[] (ctl/alg/alg_session.c);
+ * an ALG built with another layout does not restore it but hands the flow
+ * back to XDP with the offsets in nat_alg.
+ */
+#define XDPNAT_ALG_STATE_MAX	4088	/* data[] bytes: the value is 4 KiB */
+
+struct nat_alg_state {
+	__u32 version;
+	__u32 len;			/* bytes of data[] in use */
+	__u8 data[XDPNAT_ALG_STATE_MAX];
 };
 
 /*

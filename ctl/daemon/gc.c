@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * gc.c - expire idle flows, stale FTP expectations, closed gates and the
- * ALG state of gone flows: every kind of expiry, in one place.
+ * ALG state (nat_alg, nat_alg_state) of gone flows: every kind of expiry,
+ * in one place.
  *
  * A pass first copies nat_ct into memory and then deletes, because
  * deleting while walking a hash map with get_next_key makes the walk
@@ -343,6 +344,9 @@ int gc_run(const struct nat_maps *maps, uint64_t now_ns, struct gc_result *res)
 		err = sweep(maps->alg, sizeof(struct nat_ct_key),
 			    sizeof(struct nat_alg_value), alg_orphaned, &pass,
 			    &res->algs_deleted);
+	if (!err)	/* the ALG's saved sessions: the same rule; 4 KiB values not read */
+		err = sweep(maps->alg_state, sizeof(struct nat_ct_key), 0, alg_orphaned, &pass,
+			    &res->alg_states_deleted);
 	if (!err)
 		err = ctl_stats_add(maps->ctl_stats, res);
 	return err;
