@@ -32,8 +32,10 @@
  * controller modules are named by their file under ctl/.
  *
  *  map            owner (writes)                   others
- *  nat_config     daemon/loader.c, from the file;  dp, gc, alg read
- *                 `flags` is the operator's (bpftool), kept across reloads
+ *  nat_config     daemon/loader.c, from the file;  dp, gc, alg read;
+ *                 `flags` is the operator's        alg/alg.c sets and clears
+ *                 (bpftool), kept across reloads   NAT_CFG_F_ALG_OFF (a
+ *                                                  read-modify-write)
  *  nat_ifaces     wan/wanstate.c                   dp, daemon/status.c read
  *  nat_wanaddr    wan/wanstate.c                   dp reads
  *  nat_forwards   daemon/loader.c, from the file   dp, alg/alg_session.c read
@@ -123,6 +125,13 @@ struct nat_config {
 };
 
 #define NAT_CFG_F_NO_FASTPATH	(1U << 0)	/* never redirect in XDP: all via kernel path */
+/* Set by the controller while no FTP ALG runs by design (`alg ftp` off,
+ * its start failed, or its thread died): new control flows are not marked
+ * NAT_CT_F_ALG, and a packet of a marked flow that finds no ALG socket is
+ * forwarded uninspected instead of dropped. Clear while an ALG runs or is
+ * about to (a restart): then such a packet is dropped, TCP resends it, and
+ * the next ALG resumes the session from nat_alg_state. */
+#define NAT_CFG_F_ALG_OFF	(1U << 1)
 
 #define NAT_TIMEOUT_TCP_SYN_DEFAULT	30
 #define NAT_TIMEOUT_TCP_EST_DEFAULT	7440
@@ -374,7 +383,16 @@ struct nat_stats {
 	__u64 drop_wan_mismatch;	/* flow bound to another WAN whose gateway is unknown */
 	__u64 drop_gate;		/* gated forward, no live control session */
 	__u64 alg_to_user;		/* control-flow packets sent to the ALG */
-	__u64 alg_xsk_fail;		/* no AF_XDP socket for the ALG: passed */
+	__u64 drop_alg_down;		/* inspected control-flow packet, no ALG socket (restart
+					 * window) or no room for the metadata: dropped, TCP
+					 * resends once the ALG is back */
+	__u64 alg_no_queue;		/* control-flow packet on an rx queue beyond
+					 * XDPNAT_XSK_QUEUES: no socket can exist, forwarded
+					 * uninspected */
+	__u64 alg_off_flows;		/* control flows created while NAT_CFG_F_ALG_OFF:
+					 * never inspected */
+	__u64 alg_off_passed;		/* packets of inspected control flows forwarded
+					 * uninspected while NAT_CFG_F_ALG_OFF */
 	__u64 drop_alg_no_route;	/* ALG data XDP cannot route yet (no neighbour): TCP resends */
 	__u64 expect_used;		/* data connections admitted by an expectation */
 };

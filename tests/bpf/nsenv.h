@@ -6,7 +6,7 @@
  * MAC addresses, and a freshly loaded xdpnat skeleton whose maps are
  * filled the way the controller fills them.
  *
- *   lan0 (192.168.0.1/24)   <-> lan0p
+ *   lan0 (192.168.0.1/24)   <-> lan0p     9 rx queues: one beyond the ALG's 8
  *   wan0 (198.51.100.1/24)  <-> wan0p     default via 198.51.100.2
  *   wan1 (203.0.113.1/24)   <-> wan1p     (for dual-WAN cases)
  */
@@ -43,7 +43,9 @@ struct env {
 	int if_lan0, if_wan0, if_wan1;
 	int prog_xdp_lan, prog_xdp_wan, prog_tc;
 	int m_config, m_ifaces, m_wanaddr, m_forwards, m_ct, m_frag, m_stats;
-	int m_ifslots, m_routegen;
+	int m_ifslots, m_routegen, m_xsks;
+	__u32 rx_queue;			/* rx_queue_index of run_xdp() frames (default 0;
+					 * lan0 has 9 rx queues, the others 1) */
 	struct routegen *rg;		/* ctl/routegen.c: nat_ifslots, nat_routegen */
 	int routegen_auto;		/* run_xdp() first applies queued route/neighbour
 					 * changes, as the daemon would (default 1) */
