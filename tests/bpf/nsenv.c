@@ -19,6 +19,7 @@
 
 #include "pkt.h"
 #include "nsenv.h"
+#include "common/maps.h"
 #include "wan/routegen.h"
 #include "xdpnat.skel.h"
 
@@ -267,6 +268,19 @@ int env_forward(struct env *e, int wan_ifindex, uint8_t proto, uint16_t port, ui
 	v.addr = htonl(to);
 	v.port = htons(to_port);
 	return bpf_map_update_elem(e->m_forwards, &k, &v, BPF_ANY);
+}
+
+void env_maps(const struct env *e, struct nat_maps *m)
+{
+	struct bpf_map *map;
+
+	nat_maps_init(m);
+	bpf_object__for_each_map(map, e->skel->obj) {
+		int *fd = nat_maps_field(m, bpf_map__name(map));
+
+		if (fd)
+			*fd = bpf_map__fd(map);
+	}
 }
 
 /* The XDP program the loader attaches to ifindex: its role's. */

@@ -72,6 +72,10 @@ int env_set_lan(struct env *e, int ifindex);
 int env_set_flags(struct env *e, uint32_t flags);
 int env_forward(struct env *e, int wan_ifindex, uint8_t proto, uint16_t port, uint32_t to, uint16_t to_port);
 
+/* Every map of the skeleton in a bundle, as the daemon's loader fills it. */
+struct nat_maps;
+void env_maps(const struct env *e, struct nat_maps *m);
+
 /* xdpnat_xdp_lan or _wan, by the role nat_ifaces gives ifindex. */
 int env_xdp_prog(struct env *e, int ifindex);
 /* Program runs. Return 0 on success of the syscall; *ret = program return,

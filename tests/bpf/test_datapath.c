@@ -42,7 +42,10 @@
 
 #include "pkt.h"
 #include "nsenv.h"
+#include <sys/resource.h>
+#include "alg/alg.h"
 #include "alg/alg_xsk.h"
+#include "common/maps.h"
 
 static struct env E;
 
@@ -2690,6 +2693,68 @@ static void test_alg_off(void **state)
 	CHECK_EQ(st.alg_to_user, 0, "alg_to_user");
 }
 
+/*
+ * A degraded ALG: its thread dies (poll() made to fail with RLIMIT_NOFILE)
+ * while the daemon runs. Its sockets leave nat_xsks and it sets
+ * NAT_CFG_F_ALG_OFF: a control packet that went to its socket before is
+ * forwarded uninspected after (not dropped, not redirected to a socket
+ * nobody reads), and a new control flow is not marked for it at all.
+ */
+static void test_alg_thread_dies(void **state)
+{
+	struct pk syn = lan_tcp(A_CLIENT, MAC_CLIENT, 40000, A_REMOTE, 21, PK_TCP_SYN);
+	struct pk syn2 = lan_tcp(A_CLIENT, MAC_CLIENT, 40001, A_REMOTE, 21, PK_TCP_SYN);
+	struct alg_iface ifs[2] = {
+		{ .name = "lan0", .ifindex = E.if_lan0, .slot = env_slot(&E, E.if_lan0) },
+		{ .name = "wan0", .ifindex = E.if_wan0, .slot = env_slot(&E, E.if_wan0) },
+	};
+	static struct xdpnat_config cfg;
+	struct pk want = to_wan0(syn);
+	struct rlimit lim, one;
+	struct nat_config c;
+	struct nat_stats st;
+	struct nat_maps m;
+	__u32 zero = 0;
+	struct alg *a;
+	struct res r;
+
+	(void)state;
+	set_ftp_port(21);
+	env_maps(&E, &m);
+	a = alg_start(&cfg, &m, ifs, 2);
+	assert_non_null(a);
+	xdp_pk(E.if_lan0, &syn, &r, NULL);
+	expect_xdp_ret("control SYN, ALG running", &r, XDP_REDIRECT);
+	CHECK_EQ(stats().alg_to_user, 1, "alg_to_user");
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &lim), 0);
+	one = (struct rlimit){ .rlim_cur = 1, .rlim_max = lim.rlim_max };
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &one), 0);
+	for (int i = 0; i < 100 && !alg_failed(a); i++)
+		usleep(20000);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	assert_true(alg_failed(a));
+	assert_int_equal(bpf_map_lookup_elem(E.m_config, &zero, &c), 0);
+	CHECK_EQ(c.flags, NAT_CFG_F_ALG_OFF, "nat_config.flags");
+
+	want.src = A_WAN0;
+	xdp_pk(E.if_lan0, &syn, &r, NULL);
+	expect_xdp_ret("retransmitted SYN, ALG thread dead", &r, XDP_REDIRECT);
+	expect_frame("retransmitted SYN, ALG thread dead (no metadata: not to a socket)", &r, &want);
+	want = to_wan0(syn2);
+	want.src = A_WAN0;
+	xdp_pk(E.if_lan0, &syn2, &r, NULL);
+	expect_xdp_ret("new control SYN, ALG thread dead", &r, XDP_REDIRECT);
+	expect_frame("new control SYN, ALG thread dead", &r, &want);
+	CHECK_EQ(ct_flags(A_CLIENT, A_REMOTE, 40001, 21), 0, "flags of the new control flow");
+	st = stats();
+	CHECK_EQ(st.alg_to_user, 1, "alg_to_user after the thread died");
+	CHECK_EQ(st.alg_off_passed, 1, "alg_off_passed");
+	CHECK_EQ(st.alg_off_flows, 1, "alg_off_flows");
+	CHECK_EQ(st.drop_alg_down, 0, "drop_alg_down");
+	alg_stop(a, false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2763,6 +2828,7 @@ int main(void)
 		T(test_alg_socket_then_gone),
 		T(test_alg_queue_beyond_sockets),
 		T(test_alg_off),
+		T(test_alg_thread_dies),
 	};
 
 	if (geteuid() != 0) {
