@@ -84,6 +84,9 @@ UNIT_DEPS_gc        := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call 
 UNIT_DEPS_wanstate  := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call unit_mod,maps) $(call unit_mod,log) \
 		       $(call unit_mod,config)
 UNIT_DEPS_alg_segment := $(call unit_mod,alg_ftp)
+UNIT_DEPS_alg_session := $(call unit_mod,alg_ftp) $(call unit_mod,log) $(call unit_mod,maps)
+UNIT_DEPS_alg        := $(call unit_mod,alg_session) $(call unit_mod,alg_segment) \
+		       $(call unit_mod,alg_xsk) $(UNIT_DEPS_alg_session)
 .SECONDEXPANSION:
 $(BUILD)/tests/unit/test_%: tests/unit/test_%.c $$(call unit_mod,$$*) $$(UNIT_DEPS_$$*) $(CTL_HDRS)
 	@mkdir -p $(@D)

@@ -92,6 +92,16 @@ struct {
 	__type(value, struct nat_alg_value);
 } nat_alg SEC(".maps");
 
+/* 4 KiB a value: allocated per entry (one per inspected FTP control
+ * session) instead of 16 MiB up front. Only the controller touches it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDPNAT_ALG_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct nat_ct_key);
+	__type(value, struct nat_alg_state);
+} nat_alg_state SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, XDPNAT_REFUSED_MAX);

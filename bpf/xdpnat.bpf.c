@@ -81,6 +81,29 @@ static __always_inline void note_refused(const struct nat_pkt *p, __u8 gated)
 		bpf_map_update_elem(&nat_refused, &rk, &rv, BPF_ANY);
 }
 
+/* NAT_CT_F_ALG for a new control flow, unless no ALG runs by design
+ * (NAT_CFG_F_ALG_OFF): then it is never inspected, and counted once
+ * created. Flow creation only; a packet of an existing flow never asks. */
+static __always_inline bool alg_is_off(void)
+{
+	struct nat_config *cfg = nat_config_get();
+
+	return cfg && (cfg->flags & NAT_CFG_F_ALG_OFF);
+}
+
+static __always_inline int ct_create_ctl(struct ct_new *n, struct nat_ct_value **v)
+{
+	bool off = alg_is_off();
+	int act;
+
+	if (!off)
+		n->flags |= NAT_CT_F_ALG;
+	act = ct_new_result(ct_create(n, v));
+	if (off && act == ACT_XLATE)
+		STAT_INC(alg_off_flows);
+	return act;
+}
+
 /* A connection from the Internet to a WAN address: an FTP expectation or a
  * port forward. */
 static __always_inline int new_from_wan(const struct nat_pkt *p, __u32 ifindex,
@@ -127,7 +150,7 @@ static __always_inline int new_from_wan(const struct nat_pkt *p, __u32 ifindex,
 	if (f->flags & NAT_FWD_F_FTP_CTRL)
 		n.flags |= NAT_CT_F_GATE;
 	if ((f->flags & NAT_FWD_F_ALG) && p->key.proto == IPPROTO_TCP)
-		n.flags |= NAT_CT_F_ALG;
+		return ct_create_ctl(&n, v);
 	return ct_new_result(ct_create(&n, v));
 }
 
@@ -182,10 +205,10 @@ static __always_inline int new_masquerade(const struct nat_pkt *p, __u32 wan_ifi
 
 	if (!wan || wan->role != NAT_IF_WAN || !wan->masquerade || !wan->addr)
 		return ACT_UNTOUCHED;
-	if (p->key.proto == IPPROTO_TCP && is_ftp_port(bpf_ntohs(p->key.dport)))
-		n.flags |= NAT_CT_F_ALG;
 	n.to.saddr = wan->addr;
 	ct_new_range(&n, wan);
+	if (p->key.proto == IPPROTO_TCP && is_ftp_port(bpf_ntohs(p->key.dport)))
+		return ct_create_ctl(&n, v);
 	return ct_new_result(ct_create(&n, v));
 }
 
@@ -386,33 +409,52 @@ static __always_inline bool alg_wants(const struct nat_pkt *p, const struct nat_
 	       !p->icmp_error && p->frag == FRAG_NONE && p->key.proto == IPPROTO_TCP;
 }
 
-/*
- * Hand a translated, ready-to-send frame to the ALG on the AF_XDP socket of
- * the rx queue it arrived on, with where it must go in the metadata.
- * Returns -1 (frame untouched) when there is no socket or no room.
- */
-static __always_inline int xdp_to_alg(struct xdp_md *ctx, struct nat_pkt *p, __u32 egress)
+enum alg_sock {
+	ALG_SOCK_OK,		/* the ALG's socket for this rx queue is there */
+	ALG_SOCK_DOWN,		/* it is not: the ALG is restarting, or off */
+	ALG_SOCK_NO_QUEUE,	/* a queue beyond XDPNAT_XSK_QUEUES: never a socket */
+};
+
+/* The nat_xsks slot of the rx queue this frame arrived on, and whether
+ * the ALG has a socket there. */
+static __always_inline int alg_socket(struct xdp_md *ctx, __u32 *slot)
 {
 	__u32 ifindex = ctx->ingress_ifindex;
 	struct nat_iface *iif = bpf_map_lookup_elem(&nat_ifaces, &ifindex);
-	struct nat_alg_meta *meta;
-	__u32 slot;
 
-	if (!iif || ctx->rx_queue_index >= XDPNAT_XSK_QUEUES)
-		return -1;
-	slot = iif->slot * XDPNAT_XSK_QUEUES + ctx->rx_queue_index;
-	if (!bpf_map_lookup_elem(&nat_xsks, &slot))
-		return -1;
+	if (ctx->rx_queue_index >= XDPNAT_XSK_QUEUES)
+		return ALG_SOCK_NO_QUEUE;
+	if (!iif)
+		return ALG_SOCK_DOWN;
+	*slot = iif->slot * XDPNAT_XSK_QUEUES + ctx->rx_queue_index;
+	return bpf_map_lookup_elem(&nat_xsks, slot) ? ALG_SOCK_OK : ALG_SOCK_DOWN;
+}
+
+/*
+ * Hand a translated, ready-to-send frame to the ALG on the AF_XDP socket
+ * `slot` (alg_socket()), with where it must go in the metadata. A frame
+ * that cannot get there is dropped, never forwarded: it may carry a 227 to
+ * rewrite or numbers to shift, and TCP resends it.
+ */
+static __always_inline int xdp_to_alg(struct xdp_md *ctx, struct nat_pkt *p, __u32 egress,
+				      __u32 slot)
+{
+	struct nat_alg_meta *meta;
+
 	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
-		return -1;
+		goto drop;
 	meta = (void *)(long)ctx->data_meta;
 	if ((void *)(meta + 1) > (void *)(long)ctx->data)
-		return -1;
+		goto drop;
 	meta->egress_ifindex = egress;
-	meta->ingress_ifindex = ifindex;
+	meta->ingress_ifindex = ctx->ingress_ifindex;
 	meta->key = p->key;
 	STAT_INC(alg_to_user);
-	return bpf_redirect_map(&nat_xsks, slot, 0);
+	/* a socket that left since alg_socket() (the ALG stopping): dropped */
+	return bpf_redirect_map(&nat_xsks, slot, XDP_DROP);
+drop:
+	STAT_INC(drop_alg_down);
+	return XDP_DROP;
 }
 
 static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
@@ -426,8 +468,30 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 	struct ethhdr *eth = data;
 	__u64 nhw;
 	struct iphdr *iph;
-	bool alg = alg_wants(p, vd);	/* xdp_to_alg checks for a socket */
+	bool alg = alg_wants(p, vd);
+	__u32 xsk_slot = 0;
 
+	/* Control-flow packets only (alg_wants): the fast path of every other
+	 * flow does not come here. Without the ALG's socket (a restart, or no
+	 * ALG) such a packet is dropped, before the kernel path below could
+	 * carry it past the ALG: TCP resends it, and a restarted ALG resumes
+	 * the session from nat_alg_state. Only when no ALG runs by design does
+	 * it pass uninspected (its session was handed back with offsets). */
+	if (alg) {
+		int sock = alg_socket(ctx, &xsk_slot);
+
+		if (sock == ALG_SOCK_NO_QUEUE) {
+			STAT_INC(alg_no_queue);
+			alg = false;
+		} else if (sock == ALG_SOCK_DOWN) {
+			if (!cfg || !(cfg->flags & NAT_CFG_F_ALG_OFF)) {
+				STAT_INC(drop_alg_down);
+				return XDP_DROP;
+			}
+			STAT_INC(alg_off_passed);
+			alg = false;
+		}
+	}
 	/* Control-flow packets the ALG inspects are always routed here: the
 	 * kernel path would carry them past the ALG. */
 	if (cfg && (cfg->flags & NAT_CFG_F_NO_FASTPATH) && !alg)
@@ -460,13 +524,8 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 	__builtin_memcpy(eth->h_dest, nh.dmac, 6);
 	__builtin_memcpy(eth->h_source, nh.smac, 6);
 	account(p, vd, nhw, now);
-	if (alg) {
-		int rc = xdp_to_alg(ctx, p, nh.ifindex);
-
-		if (rc >= 0)
-			return rc;
-		STAT_INC(alg_xsk_fail);	/* no ALG socket: forwarded uninspected */
-	}
+	if (alg)
+		return xdp_to_alg(ctx, p, nh.ifindex, xsk_slot);
 	STAT_INC(xdp_forwarded);
 	return bpf_redirect(nh.ifindex, 0);
 }

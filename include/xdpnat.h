@@ -32,8 +32,10 @@
  * controller modules are named by their file under ctl/.
  *
  *  map            owner (writes)                   others
- *  nat_config     daemon/loader.c, from the file;  dp, gc, alg read
- *                 `flags` is the operator's (bpftool), kept across reloads
+ *  nat_config     daemon/loader.c, from the file;  dp, gc, alg read;
+ *                 `flags` is the operator's        alg/alg.c sets and clears
+ *                 (bpftool), kept across reloads   NAT_CFG_F_ALG_OFF (a
+ *                                                  read-modify-write)
  *  nat_ifaces     wan/wanstate.c                   dp, daemon/status.c read
  *  nat_wanaddr    wan/wanstate.c                   dp reads
  *  nat_forwards   daemon/loader.c, from the file   dp, alg/alg_session.c read
@@ -60,6 +62,9 @@
  *  nat_alg        alg/alg_session.c                dp reads, and deletes the
  *                                                  entry of a reused tuple;
  *                                                  gc expires; cli reads
+ *  nat_alg_state  alg/alg_session.c (each session  gc expires (flow gone);
+ *                 written before its segment goes  nobody else reads it
+ *                 out; restored by the next ALG)
  *  nat_refused    dp (LRU)                         alg reads
  *  nat_unassured  dp (a ring of new flows' keys)   -
  */
@@ -75,6 +80,7 @@
 #define XDPNAT_MAP_GATE		"nat_gate"
 #define XDPNAT_MAP_XSKS		"nat_xsks"
 #define XDPNAT_MAP_ALG		"nat_alg"
+#define XDPNAT_MAP_ALG_STATE	"nat_alg_state"
 #define XDPNAT_MAP_REFUSED	"nat_refused"
 #define XDPNAT_MAP_IFSLOTS	"nat_ifslots"
 #define XDPNAT_MAP_ROUTEGEN	"nat_routegen"
@@ -121,6 +127,13 @@ struct nat_config {
 };
 
 #define NAT_CFG_F_NO_FASTPATH	(1U << 0)	/* never redirect in XDP: all via kernel path */
+/* Set by the controller while no FTP ALG runs by design (`alg ftp` off,
+ * its start failed, or its thread died): new control flows are not marked
+ * NAT_CT_F_ALG, and a packet of a marked flow that finds no ALG socket is
+ * forwarded uninspected instead of dropped. Clear while an ALG runs or is
+ * about to (a restart): then such a packet is dropped, TCP resends it, and
+ * the next ALG resumes the session from nat_alg_state. */
+#define NAT_CFG_F_ALG_OFF	(1U << 1)
 
 #define NAT_TIMEOUT_TCP_SYN_DEFAULT	30
 #define NAT_TIMEOUT_TCP_EST_DEFAULT	7440
@@ -401,7 +414,16 @@ struct nat_stats {
 	__u64 drop_wan_mismatch;	/* flow bound to another WAN whose gateway is unknown */
 	__u64 drop_gate;		/* gated forward, no live control session */
 	__u64 alg_to_user;		/* control-flow packets sent to the ALG */
-	__u64 alg_xsk_fail;		/* no AF_XDP socket for the ALG: passed */
+	__u64 drop_alg_down;		/* inspected control-flow packet, no ALG socket (restart
+					 * window) or no room for the metadata: dropped, TCP
+					 * resends once the ALG is back */
+	__u64 alg_no_queue;		/* control-flow packet on an rx queue beyond
+					 * XDPNAT_XSK_QUEUES: no socket can exist, forwarded
+					 * uninspected */
+	__u64 alg_off_flows;		/* control flows created while NAT_CFG_F_ALG_OFF:
+					 * never inspected */
+	__u64 alg_off_passed;		/* packets of inspected control flows forwarded
+					 * uninspected while NAT_CFG_F_ALG_OFF */
 	__u64 drop_alg_no_route;	/* ALG data XDP cannot route yet (no neighbour): TCP resends */
 	__u64 expect_used;		/* data connections admitted by an expectation */
 	__u64 ct_evicted;		/* unassured flows evicted to make room for a new one */
@@ -462,6 +484,25 @@ struct nat_alg_value {
 	__u64 opaque_since;		/* ns, 0 while inspected */
 	__u8 state;			/* enum alg_ftp_state (ctl/alg_ftp.h) */
 	__u8 pad[7];
+};
+
+/*
+ * nat_alg_state: HASH (not preallocated), key = the control flow's
+ * NAT_DIR_ORIG key, at most XDPNAT_ALG_MAX. The ALG's own serialized
+ * session (everything it knows of the flow: parser state, rewrite
+ * history, sequence offsets), written before each segment it handled is
+ * transmitted, so that a restarted ALG (SIGTERM, SIGKILL, crash, a newer
+ * build) resumes every session where the peers are. The data path never
+ * reads it. `version` names the layout of data[] (ctl/alg/alg_session.c);
+ * an ALG built with another layout does not restore it but hands the flow
+ * back to XDP with the offsets in nat_alg.
+ */
+#define XDPNAT_ALG_STATE_MAX	4088	/* data[] bytes: the value is 4 KiB */
+
+struct nat_alg_state {
+	__u32 version;
+	__u32 len;			/* bytes of data[] in use */
+	__u8 data[XDPNAT_ALG_STATE_MAX];
 };
 
 /*

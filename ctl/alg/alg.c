@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * alg.c - the FTP ALG's thread (see alg.h): start and stop, the poll loop,
- * the path of one frame (parse, session, protocol core, rebuild, transmit)
- * and the once-a-second tick.
+ * the path of one frame (parse, session, protocol core, save, rebuild,
+ * transmit), the once-a-second tick, and what happens when the thread
+ * fails or no ALG runs (NAT_CFG_F_ALG_OFF).
  *
  * A segment leaves on the queue-0 socket of its egress interface, rebuilt
- * straight into a tx frame of that socket's umem.
+ * straight into a tx frame of that socket's umem, after its flow has been
+ * saved to nat_alg_state.
  */
 #include <errno.h>
 #include <poll.h>
@@ -19,6 +21,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <bpf/bpf.h>
 #include "alg/alg.h"
 #include "alg/alg_ftp.h"
 #include "alg/alg_segment.h"
@@ -45,6 +48,7 @@ struct alg_frame_stats {
 
 struct alg {
 	int xsks_fd;			/* nat_xsks */
+	int config_fd;			/* nat_config */
 	struct alg_iface ifs[XDPNAT_MAX_IFACES];
 	int mtu[XDPNAT_MAX_IFACES];
 	struct alg_xsk *tx_xsk[XDPNAT_MAX_IFACES];	/* queue 0 of each interface */
@@ -56,6 +60,7 @@ struct alg {
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool stop;
+	atomic_bool failed;		/* the thread left on its own: sessions handed back */
 	struct alg_session *session;
 	__u64 next_tick;
 	struct alg_frame_stats st;	/* the thread's */
@@ -142,6 +147,8 @@ static void handle_frame(struct alg *a, struct alg_xsk *rx, const struct alg_xsk
 	rw.seq = res.seq;
 	rw.ack = (s.flags & ALG_SEG_TCP_ACK) ? alg_ftp_ack_in(&f->conn, dir, s.ack) : s.ack;
 	alg_session_events(a->session, f, &res);
+	/* saved before it goes out: see alg_session_packet_done() */
+	alg_session_packet_done(a->session, f);
 
 	if (res.verdict == ALG_FTP_DROP) {
 		a->st.dropped++;
@@ -153,7 +160,6 @@ static void handle_frame(struct alg *a, struct alg_xsk *rx, const struct alg_xsk
 	} else {
 		seg_send(a, tx, &s, &rw);
 	}
-	alg_session_packet_done(a->session, f);
 }
 
 static void poll_rx(struct alg *a, struct alg_xsk *x)
@@ -185,6 +191,52 @@ static void tick(struct alg *a, __u64 now)
 	alg_session_tick(a->session, now);
 }
 
+/*
+ * Set or clear NAT_CFG_F_ALG_OFF. nat_config is the loader's, which keeps
+ * `flags` when it rewrites the entry; this read-modify-write and a reload's
+ * write at the same instant can lose one of them (a failing ALG thread is
+ * the only writer that is not the main thread). -1 if it failed.
+ */
+static int alg_off_flag(int config_fd, bool on)
+{
+	struct nat_config cfg;
+	__u32 zero = 0, was;
+
+	if (bpf_map_lookup_elem(config_fd, &zero, &cfg))
+		return -1;
+	was = cfg.flags;
+	cfg.flags = on ? cfg.flags | NAT_CFG_F_ALG_OFF : cfg.flags & ~NAT_CFG_F_ALG_OFF;
+	if (cfg.flags == was)
+		return 0;
+	return bpf_map_update_elem(config_fd, &zero, &cfg, BPF_EXIST) ? -1 : 0;
+}
+
+/*
+ * The thread leaves on its own (a poll() error): nobody reads the sockets
+ * any more. Take them out of nat_xsks, hand every session back to XDP with
+ * its offsets, and tell the data path to stop marking new control flows
+ * for the ALG: FTP then works on uninspected (PASV/EPSV and server-side
+ * passive addresses; active mode and rewritten 227s do not) instead of
+ * every control packet being dropped until somebody restarts the daemon.
+ * The main thread may be in alg_stop() meanwhile: the sockets are only
+ * withdrawn here, alg_stop() still removes and closes them.
+ */
+static void alg_degrade(struct alg *a, int err)
+{
+	unsigned n;
+
+	for (int i = 0; i < a->n_xsks; i++)
+		alg_xsk_withdraw(&a->xsks[i]);
+	n = alg_session_hand_back_all(a->session);
+	if (alg_off_flag(a->config_fd, true))
+		nat_log("alg: cannot set NAT_CFG_F_ALG_OFF: %s; control packets of new FTP "
+			"connections are dropped until the ALG runs again", strerror(errno));
+	atomic_store(&a->failed, true);
+	nat_log("alg: the ALG thread stopped (poll: %s): degraded; %u sessions handed back to "
+		"XDP, new FTP control connections pass uninspected until the ALG is started "
+		"again (SIGHUP or a restart)", strerror(err), n);
+}
+
 static void *alg_thread(void *arg)
 {
 	struct alg *a = arg;
@@ -198,7 +250,8 @@ static void *alg_thread(void *arg)
 			busy |= alg_xsk_tx_pending(&a->xsks[i]);
 		/* in flight tx: come back soon to kick again and reclaim */
 		if (poll(a->pfd, (nfds_t)npfd, busy ? 1 : 100) < 0 && errno != EINTR) {
-			nat_log("alg: poll: %s", strerror(errno));
+			if (!atomic_load(&a->stop))
+				alg_degrade(a, errno);
 			break;
 		}
 		for (int i = 0; i < a->n_xsks; i++)
@@ -216,9 +269,15 @@ static void *alg_thread(void *arg)
 	return NULL;
 }
 
-void alg_stop(struct alg *a)
+bool alg_failed(const struct alg *a)
+{
+	return a && atomic_load(&a->failed);
+}
+
+void alg_stop(struct alg *a, bool hand_back)
 {
 	struct alg_session_stats ss = {};
+	unsigned kept = 0;
 
 	if (!a)
 		return;
@@ -235,7 +294,12 @@ void alg_stop(struct alg *a)
 		pthread_join(a->thread, NULL);
 	}
 	if (a->session) {
-		alg_session_hand_back_all(a->session);
+		/* without hand_back the sessions stay in nat_alg_state, written
+		 * ahead of every segment: the next ALG resumes them */
+		if (hand_back)
+			alg_session_hand_back_all(a->session);
+		else
+			kept = alg_session_count(a->session);
 		ss = *alg_session_get_stats(a->session);
 	}
 	alg_session_free(a->session);
@@ -245,13 +309,14 @@ void alg_stop(struct alg *a)
 		close(a->wake_fd);
 	nat_log("alg: stopped: %llu packets in, %llu out, %llu rewritten, %llu dropped, "
 		"%llu bad, %llu without tx room, %llu without a flow, %llu expectations "
-		"(%llu cancelled), %llu flows handed back, %llu uninspected",
+		"(%llu cancelled), %llu flows handed back, %llu uninspected, %u sessions kept "
+		"in nat_alg_state for the next ALG (%llu saves failed)",
 		(unsigned long long)a->st.rx, (unsigned long long)a->st.tx,
 		(unsigned long long)a->st.rewritten, (unsigned long long)a->st.dropped,
 		(unsigned long long)a->st.bad_frame, (unsigned long long)a->st.no_tx_room,
 		(unsigned long long)ss.no_flow, (unsigned long long)ss.expects_opened,
 		(unsigned long long)ss.expects_cancelled, (unsigned long long)ss.handed_back,
-		(unsigned long long)ss.uninspected);
+		(unsigned long long)ss.uninspected, kept, (unsigned long long)ss.save_failed);
 	free(a->pfd);
 	free(a->xsks);
 	free(a);
@@ -261,14 +326,16 @@ struct alg *alg_start(const struct xdpnat_config *cfg, const struct nat_maps *m,
 		      const struct alg_iface *ifs, int n_ifs)
 {
 	struct alg *a;
+	struct alg_restore_stats rs;
 	int nq[XDPNAT_MAX_IFACES], total = 0, k = 0, err;
 
-	if (n_ifs < 1 || n_ifs > XDPNAT_MAX_IFACES)
+	a = n_ifs >= 1 && n_ifs <= XDPNAT_MAX_IFACES ? calloc(1, sizeof(*a)) : NULL;
+	if (!a) {
+		alg_off(m);
 		return NULL;
-	a = calloc(1, sizeof(*a));
-	if (!a)
-		return NULL;
+	}
 	a->xsks_fd = m->xsks;
+	a->config_fd = m->config;
 	a->n_ifs = n_ifs;
 	a->wake_fd = -1;
 	for (int i = 0; i < n_ifs; i++) {
@@ -287,10 +354,15 @@ struct alg *alg_start(const struct xdpnat_config *cfg, const struct nat_maps *m,
 	a->xsks = calloc((size_t)total, sizeof(*a->xsks));
 	a->pfd = calloc((size_t)total + 1, sizeof(*a->pfd));
 	a->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!a->session || !a->xsks || !a->pfd || a->wake_fd < 0) {
+	if (!a->session || !a->xsks || !a->pfd || a->wake_fd < 0 ||
+	    alg_session_restore(a->session, true, &rs)) {
 		nat_log("alg: out of resources: %s", strerror(errno));
 		goto fail;
 	}
+	if (rs.restored || rs.foreign)
+		nat_log("alg: %u FTP sessions resumed from nat_alg_state; %u saved by a build of "
+			"another layout handed back to XDP with their offsets", rs.restored,
+			rs.foreign);
 	for (int i = 0; i < n_ifs; i++) {
 		for (int q = 0; q < nq[i]; q++, k++) {
 			struct alg_xsk *x = &a->xsks[k];
@@ -313,10 +385,30 @@ struct alg *alg_start(const struct xdpnat_config *cfg, const struct nat_maps *m,
 		goto fail;
 	}
 	a->thread_started = true;
+	if (alg_off_flag(a->config_fd, false))
+		nat_log("alg: cannot clear NAT_CFG_F_ALG_OFF: %s; new FTP control connections "
+			"are not inspected", strerror(errno));
 	nat_log("alg: FTP ALG running: %d AF_XDP sockets (copy mode) on %d interfaces", a->n_xsks,
 		n_ifs);
 	return a;
 fail:
-	alg_stop(a);
+	alg_stop(a, true);
+	alg_off(m);
 	return NULL;
+}
+
+void alg_off(const struct nat_maps *m)
+{
+	struct alg_session *s = alg_session_new(m, NAT_TIMEOUT_EXPECT_DEFAULT);
+	struct alg_restore_stats rs = {};
+
+	if (!s || alg_session_restore(s, false, &rs))
+		nat_log("alg: out of memory: sessions saved by an earlier ALG are not handed back");
+	alg_session_free(s);
+	if (rs.handed_back || rs.foreign)
+		nat_log("alg: no FTP ALG: %u saved sessions handed back to XDP with their offsets",
+			rs.handed_back + rs.foreign);
+	if (alg_off_flag(m->config, true))
+		nat_log("alg: cannot set NAT_CFG_F_ALG_OFF: %s; control packets of FTP connections "
+			"marked for the ALG are dropped", strerror(errno));
 }

@@ -22,6 +22,7 @@
 #ifndef XDPNAT_ALG_H
 #define XDPNAT_ALG_H
 
+#include <stdbool.h>
 #include <net/if.h>
 #include "common/maps.h"
 #include "config/config.h"
@@ -36,17 +37,43 @@ struct alg_iface {
 struct alg;
 
 /*
- * Create the sockets (one per interface and rx queue, copy mode, on the
- * already attached XDP program), enter them in nat_xsks and start the
- * thread. Uses the maps ct, expect, alg, xsks and config of m, and
- * forwards and refused unless -1. Call after the XDP program is attached
- * and after any fork (daemon()). Returns NULL (logged) on failure; nothing
- * is left behind.
+ * Resume the sessions an earlier ALG saved in nat_alg_state (those of a
+ * build with another layout are handed back to XDP with their offsets),
+ * create the sockets (one per interface and rx queue, copy mode, on the
+ * already attached XDP program), enter them in nat_xsks, start the thread
+ * and clear NAT_CFG_F_ALG_OFF. Uses the maps ct, expect, alg, alg_state,
+ * xsks and config of m, and forwards and refused unless -1. Call after the
+ * XDP program is attached and after any fork (daemon()). Returns NULL
+ * (logged) on failure, after alg_off(m): nothing is left behind.
  */
 struct alg *alg_start(const struct xdpnat_config *cfg, const struct nat_maps *m,
 		      const struct alg_iface *ifs, int n_ifs);
 
-/* Stop the thread, remove our nat_xsks entries, close everything. NULL is fine. */
-void alg_stop(struct alg *a);
+/*
+ * Remove our nat_xsks entries (from then on the data path drops the
+ * control packets, drop_alg_down), stop the thread, close everything.
+ * hand_back false: the daemon stops to be started again (restart, upgrade)
+ * and the sessions stay in nat_alg_state, where the next alg_start()
+ * resumes them; a SIGKILL or a crash ends the same way. hand_back true: no
+ * ALG will resume them (a reload switched `alg ftp` off or changed the
+ * interfaces): every session is handed back to XDP with its offsets.
+ * NULL is fine.
+ */
+void alg_stop(struct alg *a, bool hand_back);
+
+/* The thread stopped on its own (degraded): its sockets are out of
+ * nat_xsks, its sessions handed back, NAT_CFG_F_ALG_OFF set, so FTP
+ * control connections pass uninspected. alg_stop() and a new alg_start()
+ * are the way back. False for NULL. */
+bool alg_failed(const struct alg *a);
+
+/*
+ * No ALG will run (`alg ftp` is off, or alg_start() failed): hand every
+ * session an earlier ALG saved in nat_alg_state back to XDP with its
+ * offsets and set NAT_CFG_F_ALG_OFF, so that the data path neither marks
+ * new control flows for the ALG nor drops the packets of flows marked
+ * before (they pass uninspected).
+ */
+void alg_off(const struct nat_maps *m);
 
 #endif /* XDPNAT_ALG_H */

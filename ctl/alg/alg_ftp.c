@@ -925,6 +925,26 @@ void alg_ftp_init(struct alg_ftp_conn *c, const struct alg_ftp_nat *nat,
 	c->state = ALG_FTP_ST_GREETING;
 }
 
+bool alg_ftp_conn_valid(const struct alg_ftp_conn *c)
+{
+	if (c->nat.mode != ALG_FTP_MASQ && c->nat.mode != ALG_FTP_FORWARD)
+		return false;
+	if (c->state > ALG_FTP_ST_NOT_FTP || c->why > ALG_FTP_WHY_GAP)
+		return false;
+	if (c->cmd_head >= ALG_FTP_CMDQ_MAX || c->cmd_n > ALG_FTP_CMDQ_MAX)
+		return false;
+	for (int d = 0; d < 2; d++) {
+		const struct alg_ftp_half *h = &c->half[d];
+
+		if (h->line_len > ALG_FTP_LINE_MAX || h->map.n > ALG_FTP_SEQMAP_MAX)
+			return false;
+		for (unsigned i = 0; i < h->map.n; i++)
+			if (h->map.rw[i].nlen > ALG_FTP_RW_MAX)
+				return false;
+	}
+	return true;
+}
+
 void alg_ftp_set_isn(struct alg_ftp_conn *c, enum alg_ftp_dir dir, uint32_t isn)
 {
 	struct alg_ftp_half *h = &c->half[dir];

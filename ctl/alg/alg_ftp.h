@@ -205,6 +205,12 @@ struct alg_ftp_conn {
 void alg_ftp_init(struct alg_ftp_conn *c, const struct alg_ftp_nat *nat,
 		  alg_ftp_map_port_fn map_port, void *map_ctx);
 
+/* A conn copied back from bytes (a session the ALG saved before a
+ * restart), its callback set again: true when every index and length in it
+ * is within its array, so that feeding it cannot reach outside the conn.
+ * It says nothing about whether the bytes make sense as a session. */
+bool alg_ftp_conn_valid(const struct alg_ftp_conn *c);
+
 /* Optional: the ISN of a direction (the seq of its SYN / SYN-ACK). Without
  * it the first data segment seen in that direction sets the start. */
 void alg_ftp_set_isn(struct alg_ftp_conn *c, enum alg_ftp_dir dir, uint32_t isn);

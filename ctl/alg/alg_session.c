@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * alg_session.c - the FTP ALG's session table (see alg_session.h): flows,
- * port reservations, expectations, nat_alg, the hand-back to XDP and the
- * operator's advice about opaque servers behind a forward.
+ * port reservations, expectations, nat_alg, the saved sessions in
+ * nat_alg_state, the hand-back to XDP and the operator's advice about
+ * opaque servers behind a forward.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,33 @@ struct alg_resv {
 	const struct alg_flow *flow;
 };
 
+/*
+ * One flow as nat_alg_state holds it (the value's data[]): every field of
+ * struct alg_flow that is not a pointer. The core's conn is stored whole,
+ * its two pointers zeroed, so a field added to it is saved without anybody
+ * remembering to; restoring sets them again. Only an ALG of the same
+ * layout reads it back (state_version()).
+ */
+struct alg_saved {
+	struct nat_ct_key okey;
+	__u32 wan_ifindex;
+	__u32 isn[2];
+	bool seen_data[2];
+	bool isn_known[2];
+	bool want_opaque;
+	bool handed_back;
+	__u64 want_since;
+	struct nat_alg_value v;
+	struct alg_ftp_conn conn;
+};
+
+_Static_assert(sizeof(struct alg_saved) <= XDPNAT_ALG_STATE_MAX,
+	       "a saved session fits nat_alg_state (raise XDPNAT_ALG_STATE_MAX)");
+
+/* Bump when what a saved field means changes while the layout stays the
+ * same (a layout change alone changes state_version() by itself). */
+#define ALG_STATE_REV	1
+
 struct alg_session {
 	struct nat_maps m;
 	struct alg_flow *bucket[ALG_SESSION_BUCKETS];
@@ -47,6 +76,7 @@ struct alg_session {
 	unsigned log_budget;		/* per-flow log lines left this second */
 	uint64_t log_dropped;
 	struct alg_session_stats st;
+	struct nat_alg_state save;	/* the value written to nat_alg_state */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -142,6 +172,106 @@ static void flow_free(struct alg_session *s, struct alg_flow *f)
 	s->n_flows--;
 }
 
+/* ---------------------------------------------------------------- saved sessions */
+
+static uint32_t fnv_word(uint32_t h, uint64_t w)
+{
+	for (int i = 0; i < 8; i++, w >>= 8)
+		h = (h ^ (uint8_t)w) * 16777619u;
+	return h;
+}
+
+/*
+ * The layout of struct alg_saved as a number: the sizes and offsets of
+ * what it is made of, and ALG_STATE_REV. Another build whose saved
+ * session would be read differently gets another number (up to a 32-bit
+ * hash collision) and does not restore it.
+ */
+static __u32 state_version(void)
+{
+	static const uint64_t shape[] = {
+		ALG_STATE_REV,
+		sizeof(struct alg_saved),
+		offsetof(struct alg_saved, isn),
+		offsetof(struct alg_saved, seen_data),
+		offsetof(struct alg_saved, want_opaque),
+		offsetof(struct alg_saved, want_since),
+		offsetof(struct alg_saved, v),
+		offsetof(struct alg_saved, conn),
+		sizeof(struct nat_alg_value),
+		sizeof(struct alg_ftp_conn),
+		offsetof(struct alg_ftp_conn, map_port),
+		offsetof(struct alg_ftp_conn, state),
+		offsetof(struct alg_ftp_conn, reply_code),
+		offsetof(struct alg_ftp_conn, gap_drops),
+		offsetof(struct alg_ftp_conn, cmd_head),
+		offsetof(struct alg_ftp_conn, cmdq),
+		offsetof(struct alg_ftp_conn, half),
+		sizeof(struct alg_ftp_cmd),
+		offsetof(struct alg_ftp_cmd, outside_port_host),
+		sizeof(struct alg_ftp_half),
+		offsetof(struct alg_ftp_half, line_len),
+		offsetof(struct alg_ftp_half, next_seq),
+		offsetof(struct alg_ftp_half, max_ack),
+		offsetof(struct alg_ftp_half, map),
+		offsetof(struct alg_ftp_half, line),
+		sizeof(struct alg_ftp_seqmap),
+		offsetof(struct alg_ftp_seqmap, n),
+		offsetof(struct alg_ftp_seqmap, rw),
+		sizeof(struct alg_ftp_rw),
+		offsetof(struct alg_ftp_rw, delta),
+		offsetof(struct alg_ftp_rw, bytes),
+		ALG_FTP_LINE_MAX, ALG_FTP_SEQMAP_MAX, ALG_FTP_CMDQ_MAX, ALG_FTP_RW_MAX,
+	};
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < sizeof(shape) / sizeof(shape[0]); i++)
+		h = fnv_word(h, shape[i]);
+	return h;
+}
+
+/*
+ * Write f to nat_alg_state. Called before the segment just processed is
+ * transmitted: a restart between the two leaves the saved session ahead of
+ * the peers, which is safe (TCP resends the segment, and the restored ALG
+ * replays it from its rewrite records), never behind them (the peers would
+ * have seen a rewrite the restored ALG knows nothing of).
+ */
+static void state_save(struct alg_session *s, const struct alg_flow *f)
+{
+	struct alg_saved sv;
+
+	if (s->m.alg_state < 0)
+		return;
+	memset(&sv, 0, sizeof(sv));
+	sv.okey = f->okey;
+	sv.wan_ifindex = f->wan_ifindex;
+	sv.isn[0] = f->isn[0];
+	sv.isn[1] = f->isn[1];
+	sv.seen_data[0] = f->seen_data[0];
+	sv.seen_data[1] = f->seen_data[1];
+	sv.isn_known[0] = f->isn_known[0];
+	sv.isn_known[1] = f->isn_known[1];
+	sv.want_opaque = f->want_opaque;
+	sv.handed_back = f->handed_back;
+	sv.want_since = f->want_since;
+	sv.v = f->v;
+	sv.conn = f->conn;
+	sv.conn.map_port = NULL;
+	sv.conn.map_ctx = NULL;
+	s->save.version = state_version();
+	s->save.len = sizeof(sv);
+	memcpy(s->save.data, &sv, sizeof(sv));
+	if (bpf_map_update_elem(s->m.alg_state, &f->okey, &s->save, BPF_ANY)) {
+		s->st.save_failed++;
+		if (log_ok(s))
+			nat_log("alg: cannot save a session to nat_alg_state (a restart would hand it "
+				"back uninspected): %s", strerror(errno));
+	}
+}
+
+/* nat_alg (offsets, counters, read by the data path and `xdpnat flows`)
+ * and nat_alg_state (the whole session), in that order. */
 static void alg_write(struct alg_session *s, struct alg_flow *f)
 {
 	f->v.state = (__u8)alg_ftp_get_state(&f->conn);
@@ -149,6 +279,7 @@ static void alg_write(struct alg_session *s, struct alg_flow *f)
 	f->v.delta[1] = alg_ftp_delta(&f->conn, ALG_FTP_FROM_SERVER);
 	if (bpf_map_update_elem(s->m.alg, &f->okey, &f->v, BPF_ANY) && log_ok(s))
 		nat_log("alg: cannot write nat_alg: %s", strerror(errno));
+	state_save(s, f);
 }
 
 /*
@@ -541,13 +672,169 @@ struct alg_session *alg_session_new(const struct nat_maps *m, uint32_t expect_ti
 	return s;
 }
 
-void alg_session_hand_back_all(struct alg_session *s)
+unsigned alg_session_hand_back_all(struct alg_session *s)
 {
-	for (int b = 0; b < ALG_SESSION_BUCKETS; b++)
-		for (struct alg_flow *f = s->bucket[b]; f; f = f->next)
-			if (!f->handed_back && (alg_ftp_delta(&f->conn, ALG_FTP_FROM_CLIENT) ||
-						alg_ftp_delta(&f->conn, ALG_FTP_FROM_SERVER)))
-				hand_back(s, f, false);
+	unsigned n = 0;
+
+	for (int b = 0; b < ALG_SESSION_BUCKETS; b++) {
+		for (struct alg_flow *f = s->bucket[b]; f; f = f->next) {
+			if (f->handed_back)
+				continue;
+			hand_back(s, f, false);
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * A saved session this ALG cannot resume (another layout, bytes out of
+ * range, no room): give the flow to XDP with the offsets nat_alg has for
+ * it (written with the session, before its last segment went out), as a
+ * hand-back would. XDP shifts numbers but replays no rewrite and maps no
+ * SACK block: the best that is left. False if there was nothing to do.
+ */
+static bool hand_back_saved(struct alg_session *s, const struct nat_ct_key *okey)
+{
+	struct nat_alg_value v;
+	struct nat_ct_value ov;
+	struct nat_ct_key rkey;
+
+	if (bpf_map_lookup_elem(s->m.ct, okey, &ov) || (ov.flags & NAT_CT_F_OPAQUE))
+		return false;	/* gone, or XDP's already */
+	if (bpf_map_lookup_elem(s->m.alg, okey, &v))
+		memset(&v, 0, sizeof(v));	/* never written: nothing rewritten */
+	if (!v.opaque_since)
+		v.opaque_since = nat_now_ns();
+	if (bpf_map_update_elem(s->m.alg, okey, &v, BPF_ANY) && log_ok(s))
+		nat_log("alg: cannot write nat_alg: %s", strerror(errno));
+	ct_twin_key(&rkey, &ov, okey->proto);
+	ct_set_flags(s, &rkey, NAT_CT_F_OPAQUE | NAT_CT_F_SEQADJ);
+	ct_set_flags(s, okey, NAT_CT_F_OPAQUE | NAT_CT_F_SEQADJ);
+	s->st.handed_back++;
+	return true;
+}
+
+/* The ports of PORT/EPRT commands rewritten and still awaiting their 200
+ * are reserved again, so that map_port does not hand them out twice. */
+static void resv_restore(struct alg_session *s, const struct alg_flow *f)
+{
+	const struct alg_ftp_conn *c = &f->conn;
+
+	for (unsigned i = 0; i < c->cmd_n; i++) {
+		const struct alg_ftp_cmd *cmd = &c->cmdq[(c->cmd_head + i) % ALG_FTP_CMDQ_MAX];
+		struct alg_resv *slot = NULL;
+
+		if (!cmd->pending)
+			continue;
+		for (int j = 0; j < ALG_SESSION_RESV_MAX && !slot; j++)
+			if (!s->resv[j].used)
+				slot = &s->resv[j];
+		if (!slot)
+			return;
+		*slot = (struct alg_resv){
+			.remote = c->nat.server_addr, .outside = c->nat.client_outside,
+			.port_host = cmd->outside_port_host, .used = true, .flow = f,
+			.expires = nat_now_ns() + (__u64)s->expect_timeout * NS_PER_SEC,
+		};
+	}
+}
+
+/* A saved session of this layout back into the table; NULL if it cannot be. */
+static struct alg_flow *flow_restore(struct alg_session *s, const struct nat_ct_key *key,
+				     const struct nat_alg_state *st)
+{
+	struct alg_saved sv;
+	struct alg_flow *f;
+	unsigned h = key_hash(key);
+
+	if (st->version != state_version() || st->len != sizeof(sv))
+		return NULL;
+	memcpy(&sv, st->data, sizeof(sv));
+	sv.conn.map_port = map_port;	/* before the check: it wants a conn as it will run */
+	if (memcmp(&sv.okey, key, sizeof(*key)) || !alg_ftp_conn_valid(&sv.conn) ||
+	    s->n_flows >= XDPNAT_ALG_MAX || flow_find(s, key) || !(f = calloc(1, sizeof(*f))))
+		return NULL;
+	f->session = s;
+	f->okey = sv.okey;
+	f->wan_ifindex = sv.wan_ifindex;
+	f->isn[0] = sv.isn[0];
+	f->isn[1] = sv.isn[1];
+	f->seen_data[0] = sv.seen_data[0];
+	f->seen_data[1] = sv.seen_data[1];
+	f->isn_known[0] = sv.isn_known[0];
+	f->isn_known[1] = sv.isn_known[1];
+	f->want_opaque = sv.want_opaque;
+	f->handed_back = sv.handed_back;
+	f->want_since = sv.want_since;
+	f->v = sv.v;
+	f->conn = sv.conn;
+	f->conn.map_ctx = f;
+	f->next = s->bucket[h];
+	s->bucket[h] = f;
+	s->n_flows++;
+	resv_restore(s, f);
+	return f;
+}
+
+/* Every key of nat_alg_state, collected before anything is written back
+ * to the map (a write can move an entry within the walk). */
+static struct nat_ct_key *state_keys(struct alg_session *s, size_t *n)
+{
+	struct nat_ct_key *keys = calloc(XDPNAT_ALG_MAX, sizeof(*keys)), cur, next;
+	const void *prev = NULL;
+
+	*n = 0;
+	if (!keys)
+		return NULL;
+	while (*n < XDPNAT_ALG_MAX && !bpf_map_get_next_key(s->m.alg_state, prev, &next)) {
+		cur = next;
+		prev = &cur;
+		keys[(*n)++] = cur;
+	}
+	return keys;
+}
+
+int alg_session_restore(struct alg_session *s, bool resume, struct alg_restore_stats *r)
+{
+	struct nat_alg_state *st = malloc(sizeof(*st));
+	struct nat_ct_key *keys;
+	size_t n;
+
+	memset(r, 0, sizeof(*r));
+	if (s->m.alg_state < 0) {
+		free(st);
+		return 0;
+	}
+	keys = state_keys(s, &n);
+	if (!st || !keys) {
+		free(st);
+		free(keys);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct alg_flow *f;
+
+		if (bpf_map_lookup_elem(s->m.alg_state, &keys[i], st))
+			continue;
+		if (!ct_exists(s, &keys[i])) {
+			r->gone++;	/* the GC deletes it */
+			continue;
+		}
+		f = flow_restore(s, &keys[i], st);
+		if (!f) {
+			r->foreign += hand_back_saved(s, &keys[i]);
+			continue;
+		}
+		r->restored++;
+		if (!resume && !f->handed_back) {
+			hand_back(s, f, false);
+			r->handed_back++;
+		}
+	}
+	free(st);
+	free(keys);
+	return 0;
 }
 
 void alg_session_free(struct alg_session *s)
@@ -561,6 +848,16 @@ void alg_session_free(struct alg_session *s)
 		}
 	}
 	free(s);
+}
+
+unsigned alg_session_count(const struct alg_session *s)
+{
+	unsigned n = 0;
+
+	for (int b = 0; b < ALG_SESSION_BUCKETS; b++)
+		for (const struct alg_flow *f = s->bucket[b]; f; f = f->next)
+			n += !f->handed_back;
+	return n;
 }
 
 const struct alg_session_stats *alg_session_get_stats(const struct alg_session *s)

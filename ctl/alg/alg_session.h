@@ -14,10 +14,18 @@
  * Maps. Reads nat_ct, nat_config (expect timeout), nat_forwards and
  * nat_refused; writes nat_expect (data connections to admit, and cancels
  * the ones it opened itself when the core says so), nat_alg (per-flow
- * offsets and counters, read by `xdpnat flows`) and, to hand a flow back
- * to XDP, the flags of its two nat_ct entries. Expiry is the GC's
- * (ctl/daemon/gc.c): expectations that expired or whose control flow is
- * gone, and nat_alg entries of gone flows, are deleted there.
+ * offsets and counters, read by `xdpnat flows`), nat_alg_state (the whole
+ * flow, for the next ALG) and, to hand a flow back to XDP, the flags of its
+ * two nat_ct entries. Expiry is the GC's (ctl/daemon/gc.c): expectations
+ * that expired or whose control flow is gone, and nat_alg and
+ * nat_alg_state entries of gone flows, are deleted there.
+ *
+ * Restarts. Every flow is saved to nat_alg_state (everything of struct
+ * alg_flow but its pointers, tagged with a number that changes with the
+ * layout) each time a segment of it has been processed, before that
+ * segment is transmitted. A new ALG resumes every saved flow whose nat_ct
+ * entry is still there (alg_session_restore()); a flow saved by a build of
+ * another layout is handed back to XDP with the offsets in nat_alg.
  *
  * Hand-back. When the core says GO_OPAQUE (AUTH answered 234, not FTP,
  * gave up), the flow stays here until every rewrite has been acknowledged
@@ -59,16 +67,37 @@ struct alg_session_stats {
 	uint64_t expects_opened;
 	uint64_t expects_cancelled;	/* by the core, while still ours */
 	uint64_t handed_back;		/* flows made opaque */
+	uint64_t save_failed;		/* nat_alg_state writes that failed */
+};
+
+/* What alg_session_restore() found in nat_alg_state. */
+struct alg_restore_stats {
+	unsigned restored;		/* sessions back in the table */
+	unsigned handed_back;		/* of those, handed back now (resume false) */
+	unsigned foreign;		/* saved by another layout (or not usable): handed
+					 * back with the offsets in nat_alg */
+	unsigned gone;			/* their nat_ct flow is gone: left to the GC */
 };
 
 /* An empty table using the maps in m; expect_timeout in seconds until
  * nat_config says otherwise. NULL when out of memory. */
 struct alg_session *alg_session_new(const struct nat_maps *m, uint32_t expect_timeout);
 
-/* Before the ALG stops: hand every flow with offsets back to XDP, so a
- * restart of the ALG (e.g. on reload) does not break it; without offsets,
- * forwarding uninspected is the same. */
-void alg_session_hand_back_all(struct alg_session *s);
+/*
+ * Put back every session saved in nat_alg_state whose nat_ct flow still
+ * exists: the table must be empty (just made). With resume, the restored
+ * flows are inspected on as if the ALG had never stopped (the map_port
+ * callback attached again, pending PORT ports reserved again); without, each
+ * is handed back to XDP at once (no ALG will run). A saved session of
+ * another layout is handed back either way. 0, or -ENOMEM (nothing done).
+ */
+int alg_session_restore(struct alg_session *s, bool resume, struct alg_restore_stats *r);
+
+/* When no ALG will inspect these flows again (`alg ftp` switched off, the
+ * interfaces changed, the ALG thread failed): hand every flow not handed
+ * back yet to XDP with its offsets, so that none is left marked for an ALG
+ * that is not there. Returns how many. */
+unsigned alg_session_hand_back_all(struct alg_session *s);
 
 /* Forget every flow, touching no map. NULL is fine. */
 void alg_session_free(struct alg_session *s);
@@ -89,14 +118,19 @@ struct alg_flow *alg_session_flow(struct alg_session *s, const struct nat_ct_key
 void alg_session_events(struct alg_session *s, struct alg_flow *f,
 			const struct alg_ftp_result *res);
 
-/* One segment of f went through: count it, and write nat_alg, or hand f
- * back to XDP if it wants to go opaque and every rewrite is acknowledged. */
+/* One segment of f was processed: count it, and write nat_alg and
+ * nat_alg_state, or hand f back to XDP if it wants to go opaque and every
+ * rewrite is acknowledged. Call it before the segment is transmitted (or
+ * dropped): a restart then never finds the saved flow behind the peers. */
 void alg_session_packet_done(struct alg_session *s, struct alg_flow *f);
 
 /* Once a second: reread the expect timeout, forget flows whose nat_ct
  * entry is gone, hand back flows that waited too long for their acks,
  * advise the operator, let unused port reservations expire. */
 void alg_session_tick(struct alg_session *s, uint64_t now);
+
+/* Flows in the table still inspected (not handed back). */
+unsigned alg_session_count(const struct alg_session *s);
 
 const struct alg_session_stats *alg_session_get_stats(const struct alg_session *s);
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
@@ -50,7 +51,8 @@ static void fill(struct alg_xsk *x, const __u64 *addrs, __u32 n)
 	xsk_ring_prod__submit(&x->fill, n);
 }
 
-int alg_xsk_open(struct alg_xsk *x, const char *ifname, int ifindex, __u32 queue)
+/* One attempt; -EBUSY (not logged) when the queue is still bound. */
+static int xsk_open_once(struct alg_xsk *x, const char *ifname, int ifindex, __u32 queue)
 {
 	struct xsk_umem_config ucfg = {
 		.fill_size = ALG_XSK_RING, .comp_size = ALG_XSK_RING,
@@ -84,6 +86,8 @@ int alg_xsk_open(struct alg_xsk *x, const char *ifname, int ifindex, __u32 queue
 	err = xsk_socket__create(&x->sock, ifname, queue, x->umem, &x->rx, &x->tx, &scfg);
 	if (err) {
 		x->sock = NULL;
+		if (err == -EBUSY)
+			return -EBUSY;
 		nat_log("alg: %s queue %u: cannot create an AF_XDP socket: %s", ifname, queue,
 			strerror(-err));
 		return -1;
@@ -95,6 +99,36 @@ int alg_xsk_open(struct alg_xsk *x, const char *ifname, int ifindex, __u32 queue
 	x->n_tx_free = ALG_XSK_RING;
 	fill(x, rx_frames, ALG_XSK_RING);
 	return 0;
+}
+
+/*
+ * The kernel lets go of a queue some milliseconds after the socket bound
+ * to it is closed (the umem is released from a work queue; ~20 ms here):
+ * an ALG started right after another stopped (a reload, or a new daemon
+ * after the old one died) finds it busy for that long. Retried for up to
+ * ALG_XSK_BUSY_MS, from scratch each time.
+ */
+#define ALG_XSK_BUSY_MS		1000
+#define ALG_XSK_BUSY_STEP_MS	10
+
+int alg_xsk_open(struct alg_xsk *x, const char *ifname, int ifindex, __u32 queue)
+{
+	const struct timespec step = { 0, ALG_XSK_BUSY_STEP_MS * 1000000L };
+	int err;
+
+	for (int waited = 0;; waited += ALG_XSK_BUSY_STEP_MS) {
+		err = xsk_open_once(x, ifname, ifindex, queue);
+		if (err != -EBUSY)
+			return err ? -1 : 0;
+		alg_xsk_close(x);
+		memset(x, 0, sizeof(*x));
+		if (waited >= ALG_XSK_BUSY_MS)
+			break;
+		nanosleep(&step, NULL);
+	}
+	nat_log("alg: %s queue %u: cannot create an AF_XDP socket: %s (for %d ms)", ifname, queue,
+		strerror(EBUSY), ALG_XSK_BUSY_MS);
+	return -1;
 }
 
 int alg_xsk_enter(struct alg_xsk *x, int xsks_fd, int slot)
@@ -117,6 +151,12 @@ void alg_xsk_remove(struct alg_xsk *x)
 	if (x->in_map && bpf_map_delete_elem(x->xsks_fd, &x->map_key) && errno != ENOENT)
 		nat_log("alg: cannot remove nat_xsks entry %u: %s", x->map_key, strerror(errno));
 	x->in_map = false;
+}
+
+void alg_xsk_withdraw(const struct alg_xsk *x)
+{
+	if (x->in_map && bpf_map_delete_elem(x->xsks_fd, &x->map_key) && errno != ENOENT)
+		nat_log("alg: cannot remove nat_xsks entry %u: %s", x->map_key, strerror(errno));
 }
 
 void alg_xsk_close(struct alg_xsk *x)

@@ -51,7 +51,8 @@ struct alg_xsk_frame {
 /* How many rx queues of ifname get a socket: 1 .. XDPNAT_XSK_QUEUES. */
 int alg_xsk_rx_queues(const char *ifname);
 
-/* Create the umem and the socket on (ifname, queue), fill ring stocked.
+/* Create the umem and the socket on (ifname, queue), fill ring stocked;
+ * a queue still held by a socket just closed is waited for (at most 1 s).
  * Returns 0, or -1 (logged) leaving x for alg_xsk_close(). x must be
  * zeroed before. */
 int alg_xsk_open(struct alg_xsk *x, const char *ifname, int ifindex, __u32 queue);
@@ -61,6 +62,12 @@ int alg_xsk_enter(struct alg_xsk *x, int xsks_fd, int slot);
 
 /* Remove our nat_xsks entry, if entered: XDP redirects nothing more here. */
 void alg_xsk_remove(struct alg_xsk *x);
+
+/* The same, without writing x: for the ALG thread giving up while the
+ * main thread may be in alg_xsk_remove() on the same socket (a delete of a
+ * key already gone is harmless; in_map and map_key do not change after
+ * alg_xsk_enter()). */
+void alg_xsk_withdraw(const struct alg_xsk *x);
 
 /* alg_xsk_remove(), then free the socket and umem. Fine on a half-open x. */
 void alg_xsk_close(struct alg_xsk *x);

@@ -33,7 +33,8 @@ static const struct counter_field stats_fields[] = {
 	STATS_FIELD(fragments_translated), STATS_FIELD(drop_malformed),
 	STATS_FIELD(drop_no_port), STATS_FIELD(drop_ct_full), STATS_FIELD(drop_frag_unknown),
 	STATS_FIELD(drop_no_flow), STATS_FIELD(drop_wan_mismatch), STATS_FIELD(drop_gate), STATS_FIELD(alg_to_user),
-	STATS_FIELD(alg_xsk_fail), STATS_FIELD(drop_alg_no_route), STATS_FIELD(expect_used),
+	STATS_FIELD(drop_alg_down), STATS_FIELD(alg_no_queue), STATS_FIELD(alg_off_flows),
+	STATS_FIELD(alg_off_passed), STATS_FIELD(drop_alg_no_route), STATS_FIELD(expect_used),
 	STATS_FIELD(ct_evicted),
 };
 _Static_assert(sizeof(stats_fields) / sizeof(stats_fields[0]) ==

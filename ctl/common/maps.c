@@ -21,6 +21,7 @@ static const struct {
 	{ XDPNAT_MAP_GATE, offsetof(struct nat_maps, gate) },
 	{ XDPNAT_MAP_XSKS, offsetof(struct nat_maps, xsks) },
 	{ XDPNAT_MAP_ALG, offsetof(struct nat_maps, alg) },
+	{ XDPNAT_MAP_ALG_STATE, offsetof(struct nat_maps, alg_state) },
 	{ XDPNAT_MAP_REFUSED, offsetof(struct nat_maps, refused) },
 	{ XDPNAT_MAP_IFSLOTS, offsetof(struct nat_maps, ifslots) },
 	{ XDPNAT_MAP_ROUTEGEN, offsetof(struct nat_maps, routegen) },

@@ -23,6 +23,7 @@ struct nat_maps {
 	int gate;		/* nat_gate */
 	int xsks;		/* nat_xsks */
 	int alg;		/* nat_alg */
+	int alg_state;		/* nat_alg_state */
 	int refused;		/* nat_refused */
 	int ifslots;		/* nat_ifslots */
 	int routegen;		/* nat_routegen */

@@ -29,7 +29,9 @@ long map_sweep(int fd, size_t key_size, size_t val_size, map_sweep_fn doomed, vo
 	while (steps++ < max_steps && bpf_map_get_next_key(fd, prev, next) == 0) {
 		memcpy(key, next, key_size);
 		prev = key;
-		if (bpf_map_lookup_elem(fd, key, val) || !doomed(key, val, ctx))
+		if (val_size && bpf_map_lookup_elem(fd, key, val))
+			continue;	/* deleted under us */
+		if (!doomed(key, val_size ? val : NULL, ctx))
 			continue;
 		if (n == cap) {
 			unsigned char *p = realloc(list, (cap = cap ? 2 * cap : 64) * rec);
@@ -51,7 +53,7 @@ long map_sweep(int fd, size_t key_size, size_t val_size, map_sweep_fn doomed, vo
 			continue;
 		count++;
 		if (deleted)
-			deleted(k, k + key_size, ctx);
+			deleted(k, val_size ? k + key_size : NULL, ctx);
 	}
 	free(list);
 	return count;

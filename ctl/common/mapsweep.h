@@ -23,6 +23,8 @@ typedef bool (*map_sweep_fn)(const void *key, const void *val, void *ctx);
  * Delete every entry of map `fd` (keys of key_size, values of val_size
  * bytes, at most 256 each) for which `doomed` returns true; if `deleted`
  * is not NULL it gets the keys actually deleted, called after each one.
+ * val_size 0: values are not read (a predicate that needs only the key,
+ * on a map whose values are large); both callbacks get val NULL.
  * Returns the number deleted, or -errno (nothing is deleted when the
  * key list cannot be allocated).
  */

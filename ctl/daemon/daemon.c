@@ -182,24 +182,27 @@ static void start_alg(struct daemon_ctx *x)
 
 	x->alg = NULL;
 	x->alg_nifs = alg_ifaces(d, x->alg_ifs);
-	if (!d->cfg.alg_ftp.enabled)
+	if (!d->cfg.alg_ftp.enabled) {
+		alg_off(&x->maps);	/* sessions saved by an earlier ALG go back to XDP */
 		return;
+	}
 	x->alg = alg_start(&d->cfg, &x->maps, x->alg_ifs, x->alg_nifs);
 	if (!x->alg)
 		nat_log("alg ftp: not running; FTP control flows pass uninspected");
 }
 
 /* After a reload: restart the ALG only if `alg ftp` or the interfaces
- * changed (a restart forgets the state of inspected control flows). */
+ * changed, or its thread failed (a restart here hands the inspected
+ * control flows back to XDP). */
 static void reload_alg(struct daemon_ctx *x)
 {
 	struct alg_iface now[XDPNAT_MAX_IFACES];
 	int n = alg_ifaces(x->d, now);
 
 	if (!!x->alg == x->d->cfg.alg_ftp.enabled && n == x->alg_nifs &&
-	    !memcmp(now, x->alg_ifs, sizeof(now[0]) * (size_t)n))
+	    !memcmp(now, x->alg_ifs, sizeof(now[0]) * (size_t)n) && !alg_failed(x->alg))
 		return;
-	alg_stop(x->alg);
+	alg_stop(x->alg, true);
 	start_alg(x);
 }
 
@@ -484,7 +487,7 @@ static void daemon_stop(struct daemon_ctx *x)
 	ddns_stop(x->ddns);
 	addrwatch_close(x->aw);
 	routegen_close(x->rg);
-	alg_stop(x->alg);
+	alg_stop(x->alg, false);	/* sessions stay saved for the next run */
 	if (!x->running) {
 		if (loader_rollback(d)) {
 			status_daemon_stopped(&x->st);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * gc.c - expire idle flows, stale FTP expectations, closed gates and the
- * ALG state of gone flows: every kind of expiry, in one place.
+ * ALG state (nat_alg, nat_alg_state) of gone flows: every kind of expiry,
+ * in one place.
  *
  * nat_ct is walked in batches (BPF_MAP_LOOKUP_BATCH), a bounded number of
  * entries per call, from a cursor kept between calls: however large the
@@ -226,6 +227,7 @@ static void result_add(struct gc_result *to, const struct gc_result *r)
 	to->expects_expired += r->expects_expired;
 	to->gates_expired += r->gates_expired;
 	to->algs_deleted += r->algs_deleted;
+	to->alg_states_deleted += r->alg_states_deleted;
 	to->ct_entries += r->ct_entries;
 }
 
@@ -258,6 +260,9 @@ int gc_step(const struct nat_maps *maps, struct gc_cursor *c, uint64_t now_ns, u
 			err = sweep(maps->alg, sizeof(struct nat_ct_key),
 				    sizeof(struct nat_alg_value), alg_orphaned, &pass,
 				    &step.algs_deleted);
+		if (!err)	/* the ALG's saved sessions: the same rule; 4 KiB values not read */
+			err = sweep(maps->alg_state, sizeof(struct nat_ct_key), 0, alg_orphaned,
+				    &pass, &step.alg_states_deleted);
 	}
 	result_add(&c->pass, &step);
 	if (ctl_stats_add(maps->ctl_stats, &step, done == 1) && !err)

@@ -2,8 +2,8 @@
 /*
  * gc.h - the controller's garbage collector: every expiry of every map.
  * nat_ct (idle flows and orphaned halves), nat_expect (expired, or their
- * control flow gone), nat_gate (no session and past the linger time) and
- * nat_alg (its flow gone). The data path never deletes these; this does,
+ * control flow gone), nat_gate (no session and past the linger time),
+ * nat_alg and nat_alg_state (their flow gone). The data path never deletes these; this does,
  * once a second.
  *
  * Every function takes map fds and an explicit `now` (CLOCK_MONOTONIC ns,
@@ -24,6 +24,7 @@ struct gc_result {
 	uint64_t expects_expired;
 	uint64_t gates_expired;
 	uint64_t algs_deleted;		/* nat_alg entries whose flow is gone */
+	uint64_t alg_states_deleted;	/* nat_alg_state entries whose flow is gone */
 	uint64_t ct_entries;		/* nat_ct entries read */
 };
 

@@ -426,38 +426,78 @@ static void state_path(const char *state_dir, const char *fqdn, char *out, size_
 	snprintf(out, sz, "%s/" STATE_DDNS_DIR "/%s", state_dir, fqdn);
 }
 
-/* Last address sent for c (0 if none or if sent for another config). */
-static void state_load(const char *state_dir, const struct cfg_ddns *c, struct ddns_sched *s)
+/* What <state_dir>/ddns/<fqdn> says of c: all zero if nothing, or if it
+ * was written for another destination. */
+static void state_load(const char *state_dir, const struct cfg_ddns *c, struct ddns_state *st)
 {
-	char path[CFG_PATH_MAX + 300], buf[128];
+	char path[CFG_PATH_MAX + 300], buf[2 * DDNS_MSG_MAX + 256];
+	size_t n;
 	FILE *f;
 
-	s->sent.s_addr = 0;
-	s->sent_time = 0;
+	memset(st, 0, sizeof(*st));
 	if (!ddns_fqdn_ok(c->fqdn))
 		return;
 	state_path(state_dir, c->fqdn, path, sizeof(path));
 	f = fopen(path, "re");
 	if (!f)
 		return;
-	if (fgets(buf, sizeof(buf), f) &&
-	    ddns_state_parse(buf, ddns_fingerprint(c), &s->sent, &s->sent_time))
-		s->sent.s_addr = 0, s->sent_time = 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	ddns_state_parse(buf, c, st);
 	fclose(f);
 }
 
-static void state_save(const char *state_dir, const struct cfg_ddns *c,
-		       struct in_addr addr, time_t when)
+static void state_save(const char *state_dir, const struct cfg_ddns *c, const struct ddns_state *st)
 {
-	char dir[CFG_PATH_MAX + 8], path[CFG_PATH_MAX + 300], buf[128];
+	char dir[CFG_PATH_MAX + 8], path[CFG_PATH_MAX + 300], buf[2 * DDNS_MSG_MAX + 256];
 
 	if (!ddns_fqdn_ok(c->fqdn))
 		return;
 	snprintf(dir, sizeof(dir), "%s/" STATE_DDNS_DIR, state_dir);
 	state_path(state_dir, c->fqdn, path, sizeof(path));
-	if (ddns_state_format(buf, sizeof(buf), addr, when, ddns_fingerprint(c)) ||
-	    run_mkdir_p(dir, 0700) || run_write_atomic(path, buf, strlen(buf)))
+	if (ddns_state_format(buf, sizeof(buf), c, st) || run_mkdir_p(dir, 0700) ||
+	    run_write_atomic(path, buf, strlen(buf)))
 		dlog("%s: cannot save state to %s: %s", c->fqdn, path, strerror(errno));
+}
+
+static struct ddns_file_id file_id(const struct stat *st)
+{
+	return (struct ddns_file_id){ .ino = st->st_ino, .size = st->st_size,
+				      .mtime_sec = st->st_mtim.tv_sec,
+				      .mtime_nsec = st->st_mtim.tv_nsec };
+}
+
+/* The persisted part of an entry. */
+static void entry_state(const struct ddns_entry *e, struct ddns_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->sent = e->s.sent;
+	st->sent_time = e->s.sent_time;
+	st->failures = e->s.failures;
+	st->retry_at = e->s.retry_at;
+	st->stopped = e->s.stopped;
+	st->secret = file_id(&e->secret_st);
+	st->last_time = e->last_time;
+	snprintf(st->last_result, sizeof(st->last_result), "%s", e->last_result);
+}
+
+/* An entry as a restart finds it. A permanent failure holds only while the
+ * secret file is the one it was answered to (the rule ddns_reload()
+ * applies): e->secret_st must be the file as it is now. */
+static void entry_restore(struct ddns_entry *e, const struct ddns_state *st)
+{
+	struct ddns_file_id now = file_id(&e->secret_st);
+
+	e->s.sent = st->sent;
+	e->s.sent_time = st->sent_time;
+	e->s.failures = st->failures;
+	e->s.retry_at = st->retry_at;
+	e->s.stopped = st->stopped && !memcmp(&now, &st->secret, sizeof(now));
+	e->last_time = st->last_time;
+	snprintf(e->last_result, sizeof(e->last_result), "%s", st->last_result);
+	if (st->stopped && !e->s.stopped)
+		dlog("%s: its secret file changed since the permanent failure (%s): trying again",
+		     e->cfg.fqdn, st->last_result);
 }
 
 static const char *state_name(const struct ddns_sched *s)
@@ -546,8 +586,10 @@ static struct ddns_entry *find_id(struct ddns *d, unsigned id)
 	return NULL;
 }
 
+/* What an answer does to an entry (secret_st: the secret file as the
+ * answer found it, kept for a permanent failure). */
 static void apply_result(struct ddns_entry *e, struct in_addr addr, enum ddns_outcome o,
-			 const char *msg, time_t now)
+			 const char *msg, time_t now, const struct stat *secret_st)
 {
 	snprintf(e->last_result, sizeof(e->last_result), "%s", msg);
 	e->last_time = now;
@@ -555,20 +597,31 @@ static void apply_result(struct ddns_entry *e, struct in_addr addr, enum ddns_ou
 		e->s.sent = addr;
 		e->s.sent_time = now;
 		e->s.failures = 0;
-		dlog("%s (%s on %s): %s", e->cfg.fqdn, provider_name(e->cfg.provider),
-		     e->cfg.wan, msg);
+		e->s.retry_at = 0;
+		e->s.stopped = false;
 	} else if (o == DDNS_TEMPFAIL) {
 		e->s.failures++;
 		e->s.retry_at = now + ddns_backoff(e->s.failures);
-		dlog("%s (%s on %s): update failed: %s; retry in %u s", e->cfg.fqdn,
-		     provider_name(e->cfg.provider), e->cfg.wan, msg, ddns_backoff(e->s.failures));
 	} else {
 		e->s.stopped = true;
 		e->s.failures = 0;
-		dlog("%s (%s on %s): permanent failure: %s; no more updates until its "
-		     "configuration changes", e->cfg.fqdn, provider_name(e->cfg.provider),
-		     e->cfg.wan, msg);
+		e->s.retry_at = 0;
+		e->secret_st = *secret_st;
 	}
+}
+
+static void log_result(const struct ddns_entry *e, enum ddns_outcome o, const char *msg)
+{
+	if (o == DDNS_OK)
+		dlog("%s (%s on %s): %s", e->cfg.fqdn, provider_name(e->cfg.provider),
+		     e->cfg.wan, msg);
+	else if (o == DDNS_TEMPFAIL)
+		dlog("%s (%s on %s): update failed: %s; retry in %u s", e->cfg.fqdn,
+		     provider_name(e->cfg.provider), e->cfg.wan, msg, ddns_backoff(e->s.failures));
+	else
+		dlog("%s (%s on %s): permanent failure: %s; no more updates until its "
+		     "configuration or secret file changes", e->cfg.fqdn,
+		     provider_name(e->cfg.provider), e->cfg.wan, msg);
 }
 
 static void timed_wait(struct ddns *d, time_t now, time_t wake)
@@ -612,31 +665,57 @@ static bool same_file_version(const struct stat *a, const struct stat *b)
 	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
-/* Run the update of e with the lock released; lock held again on return. */
+/*
+ * Run the update of e with the lock released; lock held again on return.
+ * The answer is applied to a copy and saved to the state file before the
+ * entry takes it: a restart right after still knows it (a badauth is not
+ * sent again, a backoff goes on). A transfer aborted because the daemon
+ * stops is no answer: nothing is saved or applied for it.
+ */
 static void run_update(struct ddns *d, struct ddns_entry *e)
 {
-	struct cfg_ddns c = e->cfg;
+	struct ddns_entry *r = malloc(sizeof(*r));
 	struct in_addr addr = e->s.want;
 	char state_dir[CFG_PATH_MAX], msg[DDNS_MSG_MAX];
 	unsigned id = e->id;
 	enum ddns_outcome o;
 	struct stat st;
+	bool aborted;
 
+	if (!r) {
+		dlog("%s: out of memory", e->cfg.fqdn);
+		return;
+	}
+	*r = *e;
 	memcpy(state_dir, d->state_dir, sizeof(state_dir));
 	pthread_mutex_unlock(&d->lock);
-	o = update_once(&c, addr, &d->stop, msg, sizeof(msg));
-	if (o == DDNS_OK)
-		state_save(state_dir, &c, addr, time(NULL));
-	if (o == DDNS_PERMFAIL)		/* a later change of the file restarts */
-		secret_stat(&c, &st);
+	o = update_once(&r->cfg, addr, &d->stop, msg, sizeof(msg));
+	aborted = o != DDNS_OK && atomic_load(&d->stop);
+	if (!aborted) {
+		secret_stat(&r->cfg, &st);	/* a later change of the file restarts */
+		apply_result(r, addr, o, msg, time(NULL), &st);
+		log_result(r, o, msg);
+		{
+			struct ddns_state ps;
+
+			entry_state(r, &ps);
+			state_save(state_dir, &r->cfg, &ps);
+		}
+	}
 	pthread_mutex_lock(&d->lock);
 	e = find_id(d, id);
-	if (e && !atomic_load(&d->stop)) {	/* else reloaded away meanwhile */
-		apply_result(e, addr, o, msg, time(NULL));
-		if (o == DDNS_PERMFAIL)
-			e->secret_st = st;
+	if (e && !aborted && !atomic_load(&d->stop)) {	/* else reloaded away meanwhile */
+		e->s.sent = r->s.sent;
+		e->s.sent_time = r->s.sent_time;
+		e->s.failures = r->s.failures;
+		e->s.retry_at = r->s.retry_at;
+		e->s.stopped = r->s.stopped;
+		e->secret_st = r->secret_st;
+		e->last_time = r->last_time;
+		memcpy(e->last_result, r->last_result, sizeof(e->last_result));
 		d->dirty = true;
 	}
+	free(r);
 }
 
 static void *worker(void *arg)
@@ -671,11 +750,14 @@ static int fresh_entries(const struct xdpnat_config *cfg, struct ddns_entry *out
 	for (int i = 0; i < cfg->nddns && i < CFG_MAX_DDNS; i++) {
 		struct ddns_entry *e = &out[n++];
 
+		struct ddns_state st;
+
 		memset(e, 0, sizeof(*e));
 		e->cfg = cfg->ddns[i];
 		e->s.interval = e->cfg.interval;
-		state_load(cfg->state_dir, &e->cfg, &e->s);
 		secret_stat(&e->cfg, &e->secret_st);
+		state_load(cfg->state_dir, &e->cfg, &st);
+		entry_restore(e, &st);
 		if (!ddns_fqdn_ok(e->cfg.fqdn))
 			dlog("%s: name not usable as a state file name; its last address is "
 			     "not kept across restarts", e->cfg.fqdn);
@@ -706,7 +788,8 @@ static void merge_entries(struct ddns *d, struct ddns_entry *fresh, int n)
 		}
 		f->id = ++d->next_id;
 		f->s.want = wan_addr(d, f->cfg.wan);
-		snprintf(f->last_result, sizeof(f->last_result), "not sent yet");
+		if (!f->last_result[0])		/* else what the state file kept */
+			snprintf(f->last_result, sizeof(f->last_result), "not sent yet");
 	}
 	memcpy(d->e, fresh, sizeof(d->e[0]) * (size_t)n);
 	d->n = n;
@@ -882,26 +965,46 @@ static const char *utc(time_t t, char *buf, size_t sz)
 	return buf;
 }
 
-/* One name: 0 updated or skipped, 1 temporary, 3 permanent failure. */
+/*
+ * One name: 0 updated or skipped, 1 temporary, 3 permanent failure. A
+ * person asked: a stop or a backoff the state file holds does not keep
+ * the request from going out, but its answer is saved as the daemon's
+ * would be (a daemon started later goes on from it).
+ */
 static int update_one_name(const struct xdpnat_config *cfg, const struct cfg_ddns *c,
 			   const struct update_args *a)
 {
+	struct ddns_entry *e = calloc(1, sizeof(*e));
 	struct ddns_sched s = { .want = a->addr, .interval = c->interval };
 	char msg[DDNS_MSG_MAX], ad[INET_ADDRSTRLEN], t1[32], t2[32];
+	struct ddns_state st;
 	enum ddns_outcome o;
 	time_t at = 0, now = time(NULL);
+	struct stat sst;
 
+	if (!e)
+		return 1;
 	inet_ntop(AF_INET, &a->addr, ad, sizeof(ad));
-	state_load(cfg->state_dir, c, &s);
+	state_load(cfg->state_dir, c, &st);
+	e->cfg = *c;
+	secret_stat(c, &e->secret_st);
+	entry_restore(e, &st);
+	s.sent = st.sent;
+	s.sent_time = st.sent_time;
 	if (!a->force && (!ddns_due(&s, &at) || at > now)) {
+		free(e);
 		printf("%s (%s on %s): not sent: %s was sent at %s, next forced refresh at %s "
 		       "(--force sends now)\n", c->fqdn, provider_name(c->provider), c->wan, ad,
 		       utc(s.sent_time, t1, sizeof(t1)), utc(at, t2, sizeof(t2)));
 		return 0;
 	}
 	o = update_once(c, a->addr, NULL, msg, sizeof(msg));
+	secret_stat(c, &sst);
+	apply_result(e, a->addr, o, msg, now, &sst);
+	entry_state(e, &st);
+	state_save(cfg->state_dir, c, &st);
+	free(e);
 	if (o == DDNS_OK) {
-		state_save(cfg->state_dir, c, a->addr, now);
 		printf("%s (%s on %s): %s\n", c->fqdn, provider_name(c->provider), c->wan, msg);
 		return 0;
 	}

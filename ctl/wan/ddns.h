@@ -130,12 +130,48 @@ struct ddns_sched {
  * <= now means now). A backoff in progress holds even if want changed. */
 bool ddns_due(const struct ddns_sched *s, time_t *at);
 
-/* Persisted state, <state_dir>/ddns/<fqdn>: "ADDR UNIXTIME FINGERPRINT\n".
- * The fingerprint covers what the update is sent to, so changing provider,
- * server, user or URL resends. */
+/* Which version of a secret file a permanent failure was answered to:
+ * when the file changes, the name is tried again. */
+struct ddns_file_id {
+	uint64_t ino;
+	int64_t size;
+	int64_t mtime_sec, mtime_nsec;
+};
+
+/* What a restart must not forget of one name: the last address sent, and
+ * where its failures stand (a badauth is not sent again, a backoff is not
+ * cut short). */
+struct ddns_state {
+	struct in_addr sent;		/* last address updated successfully, 0 = none */
+	time_t sent_time;		/* when (unix), 0 = never */
+	unsigned failures;		/* consecutive temporary failures */
+	time_t retry_at;		/* when failures > 0: the next attempt */
+	bool stopped;			/* permanent failure */
+	struct ddns_file_id secret;	/* stopped: the secret file it was answered to */
+	time_t last_time;		/* the last answer (unix), 0 = none */
+	char last_result[DDNS_MSG_MAX];	/* its text, one line */
+};
+
+/*
+ * Persisted state, <state_dir>/ddns/<fqdn>, two lines:
+ *   ADDR UNIXTIME FINGERPRINT
+ *   v2 CFGPRINT FAILURES RETRY_AT STOPPED INO SIZE MTIME MTIME_NS LAST_TIME RESULT...
+ * The first is the format of older versions (alone in their files, and
+ * read as before: the last address sent, 0.0.0.0 0 when none); its
+ * fingerprint covers what the update is sent to, so changing provider,
+ * server, user or URL resends. The second is taken only while CFGPRINT
+ * (ddns_cfg_fingerprint) still matches: any change of the `ddns` line
+ * starts the name afresh, as a reload does.
+ */
 uint64_t ddns_fingerprint(const struct cfg_ddns *c);
-int ddns_state_format(char *buf, size_t sz, struct in_addr addr, time_t when, uint64_t fp);
-int ddns_state_parse(const char *buf, uint64_t fp, struct in_addr *addr, time_t *when);
+/* Everything ddns_cfg_equal() compares. */
+uint64_t ddns_cfg_fingerprint(const struct cfg_ddns *c);
+/* 0, or -1 if it does not fit. Control characters of last_result become
+ * spaces (it stays one line). */
+int ddns_state_format(char *buf, size_t sz, const struct cfg_ddns *c, const struct ddns_state *st);
+/* 0 and *st from a file's text for config c; -1 (st all zero) when the
+ * text is not a state of c's destination. */
+int ddns_state_parse(const char *buf, const struct cfg_ddns *c, struct ddns_state *st);
 
 /* Two entries are the same config (ignoring the line number). */
 bool ddns_cfg_equal(const struct cfg_ddns *a, const struct cfg_ddns *b);

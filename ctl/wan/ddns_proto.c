@@ -540,26 +540,80 @@ uint64_t ddns_fingerprint(const struct cfg_ddns *c)
 	return h;
 }
 
-int ddns_state_format(char *buf, size_t sz, struct in_addr addr, time_t when, uint64_t fp)
+uint64_t ddns_cfg_fingerprint(const struct cfg_ddns *c)
 {
-	char a[INET_ADDRSTRLEN];
+	uint64_t h = ddns_fingerprint(c);
+
+	h = fnv(h, c->wan);
+	h = fnv(h, c->password_file);
+	h = fnv(h, c->token_file);
+	h = fnv(h, c->ca_file);
+	h ^= (uint64_t)c->interval;
+	h *= 0x100000001b3ULL;
+	return h;
+}
+
+int ddns_state_format(char *buf, size_t sz, const struct cfg_ddns *c, const struct ddns_state *st)
+{
+	char a[INET_ADDRSTRLEN], text[DDNS_MSG_MAX];
 	int n;
 
-	inet_ntop(AF_INET, &addr, a, sizeof(a));
-	n = snprintf(buf, sz, "%s %lld %016" PRIx64 "\n", a, (long long)when, fp);
+	inet_ntop(AF_INET, &st->sent, a, sizeof(a));
+	snprintf(text, sizeof(text), "%s", st->last_result);
+	for (char *p = text; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	n = snprintf(buf, sz, "%s %lld %016" PRIx64 "\n"
+		     "v2 %016" PRIx64 " %u %lld %d %" PRIu64 " %" PRId64 " %" PRId64 " %" PRId64
+		     " %lld %s\n",
+		     a, (long long)(st->sent.s_addr ? st->sent_time : 0), ddns_fingerprint(c),
+		     ddns_cfg_fingerprint(c), st->failures, (long long)st->retry_at,
+		     st->stopped ? 1 : 0, st->secret.ino, st->secret.size, st->secret.mtime_sec,
+		     st->secret.mtime_nsec, (long long)st->last_time, text);
 	return n > 0 && (size_t)n < sz ? 0 : -1;
 }
 
-int ddns_state_parse(const char *buf, uint64_t fp, struct in_addr *addr, time_t *when)
+/* The second line, if there is one and it is of this very configuration. */
+static void state_parse_v2(const char *line, const struct cfg_ddns *c, struct ddns_state *st)
+{
+	unsigned long long ino;
+	long long retry, size, msec, mnsec, last;
+	unsigned failures;
+	uint64_t cfp;
+	int stopped, off = -1;
+
+	if (sscanf(line, "v2 %" SCNx64 " %u %lld %d %llu %lld %lld %lld %lld %n", &cfp, &failures,
+		   &retry, &stopped, &ino, &size, &msec, &mnsec, &last, &off) != 9 || off < 0 ||
+	    cfp != ddns_cfg_fingerprint(c) || (stopped != 0 && stopped != 1) ||
+	    (failures && retry <= 0))
+		return;
+	st->failures = stopped ? 0 : failures;
+	st->retry_at = st->failures ? (time_t)retry : 0;
+	st->stopped = stopped;
+	st->secret = (struct ddns_file_id){ .ino = ino, .size = size, .mtime_sec = msec,
+					    .mtime_nsec = mnsec };
+	st->last_time = last > 0 ? (time_t)last : 0;
+	snprintf(st->last_result, sizeof(st->last_result), "%.*s",
+		 (int)strcspn(line + off, "\r\n"), line + off);
+}
+
+int ddns_state_parse(const char *buf, const struct cfg_ddns *c, struct ddns_state *st)
 {
 	char a[INET_ADDRSTRLEN + 1];
+	const char *nl;
 	long long t;
 	uint64_t f;
 
-	if (sscanf(buf, "%16s %lld %" SCNx64, a, &t, &f) != 3 || f != fp || t <= 0 ||
-	    inet_pton(AF_INET, a, addr) != 1)
+	memset(st, 0, sizeof(*st));
+	if (sscanf(buf, "%16s %lld %" SCNx64, a, &t, &f) != 3 || f != ddns_fingerprint(c) ||
+	    t < 0 || inet_pton(AF_INET, a, &st->sent) != 1 || (t == 0) != (st->sent.s_addr == 0)) {
+		memset(st, 0, sizeof(*st));
 		return -1;
-	*when = (time_t)t;
+	}
+	st->sent_time = (time_t)t;
+	nl = strchr(buf, '\n');
+	if (nl)
+		state_parse_v2(nl + 1, c, st);
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 
 #include "pkt.h"
 #include "nsenv.h"
+#include "common/maps.h"
 #include "wan/routegen.h"
 #include "xdpnat.skel.h"
 
@@ -88,7 +89,8 @@ static void log_dump(void)
 
 static const char *topology =
 	"ip link set lo up && "
-	"ip link add lan0 address 02:00:00:00:01:01 type veth peer name lan0p address 02:00:00:00:01:02 && "
+	"ip link add lan0 address 02:00:00:00:01:01 numrxqueues 9 numtxqueues 9 type veth "
+	"peer name lan0p address 02:00:00:00:01:02 && "
 	"ip link add wan0 address 02:00:00:00:02:01 type veth peer name wan0p address 02:00:00:00:02:02 && "
 	"ip link add wan1 address 02:00:00:00:03:01 type veth peer name wan1p address 02:00:00:00:03:02 && "
 	"for i in lan0 lan0p wan0 wan0p wan1 wan1p; do ip link set $i up || exit 1; done && "
@@ -166,6 +168,7 @@ int env_up_ct(struct env *e, unsigned ct_max)
 	e->m_stats = bpf_map__fd(e->skel->maps.nat_stats);
 	e->m_ifslots = bpf_map__fd(e->skel->maps.nat_ifslots);
 	e->m_routegen = bpf_map__fd(e->skel->maps.nat_routegen);
+	e->m_xsks = bpf_map__fd(e->skel->maps.nat_xsks);
 
 	if (bpf_map_update_elem(e->m_config, &zero, &cfg, BPF_ANY))
 		return -1;
@@ -267,6 +270,19 @@ int env_forward(struct env *e, int wan_ifindex, uint8_t proto, uint16_t port, ui
 	return bpf_map_update_elem(e->m_forwards, &k, &v, BPF_ANY);
 }
 
+void env_maps(const struct env *e, struct nat_maps *m)
+{
+	struct bpf_map *map;
+
+	nat_maps_init(m);
+	bpf_object__for_each_map(map, e->skel->obj) {
+		int *fd = nat_maps_field(m, bpf_map__name(map));
+
+		if (fd)
+			*fd = bpf_map__fd(map);
+	}
+}
+
 /* The XDP program the loader attaches to ifindex: its role's. */
 int env_xdp_prog(struct env *e, int ifindex)
 {
@@ -290,6 +306,7 @@ int run_xdp(struct env *e, int ifindex, const uint8_t *in, size_t len, uint8_t *
 	ctx.data = 0;
 	ctx.data_end = (__u32)len;
 	ctx.ingress_ifindex = (__u32)ifindex;
+	ctx.rx_queue_index = e->rx_queue;
 	LIBBPF_OPTS(bpf_test_run_opts, o,
 		    .data_in = in, .data_size_in = (__u32)len,
 		    .data_out = out, .data_size_out = PK_MAX,

@@ -6,7 +6,7 @@
  * MAC addresses, and a freshly loaded xdpnat skeleton whose maps are
  * filled the way the controller fills them.
  *
- *   lan0 (192.168.0.1/24)   <-> lan0p
+ *   lan0 (192.168.0.1/24)   <-> lan0p     9 rx queues: one beyond the ALG's 8
  *   wan0 (198.51.100.1/24)  <-> wan0p     default via 198.51.100.2
  *   wan1 (203.0.113.1/24)   <-> wan1p     (for dual-WAN cases)
  */
@@ -43,7 +43,9 @@ struct env {
 	int if_lan0, if_wan0, if_wan1;
 	int prog_xdp_lan, prog_xdp_wan, prog_tc;
 	int m_config, m_ifaces, m_wanaddr, m_forwards, m_ct, m_frag, m_stats;
-	int m_ifslots, m_routegen;
+	int m_ifslots, m_routegen, m_xsks;
+	__u32 rx_queue;			/* rx_queue_index of run_xdp() frames (default 0;
+					 * lan0 has 9 rx queues, the others 1) */
 	struct routegen *rg;		/* ctl/routegen.c: nat_ifslots, nat_routegen */
 	int routegen_auto;		/* run_xdp() first applies queued route/neighbour
 					 * changes, as the daemon would (default 1) */
@@ -69,6 +71,10 @@ int env_set_wan(struct env *e, int ifindex, uint32_t addr, uint32_t gw, uint16_t
 int env_set_lan(struct env *e, int ifindex);
 int env_set_flags(struct env *e, uint32_t flags);
 int env_forward(struct env *e, int wan_ifindex, uint8_t proto, uint16_t port, uint32_t to, uint16_t to_port);
+
+/* Every map of the skeleton in a bundle, as the daemon's loader fills it. */
+struct nat_maps;
+void env_maps(const struct env *e, struct nat_maps *m);
 
 /* xdpnat_xdp_lan or _wan, by the role nat_ifaces gives ifindex. */
 int env_xdp_prog(struct env *e, int ifindex);

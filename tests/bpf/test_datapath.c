@@ -42,6 +42,10 @@
 
 #include "pkt.h"
 #include "nsenv.h"
+#include <sys/resource.h>
+#include "alg/alg.h"
+#include "alg/alg_xsk.h"
+#include "common/maps.h"
 
 static struct env E;
 
@@ -2551,6 +2555,278 @@ static void test_nh_cache_slot_mismatch(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* ============================================================ FTP control flows without the ALG */
+
+static void set_ftp_port(uint16_t port)
+{
+	struct nat_config cfg;
+	__u32 zero = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(E.m_config, &zero, &cfg), 0);
+	cfg.ftp_ports[0] = port;
+	assert_int_equal(bpf_map_update_elem(E.m_config, &zero, &cfg, BPF_ANY), 0);
+}
+
+static uint8_t ct_flags(uint32_t s, uint32_t d, uint16_t sp, uint16_t dp)
+{
+	struct nat_ct_value v;
+
+	if (ct_get(&E, s, d, sp, dp, IPPROTO_TCP, &v)) {
+		diag("no nat_ct entry %08x:%u -> %08x:%u\n", s, sp, d, dp);
+		fail();
+	}
+	return v.flags;
+}
+
+static void ct_add_flags(uint32_t s, uint32_t d, uint16_t sp, uint16_t dp, uint8_t flags)
+{
+	struct nat_ct_key k = { .saddr = htonl(s), .daddr = htonl(d), .sport = htons(sp),
+				.dport = htons(dp), .proto = IPPROTO_TCP };
+	struct nat_ct_value v;
+
+	assert_int_equal(bpf_map_lookup_elem(E.m_ct, &k, &v), 0);
+	v.flags |= flags;
+	assert_int_equal(bpf_map_update_elem(E.m_ct, &k, &v, BPF_EXIST), 0);
+}
+
+/* A control connection 192.168.0.10:sp -> 192.0.2.80:21 (case A). */
+static struct pk ftp_cmd(uint16_t sp, const char *text)
+{
+	struct pk p = lan_tcp(A_CLIENT, MAC_CLIENT, sp, A_REMOTE, 21, PK_TCP_ACK | PK_TCP_PSH);
+
+	p.payload = (const uint8_t *)text;
+	p.plen = strlen(text);
+	return p;
+}
+
+/*
+ * The restart window: an inspected control flow (NAT_CT_F_ALG, not
+ * opaque) whose ALG socket is not in nat_xsks. Every packet of it, from
+ * either side, is dropped and counted, also one that would otherwise take
+ * the kernel path (IP options) and so pass the ALG by. Once the flow is
+ * handed back (opaque), XDP forwards it itself.
+ */
+static void test_alg_down_drops(void **state)
+{
+	static const uint8_t opts[4] = { 0x01, 0x01, 0x01, 0x00 };
+	struct pk syn = lan_tcp(A_CLIENT, MAC_CLIENT, 40000, A_REMOTE, 21, PK_TCP_SYN);
+	struct pk sa = wan_tcp(A_REMOTE, 21, A_WAN0, 40000, PK_TCP_SYN | PK_TCP_ACK);
+	struct pk cmd = ftp_cmd(40000, "PASV\r\n"), opt = cmd, want;
+	struct nat_stats st;
+	struct res r;
+
+	(void)state;
+	set_ftp_port(21);
+	xdp_pk(E.if_lan0, &syn, &r, NULL);
+	expect_xdp_ret("control SYN, no ALG socket", &r, XDP_DROP);
+	CHECK_EQ(ct_flags(A_CLIENT, A_REMOTE, 40000, 21), NAT_CT_F_ALG, "orig entry flags");
+	CHECK_EQ(ct_flags(A_REMOTE, A_WAN0, 21, 40000), NAT_CT_F_ALG, "reply entry flags");
+	xdp_pk(E.if_wan0, &sa, &r, NULL);
+	expect_xdp_ret("server's SYN-ACK, no ALG socket", &r, XDP_DROP);
+	xdp_pk(E.if_lan0, &cmd, &r, NULL);
+	expect_xdp_ret("PASV, no ALG socket", &r, XDP_DROP);
+	opt.opts = opts;
+	opt.optlen = 4;
+	xdp_pk(E.if_lan0, &opt, &r, NULL);
+	expect_xdp_ret("PASV with IP options, no ALG socket (not the kernel path)", &r, XDP_DROP);
+	st = stats();
+	CHECK_EQ(st.drop_alg_down, 4, "drop_alg_down");
+	CHECK_EQ(st.flows_created, 1, "flows_created");
+	CHECK_EQ(st.xdp_forwarded + st.passed_to_kernel + st.passed_untouched, 0,
+		 "forwarded, passed to the kernel or untouched");
+	CHECK_EQ(st.alg_to_user + st.alg_off_passed + st.alg_off_flows, 0, "ALG counters");
+
+	/* handed back to XDP: forwarded by it, nothing dropped any more */
+	ct_add_flags(A_CLIENT, A_REMOTE, 40000, 21, NAT_CT_F_OPAQUE);
+	ct_add_flags(A_REMOTE, A_WAN0, 21, 40000, NAT_CT_F_OPAQUE);
+	want = to_wan0(cmd);
+	want.src = A_WAN0;
+	xdp_pk(E.if_lan0, &cmd, &r, NULL);
+	expect_xdp_ret("PASV of the opaque flow", &r, XDP_REDIRECT);
+	expect_frame("PASV of the opaque flow", &r, &want);
+	st = stats();
+	CHECK_EQ(st.drop_alg_down, 4, "drop_alg_down after hand-back");
+	CHECK_EQ(st.xdp_forwarded, 1, "xdp_forwarded");
+}
+
+/* The ALG's socket on lan0 queue 0: the control packet goes to it with the
+ * metadata in front; the moment the socket leaves nat_xsks (the ALG
+ * stopping) the next one is dropped, not forwarded uninspected. */
+static void test_alg_socket_then_gone(void **state)
+{
+	struct pk syn = lan_tcp(A_CLIENT, MAC_CLIENT, 40000, A_REMOTE, 21, PK_TCP_SYN);
+	struct pk want = to_wan0(syn);
+	struct alg_xsk x = {};
+	struct nat_alg_meta meta;
+	uint8_t f[PK_MAX];
+	struct nat_stats st;
+	struct res r;
+	size_t n;
+
+	(void)state;
+	set_ftp_port(21);
+	assert_int_equal(alg_xsk_open(&x, "lan0", E.if_lan0, 0), 0);
+	assert_int_equal(alg_xsk_enter(&x, E.m_xsks, env_slot(&E, E.if_lan0)), 0);
+	want.src = A_WAN0;
+	n = pk_frame(f, &want);
+	xdp_pk(E.if_lan0, &syn, &r, NULL);
+	expect_xdp_ret("control SYN, ALG socket there", &r, XDP_REDIRECT);
+	/* test runs hand back the metadata in front of the frame */
+	CHECK_EQ(r.len, n + sizeof(meta), "frame length with metadata");
+	memcpy(&meta, r.buf, sizeof(meta));
+	CHECK_EQ(meta.ingress_ifindex, E.if_lan0, "meta.ingress_ifindex");
+	CHECK_EQ(meta.egress_ifindex, E.if_wan0, "meta.egress_ifindex");
+	CHECK_EQ(ntohs(meta.key.dport), 21, "meta.key.dport");
+	CHECK(r.len == n + sizeof(meta) && !memcmp(r.buf + sizeof(meta), f, n),
+	      "translated frame behind the metadata");
+	st = stats();
+	CHECK_EQ(st.alg_to_user, 1, "alg_to_user");
+	CHECK_EQ(st.drop_alg_down, 0, "drop_alg_down");
+
+	alg_xsk_remove(&x);
+	xdp_pk(E.if_lan0, &syn, &r, NULL);
+	expect_xdp_ret("retransmitted SYN, socket gone", &r, XDP_DROP);
+	st = stats();
+	CHECK_EQ(st.alg_to_user, 1, "alg_to_user after the socket left");
+	CHECK_EQ(st.drop_alg_down, 1, "drop_alg_down after the socket left");
+	alg_xsk_close(&x);
+}
+
+/* A frame on an rx queue the ALG can have no socket for (beyond
+ * XDPNAT_XSK_QUEUES) is forwarded uninspected as before, and counted. */
+static void test_alg_queue_beyond_sockets(void **state)
+{
+	struct pk syn = lan_tcp(A_CLIENT, MAC_CLIENT, 40000, A_REMOTE, 21, PK_TCP_SYN);
+	struct pk want = to_wan0(syn);
+	struct res r;
+
+	(void)state;
+	set_ftp_port(21);
+	E.rx_queue = XDPNAT_XSK_QUEUES;
+	want.src = A_WAN0;
+	xdp_pk(E.if_lan0, &syn, &r, NULL);
+	expect_xdp_ret("control SYN on rx queue 8", &r, XDP_REDIRECT);
+	expect_frame("control SYN on rx queue 8", &r, &want);
+	CHECK_EQ(stats().alg_no_queue, 1, "alg_no_queue");
+	CHECK_EQ(stats().drop_alg_down, 0, "drop_alg_down");
+}
+
+/*
+ * NAT_CFG_F_ALG_OFF (no ALG by design, or it failed): new control flows,
+ * masqueraded and forwarded, are not marked for the ALG and are counted;
+ * a flow marked before the flag was set passes uninspected, counted.
+ */
+static void test_alg_off(void **state)
+{
+	struct pk syn = lan_tcp(A_CLIENT, MAC_CLIENT, 40001, A_REMOTE, 21, PK_TCP_SYN);
+	struct pk old = lan_tcp(A_CLIENT, MAC_CLIENT, 40002, A_REMOTE, 21, PK_TCP_SYN);
+	struct pk wsyn = wan_tcp(A_GW, 40000, A_WAN0, 21, PK_TCP_SYN);
+	struct nat_fwd_key fk = { .ifindex = (__u32)E.if_wan0, .port = htons(21),
+				  .proto = IPPROTO_TCP };
+	struct nat_fwd_value fv = { .addr = htonl(A_SERVER), .port = htons(21),
+				    .flags = NAT_FWD_F_ALG | NAT_FWD_F_FTP_CTRL };
+	struct pk want;
+	struct nat_stats st;
+	struct res r;
+
+	(void)state;
+	set_ftp_port(21);
+	assert_int_equal(bpf_map_update_elem(E.m_forwards, &fk, &fv, BPF_ANY), 0);
+	/* marked while the flag was clear (the ALG then stopped for good) */
+	xdp_pk(E.if_lan0, &old, &r, NULL);
+	expect_xdp_ret("control SYN before ALG_OFF, no socket", &r, XDP_DROP);
+	CHECK_EQ(ct_flags(A_CLIENT, A_REMOTE, 40002, 21), NAT_CT_F_ALG, "flags of the earlier flow");
+
+	assert_int_equal(env_set_flags(&E, NAT_CFG_F_ALG_OFF), 0);
+	want = to_wan0(syn);
+	want.src = A_WAN0;
+	xdp_pk(E.if_lan0, &syn, &r, NULL);
+	expect_xdp_ret("new masqueraded control SYN, ALG off", &r, XDP_REDIRECT);
+	expect_frame("new masqueraded control SYN, ALG off", &r, &want);
+	CHECK_EQ(ct_flags(A_CLIENT, A_REMOTE, 40001, 21), 0, "orig flags (not for the ALG)");
+	CHECK_EQ(ct_flags(A_REMOTE, A_WAN0, 21, 40001), 0, "reply flags (not for the ALG)");
+
+	want = to_lan(wsyn, MAC_SERVER);
+	want.dst = A_SERVER;
+	xdp_pk(E.if_wan0, &wsyn, &r, NULL);
+	expect_xdp_ret("new forwarded control SYN, ALG off", &r, XDP_REDIRECT);
+	expect_frame("new forwarded control SYN, ALG off", &r, &want);
+	CHECK_EQ(ct_flags(A_GW, A_WAN0, 40000, 21), NAT_CT_F_GATE, "forward flags (gate, no ALG)");
+
+	want = to_wan0(old);
+	want.src = A_WAN0;
+	xdp_pk(E.if_lan0, &old, &r, NULL);
+	expect_xdp_ret("retransmitted SYN of the earlier flow, ALG off", &r, XDP_REDIRECT);
+	expect_frame("retransmitted SYN of the earlier flow, ALG off", &r, &want);
+	st = stats();
+	CHECK_EQ(st.alg_off_flows, 2, "alg_off_flows");
+	CHECK_EQ(st.alg_off_passed, 1, "alg_off_passed");
+	CHECK_EQ(st.drop_alg_down, 1, "drop_alg_down (before the flag only)");
+	CHECK_EQ(st.alg_to_user, 0, "alg_to_user");
+}
+
+/*
+ * A degraded ALG: its thread dies (poll() made to fail with RLIMIT_NOFILE)
+ * while the daemon runs. Its sockets leave nat_xsks and it sets
+ * NAT_CFG_F_ALG_OFF: a control packet that went to its socket before is
+ * forwarded uninspected after (not dropped, not redirected to a socket
+ * nobody reads), and a new control flow is not marked for it at all.
+ */
+static void test_alg_thread_dies(void **state)
+{
+	struct pk syn = lan_tcp(A_CLIENT, MAC_CLIENT, 40000, A_REMOTE, 21, PK_TCP_SYN);
+	struct pk syn2 = lan_tcp(A_CLIENT, MAC_CLIENT, 40001, A_REMOTE, 21, PK_TCP_SYN);
+	struct alg_iface ifs[2] = {
+		{ .name = "lan0", .ifindex = E.if_lan0, .slot = env_slot(&E, E.if_lan0) },
+		{ .name = "wan0", .ifindex = E.if_wan0, .slot = env_slot(&E, E.if_wan0) },
+	};
+	static struct xdpnat_config cfg;
+	struct pk want = to_wan0(syn);
+	struct rlimit lim, one;
+	struct nat_config c;
+	struct nat_stats st;
+	struct nat_maps m;
+	__u32 zero = 0;
+	struct alg *a;
+	struct res r;
+
+	(void)state;
+	set_ftp_port(21);
+	env_maps(&E, &m);
+	a = alg_start(&cfg, &m, ifs, 2);
+	assert_non_null(a);
+	xdp_pk(E.if_lan0, &syn, &r, NULL);
+	expect_xdp_ret("control SYN, ALG running", &r, XDP_REDIRECT);
+	CHECK_EQ(stats().alg_to_user, 1, "alg_to_user");
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &lim), 0);
+	one = (struct rlimit){ .rlim_cur = 1, .rlim_max = lim.rlim_max };
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &one), 0);
+	for (int i = 0; i < 100 && !alg_failed(a); i++)
+		usleep(20000);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	assert_true(alg_failed(a));
+	assert_int_equal(bpf_map_lookup_elem(E.m_config, &zero, &c), 0);
+	CHECK_EQ(c.flags, NAT_CFG_F_ALG_OFF, "nat_config.flags");
+
+	want.src = A_WAN0;
+	xdp_pk(E.if_lan0, &syn, &r, NULL);
+	expect_xdp_ret("retransmitted SYN, ALG thread dead", &r, XDP_REDIRECT);
+	expect_frame("retransmitted SYN, ALG thread dead (no metadata: not to a socket)", &r, &want);
+	want = to_wan0(syn2);
+	want.src = A_WAN0;
+	xdp_pk(E.if_lan0, &syn2, &r, NULL);
+	expect_xdp_ret("new control SYN, ALG thread dead", &r, XDP_REDIRECT);
+	expect_frame("new control SYN, ALG thread dead", &r, &want);
+	CHECK_EQ(ct_flags(A_CLIENT, A_REMOTE, 40001, 21), 0, "flags of the new control flow");
+	st = stats();
+	CHECK_EQ(st.alg_to_user, 1, "alg_to_user after the thread died");
+	CHECK_EQ(st.alg_off_passed, 1, "alg_off_passed");
+	CHECK_EQ(st.alg_off_flows, 1, "alg_off_flows");
+	CHECK_EQ(st.drop_alg_down, 0, "drop_alg_down");
+	alg_stop(a, false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2621,6 +2897,11 @@ int main(void)
 		T(test_nh_cache_idle_and_tag),
 		T(test_nh_cache_route_mtu),
 		T(test_nh_cache_slot_mismatch),
+		T(test_alg_down_drops),
+		T(test_alg_socket_then_gone),
+		T(test_alg_queue_beyond_sockets),
+		T(test_alg_off),
+		T(test_alg_thread_dies),
 	};
 
 	if (geteuid() != 0) {

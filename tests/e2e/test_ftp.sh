@@ -217,10 +217,12 @@ e2e_kill "$DOUBLE_PID"
 
 # ------------------------------------------------------------------ end
 stats=$(e2e_xdpnat stats --json)
-fail=$(ftp_stat alg_xsk_fail)
+down=$(ftp_stat drop_alg_down)
+offp=$(ftp_stat alg_off_passed)
+offf=$(ftp_stat alg_off_flows)
 touser=$(ftp_stat alg_to_user)
-[ "${fail:-1}" = 0 ] && [ "${touser:-0}" -gt 50 ] \
-	&& e2e_ok "control packets went through the ALG ($touser), none passed uninspected" \
+[ "${down:-1}" = 0 ] && [ "${offp:-1}" = 0 ] && [ "${offf:-1}" = 0 ] && [ "${touser:-0}" -gt 50 ] \
+	&& e2e_ok "control packets went through the ALG ($touser), none dropped for want of it or passed uninspected" \
 	|| e2e_fail "control packets went through the ALG" "$stats"
 e2e_xdpnat_stop && e2e_ok "daemon stops cleanly" || e2e_fail "daemon stops cleanly" "$(tail -n 20 "$E2E_XDPNAT_LOG")"
 grep -q "alg: stopped" "$E2E_XDPNAT_LOG" && e2e_ok "the ALG stopped with the daemon" \

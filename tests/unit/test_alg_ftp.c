@@ -1356,6 +1356,42 @@ static void test_replay_too_big_dropped(void **state)
 	assert_int_equal(t_send_at(&t, 0, seq, cmd, strlen(cmd)), ALG_FTP_REWRITTEN);
 }
 
+/* A conn read back from saved bytes: in range, or refused before any of
+ * it is used as an index. */
+static void test_conn_valid(void **state)
+{
+	static struct t t;
+	struct alg_ftp_conn c;
+
+	(void)state;
+	t_init(&t, ALG_FTP_FORWARD, 1000, 5000);
+	assert_true(alg_ftp_conn_valid(&t.c));
+	c = t.c;
+	c.cmd_head = ALG_FTP_CMDQ_MAX;
+	assert_false(alg_ftp_conn_valid(&c));
+	c = t.c;
+	c.cmd_n = ALG_FTP_CMDQ_MAX + 1;
+	assert_false(alg_ftp_conn_valid(&c));
+	c = t.c;
+	c.half[1].line_len = ALG_FTP_LINE_MAX + 1;
+	assert_false(alg_ftp_conn_valid(&c));
+	c = t.c;
+	c.half[0].map.n = ALG_FTP_SEQMAP_MAX + 1;
+	assert_false(alg_ftp_conn_valid(&c));
+	c = t.c;
+	c.half[0].map.n = 1;
+	c.half[0].map.rw[0].nlen = ALG_FTP_RW_MAX + 1;
+	assert_false(alg_ftp_conn_valid(&c));
+	c.half[0].map.rw[0].nlen = ALG_FTP_RW_MAX;
+	assert_true(alg_ftp_conn_valid(&c));
+	c = t.c;
+	c.state = (enum alg_ftp_state)7;
+	assert_false(alg_ftp_conn_valid(&c));
+	c = t.c;
+	c.nat.mode = (enum alg_ftp_mode)0;
+	assert_false(alg_ftp_conn_valid(&c));
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -1414,6 +1450,7 @@ int main(void)
 		cmocka_unit_test(test_pure_ack_and_no_isn),
 		cmocka_unit_test(test_event_overflow_gives_up),
 		cmocka_unit_test(test_replay_too_big_dropped),
+		cmocka_unit_test(test_conn_valid),
 		cmocka_unit_test(test_names),
 	};
 

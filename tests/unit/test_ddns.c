@@ -361,30 +361,108 @@ static void test_state_format(void **state)
 	struct cfg_ddns c = { .wan = "eth0", .provider = DDNS_ORAY, .fqdn = "h.example",
 			      .user = "u", .interval = 60 };
 	struct cfg_ddns c2 = c;
-	char buf[128];
-	struct in_addr a;
-	time_t t;
+	struct ddns_state st = { .sent = ip("198.51.100.7"), .sent_time = 1764170000 }, got;
+	char buf[2 * DDNS_MSG_MAX + 256];
 	uint64_t fp = ddns_fingerprint(&c);
 
 	(void)state;
-	assert_int_equal(ddns_state_format(buf, sizeof(buf), ip("198.51.100.7"), 1764170000, fp), 0);
-	assert_int_equal(ddns_state_parse(buf, fp, &a, &t), 0);
-	assert_int_equal(a.s_addr, ip("198.51.100.7").s_addr);
-	assert_int_equal(t, 1764170000);
+	assert_int_equal(ddns_state_format(buf, sizeof(buf), &c, &st), 0);
+	assert_int_equal(ddns_state_parse(buf, &c, &got), 0);
+	assert_int_equal(got.sent.s_addr, ip("198.51.100.7").s_addr);
+	assert_int_equal(got.sent_time, 1764170000);
+	assert_false(got.stopped);
+	assert_int_equal(got.failures, 0);
 	strcpy(c2.server, "https://other.example");
 	assert_int_not_equal(ddns_fingerprint(&c2), fp);
-	assert_int_equal(ddns_state_parse(buf, ddns_fingerprint(&c2), &a, &t), -1);
+	assert_int_equal(ddns_state_parse(buf, &c2, &got), -1);
+	assert_int_equal(got.sent.s_addr, 0);
 	c2 = c;
 	c2.interval = 120;	/* not part of where updates go */
 	assert_int_equal(ddns_fingerprint(&c2), fp);
+	assert_int_not_equal(ddns_cfg_fingerprint(&c2), ddns_cfg_fingerprint(&c));
 	assert_false(ddns_cfg_equal(&c, &c2));
 	c2 = c;
 	c2.line = 99;
 	assert_true(ddns_cfg_equal(&c, &c2));
-	assert_int_equal(ddns_state_parse("garbage", fp, &a, &t), -1);
-	assert_int_equal(ddns_state_parse("", fp, &a, &t), -1);
-	assert_int_equal(ddns_state_parse("1.2.3 5 0", fp, &a, &t), -1);
-	assert_int_equal(ddns_state_format(buf, 8, ip("198.51.100.7"), 1, fp), -1);
+	assert_int_equal(ddns_cfg_fingerprint(&c2), ddns_cfg_fingerprint(&c));
+	assert_int_equal(ddns_state_parse("garbage", &c, &got), -1);
+	assert_int_equal(ddns_state_parse("", &c, &got), -1);
+	assert_int_equal(ddns_state_parse("1.2.3 5 0", &c, &got), -1);
+	assert_int_equal(ddns_state_format(buf, 8, &c, &st), -1);
+}
+
+/* Everything a restart must keep comes back as it was written. */
+static void test_state_round_trip(void **state)
+{
+	struct cfg_ddns c = { .wan = "eth0", .provider = DDNS_DYNDNS2, .fqdn = "h.example",
+			      .user = "u", .password_file = "/etc/pw", .interval = 60 };
+	struct ddns_state st = {
+		.sent = ip("198.51.100.7"), .sent_time = 1764170000, .stopped = true,
+		.secret = { .ino = 4242, .size = 9, .mtime_sec = 1764100000,
+			    .mtime_nsec = 123456789 },
+		.last_time = 1764170100, .last_result = "badauth (the provider said so)",
+	}, got;
+	char buf[2 * DDNS_MSG_MAX + 256];
+
+	(void)state;
+	assert_int_equal(ddns_state_format(buf, sizeof(buf), &c, &st), 0);
+	assert_int_equal(ddns_state_parse(buf, &c, &got), 0);
+	assert_memory_equal(&got, &st, sizeof(st));
+
+	/* a backoff in progress, nothing ever sent */
+	memset(&st, 0, sizeof(st));
+	st.failures = 3;
+	st.retry_at = 1764170240;
+	st.last_time = 1764170000;
+	snprintf(st.last_result, sizeof(st.last_result), "timeout: no answer");
+	assert_int_equal(ddns_state_format(buf, sizeof(buf), &c, &st), 0);
+	assert_non_null(strstr(buf, "0.0.0.0 0 "));
+	assert_int_equal(ddns_state_parse(buf, &c, &got), 0);
+	assert_memory_equal(&got, &st, sizeof(st));
+
+	/* a result text with a line break stays one line */
+	snprintf(st.last_result, sizeof(st.last_result), "bad\nreply\r");
+	assert_int_equal(ddns_state_format(buf, sizeof(buf), &c, &st), 0);
+	assert_int_equal(ddns_state_parse(buf, &c, &got), 0);
+	assert_string_equal(got.last_result, "bad reply ");
+	assert_int_equal(got.failures, 3);
+}
+
+/* A file of an older version (the first line alone) keeps its address: an
+ * upgrade sends nothing. A second line of another configuration (any
+ * change of the ddns line) or a broken one is ignored: the name starts
+ * afresh, with the address it was last updated to. */
+static void test_state_old_and_other(void **state)
+{
+	struct cfg_ddns c = { .wan = "eth0", .provider = DDNS_ORAY, .fqdn = "h.example",
+			      .user = "u", .interval = 60 };
+	struct cfg_ddns c2 = c;
+	struct ddns_state st = { .sent = ip("198.51.100.7"), .sent_time = 1764170000,
+				 .stopped = true, .last_time = 1764170001,
+				 .last_result = "nohost" }, got;
+	char old[128], buf[2 * DDNS_MSG_MAX + 256];
+
+	(void)state;
+	snprintf(old, sizeof(old), "198.51.100.7 1764170000 %016llx\n",
+		 (unsigned long long)ddns_fingerprint(&c));
+	assert_int_equal(ddns_state_parse(old, &c, &got), 0);
+	assert_int_equal(got.sent.s_addr, ip("198.51.100.7").s_addr);
+	assert_int_equal(got.sent_time, 1764170000);
+	assert_false(got.stopped);
+	assert_int_equal(got.failures, 0);
+	assert_string_equal(got.last_result, "");
+
+	c2.interval = 3600;	/* same destination, another ddns line */
+	assert_int_equal(ddns_state_format(buf, sizeof(buf), &c, &st), 0);
+	assert_int_equal(ddns_state_parse(buf, &c2, &got), 0);
+	assert_int_equal(got.sent.s_addr, ip("198.51.100.7").s_addr);
+	assert_false(got.stopped);
+	assert_string_equal(got.last_result, "");
+
+	snprintf(buf + strlen(old), sizeof(buf) - strlen(old), "v2 zz 1\n");
+	assert_int_equal(ddns_state_parse(buf, &c, &got), 0);
+	assert_int_equal(got.sent.s_addr, ip("198.51.100.7").s_addr);
+	assert_false(got.stopped);
 }
 
 static void test_fqdn_ok(void **state)
@@ -626,6 +704,133 @@ static void test_worker_failures(void **state)
 	wtest_free(w);
 }
 
+/* Until `hits` requests arrived (at most 5 s). */
+static void wait_hits(struct responder *r, int hits)
+{
+	for (int i = 0; i < 100 && atomic_load(&r->hits) < hits; i++)
+		usleep(50000);
+	assert_int_equal(atomic_load(&r->hits), hits);
+}
+
+/*
+ * A badauth survives a restart: the new worker shows the name stopped with
+ * the same result and does not send, whatever address it is told, until
+ * the secret file changes (then once more). A file of an older version
+ * (the first line alone) sends nothing for the address it names.
+ */
+static void test_worker_stop_survives_restart(void **state)
+{
+	struct wtest *w = calloc(1, sizeof(*w));
+	struct responder r;
+	struct json_object *st;
+	char url[128], pw[128], path[160], old[128];
+	struct ddns *d;
+	long long t1;
+	FILE *f;
+
+	(void)state;
+	strcpy(w->dir, "/tmp/test_ddns_wXXXXXX");
+	assert_non_null(mkdtemp(w->dir));
+	responder_start(&r, "HTTP/1.0 200 OK\r\n\r\nbadauth\n");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/u?ip={addr}", r.port);
+	wtest_config(w, url);
+	d = ddns_start(&w->cfg);
+	ddns_address_changed(d, "eth0", ip("198.51.100.7"));
+	st = status_when(w, "state", "stopped");
+	assert_non_null(st);
+	t1 = atoll(field(st, "last_time"));
+	json_object_put(st);
+	ddns_stop(d);
+	assert_int_equal(atomic_load(&r.hits), 1);
+
+	/* a restart (its status file gone with the run dir): still stopped */
+	snprintf(path, sizeof(path), "%s/run/ddns.json", w->dir);
+	assert_int_equal(unlink(path), 0);
+	d = ddns_start(&w->cfg);
+	ddns_address_changed(d, "eth0", ip("198.51.100.8"));
+	st = status_when(w, "state", "stopped");
+	assert_non_null(st);
+	assert_string_equal(field(st, "last_result"), "badauth");
+	assert_int_equal(atoll(field(st, "last_time")), t1);
+	assert_string_equal(field(st, "next_attempt"), "0");
+	json_object_put(st);
+	usleep(300000);
+	assert_int_equal(atomic_load(&r.hits), 1);
+	ddns_stop(d);
+
+	/* a new secret: the next start tries again */
+	snprintf(pw, sizeof(pw), "%s/pw", w->dir);
+	write_file(pw, "n3w-secret\n", 11);
+	d = ddns_start(&w->cfg);
+	ddns_address_changed(d, "eth0", ip("198.51.100.8"));
+	wait_hits(&r, 2);
+	ddns_stop(d);
+	responder_stop(&r);
+
+	/* an upgrade: the old one-line file, the address it names is not resent */
+	responder_start(&r, "HTTP/1.0 200 OK\r\n\r\ngood 198.51.100.9\n");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/u?ip={addr}", r.port);
+	wtest_config(w, url);
+	snprintf(path, sizeof(path), "%s/state/ddns/w.example", w->dir);
+	snprintf(old, sizeof(old), "198.51.100.9 %lld %016llx\n", (long long)time(NULL) - 10,
+		 (unsigned long long)ddns_fingerprint(&w->cfg.ddns[0]));
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(old, f) >= 0, 1);
+	fclose(f);
+	d = ddns_start(&w->cfg);
+	ddns_address_changed(d, "eth0", ip("198.51.100.9"));
+	st = status_when(w, "last_address", "198.51.100.9");
+	assert_non_null(st);
+	assert_string_equal(field(st, "state"), "ok");
+	json_object_put(st);
+	usleep(300000);
+	assert_int_equal(atomic_load(&r.hits), 0);
+	ddns_stop(d);
+	responder_stop(&r);
+	wtest_free(w);
+}
+
+/* A backoff survives a restart: the retry stays where it was scheduled,
+ * nothing is sent at once. */
+static void test_worker_backoff_survives_restart(void **state)
+{
+	struct wtest *w = calloc(1, sizeof(*w));
+	struct responder r;
+	struct json_object *st;
+	char url[128], next[32];
+	struct ddns *d;
+
+	(void)state;
+	strcpy(w->dir, "/tmp/test_ddns_wXXXXXX");
+	assert_non_null(mkdtemp(w->dir));
+	responder_start(&r, "HTTP/1.0 503 Busy\r\n\r\n");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/u?ip={addr}", r.port);
+	wtest_config(w, url);
+	d = ddns_start(&w->cfg);
+	ddns_address_changed(d, "eth0", ip("198.51.100.7"));
+	st = status_when(w, "state", "retrying");
+	assert_non_null(st);
+	assert_int_equal(atoll(field(st, "next_attempt")) - atoll(field(st, "last_time")),
+			 DDNS_BACKOFF_FIRST);
+	snprintf(next, sizeof(next), "%s", field(st, "next_attempt"));
+	json_object_put(st);
+	ddns_stop(d);
+	assert_int_equal(atomic_load(&r.hits), 1);
+
+	d = ddns_start(&w->cfg);
+	ddns_address_changed(d, "eth0", ip("198.51.100.7"));
+	st = status_when(w, "next_attempt", next);
+	assert_non_null(st);
+	assert_string_equal(field(st, "state"), "retrying");
+	json_object_put(st);
+	usleep(300000);
+	assert_int_equal(atomic_load(&r.hits), 1);
+	ddns_stop(d);
+	responder_stop(&r);
+	wtest_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -643,9 +848,13 @@ int main(void)
 		cmocka_unit_test(test_redact),
 		cmocka_unit_test(test_due),
 		cmocka_unit_test(test_state_format),
+		cmocka_unit_test(test_state_round_trip),
+		cmocka_unit_test(test_state_old_and_other),
 		cmocka_unit_test(test_fqdn_ok),
 		cmocka_unit_test(test_worker_update_and_restart),
 		cmocka_unit_test(test_worker_failures),
+		cmocka_unit_test(test_worker_stop_survives_restart),
+		cmocka_unit_test(test_worker_backoff_survives_restart),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,6 +48,7 @@ static void config_set(int fd, uint32_t udp, uint32_t tcp_est)
 static int setup(void **state)
 {
 	static struct fixture f;
+	LIBBPF_OPTS(bpf_map_create_opts, nopre, .map_flags = BPF_F_NO_PREALLOC);	/* as nat_maps.h */
 
 	nat_maps_init(&f.m);
 	f.m.ct = map_new("t_ct", BPF_MAP_TYPE_HASH, sizeof(struct nat_ct_key),
@@ -61,6 +62,9 @@ static int setup(void **state)
 			   sizeof(struct nat_gate_value), 64);
 	f.m.alg = map_new("t_alg", BPF_MAP_TYPE_HASH, sizeof(struct nat_ct_key),
 			  sizeof(struct nat_alg_value), 64);
+	f.m.alg_state = bpf_map_create(BPF_MAP_TYPE_HASH, "t_alg_state", sizeof(struct nat_ct_key),
+				       sizeof(struct nat_alg_state), 64, &nopre);
+	assert_true(f.m.alg_state >= 0);
 	config_set(f.m.config, 60, 7440);
 	*state = &f;
 	return 0;
@@ -76,6 +80,7 @@ static int teardown(void **state)
 	close(f->m.expect);
 	close(f->m.gate);
 	close(f->m.alg);
+	close(f->m.alg_state);
 	return 0;
 }
 
@@ -356,6 +361,35 @@ static void test_alg_state_follows_flow(void **state)
 	assert_int_equal(bpf_map_lookup_elem(f->m.alg, &live_o, &av), 0);
 }
 
+/* The ALG's saved session (4 KiB values the sweep does not read) follows
+ * its flow the same way: an expired flow and one with no nat_ct entry at
+ * all (removed by an address change) lose theirs, a live one keeps it. */
+static void test_alg_saved_session_follows_flow(void **state)
+{
+	struct fixture *f = *state;
+	struct nat_ct_key dead_o, dead_r, live_o, live_r;
+	struct nat_ct_key gone = ct_key("10.0.0.3", 4000, "8.8.4.4", 21, IPPROTO_TCP);
+	static struct nat_alg_state st = { .version = 7, .len = 3, .data = { 1, 2, 3 } };
+	static struct nat_alg_state got;
+	struct gc_result r;
+
+	masq_flow(f->m.ct, IPPROTO_TCP, NAT_CT_ESTABLISHED, 8000,
+		  NOW - 8000 * SEC_NS, NOW - 8000 * SEC_NS, &dead_o, &dead_r);
+	masq_flow(f->m.ct, IPPROTO_TCP, NAT_CT_ESTABLISHED, 8001, NOW, NOW, &live_o, &live_r);
+	assert_int_equal(bpf_map_update_elem(f->m.alg_state, &dead_o, &st, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(f->m.alg_state, &live_o, &st, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(f->m.alg_state, &gone, &st, BPF_ANY), 0);
+	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
+	assert_int_equal(r.flows_expired, 1);
+	assert_int_equal(r.alg_states_deleted, 2);
+	assert_int_not_equal(bpf_map_lookup_elem(f->m.alg_state, &dead_o, &got), 0);
+	assert_int_not_equal(bpf_map_lookup_elem(f->m.alg_state, &gone, &got), 0);
+	assert_int_equal(bpf_map_lookup_elem(f->m.alg_state, &live_o, &got), 0);
+	assert_memory_equal(&got, &st, sizeof(st));	/* untouched */
+	assert_int_equal(gc_run(&f->m, NOW, &r), 0);	/* nothing more to do */
+	assert_int_equal(r.alg_states_deleted, 0);
+}
+
 static void test_many_flows(void **state)
 {
 	struct fixture *f = *state;
@@ -431,6 +465,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_orphans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expect_and_gate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alg_state_follows_flow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alg_saved_session_follows_flow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_flows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hairpin_egress_orphans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_steps, setup, teardown),
