@@ -5,8 +5,9 @@ before login) but RFC 4217 does. The ALG then hands the flow back to XDP
 with a non-zero sequence offset, which XDP must keep applying to the
 encrypted control channel.
 
-  ftp_double.py server ADDR ROOT CERT KEY PASV_LO PASV_HI
-      one session at a time; 227 names ADDR (the private address)
+  ftp_double.py server ADDR ROOT CERT KEY PASV_LO PASV_HI [PORT]
+      one session at a time on ADDR:PORT (default 21); 227 names ADDR (the
+      private address); NOOP, TYPE, PBSZ, PROT answer 200
   ftp_double.py client HOST FILE
       login in clear, PASV + RETR FILE (227 honoured: the ALG rewrote it),
       AUTH TLS, PBSZ/PROT C, PASV + RETR FILE again (227 address ignored:
@@ -25,12 +26,12 @@ import sys
 import time
 
 
-def serve(addr, root, cert, key, lo, hi):
+def serve(addr, root, cert, key, lo, hi, port=21):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((addr, 21))
+    ls.bind((addr, port))
     ls.listen(4)
     print("listening", flush=True)
     while True:
@@ -64,7 +65,7 @@ def session(c, peer, addr, root, ctx, lo, hi):
             reply("331 any password")
         elif verb == "PASS":
             reply("230 logged in")
-        elif verb in ("TYPE", "PBSZ", "PROT"):
+        elif verb in ("TYPE", "PBSZ", "PROT", "NOOP"):
             reply("200 ok")
         elif verb == "AUTH":
             reply("234 go ahead")
@@ -125,7 +126,7 @@ def hold(host, seconds):
 if __name__ == "__main__":
     if sys.argv[1] == "server":
         serve(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]),
-              int(sys.argv[7]))
+              int(sys.argv[7]), int(sys.argv[8]) if len(sys.argv) > 8 else 21)
     elif sys.argv[1] == "hold":
         hold(sys.argv[2], float(sys.argv[3]))
     else:

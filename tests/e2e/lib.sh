@@ -17,7 +17,8 @@
 #    still killed).
 #  - topologies: e2e_topo_basic, e2e_topo_dual (addresses below);
 #  - TAP output: e2e_ok, e2e_fail, e2e_skip, e2e_check, e2e_finish;
-#  - xdpnat: e2e_xdpnat_start ROLE CONF, e2e_xdpnat_stop, e2e_xdpnat ARGS...;
+#  - xdpnat: e2e_xdpnat_start ROLE CONF, e2e_xdpnat_stop (SIGTERM),
+#    e2e_xdpnat_kill (SIGKILL), e2e_xdpnat ARGS...;
 #  - e2e_wait_for, e2e_bg (background process in a namespace),
 #    e2e_capture_start / e2e_capture_stop (tcpdump, for leak checks).
 #
@@ -524,4 +525,16 @@ e2e_xdpnat_stop() {
 	fi
 	{ wait "$pid"; rc=$?; } 2>/dev/null
 	return $rc
+}
+
+# e2e_xdpnat_kill : SIGKILL the daemon (a crash: it cleans up nothing, its
+# pid file stays) and wait for it. The next e2e_xdpnat_start adopts what it
+# left attached.
+e2e_xdpnat_kill() {
+	local pid=$E2E_XDPNAT_PID
+	[ -n "$pid" ] || return 0
+	E2E_XDPNAT_PID=""
+	kill -KILL "$pid" 2>/dev/null
+	{ wait "$pid"; } 2>/dev/null
+	return 0
 }
