@@ -215,14 +215,14 @@ static __always_inline void icmp_set2(__u16 *icmp_csum, __be16 *field, __be16 to
  * ICMP error about a packet of flow e (e is the entry of the error's own
  * direction, found by the reverse of the embedded tuple). The embedded
  * packet a->b becomes the reverse of e's translated tuple; the outer
- * destination becomes e's translated destination, and the outer source is
- * translated only if the error comes from the embedded packet's
- * destination itself (otherwise it is a router on the path, kept as is).
- * dnat_only leaves the outer source alone (kernel path: the source is
- * translated after routing, on tc egress).
+ * destination becomes e's translated destination, and the outer source
+ * becomes outer_src, which resolve_icmp_error chose: the WAN address for
+ * an error leaving by the WAN, whoever sent it; the flow's translated
+ * address for one from the embedded packet's destination itself; else the
+ * sender, a router on the path, as it is.
  */
 static __always_inline int nat_rewrite_icmp_error(void *data, void *data_end, const struct nat_pkt *p,
-						  const struct nat_ct_value *e, bool dnat_only)
+						  const struct nat_ct_value *e, __be32 outer_src)
 {
 	struct iphdr *iph = data + ETH_HLEN_;
 	__u32 l4_off = p->l4_off;
@@ -246,9 +246,9 @@ static __always_inline int nat_rewrite_icmp_error(void *data, void *data_end, co
 		csum_replace4(&iph->check, iph->daddr, e->to_daddr);
 		iph->daddr = e->to_daddr;
 	}
-	if (!dnat_only && iph->saddr == in->daddr && iph->saddr != e->to_saddr) {
-		csum_replace4(&iph->check, iph->saddr, e->to_saddr);
-		iph->saddr = e->to_saddr;
+	if (iph->saddr != outer_src) {	/* the verdict's (resolve_icmp_error) */
+		csum_replace4(&iph->check, iph->saddr, outer_src);
+		iph->saddr = outer_src;
 	}
 
 	/* embedded L4 header: ports or echo id, and the UDP checksum (TCP's

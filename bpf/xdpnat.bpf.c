@@ -59,6 +59,22 @@ static __always_inline bool hook_is_lan_to_wan(enum nat_hook hook)
 	return hook == HOOK_XDP_LAN || hook == HOOK_TC_WAN;
 }
 
+/*
+ * Which side the packets matching entry v come from: a LAN (true) or a
+ * WAN. A masqueraded flow starts on a LAN, a forward or an FTP data
+ * connection on a WAN; a hairpin flow is LAN to LAN. The packets of a hook
+ * come from a LAN on LAN ingress and on WAN egress (routed out of a LAN),
+ * from a WAN on WAN ingress and on LAN egress.
+ */
+static __always_inline bool ct_from_lan(const struct nat_ct_value *v)
+{
+	if (v->kind == NAT_KIND_HAIRPIN)
+		return true;
+	if (v->kind == NAT_KIND_MASQ)
+		return v->dir == NAT_DIR_ORIG;
+	return v->dir == NAT_DIR_REPLY;
+}
+
 static __always_inline int ct_new_result(int rc)
 {
 	if (rc == CT_NEW_OK)
@@ -274,14 +290,23 @@ static __always_inline int resolve_icmp_error(void *data, void *data_end, const 
 	v = bpf_map_lookup_elem(&nat_ct, &rk);
 	if (!v || v->dir == NAT_DIR_HAIRPIN_EGRESS)
 		return ACT_UNTOUCHED;
+	if (ct_from_lan(v) != hook_is_lan_to_wan(hook)) {
+		STAT_INC(drop_spoofed);
+		return ACT_DROP;
+	}
 	vd->ct = v;
 	vd->to.saddr = iph->saddr;
 	vd->to.daddr = v->to_daddr;
 	vd->to.proto = IPPROTO_ICMP;
-	if (iph->saddr == p->key.daddr)
-		vd->to.saddr = v->to_saddr;
 	vd->wan_ifindex = v->wan_ifindex;
 	vd->to_wan = hook_is_lan_to_wan(hook) && v->kind != NAT_KIND_HAIRPIN;
+	/* Whoever sent it: the flow's own endpoint, or a router between it
+	 * and us (an inside router's "fragmentation needed", an L3 switch's
+	 * "time exceeded"). Leaving by the WAN it speaks for the WAN address,
+	 * as nf_nat_icmp_reply_translation does: no inside address leaks,
+	 * and path-MTU discovery behind that router keeps working. */
+	if (vd->to_wan || iph->saddr == p->key.daddr)
+		vd->to.saddr = v->to_saddr;
 	vd->snat = vd->to.saddr != iph->saddr;
 	return ACT_XLATE;
 }
@@ -300,6 +325,25 @@ static __always_inline bool src_is_lan(void *ctx, __u32 ifindex, __be32 saddr)
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return false;
+	out = bpf_map_lookup_elem(&nat_ifaces, &fib.ifindex);
+	return out && out->role == NAT_IF_LAN;
+}
+
+/* Unsolicited from WAN `ifindex` (no flow, forward, expectation) to a
+ * host behind one of our LANs: refused unless that WAN routes inbound
+ * (`inbound <wan> accept`, or no `outbound`: a routed uplink). */
+static __always_inline bool inbound_refused(struct xdp_md *ctx, __u32 ifindex, __be32 daddr)
+{
+	struct nat_iface *wan = bpf_map_lookup_elem(&nat_ifaces, &ifindex);
+	struct bpf_fib_lookup fib = { .family = AF_INET_, .ipv4_dst = daddr, .ifindex = ifindex };
+	struct nat_iface *out;
+	long rc;
+
+	if (!wan || !wan->masquerade || (wan->flags & NAT_IFACE_F_INBOUND_ACCEPT))
+		return false;
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return false;	/* the router's own, or unroutable: the kernel decides */
 	out = bpf_map_lookup_elem(&nat_ifaces, &fib.ifindex);
 	return out && out->role == NAT_IF_LAN;
 }
@@ -323,8 +367,15 @@ static __always_inline int nat_resolve(void *ctx, void *data, void *data_end, st
 		return resolve_frag(p, vd);
 
 	v = bpf_map_lookup_elem(&nat_ct, &p->key);
-	if (v && v->dir == NAT_DIR_HAIRPIN_EGRESS && hook != HOOK_TC_LAN)
-		return ACT_UNTOUCHED;
+	if (v && v->dir == NAT_DIR_HAIRPIN_EGRESS) {
+		if (hook != HOOK_TC_LAN)
+			return ACT_UNTOUCHED;
+	} else if (v && ct_from_lan(v) != hook_is_lan_to_wan(hook)) {
+		/* a WAN packet carrying a LAN flow's tuple (or the reverse):
+		 * a spoof, not this flow */
+		STAT_INC(drop_spoofed);
+		return ACT_DROP;
+	}
 	if (!v) {
 		if (hook == HOOK_XDP_WAN)
 			act = new_from_wan(p, ifindex, &v);
@@ -360,7 +411,7 @@ static __always_inline int apply(void *ctx, bool is_tc, void *data, void *data_e
 				 const struct nat_pkt *p, const struct nat_verdict *vd)
 {
 	if (p->icmp_error) {
-		if (!vd->ct || nat_rewrite_icmp_error(data, data_end, p, vd->ct, false))
+		if (!vd->ct || nat_rewrite_icmp_error(data, data_end, p, vd->ct, vd->to.saddr))
 			return -1;
 		STAT_INC(icmp_errors_translated);
 		return 0;
@@ -587,6 +638,17 @@ static __always_inline int xdp_ingress(struct xdp_md *ctx, enum nat_hook hook)
 	return XDP_PASS;
 
 untouched:
+	if (hook == HOOK_XDP_WAN) {
+		data = (void *)(long)ctx->data;
+		data_end = (void *)(long)ctx->data_end;
+		iph = data + ETH_HLEN_;
+		if ((void *)(iph + 1) <= data_end &&
+		    ((struct ethhdr *)data)->h_proto == bpf_htons(ETH_P_IP_) &&
+		    inbound_refused(ctx, ifindex, iph->daddr)) {
+			STAT_INC(drop_inbound);
+			return XDP_DROP;
+		}
+	}
 	STAT_INC(passed_untouched);
 	return XDP_PASS;
 }

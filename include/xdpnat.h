@@ -178,8 +178,13 @@ struct nat_iface {
 	__u8 wan_id;			/* WAN: 0..n-1 in config order */
 	__u8 slot;			/* index in nat_ifslots; nat_xsks key = slot *
 					 * XDPNAT_XSK_QUEUES + rx queue */
-	__u8 pad;
+	__u8 flags;			/* NAT_IFACE_F_* */
 };
+
+/* WAN: unsolicited packets to LAN addresses (no flow, forward, expectation
+ * or mapping) are routed instead of dropped (`inbound <wan> accept`). A
+ * WAN without `outbound` routes them anyway: it is a routed uplink. */
+#define NAT_IFACE_F_INBOUND_ACCEPT	(1U << 0)
 
 /*
  * nat_ifslots: ARRAY, XDPNAT_MAX_IFACES entries, indexed by nat_iface.slot:
@@ -427,6 +432,8 @@ struct nat_stats {
 	__u64 drop_alg_no_route;	/* ALG data XDP cannot route yet (no neighbour): TCP resends */
 	__u64 expect_used;		/* data connections admitted by an expectation */
 	__u64 ct_evicted;		/* unassured flows evicted to make room for a new one */
+	__u64 drop_inbound;		/* unsolicited from a WAN to a LAN address (inbound drop) */
+	__u64 drop_spoofed;		/* matched a flow, but arrived on the other side's interface */
 };
 
 /* nat_ctl_stats: ARRAY, one entry, written by the controller only. */

@@ -30,6 +30,12 @@ struct outbound {
 	int line;
 };
 
+struct inbound {
+	char ifname[IF_NAMESIZE];
+	bool accept;
+	int line;
+};
+
 struct parser {
 	struct xdpnat_config *cfg;
 	const char *name;
@@ -39,6 +45,8 @@ struct parser {
 	/* outbound may precede its wan: keep it until the end of the file */
 	struct outbound outb[CFG_MAX_IFACES];
 	int noutb;
+	struct inbound inb[CFG_MAX_IFACES];	/* the same for inbound */
+	int ninb;
 	/* line of each single-valued statement already seen, 0 = none */
 	int timeout_line[5];
 	int ctmax_line, pin_line, state_line, run_line;
@@ -454,6 +462,39 @@ st_outbound(struct parser *p, int ac, char **av)
 	return 0;
 }
 
+/* inbound <wan-if> accept|drop: what becomes of unsolicited packets from
+ * that WAN to LAN addresses. */
+static int
+st_inbound(struct parser *p, int ac, char **av)
+{
+	struct inbound in;
+	int i;
+
+	(void)ac;
+	memset(&in, 0, sizeof(in));
+	if (parse_ifname(p, av[1], in.ifname) == -1)
+		return -1;
+	if (strcmp(av[2], "accept") != 0 && strcmp(av[2], "drop") != 0) {
+		perr(p, "inbound %s: '%s' is neither accept nor drop", in.ifname, av[2]);
+		return -1;
+	}
+	in.accept = strcmp(av[2], "accept") == 0;
+	for (i = 0; i < p->ninb; i++) {
+		if (strcmp(p->inb[i].ifname, in.ifname) == 0) {
+			perr(p, "inbound %s already declared at line %d", in.ifname,
+			    p->inb[i].line);
+			return -1;
+		}
+	}
+	if (p->ninb >= CFG_MAX_IFACES) {
+		perr(p, "too many inbound statements (max %d)", CFG_MAX_IFACES);
+		return -1;
+	}
+	in.line = p->line;
+	p->inb[p->ninb++] = in;
+	return 0;
+}
+
 /* "<ip>[:<port>[-<port>]]"; no port keeps the outside ports. */
 static int
 parse_inside(struct parser *p, const char *s, struct cfg_forward *f)
@@ -855,6 +896,7 @@ static const struct statement {
 	{ "wan", 1, 3, "wan <ifname> [gateway <ipv4>]", st_wan },
 	{ "lan", 1, 1, "lan <ifname>", st_lan },
 	{ "outbound", 1, 3, "outbound <wan-if> [ports <lo>-<hi>]", st_outbound },
+	{ "inbound", 2, 2, "inbound <wan-if> accept|drop", st_inbound },
 	{ "forward", 5, 7, "forward <tcp|udp> <wan-if> <port>[-<port>] "
 	    "to <ip>[:<port>[-<port>]] [gate ftp]", st_forward },
 	{ "timeout", 2, 2, "timeout <tcp-syn|tcp-established|tcp-closing|"
@@ -949,6 +991,12 @@ check_file(struct parser *p, int last)
 		w->outbound = true;
 		w->port_lo = p->outb[i].lo;
 		w->port_hi = p->outb[i].hi;
+	}
+	for (i = 0; i < p->ninb; i++) {
+		if (need_wan(p, p->inb[i].line, "inbound", p->inb[i].ifname))
+			continue;
+		w = (struct cfg_wan *)cfg_find_wan(cfg, p->inb[i].ifname);
+		w->inbound_accept = p->inb[i].accept;
 	}
 	for (i = 0; i < cfg->nforwards; i++) {
 		f = &cfg->forwards[i];

@@ -37,6 +37,8 @@
 struct cfg_wan {
 	char ifname[IF_NAMESIZE];
 	bool outbound;			/* `outbound <wan>` seen */
+	bool inbound_accept;		/* `inbound <wan> accept`: route unsolicited
+					 * packets to LAN addresses (default drop) */
 	uint16_t port_lo, port_hi;	/* masquerade range, host order */
 	struct in_addr gateway;		/* `wan <if> gateway <ip>`, 0 = learn from routes */
 	int line;

@@ -318,10 +318,11 @@ static int lock_path(const char *path, bool dir, const char *what, const char *r
 		return -1;
 	other = run_read_pid(run_dir);
 	if (other)
-		nat_log("another xdpnat (pid %d) uses %s %s; leaving it alone", (int)other, what,
-			path);
+		nat_log("another xdpnat (pid %d) holds the lock of this %s (%s); leaving it alone",
+			(int)other, what, path);
 	else
-		nat_log("another xdpnat uses %s %s; leaving it alone", what, path);
+		nat_log("another xdpnat holds the lock of this %s (%s); leaving it alone", what,
+			path);
 	errno = EWOULDBLOCK;
 	return -1;
 }
@@ -560,8 +561,11 @@ int daemon_detach(const char *config_path)
 	for (int i = 0; i < cfg.nwans + cfg.nlans; i++) {
 		const char *name = i < cfg.nwans ? cfg.wans[i].ifname : cfg.lans[i - cfg.nwans].ifname;
 		int ifindex = (int)if_nametoindex(name);
+		bool done = false;
 
-		if (ifindex)
+		for (int j = 0; have_rec && j < rec.nlinks && !done; j++)
+			done = !strcmp(rec.links[j].ifname, name);
+		if (ifindex && !done)
 			n += loader_detach_ours(name, ifindex, false);
 	}
 	n += loader_unpin_all(cfg.pin_dir);

@@ -283,6 +283,7 @@ int wanstate_put_iface(const struct wanstate *ws, uint32_t ifindex, const char *
 		v.port_lo_host = w->port_lo;
 		v.port_hi_host = w->port_hi;
 		v.masquerade = w->outbound;
+		v.flags = w->inbound_accept ? NAT_IFACE_F_INBOUND_ACCEPT : 0;
 		v.wan_id = (__u8)(w - ws->cfg->wans);
 	}
 	if (bpf_map_update_elem(ws->m->ifaces, &ifindex, &v, BPF_ANY))

@@ -2312,6 +2312,103 @@ static void test_icmp_err_from_client_masq(void **state)
 	CHECK_EQ(stats().icmp_errors_translated, 2, "icmp_errors_translated");
 }
 
+/* An inside router (not the flow's endpoint) answers a reply with
+ * "fragmentation needed": the error leaves the WAN from the WAN address,
+ * the quoted packet translated back, no inside address on the wire. */
+static void test_icmp_err_third_party_lan(void **state)
+{
+	struct pk in = { .dmac = MAC_LAN0, .smac = MAC_CLIENT, .src = A_CLIENT, .dst = A_DNS,
+			 .proto = IPPROTO_UDP, .ttl = 64, .id = 0x2226, .sport = 5353, .dport = 53,
+			 .payload = udp_pl, .plen = 16 };
+	struct pk q, err, want;
+	uint8_t qb[PK_MAX], qb2[PK_MAX];
+	struct res r;
+
+	(void)state;
+	assert_int_equal(env_set_wan(&E, E.if_wan0, A_WAN0, A_GW, 30000, 30000, 1, 0), 0);
+	xdp_pk(E.if_lan0, &in, &r, NULL);
+	expect_xdp_ret("UDP out", &r, XDP_REDIRECT);
+
+	/* the reply as the inside router saw it, on its way to the client */
+	q = (struct pk){ .src = A_DNS, .dst = A_CLIENT, .proto = IPPROTO_UDP, .ttl = 49, .id = 0x3336,
+			 .sport = 53, .dport = 5353, .payload = udp_pl, .plen = 16 };
+	err = (struct pk){ .dmac = MAC_LAN0, .smac = MAC_CLIENT2, .src = IP4(192, 168, 0, 99),
+			   .dst = A_DNS, .proto = IPPROTO_ICMP, .ttl = 64, .id = 0x4447, .type = 3,
+			   .code = 4, .payload = qb, .plen = pk_ip(qb, &q) };
+	q.dst = A_WAN0;
+	q.dport = 30000;
+	want = to_wan0(err);
+	want.src = A_WAN0;
+	want.payload = qb2;
+	want.plen = pk_ip(qb2, &q);
+	xdp_pk(E.if_lan0, &err, &r, NULL);
+	expect_xdp_ret("an inside router's frag-needed on XDP lan0", &r, XDP_REDIRECT);
+	expect_frame("an inside router's frag-needed (from 198.51.100.1)", &r, &want);
+
+	err = to_wan0(err);	/* the kernel path: tc egress of wan0 */
+	tc_pk(E.if_wan0, &err, &r, NULL);
+	expect_tc_ret("an inside router's frag-needed on tc egress wan0", &r, TC_ACT_OK);
+	want = err;
+	want.src = A_WAN0;
+	want.payload = qb2;
+	want.plen = pk_ip(qb2, &q);
+	expect_frame("the same on tc egress wan0 (from 198.51.100.1)", &r, &want);
+}
+
+/* A packet on the WAN that carries a LAN flow's original tuple (a spoofed
+ * LAN source) is not that flow: dropped and counted, the flow untouched. */
+static void test_spoofed_lan_tuple_on_wan(void **state)
+{
+	struct pk spoof = wan_tcp(A_CLIENT, 40000, A_REMOTE, 443, PK_TCP_RST);
+	struct nat_ct_value v;
+	struct res r;
+
+	(void)state;
+	masq_syn(A_CLIENT, MAC_CLIENT, 40000, 40000);
+	xdp_pk(E.if_wan0, &spoof, &r, NULL);
+	expect_xdp_ret("a LAN flow's tuple arriving on the WAN", &r, XDP_DROP);
+	CHECK_EQ(stats().drop_spoofed, 1, "drop_spoofed");
+	assert_int_equal(ct_get(&E, A_CLIENT, A_REMOTE, 40000, 443, IPPROTO_TCP, &v), 0);
+	CHECK_EQ(v.state, NAT_CT_SYN_SENT, "the flow's state (the RST was not its)");
+	CHECK_EQ(v.packets, 1, "the flow's packets");
+}
+
+static void set_iface_flags(int ifindex, __u8 flags)
+{
+	__u32 k = (__u32)ifindex;
+	struct nat_iface v;
+
+	assert_int_equal(bpf_map_lookup_elem(E.m_ifaces, &k, &v), 0);
+	v.flags = flags;
+	assert_int_equal(bpf_map_update_elem(E.m_ifaces, &k, &v, BPF_EXIST), 0);
+}
+
+/* Unsolicited from the WAN to a LAN address: a CPE drops it (counted);
+ * `inbound wan0 accept` routes it; so does a WAN without `outbound`. */
+static void test_inbound_policy(void **state)
+{
+	struct pk syn = wan_tcp(A_REMOTE, 50000, A_CLIENT, 22, PK_TCP_SYN);
+	struct pk own = wan_tcp(A_REMOTE, 50000, A_WAN0, 22, PK_TCP_SYN);
+	struct res r;
+
+	(void)state;
+	xdp_pk(E.if_wan0, &syn, &r, NULL);
+	expect_xdp_ret("unsolicited SYN to a LAN host", &r, XDP_DROP);
+	CHECK_EQ(stats().drop_inbound, 1, "drop_inbound");
+	xdp_pk(E.if_wan0, &own, &r, NULL);
+	expect_xdp_ret("to the router's own address (the kernel decides)", &r, XDP_PASS);
+	CHECK_EQ(stats().drop_inbound, 1, "drop_inbound (the router's own is not inbound)");
+
+	set_iface_flags(E.if_wan0, NAT_IFACE_F_INBOUND_ACCEPT);
+	xdp_pk(E.if_wan0, &syn, &r, NULL);
+	expect_xdp_ret("inbound accept", &r, XDP_PASS);
+	assert_int_equal(env_set_wan(&E, E.if_wan0, A_WAN0, A_GW, 1024, 65535, 0, 0), 0);
+	xdp_pk(E.if_wan0, &syn, &r, NULL);
+	expect_xdp_ret("a routed WAN (no outbound)", &r, XDP_PASS);
+	CHECK_EQ(stats().drop_inbound, 1, "drop_inbound");
+	CHECK_EQ(ct_count(), 0, "no flow created for unsolicited packets");
+}
+
 /* A fragmented reply from the WAN: the first fragment records the
  * translation, the second follows it. */
 static void test_fragments_wan_to_lan(void **state)
@@ -2889,6 +2986,9 @@ int main(void)
 		T(test_tc_malformed),
 		cmocka_unit_test_setup_teardown(test_ct_full_rollback, setup_ct5, teardown),
 		cmocka_unit_test_setup_teardown(test_ct_full_evicts_unassured, setup_ct5, teardown),
+		cmocka_unit_test_setup_teardown(test_icmp_err_third_party_lan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spoofed_lan_tuple_on_wan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inbound_policy, setup, teardown),
 		T(test_tc_checksums),
 		T(test_icmp_err_from_client_masq),
 		T(test_fragments_wan_to_lan),

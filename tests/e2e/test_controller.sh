@@ -259,7 +259,7 @@ REPLY_KEY=$(ct_entry_hex 192.0.2.2 53 192.0.2.1 40000 192.0.2.2 53 10.9.0.2 5000
 # A second daemon on the same run-dir and pin-dir is refused by the lock;
 # the first keeps running untouched.
 check_fails "a second run is refused while the first runs" timeout -s KILL 10 x run -f
-x run -f 2>&1 | grep -q "another xdpnat (pid $DPID) uses run-dir" \
+x run -f 2>&1 | grep -q "another xdpnat (pid $DPID) holds the lock of this run-dir" \
 	&& ok "the refusal names the running daemon" || not_ok "the refusal names the running daemon"
 check "the first daemon is untouched" x status
 

@@ -263,7 +263,7 @@ adopted_in_place b 0
 # C: a second run is refused by the lock; the first goes on untouched
 ids0="$(xdp_id wan0) $(xdp_id lan0)"
 out=$(timeout -s KILL 10 ip netns exec "$RNS" "$E2E_XDPNAT" run -f -c "$E2E_XDPNAT_CONF" 2>&1); rc=$?
-[ $rc != 0 ] && grep -q "another xdpnat (pid $E2E_XDPNAT_PID) uses run-dir" <<< "$out" \
+[ $rc != 0 ] && grep -q "another xdpnat (pid $E2E_XDPNAT_PID) holds the lock of this run-dir" <<< "$out" \
 	&& e2e_ok "b: a second run is refused: '$(grep -o 'another xdpnat.*' <<< "$out" | head -n 1)'" \
 	|| e2e_fail "b: a second run is refused" "exit $rc" "$out"
 kill -0 "$E2E_XDPNAT_PID" 2>/dev/null && e2e_xdpnat status >/dev/null 2>&1 &&
