@@ -124,6 +124,13 @@ struct {
 } nat_routegen SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XDPNAT_FRAG_SRC_MAX);
+	__type(key, __be32);
+	__type(value, struct nat_frag_src);
+} nat_frag_src SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XDPNAT_UNASSURED_MIN);	/* set by the loader */
 	__type(key, __u32);

@@ -248,13 +248,44 @@ static __always_inline int new_from_lan(void *ctx, const struct nat_pkt *p, __u3
 	return new_masquerade(p, fib.ifindex, v);
 }
 
+#define NAT_TICKS_PER_SEC	(1000000000U >> NAT_TICK_SHIFT)	/* 476 */
+
+/* May this source record one more fragmented datagram (nat_frag_src)? */
+static __always_inline bool frag_src_allowed(__be32 saddr, __u32 now)
+{
+	struct nat_frag_src *b = bpf_map_lookup_elem(&nat_frag_src, &saddr);
+	struct nat_frag_src init = { .tokens = NAT_FRAG_SRC_BURST - 1, .last = now };
+	__u32 add;
+
+	if (!b) {
+		bpf_map_update_elem(&nat_frag_src, &saddr, &init, BPF_ANY);
+		return true;
+	}
+	add = nat_ticks_since(now, b->last) * NAT_FRAG_SRC_RATE / NAT_TICKS_PER_SEC;
+	if (add) {
+		b->tokens = b->tokens + add > NAT_FRAG_SRC_BURST ? NAT_FRAG_SRC_BURST
+								 : b->tokens + add;
+		b->last = now;
+	}
+	if (!b->tokens)
+		return false;
+	b->tokens--;
+	return true;
+}
+
 static __always_inline void frag_record(const struct nat_pkt *p, const struct nat_verdict *vd)
 {
 	struct nat_frag_key fk = { .saddr = p->key.saddr, .daddr = p->key.daddr,
 				   .id = p->ip_id, .proto = p->key.proto };
+	__u32 now = nat_tick(bpf_ktime_get_coarse_ns());
 	struct nat_frag_value fv = { .to_saddr = vd->to.saddr, .to_daddr = vd->to.daddr,
-				     .wan_ifindex = vd->wan_ifindex, .to_wan = vd->to_wan };
+				     .wan_ifindex = vd->wan_ifindex, .to_wan = vd->to_wan,
+				     .seen = now };
 
+	if (!frag_src_allowed(p->key.saddr, now)) {
+		STAT_INC(frag_src_limited);
+		return;
+	}
 	bpf_map_update_elem(&nat_frag, &fk, &fv, BPF_ANY);
 }
 
@@ -264,7 +295,8 @@ static __always_inline int resolve_frag(const struct nat_pkt *p, struct nat_verd
 				   .id = p->ip_id, .proto = p->key.proto };
 	struct nat_frag_value *fv = bpf_map_lookup_elem(&nat_frag, &fk);
 
-	if (!fv)
+	if (!fv || nat_ticks_since(nat_tick(bpf_ktime_get_coarse_ns()), fv->seen) >
+			   NAT_FRAG_TIMEOUT * NAT_TICKS_PER_SEC)
 		return ACT_UNTOUCHED;
 	vd->to = p->key;
 	vd->to.saddr = fv->to_saddr;

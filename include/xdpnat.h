@@ -67,6 +67,7 @@
  *                 out; restored by the next ALG)
  *  nat_refused    dp (LRU)                         alg reads
  *  nat_unassured  dp (a ring of new flows' keys)   -
+ *  nat_frag_src   dp (LRU)                         -
  */
 #define XDPNAT_MAP_CONFIG	"nat_config"
 #define XDPNAT_MAP_IFACES	"nat_ifaces"
@@ -85,6 +86,7 @@
 #define XDPNAT_MAP_IFSLOTS	"nat_ifslots"
 #define XDPNAT_MAP_ROUTEGEN	"nat_routegen"
 #define XDPNAT_MAP_UNASSURED	"nat_unassured"
+#define XDPNAT_MAP_FRAG_SRC	"nat_frag_src"
 
 #define XDPNAT_MAX_IFACES	64
 #define XDPNAT_MAX_FORWARD_PORTS 262144	/* forward ranges are expanded per port */
@@ -380,7 +382,9 @@ static inline int nat_ct_assured(__u8 proto, __u8 state)
 /* ---------------------------------------------------------------------
  * nat_frag: LRU_HASH. Non-first IPv4 fragments carry no ports; the first
  * fragment records its translation here, keyed like the IP reassembly
- * key, and later fragments are translated from it.
+ * key, and later fragments are translated from it for NAT_FRAG_TIMEOUT
+ * seconds (the kernel's ipfrag_time). An entry older than that is no
+ * longer used.
  */
 struct nat_frag_key {
 	__be32 saddr;
@@ -396,7 +400,27 @@ struct nat_frag_value {
 	__u32 wan_ifindex;
 	__u8 to_wan;			/* the datagram leaves through wan_ifindex */
 	__u8 pad[3];
+	__u32 seen;			/* when the first fragment came, in nat_tick() ticks */
 };
+
+#define NAT_FRAG_TIMEOUT	30	/* seconds */
+
+/*
+ * nat_frag_src: LRU_HASH, key __be32 source address: a token bucket per
+ * sender of first fragments, so that one peer spraying fragments cannot
+ * push everyone else's datagrams out of nat_frag: each source may record
+ * NAT_FRAG_SRC_RATE datagrams a second (NAT_FRAG_SRC_BURST at once); past
+ * that its datagrams are not recorded and their later fragments dropped
+ * (drop_frag_unknown, frag_src_limited).
+ */
+struct nat_frag_src {
+	__u32 tokens;			/* datagrams it may still record */
+	__u32 last;			/* last refill, nat_tick() ticks */
+};
+
+#define NAT_FRAG_SRC_RATE	256	/* datagrams a second */
+#define NAT_FRAG_SRC_BURST	512
+#define XDPNAT_FRAG_SRC_MAX	4096
 
 /* ---------------------------------------------------------------------
  * nat_stats: PERCPU_ARRAY, one entry. Counters kept by the data path;
@@ -434,6 +458,7 @@ struct nat_stats {
 	__u64 ct_evicted;		/* unassured flows evicted to make room for a new one */
 	__u64 drop_inbound;		/* unsolicited from a WAN to a LAN address (inbound drop) */
 	__u64 drop_spoofed;		/* matched a flow, but arrived on the other side's interface */
+	__u64 frag_src_limited;		/* first fragments not recorded: their source is over its rate */
 };
 
 /* nat_ctl_stats: ARRAY, one entry, written by the controller only. */

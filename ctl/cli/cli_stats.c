@@ -36,6 +36,7 @@ static const struct counter_field stats_fields[] = {
 	STATS_FIELD(drop_alg_down), STATS_FIELD(alg_no_queue), STATS_FIELD(alg_off_flows),
 	STATS_FIELD(alg_off_passed), STATS_FIELD(drop_alg_no_route), STATS_FIELD(expect_used),
 	STATS_FIELD(ct_evicted), STATS_FIELD(drop_inbound), STATS_FIELD(drop_spoofed),
+	STATS_FIELD(frag_src_limited),
 };
 _Static_assert(sizeof(stats_fields) / sizeof(stats_fields[0]) ==
 	       sizeof(struct nat_stats) / sizeof(__u64), "every nat_stats field is listed");

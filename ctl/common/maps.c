@@ -26,6 +26,7 @@ static const struct {
 	{ XDPNAT_MAP_IFSLOTS, offsetof(struct nat_maps, ifslots) },
 	{ XDPNAT_MAP_ROUTEGEN, offsetof(struct nat_maps, routegen) },
 	{ XDPNAT_MAP_UNASSURED, offsetof(struct nat_maps, unassured) },
+	{ XDPNAT_MAP_FRAG_SRC, offsetof(struct nat_maps, frag_src) },
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))

@@ -28,6 +28,7 @@ struct nat_maps {
 	int ifslots;		/* nat_ifslots */
 	int routegen;		/* nat_routegen */
 	int unassured;		/* nat_unassured */
+	int frag_src;		/* nat_frag_src */
 };
 
 /* The pinned name of the i-th map, NULL past the last. */

@@ -2409,6 +2409,59 @@ static void test_inbound_policy(void **state)
 	CHECK_EQ(ct_count(), 0, "no flow created for unsolicited packets");
 }
 
+/* Fragment i (0: first, 1: second) of a 68-byte UDP datagram from src
+ * (on lan0) to the DNS server, IP id `id`, into f; its length. */
+static size_t lan_frag(uint8_t *f, uint32_t src, const uint8_t *smac, uint16_t id, int i)
+{
+	uint8_t pl[60], seg[PK_MAX], ip[PK_MAX];
+	struct pk d = { .dmac = MAC_LAN0, .smac = smac, .src = src, .dst = A_DNS,
+			.proto = IPPROTO_UDP, .ttl = 64, .id = id, .sport = 5353, .dport = 53,
+			.payload = pl, .plen = sizeof(pl) };
+	size_t nseg, nip;
+
+	memset(pl, 0x5a, sizeof(pl));
+	nseg = pk_l4(seg, &d);
+	d.frag = (uint16_t)(i ? 32 / 8 : PK_IP_MF);
+	nip = pk_ip_wrap(ip, &d, seg + (i ? 32 : 0), i ? nseg - 32 : 32);
+	return pk_eth_wrap(f, &d, ip, nip);
+}
+
+/* One host spraying first fragments cannot push another host's datagram
+ * out of nat_frag: past its rate its own are not recorded (counted); the
+ * other's second fragment is still translated. A record older than the
+ * reassembly timeout is not used. */
+static void test_fragment_spray_and_timeout(void **state)
+{
+	struct nat_frag_key fk = { .saddr = htonl(A_CLIENT), .daddr = htonl(A_DNS),
+				   .id = htons(0x7777), .proto = IPPROTO_UDP };
+	struct nat_frag_value fv;
+	uint8_t f[PK_MAX];
+	struct res r;
+	size_t n;
+
+	(void)state;
+	for (int k = 0; k < NAT_FRAG_SRC_BURST + 100; k++) {
+		n = lan_frag(f, A_CLIENT2, MAC_CLIENT2, (uint16_t)(0x1000 + k), 0);
+		xdp_raw(E.if_lan0, f, n, &r);
+	}
+	CHECK(stats().frag_src_limited >= 90, "frag_src_limited %llu after the spray",
+	      (unsigned long long)stats().frag_src_limited);
+
+	n = lan_frag(f, A_CLIENT, MAC_CLIENT, 0x7777, 0);
+	xdp_raw(E.if_lan0, f, n, &r);
+	expect_xdp_ret("another host's first fragment", &r, XDP_REDIRECT);
+	n = lan_frag(f, A_CLIENT, MAC_CLIENT, 0x7777, 1);
+	xdp_raw(E.if_lan0, f, n, &r);
+	expect_xdp_ret("its second fragment, translated", &r, XDP_REDIRECT);
+	CHECK_EQ(pk_get32(r.buf + 14 + 12), A_WAN0, "second fragment's source");
+
+	assert_int_equal(bpf_map_lookup_elem(E.m_frag, &fk, &fv), 0);
+	fv.seen -= (NAT_FRAG_TIMEOUT + 1) * (1000000000U >> NAT_TICK_SHIFT);
+	assert_int_equal(bpf_map_update_elem(E.m_frag, &fk, &fv, BPF_EXIST), 0);
+	xdp_raw(E.if_lan0, f, n, &r);
+	expect_xdp_ret("a fragment past the reassembly timeout: not translated", &r, XDP_PASS);
+}
+
 /* A fragmented reply from the WAN: the first fragment records the
  * translation, the second follows it. */
 static void test_fragments_wan_to_lan(void **state)
@@ -2989,6 +3042,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_icmp_err_third_party_lan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spoofed_lan_tuple_on_wan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inbound_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fragment_spray_and_timeout, setup, teardown),
 		T(test_tc_checksums),
 		T(test_icmp_err_from_client_masq),
 		T(test_fragments_wan_to_lan),
