@@ -102,6 +102,15 @@ struct {
 	__type(value, struct nat_alg_state);
 } nat_alg_state SEC(".maps");
 
+/* The ALG's counters: the data path never touches it; it is here so the
+ * loader makes and pins it with every other map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nat_alg_stats);
+} nat_alg_stats SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, XDPNAT_REFUSED_MAX);

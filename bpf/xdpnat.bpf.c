@@ -495,7 +495,9 @@ static __always_inline bool alg_wants(const struct nat_pkt *p, const struct nat_
 enum alg_sock {
 	ALG_SOCK_OK,		/* the ALG's socket for this rx queue is there */
 	ALG_SOCK_DOWN,		/* it is not: the ALG is restarting, or off */
-	ALG_SOCK_NO_QUEUE,	/* a queue beyond XDPNAT_XSK_QUEUES: never a socket */
+	ALG_SOCK_NO_QUEUE,	/* a queue beyond XDPNAT_XSK_QUEUES: never a socket (the
+				 * ALG refuses such interfaces at start; the queues
+				 * were added after) */
 };
 
 /* The nat_xsks slot of the rx queue this frame arrived on, and whether
@@ -555,20 +557,23 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 	__u32 xsk_slot = 0;
 
 	/* Control-flow packets only (alg_wants): the fast path of every other
-	 * flow does not come here. Without the ALG's socket (a restart, or no
-	 * ALG) such a packet is dropped, before the kernel path below could
-	 * carry it past the ALG: TCP resends it, and a restarted ALG resumes
-	 * the session from nat_alg_state. Only when no ALG runs by design does
-	 * it pass uninspected (its session was handed back with offsets). */
+	 * flow does not come here. Without the ALG's socket (a restart, no
+	 * ALG, or a queue it has no socket on) such a packet is dropped,
+	 * before the kernel path below could carry it past the ALG: TCP
+	 * resends it, and a restarted ALG resumes the session from
+	 * nat_alg_state. Passing it uninspected instead would let a 227 out
+	 * unrewritten, or bytes whose sequence numbers the ALG has shifted.
+	 * Only when no ALG runs by design does it pass uninspected (its
+	 * session was handed back with offsets). */
 	if (alg) {
 		int sock = alg_socket(ctx, &xsk_slot);
 
-		if (sock == ALG_SOCK_NO_QUEUE) {
-			STAT_INC(alg_no_queue);
-			alg = false;
-		} else if (sock == ALG_SOCK_DOWN) {
+		if (sock != ALG_SOCK_OK) {
 			if (!cfg || !(cfg->flags & NAT_CFG_F_ALG_OFF)) {
-				STAT_INC(drop_alg_down);
+				if (sock == ALG_SOCK_NO_QUEUE)
+					STAT_INC(alg_no_queue);
+				else
+					STAT_INC(drop_alg_down);
 				return XDP_DROP;
 			}
 			STAT_INC(alg_off_passed);

@@ -64,7 +64,10 @@
  *                                                  gc expires; cli reads
  *  nat_alg_state  alg/alg_session.c (each session  gc expires (flow gone);
  *                 written before its segment goes  nobody else reads it
- *                 out; restored by the next ALG)
+ *                 out; restored by the next ALG;
+ *                 deleted with an evicted session)
+ *  nat_alg_stats  alg/alg.c (the ALG thread, once  cli reads
+ *                 a second and when it stops)
  *  nat_refused    dp (LRU)                         alg reads
  *  nat_unassured  dp (a ring of new flows' keys)   -
  *  nat_frag_src   dp (LRU)                         -
@@ -87,6 +90,7 @@
 #define XDPNAT_MAP_ROUTEGEN	"nat_routegen"
 #define XDPNAT_MAP_UNASSURED	"nat_unassured"
 #define XDPNAT_MAP_FRAG_SRC	"nat_frag_src"
+#define XDPNAT_MAP_ALG_STATS	"nat_alg_stats"
 
 #define XDPNAT_MAX_IFACES	64
 #define XDPNAT_MAX_FORWARD_PORTS 262144	/* forward ranges are expanded per port */
@@ -97,7 +101,10 @@
 
 #define XDPNAT_ALG_MAX		4096	/* FTP control flows */
 #define XDPNAT_REFUSED_MAX	1024
-#define XDPNAT_XSK_QUEUES	8	/* AF_XDP sockets per interface (rx queues) */
+/* AF_XDP sockets per interface: the ALG opens one on every rx queue and
+ * refuses to start on an interface with more (nat_xsks holds
+ * XDPNAT_MAX_IFACES * XDPNAT_XSK_QUEUES entries). */
+#define XDPNAT_XSK_QUEUES	64
 
 /* Port allocation: how many candidates are tried before giving up. */
 #define XDPNAT_PORT_TRIES	32
@@ -447,8 +454,9 @@ struct nat_stats {
 					 * window) or no room for the metadata: dropped, TCP
 					 * resends once the ALG is back */
 	__u64 alg_no_queue;		/* control-flow packet on an rx queue beyond
-					 * XDPNAT_XSK_QUEUES: no socket can exist, forwarded
-					 * uninspected */
+					 * XDPNAT_XSK_QUEUES (queues added after the ALG
+					 * started): no socket can exist, dropped like
+					 * drop_alg_down (passed if NAT_CFG_F_ALG_OFF) */
 	__u64 alg_off_flows;		/* control flows created while NAT_CFG_F_ALG_OFF:
 					 * never inspected */
 	__u64 alg_off_passed;		/* packets of inspected control flows forwarded
@@ -535,6 +543,41 @@ struct nat_alg_state {
 	__u32 version;
 	__u32 len;			/* bytes of data[] in use */
 	__u8 data[XDPNAT_ALG_STATE_MAX];
+};
+
+/*
+ * nat_alg_stats: ARRAY, one entry: the FTP ALG's own counters, written by
+ * its thread once a second and when it stops (`xdpnat stats` prints them).
+ * A new ALG adds to what the one before left, so they count since the map
+ * was made, like nat_stats. Gauges say what holds now.
+ */
+struct nat_alg_stats {
+	__u64 alg_sessions;		/* gauge: control flows inspected now */
+	__u64 alg_expects_live;		/* gauge: expectations the ALG holds open */
+	__u64 alg_rx;			/* frames read from the AF_XDP sockets */
+	__u64 alg_tx;			/* frames sent */
+	__u64 alg_rewritten;		/* segments whose payload changed */
+	__u64 alg_dropped;		/* segments dropped by the protocol core (data past a
+					 * hole, a replay that does not fit) */
+	__u64 alg_out_of_window;	/* segments more than ALG_FTP_WINDOW_MAX from the
+					 * stream's next byte: dropped, state untouched */
+	__u64 alg_syn_ignored;		/* SYNs on a live session the data path did not take
+					 * as a new connection: passed, state untouched */
+	__u64 alg_bad_frame;		/* no metadata, not IPv4 TCP, bad lengths */
+	__u64 alg_no_tx_room;		/* egress socket had no free frame: dropped */
+	__u64 alg_no_flow;		/* nat_ct entry gone: forwarded as it was */
+	__u64 alg_uninspected;		/* control flows handed to XDP uninspected: the
+					 * session table was full of established sessions, or
+					 * the flow is neither masquerade nor forward */
+	__u64 alg_evicted;		/* sessions dropped from a full table to make room:
+					 * their flow was gone, unassured or handed back */
+	__u64 alg_handed_back;		/* flows made opaque (AUTH TLS, not FTP, gave up) */
+	__u64 alg_expects_opened;
+	__u64 alg_expects_cancelled;	/* by the core (a PORT not answered 200) */
+	__u64 alg_expects_replaced;	/* a session's oldest, deleted for its newest */
+	__u64 alg_expects_refused;	/* not opened: the ALG's global limit was reached,
+					 * or a session has 4 PORTs awaiting their 200 */
+	__u64 alg_save_failed;		/* nat_alg_state writes that failed */
 };
 
 /*

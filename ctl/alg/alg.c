@@ -8,6 +8,12 @@
  * A segment leaves on the queue-0 socket of its egress interface, rebuilt
  * straight into a tx frame of that socket's umem, after its flow has been
  * saved to nat_alg_state.
+ *
+ * Every rx queue of every interface has a socket: a control packet on a
+ * queue without one would be dropped by XDP (a 227 must not pass
+ * unrewritten), so an interface with more than XDPNAT_XSK_QUEUES queues
+ * is refused at start, and a change of an interface's queue count is
+ * logged (a SIGHUP restarts the ALG on the new count, resuming sessions).
  */
 #include <errno.h>
 #include <poll.h>
@@ -44,12 +50,17 @@ struct alg_frame_stats {
 	uint64_t dropped;		/* ALG verdict DROP */
 	uint64_t bad_frame;		/* no metadata / not IPv4 TCP / bad lengths */
 	uint64_t no_tx_room;		/* egress socket had no free frame: dropped */
+	uint64_t out_of_window;		/* far from the stream: dropped, state untouched */
 };
 
 struct alg {
 	int xsks_fd;			/* nat_xsks */
 	int config_fd;			/* nat_config */
+	int stats_fd;			/* nat_alg_stats, -1 without */
+	struct nat_alg_stats base;	/* what the ALGs before this one counted */
 	struct alg_iface ifs[XDPNAT_MAX_IFACES];
+	int nq[XDPNAT_MAX_IFACES];	/* rx queues with a socket */
+	int nq_seen[XDPNAT_MAX_IFACES];	/* rx queues at the last tick (logged when it moves) */
 	int mtu[XDPNAT_MAX_IFACES];
 	struct alg_xsk *tx_xsk[XDPNAT_MAX_IFACES];	/* queue 0 of each interface */
 	int n_ifs;
@@ -124,9 +135,16 @@ static void handle_frame(struct alg *a, struct alg_xsk *rx, const struct alg_xsk
 		return;
 	}
 	rw = (struct alg_seg_rewrite){ .payload = s.frame + s.pay_off, .pay_len = s.pay_len };
-	f = alg_session_flow(a->session, &meta.key, s.flags & ALG_SEG_TCP_SYN, s.seq, &dir);
+	f = alg_session_flow(a->session, &meta.key, s.flags, s.seq, s.ack, &dir);
 	if (!f) {
 		seg_send(a, tx, &s, &rw);	/* not inspected: as it is */
+		return;
+	}
+	if (!(s.flags & ALG_SEG_TCP_SYN) && !alg_ftp_in_window(&f->conn, dir, s.seq)) {
+		/* Nothing of it reaches the core, not even its ack: a forged
+		 * segment must not move the parser or the acked mark, nor count
+		 * as a drop past a hole (five of those and the ALG gives up). */
+		a->st.out_of_window++;
 		return;
 	}
 
@@ -174,6 +192,64 @@ static void poll_rx(struct alg *a, struct alg_xsk *x)
 	alg_xsk_rx_release(x, first, n);
 }
 
+/*
+ * nat_alg_stats: what the ALGs before this one left (base), plus this
+ * one's counters; the gauges as they are now. One writer, this thread (or
+ * alg_stop() once it has joined it).
+ */
+static void stats_write(struct alg *a)
+{
+	const struct alg_session_stats *ss;
+	struct nat_alg_stats v = a->base;
+	__u32 zero = 0;
+
+	if (a->stats_fd < 0 || !a->session)
+		return;
+	ss = alg_session_get_stats(a->session);
+	v.alg_sessions = alg_session_count(a->session);
+	v.alg_expects_live = alg_session_expects(a->session);
+	v.alg_rx += a->st.rx;
+	v.alg_tx += a->st.tx;
+	v.alg_rewritten += a->st.rewritten;
+	v.alg_dropped += a->st.dropped;
+	v.alg_out_of_window += a->st.out_of_window;
+	v.alg_syn_ignored += ss->syn_ignored;
+	v.alg_bad_frame += a->st.bad_frame;
+	v.alg_no_tx_room += a->st.no_tx_room;
+	v.alg_no_flow += ss->no_flow;
+	v.alg_uninspected += ss->uninspected;
+	v.alg_evicted += ss->evicted;
+	v.alg_handed_back += ss->handed_back;
+	v.alg_expects_opened += ss->expects_opened;
+	v.alg_expects_cancelled += ss->expects_cancelled;
+	v.alg_expects_replaced += ss->expects_replaced;
+	v.alg_expects_refused += ss->expects_refused;
+	v.alg_save_failed += ss->save_failed;
+	bpf_map_update_elem(a->stats_fd, &zero, &v, BPF_ANY);
+}
+
+/* An interface whose rx queue count changed (ethtool -L) since the start:
+ * the new queues have no socket, and XDP drops the control packets that
+ * arrive there. Told once per change; a SIGHUP restarts the ALG on the
+ * new count (alg_queues_changed()). */
+static void check_queues(struct alg *a)
+{
+	for (int i = 0; i < a->n_ifs; i++) {
+		int n = alg_xsk_rx_queues(a->ifs[i].name, a->ifs[i].ifindex);
+
+		if (n == a->nq_seen[i])
+			continue;
+		a->nq_seen[i] = n;
+		if (n == a->nq[i])
+			nat_log("alg: %s has %d rx queues again: every one has its socket",
+				a->ifs[i].name, n);
+		else
+			nat_log("alg: %s now has %d rx queues, the ALG has sockets on %d: FTP control "
+				"packets on the others are dropped (drop_alg_down, alg_no_queue) until "
+				"a reload (SIGHUP) restarts the ALG", a->ifs[i].name, n, a->nq[i]);
+	}
+}
+
 static void tick(struct alg *a, __u64 now)
 {
 	struct ifreq ifr;
@@ -188,7 +264,9 @@ static void tick(struct alg *a, __u64 now)
 	}
 	if (sock >= 0)
 		close(sock);
+	check_queues(a);
 	alg_session_tick(a->session, now);
+	stats_write(a);
 }
 
 /*
@@ -274,6 +352,14 @@ bool alg_failed(const struct alg *a)
 	return a && atomic_load(&a->failed);
 }
 
+bool alg_queues_changed(const struct alg *a)
+{
+	for (int i = 0; a && i < a->n_ifs; i++)
+		if (alg_xsk_rx_queues(a->ifs[i].name, a->ifs[i].ifindex) != a->nq[i])
+			return true;
+	return false;
+}
+
 void alg_stop(struct alg *a, bool hand_back)
 {
 	struct alg_session_stats ss = {};
@@ -302,21 +388,26 @@ void alg_stop(struct alg *a, bool hand_back)
 			kept = alg_session_count(a->session);
 		ss = *alg_session_get_stats(a->session);
 	}
+	stats_write(a);
 	alg_session_free(a->session);
 	for (int i = 0; i < a->n_xsks; i++)
 		alg_xsk_close(&a->xsks[i]);
 	if (a->wake_fd >= 0)
 		close(a->wake_fd);
 	nat_log("alg: stopped: %llu packets in, %llu out, %llu rewritten, %llu dropped, "
-		"%llu bad, %llu without tx room, %llu without a flow, %llu expectations "
-		"(%llu cancelled), %llu flows handed back, %llu uninspected, %u sessions kept "
-		"in nat_alg_state for the next ALG (%llu saves failed)",
+		"%llu out of window, %llu SYNs ignored, %llu bad, %llu without tx room, "
+		"%llu without a flow, %llu expectations (%llu cancelled, %llu replaced, "
+		"%llu refused), %llu flows handed back, %llu uninspected, %llu evicted, "
+		"%u sessions kept in nat_alg_state for the next ALG (%llu saves failed)",
 		(unsigned long long)a->st.rx, (unsigned long long)a->st.tx,
 		(unsigned long long)a->st.rewritten, (unsigned long long)a->st.dropped,
+		(unsigned long long)a->st.out_of_window, (unsigned long long)ss.syn_ignored,
 		(unsigned long long)a->st.bad_frame, (unsigned long long)a->st.no_tx_room,
 		(unsigned long long)ss.no_flow, (unsigned long long)ss.expects_opened,
-		(unsigned long long)ss.expects_cancelled, (unsigned long long)ss.handed_back,
-		(unsigned long long)ss.uninspected, kept, (unsigned long long)ss.save_failed);
+		(unsigned long long)ss.expects_cancelled, (unsigned long long)ss.expects_replaced,
+		(unsigned long long)ss.expects_refused, (unsigned long long)ss.handed_back,
+		(unsigned long long)ss.uninspected, (unsigned long long)ss.evicted, kept,
+		(unsigned long long)ss.save_failed);
 	free(a->pfd);
 	free(a->xsks);
 	free(a);
@@ -327,7 +418,8 @@ struct alg *alg_start(const struct xdpnat_config *cfg, const struct nat_maps *m,
 {
 	struct alg *a;
 	struct alg_restore_stats rs;
-	int nq[XDPNAT_MAX_IFACES], total = 0, k = 0, err;
+	int total = 0, k = 0, err;
+	__u32 zero = 0;
 
 	a = n_ifs >= 1 && n_ifs <= XDPNAT_MAX_IFACES ? calloc(1, sizeof(*a)) : NULL;
 	if (!a) {
@@ -336,6 +428,9 @@ struct alg *alg_start(const struct xdpnat_config *cfg, const struct nat_maps *m,
 	}
 	a->xsks_fd = m->xsks;
 	a->config_fd = m->config;
+	a->stats_fd = m->alg_stats;
+	if (a->stats_fd >= 0 && bpf_map_lookup_elem(a->stats_fd, &zero, &a->base))
+		memset(&a->base, 0, sizeof(a->base));
 	a->n_ifs = n_ifs;
 	a->wake_fd = -1;
 	for (int i = 0; i < n_ifs; i++) {
@@ -345,8 +440,19 @@ struct alg *alg_start(const struct xdpnat_config *cfg, const struct nat_maps *m,
 			nat_log("alg: %s: xsk slot %d out of range", ifs[i].name, ifs[i].slot);
 			goto fail;
 		}
-		nq[i] = alg_xsk_rx_queues(ifs[i].name);
-		total += nq[i];
+		a->nq[i] = a->nq_seen[i] = alg_xsk_rx_queues(ifs[i].name, ifs[i].ifindex);
+		if (a->nq[i] > XDPNAT_XSK_QUEUES) {
+			/* A queue without a socket would drop FTP control packets
+			 * (XDP never lets them by uninspected): better no ALG, and
+			 * FTP passing uninspected, than connections that hang
+			 * depending on where RSS puts them. */
+			nat_log("alg: %s has %d rx queues, more than the %d the ALG can serve "
+				"(one AF_XDP socket each): the ALG does not start, FTP control "
+				"connections pass uninspected (reduce the queues with ethtool -L)",
+				ifs[i].name, a->nq[i], XDPNAT_XSK_QUEUES);
+			goto fail;
+		}
+		total += a->nq[i];
 	}
 	a->session = alg_session_new(m, cfg->alg_ftp.expect_timeout
 					    ? cfg->alg_ftp.expect_timeout
@@ -364,11 +470,12 @@ struct alg *alg_start(const struct xdpnat_config *cfg, const struct nat_maps *m,
 			"another layout handed back to XDP with their offsets", rs.restored,
 			rs.foreign);
 	for (int i = 0; i < n_ifs; i++) {
-		for (int q = 0; q < nq[i]; q++, k++) {
+		for (int q = 0; q < a->nq[i]; q++, k++) {
 			struct alg_xsk *x = &a->xsks[k];
 
 			a->n_xsks = k + 1;
-			if (alg_xsk_open(x, ifs[i].name, ifs[i].ifindex, (__u32)q) ||
+			/* only queue 0 transmits (tx_xsk): the others need no tx frames */
+			if (alg_xsk_open(x, ifs[i].name, ifs[i].ifindex, (__u32)q, q == 0) ||
 			    alg_xsk_enter(x, a->xsks_fd, ifs[i].slot))
 				goto fail;
 			if (q == 0)

@@ -39,12 +39,14 @@ struct alg;
 /*
  * Resume the sessions an earlier ALG saved in nat_alg_state (those of a
  * build with another layout are handed back to XDP with their offsets),
- * create the sockets (one per interface and rx queue, copy mode, on the
- * already attached XDP program), enter them in nat_xsks, start the thread
- * and clear NAT_CFG_F_ALG_OFF. Uses the maps ct, expect, alg, alg_state,
- * xsks and config of m, and forwards and refused unless -1. Call after the
- * XDP program is attached and after any fork (daemon()). Returns NULL
- * (logged) on failure, after alg_off(m): nothing is left behind.
+ * create the sockets (one per interface and rx queue, every queue, copy
+ * mode, on the already attached XDP program), enter them in nat_xsks,
+ * start the thread and clear NAT_CFG_F_ALG_OFF. Uses the maps ct, expect,
+ * alg, alg_state, xsks and config of m, and forwards, refused and
+ * alg_stats unless -1. Call after the XDP program is attached and after
+ * any fork (daemon()). Returns NULL (logged) on failure, after alg_off(m):
+ * nothing is left behind. An interface with more than XDPNAT_XSK_QUEUES rx
+ * queues is a failure (logged with its name and count).
  */
 struct alg *alg_start(const struct xdpnat_config *cfg, const struct nat_maps *m,
 		      const struct alg_iface *ifs, int n_ifs);
@@ -66,6 +68,11 @@ void alg_stop(struct alg *a, bool hand_back);
  * control connections pass uninspected. alg_stop() and a new alg_start()
  * are the way back. False for NULL. */
 bool alg_failed(const struct alg *a);
+
+/* The rx queue count of one of the ALG's interfaces is not the one it
+ * opened sockets on any more (ethtool -L since): the daemon restarts it,
+ * with alg_stop(a, false), so the sessions are resumed. False for NULL. */
+bool alg_queues_changed(const struct alg *a);
 
 /*
  * No ALG will run (`alg ftp` is off, or alg_start() failed): hand every

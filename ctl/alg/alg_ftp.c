@@ -879,6 +879,10 @@ enum alg_ftp_verdict alg_ftp_process(struct alg_ftp_conn *c, enum alg_ftp_dir di
 	int replayed = 0;
 
 	result_init(res, alg_ftp_seq_out(c, dir, seq));
+	if (!alg_ftp_in_window(c, dir, seq)) {
+		res->verdict = ALG_FTP_DROP;	/* not counted as a gap: see ALG_FTP_WINDOW_MAX */
+		return res->verdict;
+	}
 	if (len == 0)
 		return res->verdict;
 	if (!h->seq_known)
@@ -945,6 +949,16 @@ bool alg_ftp_conn_valid(const struct alg_ftp_conn *c)
 	return true;
 }
 
+bool alg_ftp_in_window(const struct alg_ftp_conn *c, enum alg_ftp_dir dir, uint32_t seq)
+{
+	const struct alg_ftp_half *h = &c->half[dir];
+	int32_t d = seq_diff(seq, h->next_seq);
+
+	/* -d of INT32_MIN overflows: compare each side on its own */
+	return !h->seq_known || (d >= 0 ? d <= (int32_t)ALG_FTP_WINDOW_MAX
+					: d >= -(int32_t)ALG_FTP_WINDOW_MAX);
+}
+
 void alg_ftp_set_isn(struct alg_ftp_conn *c, enum alg_ftp_dir dir, uint32_t isn)
 {
 	struct alg_ftp_half *h = &c->half[dir];
@@ -964,6 +978,8 @@ uint32_t alg_ftp_ack_in(struct alg_ftp_conn *c, enum alg_ftp_dir dir, uint32_t a
 	struct alg_ftp_half *other = &c->half[!dir];
 	uint32_t o = map_seq_in(&other->map, ack, false);
 
+	if (other->seq_known && seq_gt(o, other->next_seq))
+		return o;	/* acknowledges bytes never seen: not believed */
 	if (!other->ack_known || seq_gt(o, other->max_ack)) {
 		other->max_ack = o;
 		other->ack_known = true;

@@ -48,6 +48,12 @@
 #define ALG_FTP_MAX_EVENTS	8	/* events returned by one call */
 #define ALG_FTP_PORT_MIN	1024	/* lowest data port accepted */
 #define ALG_FTP_GAP_DROPS_MAX	4	/* drops past a hole before giving up */
+/* A segment whose sequence number is further than this from the next new
+ * byte of its direction, ahead or behind, is not of this connection (an
+ * FTP control connection never has a MiB in flight): alg_ftp_process()
+ * drops it without looking at it, and it neither counts as a drop past a
+ * hole nor moves anything. */
+#define ALG_FTP_WINDOW_MAX	(1U << 20)
 
 enum alg_ftp_dir {
 	ALG_FTP_FROM_CLIENT = 0,
@@ -135,7 +141,8 @@ struct alg_ftp_event {
 enum alg_ftp_verdict {
 	ALG_FTP_PASS = 0,		/* forward the payload as it was, with seq = res.seq */
 	ALG_FTP_REWRITTEN = 1,		/* forward out[0..out_len) with seq = res.seq */
-	ALG_FTP_DROP = 2,		/* drop: out-of-order data or a replay that does not fit */
+	ALG_FTP_DROP = 2,		/* drop: out-of-order data, a replay that does not fit,
+					 * or a segment out of the window */
 };
 
 struct alg_ftp_result {
@@ -216,11 +223,22 @@ bool alg_ftp_conn_valid(const struct alg_ftp_conn *c);
 void alg_ftp_set_isn(struct alg_ftp_conn *c, enum alg_ftp_dir dir, uint32_t isn);
 
 /*
+ * Is a segment of dir with original sequence number seq within
+ * ALG_FTP_WINDOW_MAX of the next new byte of its direction? Always true
+ * while that is not known yet (no SYN and no data seen in dir). A caller
+ * drops a segment that is not, before anything of it (its ack included)
+ * reaches the conn: a forged or stray segment must leave it untouched.
+ */
+bool alg_ftp_in_window(const struct alg_ftp_conn *c, enum alg_ftp_dir dir, uint32_t seq);
+
+/*
  * Feed one segment's payload (data, len) travelling in dir with original
  * sequence number seq. out/out_cap is the caller's buffer for a rewritten
  * payload (the rewrite is skipped, as if it were not needed, when it would
  * not fit; out may be NULL with out_cap 0). Fills *res; returns res->verdict.
- * Pure ACKs may be fed too (len 0): PASS with the translated seq.
+ * Pure ACKs may be fed too (len 0): PASS with the translated seq. A
+ * segment out of the window (alg_ftp_in_window()) is DROP, the conn
+ * untouched.
  */
 enum alg_ftp_verdict alg_ftp_process(struct alg_ftp_conn *c, enum alg_ftp_dir dir,
 				     uint32_t seq, const uint8_t *data, size_t len,
@@ -233,7 +251,10 @@ uint32_t alg_ftp_seq_out(const struct alg_ftp_conn *c, enum alg_ftp_dir dir, uin
 /* Ack number carried by a segment travelling in dir (it acknowledges the
  * other direction's stream, in translated space) -> original. Rounds down
  * inside a rewritten span (never acknowledges a byte not received).
- * Remembers the highest ack seen (alg_ftp_rewrites_acked). */
+ * Remembers the highest ack seen (alg_ftp_rewrites_acked), but only one
+ * that acknowledges bytes the ALG has seen: an ack beyond them is forged
+ * (or the bytes went past the ALG) and must not make a rewrite look
+ * acknowledged, which would hand the flow back too early. */
 uint32_t alg_ftp_ack_in(struct alg_ftp_conn *c, enum alg_ftp_dir dir, uint32_t ack);
 
 /* A SACK block [*left, *right) carried by a segment travelling in dir ->

@@ -14,17 +14,26 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
+#include "alg/alg_segment.h"
 #include "alg/alg_session.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "nat_ct_key.h"
 
 #define ALG_SESSION_BUCKETS		1024
-#define ALG_SESSION_RESV_MAX		256	/* ports given out, not yet expected */
+#define ALG_SESSION_RESV_MAX		1024	/* ports given out, not yet expected */
+/* Ports one session may hold given out at once: a PORT waits for its 200
+ * with one, and FTP has one transfer at a time; without a cap one client
+ * pipelining PORTs to a server that never answers would hold them all. */
+#define ALG_SESSION_RESV_PER_FLOW	4
 #define ALG_SESSION_PORT_TRIES		64
 #define ALG_SESSION_OPAQUE_WAIT_NS	(5ULL * NS_PER_SEC)
 #define ALG_SESSION_LOG_PER_SEC		20
 #define ALG_SESSION_ADVISED_MAX		64
+/* At the global expectation limit, the sessions' expectations are checked
+ * again (used ones no longer count) at most this often: a check costs a
+ * map lookup per expectation held, and PASVs keep coming meanwhile. */
+#define ALG_SESSION_PRUNE_NS		(100ULL * 1000000ULL)
 
 /* A port map_port gave out, held until its expectation opens or is
  * cancelled, at most expect-timeout. */
@@ -53,6 +62,8 @@ struct alg_saved {
 	bool handed_back;
 	__u64 want_since;
 	struct nat_alg_value v;
+	__u32 n_exp;
+	struct alg_expect_ref exp[ALG_EXPECT_PER_SESSION];
 	struct alg_ftp_conn conn;
 };
 
@@ -67,6 +78,11 @@ struct alg_session {
 	struct nat_maps m;
 	struct alg_flow *bucket[ALG_SESSION_BUCKETS];
 	unsigned n_flows;
+	unsigned max_flows;		/* XDPNAT_ALG_MAX but in tests */
+	struct alg_flow *ev_head, *ev_tail;	/* evictable flows, oldest first */
+	unsigned n_expects;		/* refs held by all flows */
+	unsigned max_expects;		/* ALG_EXPECT_LIVE_MAX but in tests */
+	__u64 last_prune;		/* the last check of every ref, ns */
 	struct alg_resv resv[ALG_SESSION_RESV_MAX];
 	__u32 expect_timeout;		/* seconds */
 	__u32 rng;
@@ -157,8 +173,51 @@ static void resv_release_flow(struct alg_session *s, const struct alg_flow *f)
 			s->resv[i].used = false;
 }
 
-/* Only the memory: the flow's nat_alg entry goes with its nat_ct entry
- * in the GC. */
+/*
+ * The evictable list: flows a full table may drop for a new one, oldest
+ * first. A flow is on it while its handshake has not completed (as far as
+ * the ALG saw: nat_ct is checked again before an eviction) or once it has
+ * been handed back to XDP (nothing of it is needed here any more but the
+ * operator's advice and a reused tuple, both of which a new flow handles).
+ */
+static void ev_unlink(struct alg_session *s, struct alg_flow *f)
+{
+	if (!f->evictable)
+		return;
+	if (f->ev_prev)
+		f->ev_prev->ev_next = f->ev_next;
+	else
+		s->ev_head = f->ev_next;
+	if (f->ev_next)
+		f->ev_next->ev_prev = f->ev_prev;
+	else
+		s->ev_tail = f->ev_prev;
+	f->ev_prev = f->ev_next = NULL;
+	f->evictable = false;
+}
+
+static void ev_update(struct alg_session *s, struct alg_flow *f)
+{
+	bool want = f->handed_back || !f->assured;
+
+	if (want == f->evictable)
+		return;
+	if (!want) {
+		ev_unlink(s, f);
+		return;
+	}
+	f->ev_prev = s->ev_tail;
+	f->ev_next = NULL;
+	if (s->ev_tail)
+		s->ev_tail->ev_next = f;
+	else
+		s->ev_head = f;
+	s->ev_tail = f;
+	f->evictable = true;
+}
+
+/* Only the memory: the flow's nat_alg entry and its expectations go with
+ * its nat_ct entry in the GC (an evicted flow's are deleted before). */
 static void flow_free(struct alg_session *s, struct alg_flow *f)
 {
 	struct alg_flow **pp = &s->bucket[key_hash(&f->okey)];
@@ -167,7 +226,9 @@ static void flow_free(struct alg_session *s, struct alg_flow *f)
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = f->next;
+	ev_unlink(s, f);
 	resv_release_flow(s, f);
+	s->n_expects -= f->n_exp;
 	free(f);
 	s->n_flows--;
 }
@@ -197,6 +258,11 @@ static __u32 state_version(void)
 		offsetof(struct alg_saved, want_opaque),
 		offsetof(struct alg_saved, want_since),
 		offsetof(struct alg_saved, v),
+		offsetof(struct alg_saved, n_exp),
+		offsetof(struct alg_saved, exp),
+		sizeof(struct alg_expect_ref),
+		offsetof(struct alg_expect_ref, expires),
+		ALG_EXPECT_PER_SESSION,
 		offsetof(struct alg_saved, conn),
 		sizeof(struct nat_alg_value),
 		sizeof(struct alg_ftp_conn),
@@ -256,6 +322,8 @@ static void state_save(struct alg_session *s, const struct alg_flow *f)
 	sv.handed_back = f->handed_back;
 	sv.want_since = f->want_since;
 	sv.v = f->v;
+	sv.n_exp = f->n_exp;
+	memcpy(sv.exp, f->exp, sizeof(sv.exp));
 	sv.conn = f->conn;
 	sv.conn.map_port = NULL;
 	sv.conn.map_ctx = NULL;
@@ -311,6 +379,7 @@ static void hand_back(struct alg_session *s, struct alg_flow *f, bool log)
 
 	f->handed_back = true;
 	f->v.opaque_since = nat_now_ns();
+	ev_update(s, f);
 	alg_write(s, f);
 	if (bpf_map_lookup_elem(s->m.ct, &f->okey, &ov))
 		return;		/* the flow is gone */
@@ -364,7 +433,7 @@ static struct alg_flow *flow_new(struct alg_session *s, const struct nat_ct_key 
 	struct alg_flow *f;
 	unsigned h = key_hash(okey);
 
-	if (s->n_flows >= XDPNAT_ALG_MAX || !(f = calloc(1, sizeof(*f))))
+	if (s->n_flows >= s->max_flows || !(f = calloc(1, sizeof(*f))))
 		return NULL;
 	f->session = s;
 	flow_init(f, okey, ov);
@@ -374,8 +443,46 @@ static struct alg_flow *flow_new(struct alg_session *s, const struct nat_ct_key 
 	return f;
 }
 
-/* A flow that cannot be inspected (table full, a kind the ALG does not
- * handle) goes back to XDP at once: nothing was rewritten, no offsets. */
+static void expects_drop_all(struct alg_session *s, struct alg_flow *f);
+
+/*
+ * Make room in a full table, as conntrack does (nat_unassured): drop the
+ * oldest flow that is handed back already, whose nat_ct flow is gone, or
+ * whose handshake never completed (a spoofed SYN's), looking at no more
+ * than ALG_SESSION_EVICT_TRIES of them. A flow that completed its
+ * handshake since the ALG last saw it is established: it leaves the list
+ * and stays. False if nothing could go.
+ */
+static bool evict_one(struct alg_session *s)
+{
+	for (int i = 0; i < ALG_SESSION_EVICT_TRIES && s->ev_head; i++) {
+		struct alg_flow *f = s->ev_head;
+		struct nat_ct_value v;
+		bool gone = bpf_map_lookup_elem(s->m.ct, &f->okey, &v) != 0;
+
+		if (!gone && !f->handed_back && nat_ct_assured(f->okey.proto, v.state)) {
+			f->assured = true;
+			ev_update(s, f);
+			continue;
+		}
+		if (!gone && !f->handed_back) {
+			/* Its packets come back here as a new flow: nothing of this
+			 * one may be resumed after a restart, or listed. A handed-back
+			 * flow keeps its nat_alg: XDP applies its offsets. */
+			expects_drop_all(s, f);
+			bpf_map_delete_elem(s->m.alg_state, &f->okey);
+			bpf_map_delete_elem(s->m.alg, &f->okey);
+		}
+		flow_free(s, f);
+		s->st.evicted++;
+		return true;
+	}
+	return false;
+}
+
+/* A flow that cannot be inspected (table full of established sessions, a
+ * kind the ALG does not handle) goes back to XDP at once: nothing was
+ * rewritten, no offsets. */
 static void hand_back_uninspected(struct alg_session *s, const struct nat_ct_key *okey,
 				  const struct nat_ct_value *ov)
 {
@@ -387,18 +494,54 @@ static void hand_back_uninspected(struct alg_session *s, const struct nat_ct_key
 	ct_set_flags(s, okey, NAT_CT_F_OPAQUE);
 	s->st.uninspected++;
 	if (!s->full_logged)
-		nat_log("alg: %s passes uninspected: %u control flows inspected already, or not a "
-			"masqueraded or forwarded flow (logged once)",
+		nat_log("alg: %s passes uninspected (counted in alg_uninspected): %u control "
+			"sessions inspected, none of them evictable, or not a masqueraded or "
+			"forwarded flow (logged once)",
 			key_str(okey, buf, sizeof(buf)), s->n_flows);
 	s->full_logged = true;
 }
 
+static void set_isn(struct alg_flow *f, enum alg_ftp_dir dir, uint32_t isn)
+{
+	f->isn_known[dir] = true;
+	f->isn[dir] = isn;
+	alg_ftp_set_isn(&f->conn, dir, isn);
+}
+
+/*
+ * The ISNs from the handshake, as far as it can be believed: the client's
+ * SYN while the server has not answered (a SYN after that is a forgery or
+ * a retransmission); the server's SYN-ACK until the client's ACK, and its
+ * ack tells which SYN of the client it answered, which also undoes a
+ * forged SYN that came before it. Never once data has been seen in that
+ * direction. state is nat_ct's, already moved on by this very packet.
+ */
+static void take_isn(struct alg_flow *f, enum alg_ftp_dir dir, uint8_t flags, uint32_t seq,
+		     uint32_t ack, __u8 state)
+{
+	bool synack = flags & ALG_SEG_TCP_ACK;
+
+	if (dir == ALG_FTP_FROM_CLIENT) {
+		if (!synack && !f->seen_data[dir] &&
+		    (!f->isn_known[dir] || state == NAT_CT_SYN_SENT))
+			set_isn(f, dir, seq);
+		return;
+	}
+	if (f->seen_data[dir] || (f->isn_known[dir] && state != NAT_CT_SYN_RECV))
+		return;
+	set_isn(f, dir, seq);
+	if (synack && !f->seen_data[ALG_FTP_FROM_CLIENT])
+		set_isn(f, ALG_FTP_FROM_CLIENT, ack - 1);
+}
+
 struct alg_flow *alg_session_flow(struct alg_session *s, const struct nat_ct_key *key,
-				  bool syn, uint32_t seq, enum alg_ftp_dir *dir)
+				  uint8_t tcp_flags, uint32_t seq, uint32_t ack,
+				  enum alg_ftp_dir *dir)
 {
 	struct nat_ct_key okey;
 	struct nat_ct_value v, ov;
 	struct alg_flow *f;
+	bool syn = tcp_flags & ALG_SEG_TCP_SYN;
 
 	if (bpf_map_lookup_elem(s->m.ct, key, &v)) {
 		s->st.no_flow++;
@@ -416,24 +559,36 @@ struct alg_flow *alg_session_flow(struct alg_session *s, const struct nat_ct_key
 	}
 	*dir = v.dir == NAT_DIR_ORIG ? ALG_FTP_FROM_CLIENT : ALG_FTP_FROM_SERVER;
 	f = flow_find(s, &okey);
-	if (f && syn && !(f->isn_known[*dir] && f->isn[*dir] == seq) &&
-	    (f->handed_back || f->seen_data[0] || f->seen_data[1])) {
-		/* a new connection on the tuple of a finished one (not a
-		 * retransmitted SYN: that has the ISN seen before) */
+	if (f && syn && (f->handed_back || f->seen_data[0] || f->seen_data[1]) &&
+	    !(f->isn_known[*dir] && f->isn[*dir] == seq)) {
+		/* Not a retransmitted SYN (that has the ISN seen before). A new
+		 * connection on the tuple of a finished one, if the data path
+		 * took it as one (ct_account_tcp(): only a SYN from the
+		 * originator after CLOSING, and then the state is SYN_SENT
+		 * again); anything else is a forgery or a stray, which must not
+		 * reset the parser, the offsets or the rewrite records: the
+		 * peers' connection goes on. */
+		if (*dir != ALG_FTP_FROM_CLIENT || (tcp_flags & ALG_SEG_TCP_ACK) ||
+		    v.state != NAT_CT_SYN_SENT) {
+			s->st.syn_ignored++;
+			return f;
+		}
 		resv_release_flow(s, f);
 		flow_init(f, &okey, &ov);
 	}
-	if (!f && (ov.kind == NAT_KIND_MASQ || ov.kind == NAT_KIND_FORWARD))
+	if (!f && (ov.kind == NAT_KIND_MASQ || ov.kind == NAT_KIND_FORWARD)) {
+		if (s->n_flows >= s->max_flows)
+			evict_one(s);
 		f = flow_new(s, &okey, &ov);
+	}
 	if (!f) {
 		hand_back_uninspected(s, &okey, &ov);
 		return NULL;
 	}
-	if (syn && !f->seen_data[*dir]) {
-		f->isn_known[*dir] = true;
-		f->isn[*dir] = seq;
-		alg_ftp_set_isn(&f->conn, *dir, seq);
-	}
+	f->assured = nat_ct_assured(okey.proto, v.state);
+	ev_update(s, f);
+	if (syn)
+		take_isn(f, *dir, tcp_flags, seq, ack, v.state);
 	return f;
 }
 
@@ -489,12 +644,19 @@ static int map_port(void *ctx, const struct alg_ftp_map_req *req, uint16_t *outs
 	struct alg_session *s = f->session;
 	struct alg_resv *slot = NULL;
 	__u16 port = req->inside_port_host;
+	unsigned held = 0;
 
-	for (int i = 0; i < ALG_SESSION_RESV_MAX && !slot; i++)
-		if (!s->resv[i].used)
+	for (int i = 0; i < ALG_SESSION_RESV_MAX; i++) {
+		if (!s->resv[i].used && !slot)
 			slot = &s->resv[i];
-	if (!slot)
+		held += s->resv[i].used && s->resv[i].flow == f;
+	}
+	if (!slot || held >= ALG_SESSION_RESV_PER_FLOW) {
+		/* nothing rewritten, nothing will open: as refused as an
+		 * expectation past the global limit */
+		s->st.expects_refused++;
 		return -1;
+	}
 	for (int i = 0; i <= ALG_SESSION_PORT_TRIES; i++) {
 		if (i)
 			port = (__u16)(ALG_FTP_PORT_MIN + rng_next(s) % (65536 - ALG_FTP_PORT_MIN));
@@ -511,6 +673,73 @@ static int map_port(void *ctx, const struct alg_ftp_map_req *req, uint16_t *outs
 	return -1;
 }
 
+/* ---------------------------------------------------------------- expectation refs */
+
+static void ref_remove(struct alg_session *s, struct alg_flow *f, unsigned i)
+{
+	memmove(&f->exp[i], &f->exp[i + 1], sizeof(f->exp[0]) * (f->n_exp - i - 1));
+	f->n_exp--;
+	s->n_expects--;
+}
+
+static int ref_find(const struct alg_flow *f, const struct nat_expect_key *k)
+{
+	for (unsigned i = 0; i < f->n_exp; i++)
+		if (!memcmp(&f->exp[i].key, k, sizeof(*k)))
+			return (int)i;
+	return -1;
+}
+
+/* Is the expectation of ref r still in nat_expect as this flow wrote it
+ * (not used by a data connection, not expired, not overwritten)? */
+static bool ref_live(const struct alg_session *s, const struct alg_flow *f,
+		     const struct alg_expect_ref *r, __u64 now, struct nat_expect_value *v)
+{
+	return r->expires > now && !bpf_map_lookup_elem(s->m.expect, &r->key, v) &&
+	       v->expires == r->expires && !memcmp(&v->ctl, &f->okey, sizeof(v->ctl));
+}
+
+/* Stop counting the flow's expectations that are gone. */
+static void refs_prune(struct alg_session *s, struct alg_flow *f, __u64 now)
+{
+	struct nat_expect_value v;
+
+	for (unsigned i = f->n_exp; i-- > 0;)
+		if (!ref_live(s, f, &f->exp[i], now, &v))
+			ref_remove(s, f, i);
+}
+
+static void refs_prune_all(struct alg_session *s, __u64 now)
+{
+	for (int b = 0; b < ALG_SESSION_BUCKETS; b++)
+		for (struct alg_flow *f = s->bucket[b]; f; f = f->next)
+			if (f->n_exp)
+				refs_prune(s, f, now);
+	s->last_prune = now;
+}
+
+/* Delete the expectation of ref i if it is still the flow's own (the
+ * ALG's write undone, not expiry: that is the GC's), and forget the ref. */
+static bool ref_cancel(struct alg_session *s, struct alg_flow *f, unsigned i, __u64 now)
+{
+	struct nat_expect_value v;
+	bool deleted = ref_live(s, f, &f->exp[i], now, &v) &&
+		       !bpf_map_delete_elem(s->m.expect, &f->exp[i].key);
+
+	ref_remove(s, f, i);
+	return deleted;
+}
+
+static void expects_drop_all(struct alg_session *s, struct alg_flow *f)
+{
+	__u64 now = nat_now_ns();
+
+	while (f->n_exp)
+		s->st.expects_cancelled += ref_cancel(s, f, 0, now);
+}
+
+/* ---------------------------------------------------------------- opening, cancelling */
+
 static void expect_key(const struct alg_ftp_event *ev, struct nat_expect_key *k)
 {
 	memset(k, 0, sizeof(*k));
@@ -520,23 +749,56 @@ static void expect_key(const struct alg_ftp_event *ev, struct nat_expect_key *k)
 	k->proto = ev->proto;
 }
 
+/*
+ * Room for one more expectation of f, or false (counted, logged): a
+ * session holds at most ALG_EXPECT_PER_SESSION (its oldest goes for its
+ * newest: a client that sends PASV after PASV holds two, never three
+ * hundred), all sessions together at most max_expects.
+ */
+static bool expect_room(struct alg_session *s, struct alg_flow *f, __u64 now)
+{
+	refs_prune(s, f, now);
+	if (f->n_exp == ALG_EXPECT_PER_SESSION) {
+		ref_cancel(s, f, 0, now);
+		s->st.expects_replaced++;
+	}
+	if (s->n_expects >= s->max_expects && now - s->last_prune >= ALG_SESSION_PRUNE_NS)
+		refs_prune_all(s, now);
+	if (s->n_expects < s->max_expects)
+		return true;
+	s->st.expects_refused++;
+	if (log_ok(s))
+		nat_log("alg: expectation refused: the sessions hold %u already, the most the ALG "
+			"opens (counted in alg_expects_refused)", s->n_expects);
+	return false;
+}
+
 static void expect_open(struct alg_session *s, struct alg_flow *f, const struct alg_ftp_event *ev)
 {
 	struct nat_expect_key k;
+	__u64 now = nat_now_ns();
 	struct nat_expect_value v = {
 		.to_addr = ev->inside_addr, .to_port = htons(ev->inside_port_host),
 		.dir = 0,	/* always remote -> inside host */
-		.expires = nat_now_ns() + (__u64)s->expect_timeout * NS_PER_SEC,
+		.expires = now + (__u64)s->expect_timeout * NS_PER_SEC,
 		.ctl = f->okey,
 	};
 	char r[INET_ADDRSTRLEN], o[INET_ADDRSTRLEN], i[INET_ADDRSTRLEN];
+	int ref;
 
 	expect_key(ev, &k);
+	ref = ref_find(f, &k);
+	if (ref >= 0)
+		ref_remove(s, f, (unsigned)ref);	/* the same one again: rewritten, counted once */
+	else if (!expect_room(s, f, now))
+		return;
 	if (bpf_map_update_elem(s->m.expect, &k, &v, BPF_ANY)) {
 		if (log_ok(s))
 			nat_log("alg: cannot write nat_expect: %s", strerror(errno));
 		return;
 	}
+	f->exp[f->n_exp++] = (struct alg_expect_ref){ .key = k, .expires = v.expires };
+	s->n_expects++;
 	s->st.expects_opened++;
 	if (!log_ok(s))
 		return;
@@ -554,8 +816,12 @@ static void expect_cancel(struct alg_session *s, struct alg_flow *f,
 {
 	struct nat_expect_key k;
 	struct nat_expect_value v;
+	int ref;
 
 	expect_key(ev, &k);
+	ref = ref_find(f, &k);
+	if (ref >= 0)
+		ref_remove(s, f, (unsigned)ref);
 	if (bpf_map_lookup_elem(s->m.expect, &k, &v) || memcmp(&v.ctl, &f->okey, sizeof(v.ctl)))
 		return;
 	if (!bpf_map_delete_elem(s->m.expect, &k))
@@ -656,6 +922,7 @@ void alg_session_tick(struct alg_session *s, uint64_t now)
 	for (int i = 0; i < ALG_SESSION_RESV_MAX; i++)
 		if (s->resv[i].used && s->resv[i].expires <= now)
 			s->resv[i].used = false;
+	refs_prune_all(s, now);
 }
 
 /* ---------------------------------------------------------------- table */
@@ -669,7 +936,17 @@ struct alg_session *alg_session_new(const struct nat_maps *m, uint32_t expect_ti
 	s->m = *m;
 	s->expect_timeout = expect_timeout;
 	s->rng = (__u32)nat_now_ns() | 1;
+	s->max_flows = XDPNAT_ALG_MAX;
+	s->max_expects = ALG_EXPECT_LIVE_MAX;
 	return s;
+}
+
+void alg_session_set_limits(struct alg_session *s, unsigned max_flows, unsigned max_expects)
+{
+	if (max_flows)
+		s->max_flows = max_flows;
+	if (max_expects)
+		s->max_expects = max_expects;
 }
 
 unsigned alg_session_hand_back_all(struct alg_session *s)
@@ -742,7 +1019,7 @@ static void resv_restore(struct alg_session *s, const struct alg_flow *f)
 
 /* A saved session of this layout back into the table; NULL if it cannot be. */
 static struct alg_flow *flow_restore(struct alg_session *s, const struct nat_ct_key *key,
-				     const struct nat_alg_state *st)
+				     const struct nat_ct_value *ov, const struct nat_alg_state *st)
 {
 	struct alg_saved sv;
 	struct alg_flow *f;
@@ -753,7 +1030,8 @@ static struct alg_flow *flow_restore(struct alg_session *s, const struct nat_ct_
 	memcpy(&sv, st->data, sizeof(sv));
 	sv.conn.map_port = map_port;	/* before the check: it wants a conn as it will run */
 	if (memcmp(&sv.okey, key, sizeof(*key)) || !alg_ftp_conn_valid(&sv.conn) ||
-	    s->n_flows >= XDPNAT_ALG_MAX || flow_find(s, key) || !(f = calloc(1, sizeof(*f))))
+	    sv.n_exp > ALG_EXPECT_PER_SESSION || s->n_flows >= s->max_flows ||
+	    flow_find(s, key) || !(f = calloc(1, sizeof(*f))))
 		return NULL;
 	f->session = s;
 	f->okey = sv.okey;
@@ -768,11 +1046,16 @@ static struct alg_flow *flow_restore(struct alg_session *s, const struct nat_ct_
 	f->handed_back = sv.handed_back;
 	f->want_since = sv.want_since;
 	f->v = sv.v;
+	f->n_exp = sv.n_exp;
+	memcpy(f->exp, sv.exp, sizeof(f->exp));
 	f->conn = sv.conn;
 	f->conn.map_ctx = f;
+	f->assured = nat_ct_assured(key->proto, ov->state);
 	f->next = s->bucket[h];
 	s->bucket[h] = f;
 	s->n_flows++;
+	s->n_expects += f->n_exp;
+	ev_update(s, f);
 	resv_restore(s, f);
 	return f;
 }
@@ -813,15 +1096,16 @@ int alg_session_restore(struct alg_session *s, bool resume, struct alg_restore_s
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
+		struct nat_ct_value ov;
 		struct alg_flow *f;
 
 		if (bpf_map_lookup_elem(s->m.alg_state, &keys[i], st))
 			continue;
-		if (!ct_exists(s, &keys[i])) {
+		if (bpf_map_lookup_elem(s->m.ct, &keys[i], &ov)) {
 			r->gone++;	/* the GC deletes it */
 			continue;
 		}
-		f = flow_restore(s, &keys[i], st);
+		f = flow_restore(s, &keys[i], &ov, st);
 		if (!f) {
 			r->foreign += hand_back_saved(s, &keys[i]);
 			continue;
@@ -858,6 +1142,11 @@ unsigned alg_session_count(const struct alg_session *s)
 		for (const struct alg_flow *f = s->bucket[b]; f; f = f->next)
 			n += !f->handed_back;
 	return n;
+}
+
+unsigned alg_session_expects(const struct alg_session *s)
+{
+	return s->n_expects;
 }
 
 const struct alg_session_stats *alg_session_get_stats(const struct alg_session *s)

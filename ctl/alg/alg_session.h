@@ -7,9 +7,27 @@
  * Flows. One entry per control connection, keyed by its NAT_DIR_ORIG
  * nat_ct key, created at the SYN (or the first packet seen: the SYN may
  * have taken the kernel path) and forgotten once the flow's nat_ct entry
- * is gone. At most XDPNAT_ALG_MAX; a flow that finds the table full, or
- * that is neither a masquerade nor a forward, is handed to XDP at once,
- * uninspected.
+ * is gone. At most XDPNAT_ALG_MAX, bounded like conntrack: a new flow that
+ * finds the table full evicts the oldest session that is not assured (its
+ * handshake never completed: a SYN flood to port 21 takes the place of its
+ * own kind), handed back already, or gone (counted in `evicted`); only if
+ * none of the oldest ALG_SESSION_EVICT_TRIES of those can go is the new
+ * flow handed to XDP at once, uninspected, and counted (`uninspected`,
+ * like a flow that is neither a masquerade nor a forward). An established
+ * session is never evicted.
+ *
+ * A SYN on a live session starts it afresh only when the data path took
+ * it as a new connection on the tuple of a closed one (nat_ct state back
+ * to SYN_SENT): any other SYN is forwarded and changes nothing
+ * (`syn_ignored`), so a forged one cannot reset the parser or the offsets.
+ *
+ * Expectations. A session holds at most ALG_EXPECT_PER_SESSION live
+ * expectations: a new PASV/EPSV/PORT deletes its oldest (`expects_replaced`).
+ * All sessions together hold at most ALG_EXPECT_LIVE_MAX, below the size of
+ * nat_expect: past that a new one is refused (`expects_refused`), so that
+ * neither one session nor a few can fill the map for everybody. Likewise a
+ * session holds at most 4 outside ports given out for PORT/EPRT commands
+ * still awaiting their 200 (a fifth PORT passes unrewritten, refused).
  *
  * Maps. Reads nat_ct, nat_config (expect timeout), nat_forwards and
  * nat_refused; writes nat_expect (data connections to admit, and cancels
@@ -42,11 +60,25 @@
 #include "common/maps.h"
 #include "xdpnat.h"
 
+#define ALG_EXPECT_PER_SESSION	2	/* the newest PASV/EPSV/PORT, and one still in use */
+#define ALG_EXPECT_LIVE_MAX	(XDPNAT_EXPECT_MAX * 3 / 4)	/* all sessions together */
+#define ALG_SESSION_EVICT_TRIES	8	/* evictable sessions looked at per full insert */
+
 struct alg_session;
+
+/* An expectation a session opened and may still hold (the data path
+ * deletes it when used, the GC when it expires: checked before it counts). */
+struct alg_expect_ref {
+	struct nat_expect_key key;
+	__u64 expires;			/* as written to nat_expect: also tells it is ours */
+};
 
 /* One inspected control connection. */
 struct alg_flow {
 	struct alg_flow *next;		/* hash chain */
+	struct alg_flow *ev_prev, *ev_next;	/* on the session's evictable list */
+	bool evictable;			/* on that list: not assured, or handed back */
+	bool assured;			/* nat_ct said so at its last packet */
 	struct alg_session *session;
 	struct nat_ct_key okey;		/* NAT_DIR_ORIG key: the table key and nat_alg key */
 	__u32 wan_ifindex;
@@ -57,15 +89,23 @@ struct alg_flow {
 	bool handed_back;
 	__u64 want_since;
 	struct nat_alg_value v;		/* as last written to nat_alg */
+	unsigned n_exp;			/* exp[0] oldest */
+	struct alg_expect_ref exp[ALG_EXPECT_PER_SESSION];
 	struct alg_ftp_conn conn;
 };
 
 /* Counters of the session table (the data path's are in nat_stats). */
 struct alg_session_stats {
 	uint64_t no_flow;		/* nat_ct entry gone: forwarded as it was */
-	uint64_t uninspected;		/* flows handed back at once */
+	uint64_t uninspected;		/* flows handed back at once (table full of
+					 * established sessions, or not masq/forward) */
+	uint64_t evicted;		/* sessions dropped from a full table */
+	uint64_t syn_ignored;		/* SYNs on a live session, not a new connection */
 	uint64_t expects_opened;
 	uint64_t expects_cancelled;	/* by the core, while still ours */
+	uint64_t expects_replaced;	/* a session's oldest, for its newest */
+	uint64_t expects_refused;	/* ALG_EXPECT_LIVE_MAX reached, or a session's
+					 * ports awaiting a 200 */
 	uint64_t handed_back;		/* flows made opaque */
 	uint64_t save_failed;		/* nat_alg_state writes that failed */
 };
@@ -82,6 +122,10 @@ struct alg_restore_stats {
 /* An empty table using the maps in m; expect_timeout in seconds until
  * nat_config says otherwise. NULL when out of memory. */
 struct alg_session *alg_session_new(const struct nat_maps *m, uint32_t expect_timeout);
+
+/* Other limits than XDPNAT_ALG_MAX flows and ALG_EXPECT_LIVE_MAX
+ * expectations (0 keeps one): for tests, which cannot make thousands. */
+void alg_session_set_limits(struct alg_session *s, unsigned max_flows, unsigned max_expects);
 
 /*
  * Put back every session saved in nat_alg_state whose nat_ct flow still
@@ -103,15 +147,19 @@ unsigned alg_session_hand_back_all(struct alg_session *s);
 void alg_session_free(struct alg_session *s);
 
 /*
- * The flow of a packet that matched nat_ct entry `key`, a SYN or not, with
- * sequence number seq; created if new, reset by a SYN that starts a new
- * connection on the tuple of a finished one.
- * *dir is the direction of the packet. NULL when the packet is not to be
- * inspected: its nat_ct entry is gone, or the flow was handed back
- * uninspected now.
+ * The flow of a packet that matched nat_ct entry `key`, with TCP flags
+ * tcp_flags (ALG_SEG_TCP_*), sequence number seq and acknowledgment number
+ * ack (host order); created if new (evicting another from a full table),
+ * reset by a SYN the data path took as a new connection on the tuple of a
+ * finished one. The handshake gives the ISNs: the client's SYN until the
+ * server answers, then the server's SYN-ACK, whose ack says which SYN of
+ * the client it answered. *dir is the direction of the packet. NULL when
+ * the packet is not to be inspected: its nat_ct entry is gone, or the flow
+ * was handed back uninspected now.
  */
 struct alg_flow *alg_session_flow(struct alg_session *s, const struct nat_ct_key *key,
-				  bool syn, uint32_t seq, enum alg_ftp_dir *dir);
+				  uint8_t tcp_flags, uint32_t seq, uint32_t ack,
+				  enum alg_ftp_dir *dir);
 
 /* Act on what the core returned for one segment of f: open or cancel
  * expectations, note a wish to go opaque. */
@@ -126,11 +174,17 @@ void alg_session_packet_done(struct alg_session *s, struct alg_flow *f);
 
 /* Once a second: reread the expect timeout, forget flows whose nat_ct
  * entry is gone, hand back flows that waited too long for their acks,
- * advise the operator, let unused port reservations expire. */
+ * advise the operator, let unused port reservations expire, stop counting
+ * expectations that were used or expired. */
 void alg_session_tick(struct alg_session *s, uint64_t now);
 
 /* Flows in the table still inspected (not handed back). */
 unsigned alg_session_count(const struct alg_session *s);
+
+/* Expectations the sessions hold (an upper bound between two ticks: one
+ * used since is counted until a tick or the session's next one sees it
+ * gone). */
+unsigned alg_session_expects(const struct alg_session *s);
 
 const struct alg_session_stats *alg_session_get_stats(const struct alg_session *s);
 

@@ -8,33 +8,81 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <bpf/bpf.h>
 #include "alg/alg_xsk.h"
 #include "common/log.h"
 #include "xdpnat.h"
 
-#define ALG_XSK_FRAMES		(2 * ALG_XSK_RING)	/* first half rx (fill), second half tx */
-#define ALG_XSK_AREA_SIZE	((size_t)ALG_XSK_FRAMES * ALG_XSK_FRAME_SIZE)
+/* Frames of a umem: the first ALG_XSK_RING for rx (the fill ring), then
+ * as many for tx on a socket that transmits. */
+static size_t area_size(bool can_tx)
+{
+	return (size_t)(can_tx ? 2 : 1) * ALG_XSK_RING * ALG_XSK_FRAME_SIZE;
+}
 
-int alg_xsk_rx_queues(const char *ifname)
+/* The rx-N entries under sysfs, if the sysfs mounted here shows our
+ * network namespace (the one `ip netns exec` mounts does; after a bare
+ * unshare(CLONE_NEWNET) it shows the namespace it was mounted in, where
+ * the name may be another interface or none): 0 if it cannot tell. */
+static int sysfs_rx_queues(const char *ifname, int ifindex)
 {
 	char path[64 + IF_NAMESIZE];
 	struct dirent *de;
+	int n = 0, idx = 0;
+	FILE *f;
 	DIR *dir;
-	int n = 0;
 
+	snprintf(path, sizeof(path), "/sys/class/net/%s/ifindex", ifname);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%d", &idx) != 1)
+		idx = 0;
+	fclose(f);
+	if (idx != ifindex)
+		return 0;
 	snprintf(path, sizeof(path), "/sys/class/net/%s/queues", ifname);
 	dir = opendir(path);
 	if (!dir)
-		return 1;
+		return 0;
 	while ((de = readdir(dir)))
 		n += !strncmp(de->d_name, "rx-", 3);
 	closedir(dir);
+	return n;
+}
+
+/* The driver's channels (ethtool -l), asked in our own namespace: rx-only
+ * plus combined channels are the rx queues. 0 if the driver does not say. */
+static int ethtool_rx_queues(const char *ifname)
+{
+	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), n = 0;
+
+	if (fd < 0)
+		return 0;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&ch;
+	if (!ioctl(fd, SIOCETHTOOL, &ifr))
+		n = (int)(ch.rx_count + ch.combined_count);
+	close(fd);
+	return n;
+}
+
+int alg_xsk_rx_queues(const char *ifname, int ifindex)
+{
+	int n = sysfs_rx_queues(ifname, ifindex);
+
 	if (n < 1)
-		n = 1;
-	return n > XDPNAT_XSK_QUEUES ? XDPNAT_XSK_QUEUES : n;
+		n = ethtool_rx_queues(ifname);
+	return n < 1 ? 1 : n;	/* neither says: a single-queue device (lo, tun) */
 }
 
 static void fill(struct alg_xsk *x, const __u64 *addrs, __u32 n)
@@ -52,7 +100,8 @@ static void fill(struct alg_xsk *x, const __u64 *addrs, __u32 n)
 }
 
 /* One attempt; -EBUSY (not logged) when the queue is still bound. */
-static int xsk_open_once(struct alg_xsk *x, const char *ifname, int ifindex, __u32 queue)
+static int xsk_open_once(struct alg_xsk *x, const char *ifname, int ifindex, __u32 queue,
+			 bool can_tx)
 {
 	struct xsk_umem_config ucfg = {
 		.fill_size = ALG_XSK_RING, .comp_size = ALG_XSK_RING,
@@ -69,21 +118,24 @@ static int xsk_open_once(struct alg_xsk *x, const char *ifname, int ifindex, __u
 	snprintf(x->ifname, sizeof(x->ifname), "%s", ifname);
 	x->ifindex = ifindex;
 	x->queue = queue;
-	x->area = mmap(NULL, ALG_XSK_AREA_SIZE, PROT_READ | PROT_WRITE,
+	x->can_tx = can_tx;
+	x->area_size = area_size(can_tx);
+	x->area = mmap(NULL, x->area_size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (x->area == MAP_FAILED) {
 		x->area = NULL;
 		nat_log("alg: %s queue %u: cannot map a umem: %s", ifname, queue, strerror(errno));
 		return -1;
 	}
-	err = xsk_umem__create(&x->umem, x->area, ALG_XSK_AREA_SIZE, &x->fill, &x->comp, &ucfg);
+	err = xsk_umem__create(&x->umem, x->area, x->area_size, &x->fill, &x->comp, &ucfg);
 	if (err) {
 		x->umem = NULL;
 		nat_log("alg: %s queue %u: cannot create a umem: %s", ifname, queue,
 			strerror(-err));
 		return -1;
 	}
-	err = xsk_socket__create(&x->sock, ifname, queue, x->umem, &x->rx, &x->tx, &scfg);
+	err = xsk_socket__create(&x->sock, ifname, queue, x->umem, &x->rx,
+				 can_tx ? &x->tx : NULL, &scfg);
 	if (err) {
 		x->sock = NULL;
 		if (err == -EBUSY)
@@ -94,9 +146,10 @@ static int xsk_open_once(struct alg_xsk *x, const char *ifname, int ifindex, __u
 	}
 	for (__u32 i = 0; i < ALG_XSK_RING; i++) {
 		rx_frames[i] = (__u64)i * ALG_XSK_FRAME_SIZE;
-		x->tx_free[i] = (__u64)(ALG_XSK_RING + i) * ALG_XSK_FRAME_SIZE;
+		if (can_tx)
+			x->tx_free[i] = (__u64)(ALG_XSK_RING + i) * ALG_XSK_FRAME_SIZE;
 	}
-	x->n_tx_free = ALG_XSK_RING;
+	x->n_tx_free = can_tx ? ALG_XSK_RING : 0;
 	fill(x, rx_frames, ALG_XSK_RING);
 	return 0;
 }
@@ -111,13 +164,13 @@ static int xsk_open_once(struct alg_xsk *x, const char *ifname, int ifindex, __u
 #define ALG_XSK_BUSY_MS		1000
 #define ALG_XSK_BUSY_STEP_MS	10
 
-int alg_xsk_open(struct alg_xsk *x, const char *ifname, int ifindex, __u32 queue)
+int alg_xsk_open(struct alg_xsk *x, const char *ifname, int ifindex, __u32 queue, bool can_tx)
 {
 	const struct timespec step = { 0, ALG_XSK_BUSY_STEP_MS * 1000000L };
 	int err;
 
 	for (int waited = 0;; waited += ALG_XSK_BUSY_STEP_MS) {
-		err = xsk_open_once(x, ifname, ifindex, queue);
+		err = xsk_open_once(x, ifname, ifindex, queue, can_tx);
 		if (err != -EBUSY)
 			return err ? -1 : 0;
 		alg_xsk_close(x);
@@ -167,7 +220,7 @@ void alg_xsk_close(struct alg_xsk *x)
 	if (x->umem)
 		xsk_umem__delete(x->umem);
 	if (x->area)
-		munmap(x->area, ALG_XSK_AREA_SIZE);
+		munmap(x->area, x->area_size);
 	x->sock = NULL;
 	x->umem = NULL;
 	x->area = NULL;
@@ -213,7 +266,11 @@ void alg_xsk_rx_release(struct alg_xsk *x, __u32 first, __u32 n)
 
 void alg_xsk_reclaim(struct alg_xsk *x)
 {
-	__u32 idx, n = xsk_ring_cons__peek(&x->comp, ALG_XSK_RING, &idx);
+	__u32 idx, n;
+
+	if (!x->can_tx)
+		return;
+	n = xsk_ring_cons__peek(&x->comp, ALG_XSK_RING, &idx);
 
 	for (__u32 i = 0; i < n; i++)
 		if (x->n_tx_free < ALG_XSK_RING)
@@ -224,6 +281,8 @@ void alg_xsk_reclaim(struct alg_xsk *x)
 
 uint8_t *alg_xsk_tx_frame(struct alg_xsk *x, __u64 *addr)
 {
+	if (!x->can_tx)
+		return NULL;
 	if (!x->n_tx_free)
 		alg_xsk_reclaim(x);
 	if (!x->n_tx_free)
@@ -269,5 +328,5 @@ void alg_xsk_kick(struct alg_xsk *x)
 
 bool alg_xsk_tx_pending(const struct alg_xsk *x)
 {
-	return x->kick || x->n_tx_free < ALG_XSK_RING;
+	return x->can_tx && (x->kick || x->n_tx_free < ALG_XSK_RING);
 }

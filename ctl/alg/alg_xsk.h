@@ -7,10 +7,13 @@
  *
  * Sockets are in copy mode, bound with XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD
  * (xdpnat's own XDP program does the redirect): copy mode works on any
- * driver, and FTP control connections are a few packets per second. Half
- * of a umem's frames sit in the fill ring for rx, half are a free list for
- * tx. Nothing here ever waits on a ring: a caller that finds no room drops
- * the segment and TCP resends it.
+ * driver, and FTP control connections are a few packets per second. The
+ * ALG transmits only on queue 0 of an interface: that socket's umem has
+ * ALG_XSK_RING frames in the fill ring for rx and as many in a free list
+ * for tx; the sockets of the other queues only receive, and their umem is
+ * the rx half alone (a NIC with 64 queues costs 64 small umems, pinned
+ * memory). Nothing here ever waits on a ring: a caller that finds no room
+ * drops the segment and TCP resends it.
  */
 #ifndef XDPNAT_ALG_XSK_H
 #define XDPNAT_ALG_XSK_H
@@ -31,7 +34,9 @@ struct alg_xsk {
 	int xsks_fd;			/* nat_xsks */
 	__u32 map_key;			/* our nat_xsks key */
 	bool in_map;
+	bool can_tx;			/* has a tx ring and tx frames (queue 0) */
 	void *area;
+	size_t area_size;
 	struct xsk_umem *umem;
 	struct xsk_socket *sock;
 	struct xsk_ring_prod fill, tx;
@@ -48,14 +53,16 @@ struct alg_xsk_frame {
 	size_t headroom;		/* bytes of the umem frame before data: XDP metadata */
 };
 
-/* How many rx queues of ifname get a socket: 1 .. XDPNAT_XSK_QUEUES. */
-int alg_xsk_rx_queues(const char *ifname);
+/* How many rx queues ifname (ifindex in our network namespace) has, from
+ * sysfs or else the driver's channels (1 if neither says), whether or not
+ * they are more than XDPNAT_XSK_QUEUES: the caller refuses those. */
+int alg_xsk_rx_queues(const char *ifname, int ifindex);
 
-/* Create the umem and the socket on (ifname, queue), fill ring stocked;
- * a queue still held by a socket just closed is waited for (at most 1 s).
- * Returns 0, or -1 (logged) leaving x for alg_xsk_close(). x must be
- * zeroed before. */
-int alg_xsk_open(struct alg_xsk *x, const char *ifname, int ifindex, __u32 queue);
+/* Create the umem and the socket on (ifname, queue), fill ring stocked,
+ * with a tx ring and tx frames if can_tx; a queue still held by a socket
+ * just closed is waited for (at most 1 s). Returns 0, or -1 (logged)
+ * leaving x for alg_xsk_close(). x must be zeroed before. */
+int alg_xsk_open(struct alg_xsk *x, const char *ifname, int ifindex, __u32 queue, bool can_tx);
 
 /* Enter the socket in nat_xsks for interface slot `slot`; -1 logged. */
 int alg_xsk_enter(struct alg_xsk *x, int xsks_fd, int slot);

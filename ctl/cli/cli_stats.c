@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * cli_stats.c - `xdpnat stats`: the data path's counters summed over the
- * CPUs, the controller's counters, and how full nat_ct is.
+ * CPUs, the controller's counters, the FTP ALG's, and how full nat_ct is.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -48,6 +48,19 @@ static const struct counter_field ctl_fields[] = {
 };
 _Static_assert(sizeof(ctl_fields) / sizeof(ctl_fields[0]) ==
 	       sizeof(struct nat_ctl_stats) / sizeof(__u64), "every nat_ctl_stats field is listed");
+
+#define ALG_FIELD(f) { #f, offsetof(struct nat_alg_stats, f) }
+static const struct counter_field alg_fields[] = {
+	ALG_FIELD(alg_sessions), ALG_FIELD(alg_expects_live), ALG_FIELD(alg_rx),
+	ALG_FIELD(alg_tx), ALG_FIELD(alg_rewritten), ALG_FIELD(alg_dropped),
+	ALG_FIELD(alg_out_of_window), ALG_FIELD(alg_syn_ignored), ALG_FIELD(alg_bad_frame),
+	ALG_FIELD(alg_no_tx_room), ALG_FIELD(alg_no_flow), ALG_FIELD(alg_uninspected),
+	ALG_FIELD(alg_evicted), ALG_FIELD(alg_handed_back), ALG_FIELD(alg_expects_opened),
+	ALG_FIELD(alg_expects_cancelled), ALG_FIELD(alg_expects_replaced),
+	ALG_FIELD(alg_expects_refused), ALG_FIELD(alg_save_failed),
+};
+_Static_assert(sizeof(alg_fields) / sizeof(alg_fields[0]) ==
+	       sizeof(struct nat_alg_stats) / sizeof(__u64), "every nat_alg_stats field is listed");
 
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -101,6 +114,21 @@ static int read_ctl_stats(const struct cli_ctx *c, struct nat_ctl_stats *st)
 	}
 	close(fd);
 	return err;
+}
+
+/* nat_alg_stats; zeros when it cannot be read (a daemon of a build before
+ * the map existed): the other counters are still worth printing. */
+static void read_alg_stats(const struct cli_ctx *c, struct nat_alg_stats *st)
+{
+	int fd = cli_open_map(c, XDPNAT_MAP_ALG_STATS);
+	__u32 zero = 0;
+
+	memset(st, 0, sizeof(*st));
+	if (fd < 0)
+		return;
+	if (bpf_map_lookup_elem(fd, &zero, st))
+		memset(st, 0, sizeof(*st));
+	close(fd);
 }
 
 struct table_use {
@@ -158,7 +186,7 @@ static int read_table_use(const struct cli_ctx *c, struct table_use *u)
 }
 
 static void stats_print_table(const struct nat_stats *s, const struct nat_ctl_stats *ctl,
-			      const struct table_use *u)
+			      const struct nat_alg_stats *alg, const struct table_use *u)
 {
 	printf("%-24s %20s\n", "COUNTER", "VALUE");
 	for (size_t i = 0; i < NFIELDS(stats_fields); i++)
@@ -167,6 +195,9 @@ static void stats_print_table(const struct nat_stats *s, const struct nat_ctl_st
 	for (size_t i = 0; i < NFIELDS(ctl_fields); i++)
 		printf("%-24s %20llu\n", ctl_fields[i].name,
 		       (unsigned long long)field_at(ctl, ctl_fields[i].offset));
+	for (size_t i = 0; i < NFIELDS(alg_fields); i++)
+		printf("%-24s %20llu\n", alg_fields[i].name,
+		       (unsigned long long)field_at(alg, alg_fields[i].offset));
 	printf("%-24s %20llu\n", "flows", (unsigned long long)u->flows);
 	printf("%-24s %9llu / %8llu\n", "ct_entries", (unsigned long long)u->entries,
 	       (unsigned long long)u->max_entries);
@@ -185,12 +216,13 @@ static json_object *fields_json(const void *base, const struct counter_field *f,
 }
 
 static void stats_print_json(const struct nat_stats *s, const struct nat_ctl_stats *ctl,
-			     const struct table_use *u)
+			     const struct nat_alg_stats *alg, const struct table_use *u)
 {
 	json_object *o = json_object_new_object(), *t = json_object_new_object();
 
 	json_object_object_add(o, "datapath", fields_json(s, stats_fields, NFIELDS(stats_fields)));
 	json_object_object_add(o, "controller", fields_json(ctl, ctl_fields, NFIELDS(ctl_fields)));
+	json_object_object_add(o, "alg", fields_json(alg, alg_fields, NFIELDS(alg_fields)));
 	json_object_object_add(t, "flows", json_object_new_int64((int64_t)u->flows));
 	json_object_object_add(t, "entries", json_object_new_int64((int64_t)u->entries));
 	json_object_object_add(t, "max_entries", json_object_new_int64((int64_t)u->max_entries));
@@ -205,13 +237,15 @@ int cli_stats(const struct cli_ctx *c)
 {
 	struct nat_stats s;
 	struct nat_ctl_stats ctl;
+	struct nat_alg_stats alg;
 	struct table_use u;
 
 	if (read_stats_sum(c, &s) || read_ctl_stats(c, &ctl) || read_table_use(c, &u))
 		return 1;
+	read_alg_stats(c, &alg);
 	if (c->json)
-		stats_print_json(&s, &ctl, &u);
+		stats_print_json(&s, &ctl, &alg, &u);
 	else
-		stats_print_table(&s, &ctl, &u);
+		stats_print_table(&s, &ctl, &alg, &u);
 	return 0;
 }

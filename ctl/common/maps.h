@@ -29,6 +29,7 @@ struct nat_maps {
 	int routegen;		/* nat_routegen */
 	int unassured;		/* nat_unassured */
 	int frag_src;		/* nat_frag_src */
+	int alg_stats;		/* nat_alg_stats */
 };
 
 /* The pinned name of the i-th map, NULL past the last. */

@@ -193,15 +193,22 @@ static void start_alg(struct daemon_ctx *x)
 
 /* After a reload: restart the ALG only if `alg ftp` or the interfaces
  * changed, or its thread failed (a restart here hands the inspected
- * control flows back to XDP). */
+ * control flows back to XDP), or an interface's rx queue count changed
+ * (then the sessions are kept and resumed: nothing else changed). */
 static void reload_alg(struct daemon_ctx *x)
 {
 	struct alg_iface now[XDPNAT_MAX_IFACES];
 	int n = alg_ifaces(x->d, now);
 
 	if (!!x->alg == x->d->cfg.alg_ftp.enabled && n == x->alg_nifs &&
-	    !memcmp(now, x->alg_ifs, sizeof(now[0]) * (size_t)n) && !alg_failed(x->alg))
+	    !memcmp(now, x->alg_ifs, sizeof(now[0]) * (size_t)n) && !alg_failed(x->alg)) {
+		if (!alg_queues_changed(x->alg))
+			return;
+		nat_log("reload: rx queues changed: the FTP ALG restarts on them");
+		alg_stop(x->alg, false);
+		start_alg(x);
 		return;
+	}
 	alg_stop(x->alg, true);
 	start_alg(x);
 }

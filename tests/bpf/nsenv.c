@@ -12,6 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -89,7 +93,7 @@ static void log_dump(void)
 
 static const char *topology =
 	"ip link set lo up && "
-	"ip link add lan0 address 02:00:00:00:01:01 numrxqueues 9 numtxqueues 9 type veth "
+	"ip link add lan0 address 02:00:00:00:01:01 numrxqueues 65 numtxqueues 65 type veth "
 	"peer name lan0p address 02:00:00:00:01:02 && "
 	"ip link add wan0 address 02:00:00:00:02:01 type veth peer name wan0p address 02:00:00:00:02:02 && "
 	"ip link add wan1 address 02:00:00:00:03:01 type veth peer name wan1p address 02:00:00:00:03:02 && "
@@ -103,6 +107,27 @@ static const char *topology =
 	"ip neigh replace 198.51.100.2 lladdr 02:00:00:64:00:02 dev wan0 nud permanent && "
 	"ip neigh replace 203.0.113.2 lladdr 02:00:00:71:00:02 dev wan1 nud permanent && "
 	"ip route add default via 198.51.100.2 dev wan0";
+
+int env_rx_queues(const char *ifname, unsigned n)
+{
+	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
+	struct ifreq ifr = {};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = -1;
+
+	if (fd < 0)
+		return -1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&ch;
+	if (!ioctl(fd, SIOCETHTOOL, &ifr)) {
+		ch.cmd = ETHTOOL_SCHANNELS;
+		ch.rx_count = ch.tx_count = n;	/* veth wants both */
+		err = ioctl(fd, SIOCETHTOOL, &ifr);
+	}
+	if (err)
+		fprintf(stderr, "# %s: cannot set %u rx queues: %s\n", ifname, n, strerror(errno));
+	close(fd);
+	return err;
+}
 
 int env_up(struct env *e)
 {
@@ -137,6 +162,10 @@ int env_up_ct(struct env *e, unsigned ct_max)
 	e->if_wan0 = (int)if_nametoindex("wan0");
 	e->if_wan1 = (int)if_nametoindex("wan1");
 	if (!e->if_lan0 || !e->if_wan0 || !e->if_wan1)
+		return -1;
+	/* lan0 can have up to 65 rx queues (one more than the ALG serves);
+	 * it starts with 9, a multi-queue LAN, and tests change it */
+	if (env_rx_queues("lan0", 9))
 		return -1;
 
 	e->skel = xdpnat_bpf__open();

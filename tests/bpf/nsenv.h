@@ -45,11 +45,16 @@ struct env {
 	int m_config, m_ifaces, m_wanaddr, m_forwards, m_ct, m_frag, m_stats;
 	int m_ifslots, m_routegen, m_xsks;
 	__u32 rx_queue;			/* rx_queue_index of run_xdp() frames (default 0;
-					 * lan0 has 9 rx queues, the others 1) */
+					 * lan0 has 9 rx queues, up to 65 with
+					 * env_rx_queues(); the others 1) */
 	struct routegen *rg;		/* ctl/routegen.c: nat_ifslots, nat_routegen */
 	int routegen_auto;		/* run_xdp() first applies queued route/neighbour
 					 * changes, as the daemon would (default 1) */
 };
+
+/* Give ifname n rx (and tx) queues, as `ethtool -L` does (veth: up to the
+ * numrxqueues it was made with). 0 on success. */
+int env_rx_queues(const char *ifname, unsigned n);
 
 /* New namespace + topology + skeleton + default map contents (lan0, wan0
  * with masquerade, range 1024-65535, gateway 198.51.100.2). 0 on success. */

@@ -2815,7 +2815,7 @@ static void test_alg_socket_then_gone(void **state)
 
 	(void)state;
 	set_ftp_port(21);
-	assert_int_equal(alg_xsk_open(&x, "lan0", E.if_lan0, 0), 0);
+	assert_int_equal(alg_xsk_open(&x, "lan0", E.if_lan0, 0, true), 0);
 	assert_int_equal(alg_xsk_enter(&x, E.m_xsks, env_slot(&E, E.if_lan0)), 0);
 	want.src = A_WAN0;
 	n = pk_frame(f, &want);
@@ -2842,23 +2842,90 @@ static void test_alg_socket_then_gone(void **state)
 	alg_xsk_close(&x);
 }
 
-/* A frame on an rx queue the ALG can have no socket for (beyond
- * XDPNAT_XSK_QUEUES) is forwarded uninspected as before, and counted. */
+/*
+ * A frame on an rx queue the ALG can have no socket for (beyond
+ * XDPNAT_XSK_QUEUES: queues added after the ALG started, which refuses
+ * such an interface at start) is dropped like one whose socket is not
+ * there, never forwarded uninspected, and counted in alg_no_queue; while
+ * no ALG runs by design it passes, as every control packet then does.
+ */
 static void test_alg_queue_beyond_sockets(void **state)
 {
 	struct pk syn = lan_tcp(A_CLIENT, MAC_CLIENT, 40000, A_REMOTE, 21, PK_TCP_SYN);
 	struct pk want = to_wan0(syn);
+	struct nat_stats st;
 	struct res r;
 
 	(void)state;
 	set_ftp_port(21);
+	assert_int_equal(env_rx_queues("lan0", XDPNAT_XSK_QUEUES + 1), 0);
 	E.rx_queue = XDPNAT_XSK_QUEUES;
+	xdp_pk(E.if_lan0, &syn, &r, NULL);
+	expect_xdp_ret("control SYN on rx queue 64", &r, XDP_DROP);
+	st = stats();
+	CHECK_EQ(st.alg_no_queue, 1, "alg_no_queue");
+	CHECK_EQ(st.drop_alg_down, 0, "drop_alg_down");
+	CHECK_EQ(st.xdp_forwarded + st.passed_to_kernel + st.alg_to_user, 0, "let by");
+
+	assert_int_equal(env_set_flags(&E, NAT_CFG_F_ALG_OFF), 0);
 	want.src = A_WAN0;
 	xdp_pk(E.if_lan0, &syn, &r, NULL);
-	expect_xdp_ret("control SYN on rx queue 8", &r, XDP_REDIRECT);
-	expect_frame("control SYN on rx queue 8", &r, &want);
-	CHECK_EQ(stats().alg_no_queue, 1, "alg_no_queue");
-	CHECK_EQ(stats().drop_alg_down, 0, "drop_alg_down");
+	expect_xdp_ret("control SYN on rx queue 64, no ALG by design", &r, XDP_REDIRECT);
+	expect_frame("control SYN on rx queue 64, no ALG by design", &r, &want);
+	st = stats();
+	CHECK_EQ(st.alg_no_queue, 1, "alg_no_queue with ALG_OFF");
+	CHECK_EQ(st.alg_off_passed, 1, "alg_off_passed");
+}
+
+/*
+ * Every rx queue has its socket: an ALG started on lan0 with 64 queues
+ * (the most it serves) enters one for each in nat_xsks, the last queue's
+ * at slot * XDPNAT_XSK_QUEUES + 63, so a control SYN arriving on queue 0,
+ * 17 or 63 goes to the ALG. With 65 queues it does not start at all (FTP
+ * then passes uninspected, ALG_OFF); a change of the count afterwards is
+ * reported by alg_queues_changed() (the daemon restarts it on a reload).
+ */
+static void test_alg_every_queue(void **state)
+{
+	struct alg_iface ifs[2] = {
+		{ .name = "lan0", .ifindex = E.if_lan0, .slot = env_slot(&E, E.if_lan0) },
+		{ .name = "wan0", .ifindex = E.if_wan0, .slot = env_slot(&E, E.if_wan0) },
+	};
+	static const __u32 queues[] = { 0, 17, XDPNAT_XSK_QUEUES - 1 };
+	static struct xdpnat_config cfg;
+	struct nat_config c;
+	struct nat_maps m;
+	__u32 zero = 0;
+	struct alg *a;
+	struct res r;
+
+	(void)state;
+	set_ftp_port(21);
+	env_maps(&E, &m);
+	assert_int_equal(env_rx_queues("lan0", XDPNAT_XSK_QUEUES + 1), 0);
+	assert_null(alg_start(&cfg, &m, ifs, 2));
+	assert_int_equal(bpf_map_lookup_elem(E.m_config, &zero, &c), 0);
+	CHECK_EQ(c.flags, NAT_CFG_F_ALG_OFF, "nat_config.flags after a refused start");
+
+	assert_int_equal(env_rx_queues("lan0", XDPNAT_XSK_QUEUES), 0);
+	a = alg_start(&cfg, &m, ifs, 2);
+	assert_non_null(a);
+	assert_false(alg_queues_changed(a));
+	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
+		struct pk syn = lan_tcp(A_CLIENT, MAC_CLIENT, (uint16_t)(40000 + i), A_REMOTE, 21,
+					PK_TCP_SYN);
+
+		E.rx_queue = queues[i];
+		xdp_pk(E.if_lan0, &syn, &r, NULL);
+		expect_xdp_ret("control SYN to the ALG's socket of its queue", &r, XDP_REDIRECT);
+	}
+	CHECK_EQ(stats().alg_to_user, 3, "alg_to_user");
+	CHECK_EQ(stats().drop_alg_down + stats().alg_no_queue, 0, "dropped");
+	/* more queues (fewer cannot be had: the kernel keeps a queue that has
+	 * an AF_XDP socket) */
+	assert_int_equal(env_rx_queues("lan0", XDPNAT_XSK_QUEUES + 1), 0);
+	assert_true(alg_queues_changed(a));
+	alg_stop(a, false);
 }
 
 /*
@@ -3054,6 +3121,7 @@ int main(void)
 		T(test_alg_down_drops),
 		T(test_alg_socket_then_gone),
 		T(test_alg_queue_beyond_sockets),
+		T(test_alg_every_queue),
 		T(test_alg_off),
 		T(test_alg_thread_dies),
 	};

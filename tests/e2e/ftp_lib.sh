@@ -138,3 +138,10 @@ ftp_expects() {
 	bpftool -j map dump pinned "$E2E_BPFFS/xdpnat/nat_expect" 2>/dev/null |
 		python3 "$E2E_LIB_DIR/ftp_maps.py" expect
 }
+
+# ftp_expects_ctl : the same with a sixth column, the client port of the
+# control connection that opened the expectation.
+ftp_expects_ctl() {
+	bpftool -j map dump pinned "$E2E_BPFFS/xdpnat/nat_expect" 2>/dev/null |
+		python3 "$E2E_LIB_DIR/ftp_maps.py" expect_ctl
+}

@@ -5,6 +5,8 @@
       client cport server sport state user_packets opaque_since delta0 delta1
   ftp_maps.py expect            one line per nat_expect entry:
       remote outside_addr outside_port inside_addr inside_port
+  ftp_maps.py expect_ctl        the same, with the client port of the
+      control connection that opened it as a sixth column
   ftp_maps.py ct CLIENT CPORT PORT   "packets flags entries": packets summed
       and flags and-ed over the nat_ct entries of the TCP flow CLIENT:CPORT -> (server) PORT whose
       reply is not translated back to another client (a forward)
@@ -41,12 +43,15 @@ def main():
             s, d, sp, dp, _ = ct_key(k)
             d0, d1, upk, since, state = struct.unpack_from("<iiQQB", v)
             print(s, sp, d, dp, state, upk, since, d0, d1)
-    elif mode == "expect":
+    elif mode in ("expect", "expect_ctl"):
         for k, v in entries():
             r, w, wport = struct.unpack_from("!4s4sH", k)
             to, tport = struct.unpack_from("!4sH", v)
-            print(ipaddress.IPv4Address(r), ipaddress.IPv4Address(w), wport,
-                  ipaddress.IPv4Address(to), tport)
+            line = [ipaddress.IPv4Address(r), ipaddress.IPv4Address(w), wport,
+                    ipaddress.IPv4Address(to), tport]
+            if mode == "expect_ctl":
+                line.append(ct_key(v[16:])[2])	# nat_expect_value.ctl.sport
+            print(*line)
     elif mode == "ct":
         client, cport, port = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
         packets, flags, n = 0, 0xff, 0

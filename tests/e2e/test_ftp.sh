@@ -3,8 +3,10 @@
 #  A. LAN client, Internet server: PASV, EPSV, PORT, EPRT (PORT/EPRT are
 #     rewritten to the WAN address and admitted by an expectation);
 #  B. Internet client, server behind `forward tcp wan0 21`: PASV (the 227's
-#     private address rewritten), EPSV, active; HTTP on port 21 (not FTP)
-#     handed back at once;
+#     private address rewritten), EPSV, active; 300 PASV in one session
+#     hold at most 2 expectations in nat_expect (read from the pinned map),
+#     and a download after them works; HTTP on port 21 (not FTP) handed
+#     back at once;
 #  C. explicit FTP over TLS behind the NAT, the field case of shared/seed:
 #     fails with only port 21 forwarded; works with the server's passive
 #     address set to the WAN address and the passive range forwarded with
@@ -77,6 +79,38 @@ ftp_check_get "B: forward 21, active (-P -): download intact" inet "$URL" -P -
 grep -q 'CONNECT: Client "198\.51\.100\.2"' "$LANS_FTP_LOG" \
 	&& e2e_ok "B: the inside server sees the real client address" \
 	|| e2e_fail "B: the inside server sees the real client address" "$(head -n 5 "$LANS_FTP_LOG")"
+
+# One logged-in client sends 300 PASV on one control connection: each 227
+# is rewritten and opens an expectation, but the session holds at most 2
+# (ALG_EXPECT_PER_SESSION), so nat_expect (4096 entries for everybody)
+# never fills; a download on the same session works afterwards.
+MANY=$E2E_TMP/pasv-many
+mkdir -p "$MANY"
+repl0=$(ftp_stat alg_expects_replaced)
+e2e_bg inet python3 -u "$E2E_LIB_DIR/ftp_pasv_many.py" 198.51.100.1 300 big.bin "$MANY"
+MANY_PID=$E2E_BG_PID MANY_LOG=$E2E_BG_LOG
+e2e_wait_for -t 60 grep -qE '^(ready|error)' "$MANY_LOG"
+ctl=$(sed -n 's/^ctl //p' "$MANY_LOG")
+held=$(ftp_expects_ctl | awk -v p="${ctl:-none}" '$1 == "198.51.100.2" && $6 == p' | wc -l)
+all=$(ftp_expects | wc -l)
+if grep -q '^ready' "$MANY_LOG" && [ -n "$ctl" ] && [ "$held" -ge 1 ] && [ "$held" -le 2 ] &&
+	[ "$all" -le 4 ]; then
+	e2e_ok "B: 300 PASV in one session: $held of its expectations in nat_expect ($all in all)"
+else
+	e2e_fail "B: 300 PASV in one session hold at most 2 expectations" "held $held, all $all" \
+		"$(cat "$MANY_LOG")" "$(ftp_expects_ctl | head -n 20)"
+fi
+# nat_alg_stats is written once a second
+replaced() { repl1=$(ftp_stat alg_expects_replaced); [ "$((repl1 - repl0))" -ge 298 ]; }
+e2e_wait_for -t 5 replaced && e2e_ok "B: ... the older ones were replaced, counted ($((repl1 - repl0)))" \
+	|| e2e_fail "B: ... the older ones were replaced, counted" "alg_expects_replaced $repl0 -> $repl1"
+touch "$MANY/go"
+e2e_wait_for -t 40 grep -qE '^(sha|error)' "$MANY_LOG"
+grep -q "^sha $FTP_SUM\$" "$MANY_LOG" \
+	&& e2e_ok "B: ... and a download on the same session after them is intact" \
+	|| e2e_fail "B: ... and a download on the same session after them is intact" "$(cat "$MANY_LOG")" \
+		"$(tail -n 5 "$E2E_XDPNAT_LOG")"
+e2e_kill "$MANY_PID"
 e2e_kill "$FTP_PID"
 
 # Not FTP on port 21 (an HTTP server; the client speaks first, the shape of

@@ -25,6 +25,7 @@
 #include <cmocka.h>
 #include <bpf/bpf.h>
 #include "alg/alg.h"
+#include "alg/alg_segment.h"
 #include "alg/alg_session.h"
 #include "common/maps.h"
 
@@ -108,7 +109,7 @@ static void seg(struct alg_session *s, const struct nat_ct_key *k, bool syn, uin
 		const char *text, struct alg_ftp_result *res)
 {
 	enum alg_ftp_dir dir;
-	struct alg_flow *fl = alg_session_flow(s, k, syn, seq, &dir);
+	struct alg_flow *fl = alg_session_flow(s, k, syn ? ALG_SEG_TCP_SYN : ALG_SEG_TCP_ACK, seq, 0, &dir);
 	uint8_t out[256];
 
 	assert_non_null(fl);
@@ -159,6 +160,8 @@ static int setup(void **state)
 				sizeof(struct nat_alg_state), 64, BPF_F_NO_PREALLOC);
 	f.m.xsks = map_new(BPF_MAP_TYPE_XSKMAP, "t_xsks", 4, 4,
 			   XDPNAT_MAX_IFACES * XDPNAT_XSK_QUEUES, 0);
+	f.m.alg_stats = map_new(BPF_MAP_TYPE_ARRAY, "t_alg_stats", 4, sizeof(struct nat_alg_stats),
+				1, 0);
 	assert_int_equal(bpf_map_update_elem(f.m.config, &zero, &cfg, BPF_ANY), 0);
 	snprintf(f.lo.name, sizeof(f.lo.name), "lo");
 	f.lo.ifindex = (int)if_nametoindex("lo");
@@ -179,6 +182,7 @@ static int teardown(void **state)
 	close(f->m.alg);
 	close(f->m.alg_state);
 	close(f->m.xsks);
+	close(f->m.alg_stats);
 	return 0;
 }
 
@@ -275,6 +279,30 @@ static void test_thread_dies(void **state)
 	expect_handed_back(f);
 }
 
+/*
+ * nat_alg_stats: an ALG adds its counters to what the ones before left
+ * (a restart keeps them, like nat_stats), and writes its gauges: the
+ * resumed session counts in alg_sessions while it runs and when it stops
+ * for the next run.
+ */
+static void test_stats_kept_across_runs(void **state)
+{
+	struct fixture *f = *state;
+	struct nat_alg_stats st = { .alg_evicted = 5, .alg_expects_refused = 7, .alg_sessions = 99 };
+	__u32 zero = 0;
+	struct alg *a;
+
+	assert_int_equal(bpf_map_update_elem(f->m.alg_stats, &zero, &st, BPF_ANY), 0);
+	a = alg_start(&f->cfg, &f->m, &f->lo, 1);
+	assert_non_null(a);
+	alg_stop(a, false);
+	assert_int_equal(bpf_map_lookup_elem(f->m.alg_stats, &zero, &st), 0);
+	assert_int_equal(st.alg_evicted, 5);
+	assert_int_equal(st.alg_expects_refused, 7);
+	assert_int_equal(st.alg_sessions, 1);
+	assert_int_equal(st.alg_expects_live, 1);	/* the saved session's 227 */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -282,6 +310,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_start_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alg_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread_dies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats_kept_across_runs, setup, teardown),
 	};
 
 	if (geteuid() != 0) {

@@ -1392,6 +1392,91 @@ static void test_conn_valid(void **state)
 	assert_false(alg_ftp_conn_valid(&c));
 }
 
+/*
+ * A segment far from the stream (more than ALG_FTP_WINDOW_MAX ahead of the
+ * next new byte, or behind it) is not of this connection: dropped with the
+ * conn left byte for byte as it was, and never counted as a drop past a
+ * hole, so any number of them cannot make the ALG give up. Within the
+ * window, data past a hole still counts.
+ */
+static void test_out_of_window_untouched(void **state)
+{
+	static struct t t;
+	static struct alg_ftp_conn before;
+	const char *fake = "227 Entering Passive Mode (192,168,0,254,4,1)\r\n";
+	uint32_t next, far[] = { ALG_FTP_WINDOW_MAX + 1, -(ALG_FTP_WINDOW_MAX + 1), 1U << 31,
+				 0x7fffffffU, 0x80000001U };
+	int i;
+
+	(void)state;
+	t_init(&t, ALG_FTP_FORWARD, 1000, 5000);
+	login(&t);
+	cl(&t, "PASV\r\n");
+	next = t.next[1];
+	assert_true(alg_ftp_in_window(&t.c, ALG_FTP_FROM_SERVER, next));
+	assert_true(alg_ftp_in_window(&t.c, ALG_FTP_FROM_SERVER, next + ALG_FTP_WINDOW_MAX));
+	assert_true(alg_ftp_in_window(&t.c, ALG_FTP_FROM_SERVER, next - ALG_FTP_WINDOW_MAX));
+	for (i = 0; i < (int)(sizeof(far) / sizeof(far[0])); i++)
+		assert_false(alg_ftp_in_window(&t.c, ALG_FTP_FROM_SERVER, next + far[i]));
+	before = t.c;
+	for (i = 0; i < 4 * ALG_FTP_GAP_DROPS_MAX; i++) {
+		uint32_t at = next + far[i % (sizeof(far) / sizeof(far[0]))];
+
+		assert_int_equal(t_send_at(&t, 1, at, fake, strlen(fake)), ALG_FTP_DROP);
+		expect_no_events(&t);
+		assert_int_equal(t_send_at(&t, 1, at, "", 0), ALG_FTP_DROP);	/* a pure ACK too */
+		assert_memory_equal(&t.c, &before, sizeof(before));
+	}
+	assert_int_equal(alg_ftp_get_state(&t.c), ALG_FTP_ST_INSPECT);
+	/* the real 227 is still the answer to that PASV */
+	sv(&t, "227 Entering Passive Mode (192,168,0,254,205,242)\r\n");
+	expect_open(&t, 0, R_ADDR, W_ADDR, 40000, S_IN, 52722);
+	/* a gap within the window counts as before */
+	next = t.next[1];
+	for (i = 0; i < ALG_FTP_GAP_DROPS_MAX; i++)
+		assert_int_equal(t_send_at(&t, 1, next + 100, "200 x\r\n", 7), ALG_FTP_DROP);
+	assert_int_equal(t_send_at(&t, 1, next + 100, "200 x\r\n", 7), ALG_FTP_PASS);
+	expect_opaque(&t, ALG_FTP_WHY_GAP);
+}
+
+/* Before any SYN or data of a direction there is no window to be out of. */
+static void test_window_unknown_start(void **state)
+{
+	struct alg_ftp_conn c;
+	struct alg_ftp_nat nat = { .mode = ALG_FTP_FORWARD };
+
+	(void)state;
+	alg_ftp_init(&c, &nat, NULL, NULL);
+	assert_true(alg_ftp_in_window(&c, ALG_FTP_FROM_CLIENT, 12345));
+	assert_true(alg_ftp_in_window(&c, ALG_FTP_FROM_SERVER, 0x80000000U));
+}
+
+/*
+ * An ack beyond every byte the ALG has seen of the stream it acknowledges
+ * is forged (or about bytes that went past the ALG): it is translated for
+ * forwarding but does not mark a rewrite acknowledged, which would let the
+ * flow be handed back to XDP while the rewrite may still need a replay.
+ */
+static void test_forged_ack_not_believed(void **state)
+{
+	struct t t;
+	uint32_t end;
+
+	(void)state;
+	t_init(&t, ALG_FTP_FORWARD, 1000, 5000);
+	login(&t);
+	cl(&t, "PASV\r\n");
+	assert_int_equal(sv(&t, "227 Entering Passive Mode (192,168,0,254,205,242)\r\n"),
+			 ALG_FTP_REWRITTEN);
+	assert_false(alg_ftp_rewrites_acked(&t.c));
+	end = t.next[1];	/* original; the client sees it 1 byte earlier */
+	alg_ftp_ack_in(&t.c, ALG_FTP_FROM_CLIENT, end + 100000);
+	alg_ftp_ack_in(&t.c, ALG_FTP_FROM_CLIENT, end - 1 + 1);	/* one byte more than was sent */
+	assert_false(alg_ftp_rewrites_acked(&t.c));
+	assert_int_equal(alg_ftp_ack_in(&t.c, ALG_FTP_FROM_CLIENT, end - 1), end);
+	assert_true(alg_ftp_rewrites_acked(&t.c));
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -1451,6 +1536,9 @@ int main(void)
 		cmocka_unit_test(test_event_overflow_gives_up),
 		cmocka_unit_test(test_replay_too_big_dropped),
 		cmocka_unit_test(test_conn_valid),
+		cmocka_unit_test(test_out_of_window_untouched),
+		cmocka_unit_test(test_window_unknown_start),
+		cmocka_unit_test(test_forged_ack_not_believed),
 		cmocka_unit_test(test_names),
 	};
 
