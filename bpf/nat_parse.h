@@ -101,11 +101,16 @@ static __always_inline int parse_icmp_error(void *data, void *data_end, struct n
 	if (in->version != 4 || in->ihl < 5)
 		return PARSE_MALFORMED;
 	if (in->ihl != 5)
-		return PARSE_NOT_OURS;	/* options in the inner header: not translated */
+		/* options in the quoted header: it cannot be translated, and
+		 * passed as it is it would carry an inside address out */
+		return PARSE_MALFORMED;
 	if (in->frag_off & bpf_htons(IP_OFFMASK_))
 		return PARSE_NOT_OURS;	/* no L4 header inside */
 	p->inner_l4_off = p->inner_l3_off + sizeof(*in);
-	if (data + p->inner_l4_off + 8 > data_end)
+	/* the quote must lie within the error's own datagram, not in bytes
+	 * that trail it in the frame */
+	if (data + p->inner_l4_off + 8 > data_end ||
+	    p->inner_l4_off + 8 > p->l3_off + p->tot_len)
 		return PARSE_MALFORMED;
 	p->key.saddr = in->saddr;
 	p->key.daddr = in->daddr;

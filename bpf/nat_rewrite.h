@@ -21,7 +21,14 @@
 struct nat_l4_fix {		/* pending outer-L4 checksum updates (tc only) */
 	__be32 old_saddr, new_saddr, old_daddr, new_daddr;
 	__be16 old_sport, new_sport, old_dport, new_dport;
+	__u8 chg;		/* FIX_* of the fields that changed: a new value of 0
+				 * (port 0, 0.0.0.0) is a change too */
 };
+
+#define FIX_SADDR	(1U << 0)
+#define FIX_DADDR	(1U << 1)
+#define FIX_SPORT	(1U << 2)
+#define FIX_DPORT	(1U << 3)
 
 static __always_inline __u32 l4_csum_off(__u8 proto)
 {
@@ -63,12 +70,14 @@ static __always_inline int nat_rewrite(void *ctx, bool is_tc, void *data, void *
 	if (iph->saddr != to->saddr) {
 		csum_replace4(&iph->check, iph->saddr, to->saddr);
 		fix.old_saddr = iph->saddr;
+		fix.chg |= FIX_SADDR;
 		fix.new_saddr = to->saddr;
 		iph->saddr = to->saddr;
 	}
 	if (iph->daddr != to->daddr) {
 		csum_replace4(&iph->check, iph->daddr, to->daddr);
 		fix.old_daddr = iph->daddr;
+		fix.chg |= FIX_DADDR;
 		fix.new_daddr = to->daddr;
 		iph->daddr = to->daddr;
 	}
@@ -95,26 +104,28 @@ static __always_inline int nat_rewrite(void *ctx, bool is_tc, void *data, void *
 		return -1;
 	if (pp[0] != to->sport) {
 		fix.old_sport = pp[0];
+		fix.chg |= FIX_SPORT;
 		fix.new_sport = to->sport;
 		pp[0] = to->sport;
 	}
 	if (pp[1] != to->dport) {
 		fix.old_dport = pp[1];
+		fix.chg |= FIX_DPORT;
 		fix.new_dport = to->dport;
 		pp[1] = to->dport;
 	}
 
 	if (!is_tc) {
 		if (proto == IPPROTO_UDP) {
-			if (fix.new_saddr) csum_replace4_udp(l4csum, fix.old_saddr, fix.new_saddr);
-			if (fix.new_daddr) csum_replace4_udp(l4csum, fix.old_daddr, fix.new_daddr);
-			if (fix.new_sport) csum_replace2_udp(l4csum, fix.old_sport, fix.new_sport);
-			if (fix.new_dport) csum_replace2_udp(l4csum, fix.old_dport, fix.new_dport);
+			if (fix.chg & FIX_SADDR) csum_replace4_udp(l4csum, fix.old_saddr, fix.new_saddr);
+			if (fix.chg & FIX_DADDR) csum_replace4_udp(l4csum, fix.old_daddr, fix.new_daddr);
+			if (fix.chg & FIX_SPORT) csum_replace2_udp(l4csum, fix.old_sport, fix.new_sport);
+			if (fix.chg & FIX_DPORT) csum_replace2_udp(l4csum, fix.old_dport, fix.new_dport);
 		} else {
-			if (fix.new_saddr) csum_replace4(l4csum, fix.old_saddr, fix.new_saddr);
-			if (fix.new_daddr) csum_replace4(l4csum, fix.old_daddr, fix.new_daddr);
-			if (fix.new_sport) csum_replace2(l4csum, fix.old_sport, fix.new_sport);
-			if (fix.new_dport) csum_replace2(l4csum, fix.old_dport, fix.new_dport);
+			if (fix.chg & FIX_SADDR) csum_replace4(l4csum, fix.old_saddr, fix.new_saddr);
+			if (fix.chg & FIX_DADDR) csum_replace4(l4csum, fix.old_daddr, fix.new_daddr);
+			if (fix.chg & FIX_SPORT) csum_replace2(l4csum, fix.old_sport, fix.new_sport);
+			if (fix.chg & FIX_DPORT) csum_replace2(l4csum, fix.old_dport, fix.new_dport);
 		}
 		return 0;
 	}
@@ -123,13 +134,13 @@ static __always_inline int nat_rewrite(void *ctx, bool is_tc, void *data, void *
 	__u32 off = l4_off + l4_csum_off(proto);
 	__u64 mm0 = proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
 
-	if (fix.new_saddr)
+	if (fix.chg & FIX_SADDR)
 		bpf_l4_csum_replace(ctx, off, fix.old_saddr, fix.new_saddr, mm0 | BPF_F_PSEUDO_HDR | 4);
-	if (fix.new_daddr)
+	if (fix.chg & FIX_DADDR)
 		bpf_l4_csum_replace(ctx, off, fix.old_daddr, fix.new_daddr, mm0 | BPF_F_PSEUDO_HDR | 4);
-	if (fix.new_sport)
+	if (fix.chg & FIX_SPORT)
 		bpf_l4_csum_replace(ctx, off, fix.old_sport, fix.new_sport, mm0 | 2);
-	if (fix.new_dport)
+	if (fix.chg & FIX_DPORT)
 		bpf_l4_csum_replace(ctx, off, fix.old_dport, fix.new_dport, mm0 | 2);
 	return 0;
 }

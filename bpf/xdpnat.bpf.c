@@ -350,12 +350,16 @@ static __always_inline int resolve_icmp_error(void *data, void *data_end, const 
  * forwarded), 0.0.0.0 (a DHCP client) has no route. */
 static __always_inline bool src_is_lan(void *ctx, __u32 ifindex, __be32 saddr)
 {
-	struct bpf_fib_lookup fib = { .family = AF_INET_, .ipv4_dst = saddr, .ifindex = ifindex };
+	/* tot_len: a minimal packet, so that the MTU check of the lookup
+	 * (on tc it would be the skb's length) never hides the route */
+	struct bpf_fib_lookup fib = { .family = AF_INET_, .ipv4_dst = saddr, .ifindex = ifindex,
+				      .tot_len = 20 };
 	struct nat_iface *out;
 	long rc;
 
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH &&
+	    rc != BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return false;
 	out = bpf_map_lookup_elem(&nat_ifaces, &fib.ifindex);
 	return out && out->role == NAT_IF_LAN;
@@ -367,14 +371,16 @@ static __always_inline bool src_is_lan(void *ctx, __u32 ifindex, __be32 saddr)
 static __always_inline bool inbound_refused(struct xdp_md *ctx, __u32 ifindex, __be32 daddr)
 {
 	struct nat_iface *wan = bpf_map_lookup_elem(&nat_ifaces, &ifindex);
-	struct bpf_fib_lookup fib = { .family = AF_INET_, .ipv4_dst = daddr, .ifindex = ifindex };
+	struct bpf_fib_lookup fib = { .family = AF_INET_, .ipv4_dst = daddr, .ifindex = ifindex,
+				      .tot_len = 20 };
 	struct nat_iface *out;
 	long rc;
 
 	if (!wan || !wan->masquerade || (wan->flags & NAT_IFACE_F_INBOUND_ACCEPT))
 		return false;
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH &&
+	    rc != BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return false;	/* the router's own, or unroutable: the kernel decides */
 	out = bpf_map_lookup_elem(&nat_ifaces, &fib.ifindex);
 	return out && out->role == NAT_IF_LAN;
