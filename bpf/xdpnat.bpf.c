@@ -322,7 +322,10 @@ static __always_inline int resolve_icmp_error(void *data, void *data_end, const 
 	v = bpf_map_lookup_elem(&nat_ct, &rk);
 	if (!v || v->dir == NAT_DIR_HAIRPIN_EGRESS)
 		return ACT_UNTOUCHED;
-	if (ct_from_lan(v) != hook_is_lan_to_wan(hook)) {
+	/* the wrong side, or an error about a hairpin (LAN to LAN) flow on
+	 * its way out of a WAN: not about anything we sent that way */
+	if (ct_from_lan(v) != hook_is_lan_to_wan(hook) ||
+	    (v->kind == NAT_KIND_HAIRPIN && hook == HOOK_TC_WAN)) {
 		STAT_INC(drop_spoofed);
 		return ACT_DROP;
 	}
@@ -334,10 +337,11 @@ static __always_inline int resolve_icmp_error(void *data, void *data_end, const 
 	vd->to_wan = hook_is_lan_to_wan(hook) && v->kind != NAT_KIND_HAIRPIN;
 	/* Whoever sent it: the flow's own endpoint, or a router between it
 	 * and us (an inside router's "fragmentation needed", an L3 switch's
-	 * "time exceeded"). Leaving by the WAN it speaks for the WAN address,
+	 * "time exceeded"). Leaving by the WAN, or about a hairpin flow (whose
+	 * client knows only the WAN address), it speaks for the WAN address,
 	 * as nf_nat_icmp_reply_translation does: no inside address leaks,
 	 * and path-MTU discovery behind that router keeps working. */
-	if (vd->to_wan || iph->saddr == p->key.daddr)
+	if (vd->to_wan || v->kind == NAT_KIND_HAIRPIN || iph->saddr == p->key.daddr)
 		vd->to.saddr = v->to_saddr;
 	vd->snat = vd->to.saddr != iph->saddr;
 	return ACT_XLATE;
