@@ -361,6 +361,11 @@ test_lexical(void **state)
 	/* '#' inside a word is not a comment */
 	expect_ok(BASE "ddns eth0 custom a.example.com url https://x.example/u?h=<fqdn>#frag\n");
 	assert_string_equal(cfg.ddns[0].url, "https://x.example/u?h=<fqdn>#frag");
+	/* inbound: drop unless said otherwise */
+	expect_ok(BASE "inbound eth0 accept\n");
+	assert_true(cfg.wans[0].inbound_accept);
+	expect_ok(BASE);
+	assert_false(cfg.wans[0].inbound_accept);
 	/* plain http:// is fine when no secret goes with it, or to this host */
 	expect_ok(BASE "ddns eth0 custom a.example.com url http://x.example/u?ip={addr}\n");
 	/* outbound, forward and ddns may come before their wan */
@@ -545,6 +550,9 @@ test_err_interfaces(void **state)
 		/* reported at the statement's line, after the whole file */
 		{ "outbound eth5\nlan eth6", 4, "outbound: eth5 is not a wan interface" },
 		{ "outbound eth2", 4, "outbound: eth2 is a lan (line 3), not a wan" },
+		{ "inbound eth5 accept\nlan eth6", 4, "inbound: eth5 is not a wan interface" },
+		{ "inbound eth0 maybe", 4, "inbound eth0: 'maybe' is neither accept nor drop" },
+		{ "inbound eth0 accept\ninbound eth0 drop", 5, "inbound eth0 already declared at line 4" },
 		{ "forward udp eth5 53 to 192.168.0.2\n# later", 4,
 		    "forward: eth5 is not a wan interface (no 'wan eth5' line)" },
 		{ "ddns eth2 custom a.example.com url https://x.example/", 4,

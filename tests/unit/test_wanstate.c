@@ -516,8 +516,10 @@ static void test_put_iface(void **state)
 	assert_int_equal(wanstate_set_addr(&ws, lo, in("10.5.0.2"), NULL), 0);
 	assert_int_equal(wanstate_set_gateway(&ws, lo, in("10.5.0.1")), 0);
 	cfg.wans[0].port_hi = 25000;
+	cfg.wans[0].inbound_accept = true;
 	assert_int_equal(wanstate_put_iface(&ws, lo, "lo", NAT_IF_WAN, 7), 0);	/* reload */
 	ifc = iface_get(m, lo);
+	assert_int_equal(ifc.flags, NAT_IFACE_F_INBOUND_ACCEPT);
 	assert_int_equal(ifc.addr, ip("10.5.0.2"));
 	assert_int_equal(ifc.gateway, ip("10.5.0.1"));
 	assert_int_equal(ifc.port_hi_host, 25000);
