@@ -8,7 +8,8 @@
  * with its exit status: the daemon runs with the data path attached (0);
  * the data path is attached but no daemon runs: flows are translated but
  * frozen, nothing expires and WAN address changes are not followed (1);
- * nothing is attached (2).
+ * nothing is attached (2). A running daemon whose FTP ALG thread stopped
+ * is degraded (3).
  */
 #include <limits.h>
 #include <stdbool.h>
@@ -219,6 +220,7 @@ int cli_status(const struct cli_ctx *c)
 	json_object *st = read_json_file(c->cfg, RUN_STATUS_FILE), *ddns;
 	int64_t uptime;
 	int detached, rc;
+	bool degraded;
 
 	if (!c->daemon_pid || !st) {
 		rc = status_no_daemon(c, st);
@@ -238,11 +240,17 @@ int cli_status(const struct cli_ctx *c)
 		cli_print_json(st);
 	else
 		status_print(st, uptime, true);
+	degraded = !strcmp(jstr(st, "alg", ""), "failed");
 	json_object_put(st);
 	if (detached) {
 		fprintf(stderr, "xdpnat: daemon runs but %d interface(s) lost the XDP program\n",
 			detached);
 		return 1;
+	}
+	if (degraded) {
+		fprintf(stderr, "xdpnat: degraded: the FTP ALG has stopped; FTP control flows "
+			"pass uninspected until a reload (SIGHUP) restarts it\n");
+		return 3;
 	}
 	return 0;
 }

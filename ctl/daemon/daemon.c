@@ -98,6 +98,21 @@ static void on_addr_event(void *arg, const struct addrwatch_event *ev)
 	x->status_dirty = true;
 }
 
+/* The ALG thread may stop on its own (it then hands its sessions back):
+ * status.json says the daemon is degraded until a reload restarts it. */
+static void alg_watch(struct daemon_ctx *x)
+{
+	const char *now = !x->alg ? "off" : alg_failed(x->alg) ? "failed" : "running";
+
+	if (x->st.alg && !strcmp(x->st.alg, now))
+		return;
+	if (!strcmp(now, "failed"))
+		nat_log("alg: the FTP ALG has stopped: degraded until a reload (SIGHUP) "
+			"restarts it; FTP control flows pass uninspected meanwhile");
+	x->st.alg = now;
+	x->status_dirty = true;
+}
+
 /* One GC step a second: GC_ENTRIES_PER_SEC entries of nat_ct, so a large
  * table costs the loop the same per second as a small one. */
 static void on_gc_tick(struct daemon_ctx *x)
@@ -108,6 +123,7 @@ static void on_gc_tick(struct daemon_ctx *x)
 
 	if (read(x->timer_fd, &expirations, sizeof(expirations)) < 0)
 		return;
+	alg_watch(x);
 	rc = gc_step(&x->maps, &x->gc, nat_now_ns(), GC_ENTRIES_PER_SEC, &r);
 	if (rc < 0 && !x->gc_failing)
 		nat_log("gc: %s (logged once until it recovers)", strerror(-rc));
@@ -240,6 +256,7 @@ static void on_reload(struct daemon_ctx *x)
 	} else if (loader_reload(x->d, &next, &ops) == 0) {
 		put_ifaces(x);
 		reload_alg(x);
+		alg_watch(x);
 		ddns_reload(x->ddns, &x->d->cfg);
 		addrwatch_dump(x->aw, on_addr_event, x);	/* addresses of added interfaces */
 		routegen_links(x);
@@ -472,6 +489,7 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 		return -1;
 	}
 	start_alg(x);	/* after daemon(): the ALG runs a thread */
+	alg_watch(x);
 	if (status_daemon_started(&x->st) || open_event_fds(x, mask))
 		return -1;
 	x->ddns = ddns_start(&d->cfg);

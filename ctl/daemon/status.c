@@ -139,6 +139,7 @@ int status_write(const struct daemon_status *st)
 	json_object_object_add(root, "started", json_object_new_int64(st->started));
 	if (st->stopped)
 		json_object_object_add(root, "stopped", json_object_new_int64(st->stopped_at));
+	json_object_object_add(root, "alg", json_object_new_string(st->alg ? st->alg : "off"));
 	json_object_object_add(root, "bpffs_mounted", json_object_new_string(d->bpffs_mounted));
 	json_object_object_add(root, "pin_dir_made", json_object_new_string(d->pin_dir_made));
 	json_object_object_add(root, "config", json_object_new_string(d->cfg.path));

@@ -27,6 +27,7 @@ struct daemon_status {
 	time_t started;			/* CLOCK_REALTIME */
 	bool pid_file_written;
 	bool stopped;			/* status.json says so */
+	const char *alg;		/* "running", "failed" (degraded) or "off" */
 	time_t stopped_at;
 };
 

@@ -194,7 +194,7 @@ check "status exits 0 from another ip netns exec" x status
 grep -q "rwan .*wan .*xdp native + tc .*192.0.2.1" "$TMP/out" && ok "status shows rwan, mode and address" \
 	|| { not_ok "status shows rwan, mode and address"; sed 's/^/# /' "$TMP/out"; }
 check "status exits 0 from outside the namespaces (joins the daemon's)" "$XDPNAT" status -c "$CONF"
-check "status --json parses" bash -c "ip netns exec $R $XDPNAT status --json -c $CONF | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"running\"] and len(d[\"interfaces\"]) == 2'"
+check "status --json parses" bash -c "ip netns exec $R $XDPNAT status --json -c $CONF | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"running\"] and len(d[\"interfaces\"]) == 2 and d[\"alg\"] == \"off\"'"
 
 # ddns.json is the DDNS worker's; status shows what it says.
 printf '[{"name":"nat.example.com","wan":"rwan","provider":"dyndns2","last_address":"192.0.2.1","last_result":"good","last_time":1795700000,"next_attempt":1797860000,"state":"ok"}]\n' >"$RUN/ddns.json"

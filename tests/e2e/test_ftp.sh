@@ -43,6 +43,9 @@ e2e_xdpnat_start router "$CONF" || { e2e_fail "xdpnat starts with alg ftp"; e2e_
 e2e_wait_for -t 5 grep -q "alg: FTP ALG running" "$E2E_XDPNAT_LOG" \
 	&& e2e_ok "xdpnat starts with alg ftp, AF_XDP sockets open" \
 	|| e2e_fail "xdpnat starts with alg ftp, AF_XDP sockets open" "$(cat "$E2E_XDPNAT_LOG")"
+alg_state=$(e2e_xdpnat status --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["alg"])')
+[ "$alg_state" = running ] && e2e_ok "status reports the ALG running (not degraded)" \
+	|| e2e_fail "status reports the ALG running (not degraded)" "alg: $alg_state"
 
 # ------------------------------------------------------------------ A
 ftp_server inet 203.0.113.10 inet
