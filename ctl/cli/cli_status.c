@@ -188,9 +188,10 @@ static int status_no_daemon(const struct cli_ctx *c, json_object *st)
 	char path[PATH_MAX], when[32];
 	struct stat sb;
 
-	for (int i = 0; i < total; i++)
-		n += ours_attached(i < cfg->nwans ? cfg->wans[i].ifname
-						  : cfg->lans[i - cfg->nwans].ifname);
+	const char *name;
+
+	for (int i = 0; (name = cfg_iface_name(cfg, i)); i++)
+		n += ours_attached(name);
 	if (!since && st && !run_path(path, sizeof(path), cfg->run_dir, RUN_STATUS_FILE) &&
 	    !stat(path, &sb))
 		since = sb.st_mtime;	/* killed: the last time it wrote its status */

@@ -1163,3 +1163,13 @@ cfg_ddns_provider_name(enum cfg_ddns_provider p)
 		return "unknown";
 	return providers[p].name;
 }
+
+const char *
+cfg_iface_name(const struct xdpnat_config *cfg, int i)
+{
+	if (i < cfg->nwans)
+		return cfg->wans[i].ifname;
+	if (i < cfg->nwans + cfg->nlans)
+		return cfg->lans[i - cfg->nwans].ifname;
+	return NULL;
+}

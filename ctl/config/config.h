@@ -140,6 +140,10 @@ int cfg_parse_string(struct xdpnat_config *cfg, const char *name, const char *te
 uint16_t cfg_forward_map(const struct cfg_forward *f, uint16_t port);
 
 const struct cfg_wan *cfg_find_wan(const struct xdpnat_config *cfg, const char *ifname);
+
+/* The name of the i-th interface of the file, WANs first, NULL past the
+ * last (i from 0): every `wan` and `lan` in one loop. */
+const char *cfg_iface_name(const struct xdpnat_config *cfg, int i);
 const char *cfg_ddns_provider_name(enum cfg_ddns_provider p);
 
 #endif /* XDPNAT_CONFIG_H */

@@ -583,8 +583,9 @@ int daemon_detach(const char *config_path)
 			n += loader_detach_ours(rec.links[i].ifname, ifindex,
 						rec.links[i].clsact_created);
 	}
-	for (int i = 0; i < cfg.nwans + cfg.nlans; i++) {
-		const char *name = i < cfg.nwans ? cfg.wans[i].ifname : cfg.lans[i - cfg.nwans].ifname;
+	const char *name;
+
+	for (int i = 0; (name = cfg_iface_name(&cfg, i)); i++) {
 		int ifindex = (int)if_nametoindex(name);
 		bool done = false;
 

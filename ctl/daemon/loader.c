@@ -118,11 +118,9 @@ static int prog_map_fd(int prog_fd, const char *name)
 static int previous_map_fd(const struct nat_daemon *d, const char *name)
 {
 	char path[PATH_MAX];
-	int nifs = d->cfg.nwans + d->cfg.nlans;
+	const char *ifname;
 
-	for (int i = 0; i < nifs; i++) {
-		const char *ifname = i < d->cfg.nwans ? d->cfg.wans[i].ifname
-						      : d->cfg.lans[i - d->cfg.nwans].ifname;
+	for (int i = 0; (ifname = cfg_iface_name(&d->cfg, i)); i++) {
 		int ifindex = (int)if_nametoindex(ifname), prog_fd, fd;
 		LIBBPF_OPTS(bpf_xdp_query_opts, q);
 
