@@ -309,8 +309,8 @@ static __always_inline void ct_account(struct nat_ct_value *v, const struct nat_
 		 * way it ends: NAT_CT_F_GATE_COUNTED says it holds one. */
 		gate_peers(v, p, &raddr, &inside);
 		if (v->state == NAT_CT_ESTABLISHED && !(v->flags & NAT_CT_F_GATE_COUNTED)) {
-			gate_update(raddr, inside, 1);
-			ct_set_state_flags(v, IPPROTO_TCP, v->state, NAT_CT_F_GATE_COUNTED, 0);
+			if (gate_update(raddr, inside, 1))
+				ct_set_state_flags(v, IPPROTO_TCP, v->state, NAT_CT_F_GATE_COUNTED, 0);
 		} else if (v->state == NAT_CT_CLOSING && (v->flags & NAT_CT_F_GATE_COUNTED)) {
 			gate_update(raddr, inside, -1);
 			ct_set_state_flags(v, IPPROTO_TCP, v->state, 0, NAT_CT_F_GATE_COUNTED);
@@ -318,56 +318,168 @@ static __always_inline void ct_account(struct nat_ct_value *v, const struct nat_
 	}
 }
 
+/* seq lies in [lo, hi], modulo 2^32 */
+static __always_inline bool seq_between(__u32 seq, __u32 lo, __u32 hi)
+{
+	return seq - lo <= hi - lo;
+}
+
+/*
+ * Follow this direction's sequence space (see NAT_TCP_MAX_ADVANCE in
+ * include/xdpnat.h); false if the segment is out of window. Only the own
+ * entry is read: the per-packet cost is a few compares. SYNs and RSTs are
+ * judged by their own rules in ct_account_tcp().
+ */
+static __always_inline bool ct_track(struct nat_ct_value *v, const struct nat_pkt *p)
+{
+	__u8 need = NAT_CT_F_TD_END | ((p->tcp_flags & TCP_ACK_) ? NAT_CT_F_TD_ACK : 0);
+
+	if (p->tcp_flags & (TCP_SYN_ | TCP_RST_))
+		return true;
+	if ((v->flags & need) != need) {
+		/* picked up mid-stream (a flow adopted from an older build,
+		 * or this direction's first segment after the handshake) */
+		if (!(v->flags & NAT_CT_F_TD_END))
+			v->td_end = p->tcp_end;
+		if (!(v->flags & NAT_CT_F_TD_ACK))
+			v->td_ack = p->tcp_ack;
+		v->flags |= need;
+		return true;
+	}
+	if (!seq_between(p->tcp_seq, v->td_end - NAT_TCP_MAX_ADVANCE,
+			 v->td_end + NAT_TCP_MAX_ADVANCE))
+		return false;
+	if ((__s32)(p->tcp_end - v->td_end) > 0 && !(p->tcp_flags & TCP_FIN_))
+		v->td_end = p->tcp_end;	/* a FIN's end: once ct_account_tcp accepts it */
+	if ((p->tcp_flags & TCP_ACK_) && (__s32)(p->tcp_ack - v->td_ack) > 0 &&
+	    p->tcp_ack - v->td_ack <= NAT_TCP_MAX_ADVANCE)
+		v->td_ack = p->tcp_ack;
+	return true;
+}
+
+/*
+ * May this RST or FIN (from the direction of v; t is the other entry)
+ * change the flow's state? Its sequence number must lie between what the
+ * other side acknowledged and what this side sent (a FIN may be up to
+ * `slack` beyond). What is not known yet is not held against it.
+ */
+static __always_inline bool ct_close_in_window(const struct nat_ct_value *v,
+					       const struct nat_ct_value *t,
+					       const struct nat_pkt *p, __u32 slack)
+{
+	__u32 lo, hi = v->td_end;
+
+	if (!(v->flags & NAT_CT_F_TD_END))
+		return true;
+	if (v->flags & (NAT_CT_F_ALG | NAT_CT_F_SEQADJ)) {
+		/* the ALG shifts sequence numbers between the two sides, so
+		 * the other side's acks are in another space: this side's
+		 * own, a window below what it sent */
+		lo = hi - NAT_TCP_FIN_SLACK;
+	} else if (t && (t->flags & NAT_CT_F_TD_ACK)) {
+		lo = t->td_ack;
+		if ((__s32)(hi - lo) < 0) {	/* acknowledged more than seen here */
+			lo = hi;
+			hi = t->td_ack;
+		}
+	} else {
+		lo = hi - 1;	/* nothing acknowledged yet: the next number */
+	}
+	return seq_between(p->tcp_seq, lo, hi + slack);
+}
+
 static __always_inline void ct_account_tcp(struct nat_ct_value *v, const struct nat_pkt *p, __u8 dir)
 {
-	if (p->tcp_flags & TCP_RST_) {
-		if (v->state != NAT_CT_CLOSING)
-			ct_set_state(v, IPPROTO_TCP, NAT_CT_CLOSING);
+	__u8 fl = p->tcp_flags;
+	struct nat_ct_key twin;
+	struct nat_ct_value *t;
+
+	if (!ct_track(v, p))
+		goto out_of_window;
+	/* The common case, a segment of an established flow, stops here. */
+	if (!(fl & (TCP_SYN_ | TCP_FIN_ | TCP_RST_)) && v->state != NAT_CT_SYN_RECV)
+		return;
+
+	ct_twin_key(&twin, v, IPPROTO_TCP);
+	t = bpf_map_lookup_elem(&nat_ct, &twin);
+
+	if (fl & TCP_RST_) {
+		if (v->state == NAT_CT_CLOSING)
+			return;
+		if (v->state == NAT_CT_SYN_SENT && dir == NAT_DIR_REPLY) {
+			/* refusing the SYN: it must acknowledge it */
+			if (!(fl & TCP_ACK_) ||
+			    (t && (t->flags & NAT_CT_F_TD_END) && p->tcp_ack != t->td_end))
+				goto out_of_window;
+		} else if (!ct_close_in_window(v, t, p, 0)) {
+			goto out_of_window;
+		}
+		ct_set_state(v, IPPROTO_TCP, NAT_CT_CLOSING);
 		return;
 	}
-	if (p->tcp_flags & TCP_FIN_) {
-		struct nat_ct_key twin;
-		struct nat_ct_value *t;
-
+	if (fl & TCP_FIN_) {
+		if (!ct_close_in_window(v, t, p, NAT_TCP_FIN_SLACK))
+			goto out_of_window;
+		if ((__s32)(p->tcp_end - v->td_end) > 0)
+			v->td_end = p->tcp_end;
 		v->flags |= NAT_CT_F_FIN;
-		ct_twin_key(&twin, v, IPPROTO_TCP);
-		t = bpf_map_lookup_elem(&nat_ct, &twin);
 		if (t && (t->flags & NAT_CT_F_FIN))
 			ct_set_state(v, IPPROTO_TCP, NAT_CT_CLOSING);
 		else if (v->state < NAT_CT_FIN_WAIT)
 			ct_set_state(v, IPPROTO_TCP, NAT_CT_FIN_WAIT);
 		return;
 	}
-	/* The handshake: the SYN-ACK makes it SYN_RECV, the originator's ACK
+	/* The handshake: the SYN-ACK (acknowledging the SYN) makes it
+	 * SYN_RECV, the originator's ACK (acknowledging the SYN-ACK)
 	 * established. A spoofed SYN draws a SYN-ACK from an inside server
 	 * but never the ACK, so its flow keeps the short SYN timeout and
-	 * stays evictable (nat_unassured). */
-	if (v->state == NAT_CT_SYN_SENT && dir == NAT_DIR_REPLY &&
-	    (p->tcp_flags & (TCP_SYN_ | TCP_ACK_)) == (TCP_SYN_ | TCP_ACK_))
-		ct_set_state(v, IPPROTO_TCP, NAT_CT_SYN_RECV);
-	else if (v->state == NAT_CT_SYN_RECV && dir == NAT_DIR_ORIG &&
-		 (p->tcp_flags & (TCP_SYN_ | TCP_ACK_)) == TCP_ACK_)
-		ct_set_state(v, IPPROTO_TCP, NAT_CT_ESTABLISHED);
-	else if (v->state == NAT_CT_CLOSING && (p->tcp_flags & TCP_SYN_) &&
-		 !(p->tcp_flags & TCP_ACK_) && dir == NAT_DIR_ORIG) {
-		/* a new connection reusing the tuple of a closed one: forget
-		 * the old FINs, and an FTP control flow's opaque state and
-		 * sequence offsets (the ALG inspects the new one afresh) */
-		const __u8 stale = NAT_CT_F_FIN | NAT_CT_F_OPAQUE | NAT_CT_F_SEQADJ;
-		struct nat_ct_key twin;
-		struct nat_ct_value *t;
+	 * stays evictable (nat_unassured); a blind ACK does not fit. */
+	if (fl & TCP_SYN_) {
+		if (dir == NAT_DIR_ORIG && !(fl & TCP_ACK_)) {
+			if (v->state == NAT_CT_CLOSING) {
+				/* a new connection reusing the tuple of a closed
+				 * one: forget the old FINs, sequence space, and an
+				 * FTP control flow's opaque state and offsets (the
+				 * ALG inspects the new one afresh) */
+				const __u8 stale = NAT_CT_F_FIN | NAT_CT_F_OPAQUE | NAT_CT_F_SEQADJ |
+						   NAT_CT_F_TD_END | NAT_CT_F_TD_ACK;
 
-		v->flags &= ~stale;
-		v->state = NAT_CT_SYN_SENT;
-		ct_twin_key(&twin, v, IPPROTO_TCP);
-		t = bpf_map_lookup_elem(&nat_ct, &twin);
-		if (t) {
-			t->flags &= ~stale;
-			t->state = NAT_CT_SYN_SENT;
+				v->flags &= ~stale;
+				v->state = NAT_CT_SYN_SENT;
+				if (t) {
+					t->flags &= ~stale;
+					t->state = NAT_CT_SYN_SENT;
+				}
+				if (v->flags & NAT_CT_F_ALG)
+					bpf_map_delete_elem(&nat_alg, &p->key);	/* v is ORIG here */
+			}
+			if (v->state == NAT_CT_SYN_SENT && !(v->flags & NAT_CT_F_TD_END)) {
+				v->td_end = p->tcp_end;
+				v->flags |= NAT_CT_F_TD_END;
+			}
+			return;
 		}
-		if (v->flags & NAT_CT_F_ALG)
-			bpf_map_delete_elem(&nat_alg, &p->key);	/* v is the ORIG entry here */
+		if (dir == NAT_DIR_REPLY && (fl & TCP_ACK_) && v->state == NAT_CT_SYN_SENT) {
+			if (t && (t->flags & NAT_CT_F_TD_END) && p->tcp_ack != t->td_end)
+				goto out_of_window;
+			v->td_end = p->tcp_end;
+			v->td_ack = p->tcp_ack;
+			v->flags |= NAT_CT_F_TD_END | NAT_CT_F_TD_ACK;
+			ct_set_state(v, IPPROTO_TCP, NAT_CT_SYN_RECV);
+		}
+		return;
 	}
+	if (v->state == NAT_CT_SYN_RECV && dir == NAT_DIR_ORIG && (fl & TCP_ACK_)) {
+		if (t && (t->flags & NAT_CT_F_TD_END) && p->tcp_ack != t->td_end)
+			goto out_of_window;
+		v->td_ack = p->tcp_ack;	/* over whatever a blind ACK left */
+		v->flags |= NAT_CT_F_TD_ACK;
+		ct_set_state(v, IPPROTO_TCP, NAT_CT_ESTABLISHED);
+	}
+	return;
+
+out_of_window:
+	STAT_INC(tcp_out_of_window);
 }
 
 /* May this packet create a flow? TCP only with a bare SYN; ICMP only an

@@ -12,7 +12,8 @@
 
 #include "nat_globals.h"
 
-static __always_inline void gate_update(__be32 raddr, __be32 inside, int delta)
+/* False if the count could not be taken (nat_gate full). */
+static __always_inline bool gate_update(__be32 raddr, __be32 inside, int delta)
 {
 	struct nat_gate_key gk = { .raddr = raddr, .inside_addr = inside };
 	struct nat_gate_value *g, init = {};
@@ -20,17 +21,22 @@ static __always_inline void gate_update(__be32 raddr, __be32 inside, int delta)
 	g = bpf_map_lookup_elem(&nat_gate, &gk);
 	if (!g) {
 		if (delta < 0)
-			return;
+			return true;
 		bpf_map_update_elem(&nat_gate, &gk, &init, BPF_NOEXIST);
 		g = bpf_map_lookup_elem(&nat_gate, &gk);
-		if (!g)
-			return;
+		if (!g) {
+			/* full: only sessions past a real handshake hold an
+			 * entry, so only that many peers can fill it */
+			STAT_INC(gate_full);
+			return false;
+		}
 	}
 	if (delta > 0)
 		__sync_fetch_and_add(&g->sessions, 1);
 	else if (g->sessions)
 		__sync_fetch_and_sub(&g->sessions, 1);
 	g->last_seen = bpf_ktime_get_ns();
+	return true;
 }
 
 static __always_inline bool gate_open(__be32 raddr, __be32 inside)

@@ -52,6 +52,9 @@ struct nat_pkt {
 	__u8 ttl;
 	__u8 has_options;
 	__u8 pad[2];
+	__u32 tcp_seq;		/* TCP, host order: sequence number */
+	__u32 tcp_end;		/* ... plus payload length, SYN and FIN */
+	__u32 tcp_ack;		/* ... acknowledgment number */
 };
 
 /* Tuple of a TCP/UDP/ICMP-echo header at l4; ICMP echo ids follow the
@@ -159,6 +162,11 @@ static __always_inline int nat_parse(void *data, void *data_end, __u32 pkt_len, 
 	p->l4_off = ETH_HLEN_ + ihl;
 	l4_len = p->tot_len - ihl;
 
+	/* Meaningful for TCP only. Set on every path from a packet word, not
+	 * left zero: the verifier cannot prune a path whose stack holds
+	 * zeros against one that holds unknown bytes, and the zeros of
+	 * UDP and ICMP packets made it explore half the program again. */
+	p->tcp_seq = p->tcp_end = p->tcp_ack = iph->saddr;
 	frag_off = bpf_ntohs(iph->frag_off);
 	if (frag_off & IP_OFFMASK_) {
 		p->frag = FRAG_LATER;
@@ -178,6 +186,13 @@ static __always_inline int nat_parse(void *data, void *data_end, __u32 pkt_len, 
 		if (th->doff < 5 || th->doff * 4 > l4_len)
 			return PARSE_MALFORMED;
 		p->tcp_flags = ((__u8 *)th)[13];
+		p->tcp_seq = bpf_ntohl(th->seq);
+		p->tcp_ack = bpf_ntohl(th->ack_seq);
+		/* the first fragment's tot_len is its own, not the datagram's:
+		 * its end is not known (nor needed, only a bare segment moves
+		 * state) */
+		p->tcp_end = p->tcp_seq + (l4_len - th->doff * 4) +
+			     !!(p->tcp_flags & TCP_SYN_) + !!(p->tcp_flags & TCP_FIN_);
 		break;
 	}
 	case IPPROTO_UDP: {

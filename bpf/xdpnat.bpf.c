@@ -120,9 +120,62 @@ static __always_inline int ct_create_ctl(struct ct_new *n, struct nat_ct_value *
 	return act;
 }
 
-/* A connection from the Internet to a WAN address: an FTP expectation or a
- * port forward. */
-static __always_inline int new_from_wan(const struct nat_pkt *p, __u32 ifindex,
+/* Does addr belong to a host behind one of our LAN interfaces? Asked of
+ * the FIB as if a packet to saddr had come in on this WAN (an output
+ * lookup would be bound to this WAN as its output interface): LAN hosts
+ * route to a LAN interface, the router's own addresses are local (not
+ * forwarded), 0.0.0.0 (a DHCP client) has no route. */
+static __always_inline bool addr_is_lan(void *ctx, __u32 ifindex, __be32 addr)
+{
+	/* tot_len: a minimal packet, so that the MTU check of the lookup
+	 * (on tc it would be the skb's length) never hides the route */
+	struct bpf_fib_lookup fib = { .family = AF_INET_, .ipv4_dst = addr, .ifindex = ifindex,
+				      .tot_len = 20 };
+	struct nat_iface *out;
+	long rc;
+
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH &&
+	    rc != BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return false;
+	out = bpf_map_lookup_elem(&nat_ifaces, &fib.ifindex);
+	return out && out->role == NAT_IF_LAN;
+}
+
+/* Unsolicited from WAN `ifindex` (no flow, forward, expectation) to a
+ * host behind one of our LANs: refused unless that WAN routes inbound
+ * (`inbound <wan> accept`, or no `outbound`: a routed uplink). */
+static __always_inline bool inbound_refused(struct xdp_md *ctx, __u32 ifindex, __be32 daddr)
+{
+	struct nat_iface *wan = bpf_map_lookup_elem(&nat_ifaces, &ifindex);
+
+	if (!wan || !wan->masquerade || (wan->flags & NAT_IFACE_F_INBOUND_ACCEPT))
+		return false;
+	return addr_is_lan(ctx, ifindex, daddr);	/* else the router's own, or unroutable:
+							 * the kernel decides */
+}
+
+/*
+ * `inbound <wan> accept` on a masquerading WAN: a connection from the
+ * Internet to a LAN address is routed as it is, and tracked (kind ROUTED,
+ * nothing translated), so that its replies leave that WAN untranslated
+ * instead of being masqueraded or stopped by the leak guard.
+ */
+static __always_inline int new_routed(void *ctx, const struct nat_pkt *p, __u32 ifindex,
+				      const struct nat_iface *iif, struct nat_ct_value **v)
+{
+	struct ct_new n = { .key = p->key, .to = p->key, .wan_ifindex = ifindex,
+			    .kind = NAT_KIND_ROUTED };
+
+	if (!iif->masquerade || !(iif->flags & NAT_IFACE_F_INBOUND_ACCEPT) ||
+	    !addr_is_lan(ctx, ifindex, p->key.daddr))
+		return ACT_UNTOUCHED;
+	return ct_new_result(ct_create(&n, v));
+}
+
+/* A connection from the Internet: to a WAN address, an FTP expectation or
+ * a port forward; to a LAN address, routed (new_routed). */
+static __always_inline int new_from_wan(void *ctx, const struct nat_pkt *p, __u32 ifindex,
 					struct nat_ct_value **v)
 {
 	struct nat_iface *iif = bpf_map_lookup_elem(&nat_ifaces, &ifindex);
@@ -135,9 +188,11 @@ static __always_inline int new_from_wan(const struct nat_pkt *p, __u32 ifindex,
 	struct nat_expect_value *e;
 	struct nat_fwd_value *f;
 
-	if (!iif || !iif->addr || p->key.daddr != iif->addr || p->key.proto == IPPROTO_ICMP)
+	if (!iif || !ct_may_create(p))
 		return ACT_UNTOUCHED;
-	if (!ct_may_create(p))
+	if (!iif->addr || p->key.daddr != iif->addr)
+		return new_routed(ctx, p, ifindex, iif, v);
+	if (p->key.proto == IPPROTO_ICMP)
 		return ACT_UNTOUCHED;
 
 	e = bpf_map_lookup_elem(&nat_expect, &ek);
@@ -347,49 +402,6 @@ static __always_inline int resolve_icmp_error(void *data, void *data_end, const 
 	return ACT_XLATE;
 }
 
-/* Does saddr belong to a host behind one of our LAN interfaces? Asked of
- * the FIB as if a packet to saddr had come in on this WAN (an output
- * lookup would be bound to this WAN as its output interface): LAN hosts
- * route to a LAN interface, the router's own addresses are local (not
- * forwarded), 0.0.0.0 (a DHCP client) has no route. */
-static __always_inline bool src_is_lan(void *ctx, __u32 ifindex, __be32 saddr)
-{
-	/* tot_len: a minimal packet, so that the MTU check of the lookup
-	 * (on tc it would be the skb's length) never hides the route */
-	struct bpf_fib_lookup fib = { .family = AF_INET_, .ipv4_dst = saddr, .ifindex = ifindex,
-				      .tot_len = 20 };
-	struct nat_iface *out;
-	long rc;
-
-	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH &&
-	    rc != BPF_FIB_LKUP_RET_FRAG_NEEDED)
-		return false;
-	out = bpf_map_lookup_elem(&nat_ifaces, &fib.ifindex);
-	return out && out->role == NAT_IF_LAN;
-}
-
-/* Unsolicited from WAN `ifindex` (no flow, forward, expectation) to a
- * host behind one of our LANs: refused unless that WAN routes inbound
- * (`inbound <wan> accept`, or no `outbound`: a routed uplink). */
-static __always_inline bool inbound_refused(struct xdp_md *ctx, __u32 ifindex, __be32 daddr)
-{
-	struct nat_iface *wan = bpf_map_lookup_elem(&nat_ifaces, &ifindex);
-	struct bpf_fib_lookup fib = { .family = AF_INET_, .ipv4_dst = daddr, .ifindex = ifindex,
-				      .tot_len = 20 };
-	struct nat_iface *out;
-	long rc;
-
-	if (!wan || !wan->masquerade || (wan->flags & NAT_IFACE_F_INBOUND_ACCEPT))
-		return false;
-	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH &&
-	    rc != BPF_FIB_LKUP_RET_FRAG_NEEDED)
-		return false;	/* the router's own, or unroutable: the kernel decides */
-	out = bpf_map_lookup_elem(&nat_ifaces, &fib.ifindex);
-	return out && out->role == NAT_IF_LAN;
-}
-
 /*
  * Find (or create) what this packet becomes. Counts drops; the caller
  * counts what it does with a translation.
@@ -420,11 +432,11 @@ static __always_inline int nat_resolve(void *ctx, void *data, void *data_end, st
 	}
 	if (!v) {
 		if (hook == HOOK_XDP_WAN)
-			act = new_from_wan(p, ifindex, &v);
+			act = new_from_wan(ctx, p, ifindex, &v);
 		else if (hook == HOOK_XDP_LAN)
 			act = new_from_lan(ctx, p, ifindex, iph->tos, &v);
 		else if (hook == HOOK_TC_WAN && ct_may_create(p) &&
-			 src_is_lan(ctx, ifindex, p->key.saddr))
+			 addr_is_lan(ctx, ifindex, p->key.saddr))
 			act = new_masquerade(p, ifindex, &v);	/* never the router's own */
 		else
 			act = ACT_UNTOUCHED;
@@ -742,7 +754,7 @@ static __always_inline int tc_wan_untranslated(struct __sk_buff *skb, const stru
 		return TC_ACT_OK_;
 	if (bpf_map_lookup_elem(&nat_wanaddr, &saddr))
 		return TC_ACT_OK_;
-	return src_is_lan(skb, skb->ifindex, saddr) ? TC_ACT_SHOT_ : TC_ACT_OK_;
+	return addr_is_lan(skb, skb->ifindex, saddr) ? TC_ACT_SHOT_ : TC_ACT_OK_;
 }
 
 SEC("tc")

@@ -298,12 +298,15 @@ struct nat_ct_value {
 	__u8 state;			/* enum nat_ct_state, kept equal in both entries */
 	__u8 flags;			/* NAT_CT_F_* */
 	struct nat_nh nh;		/* next-hop cache (XDP fast path) */
+	__u32 td_end;			/* TCP, this direction: highest seq + length sent
+					 * (valid with NAT_CT_F_TD_END) */
+	__u32 td_ack;			/* TCP, this direction: highest ack sent, i.e. what
+					 * it has received of the other (NAT_CT_F_TD_ACK) */
 };
 
 /*
  * Time in nat_ct is kept in ticks of 2^21 ns (about 2.1 ms) of
- * CLOCK_MONOTONIC, in 32 bits: 48 bytes per entry keep a flow at 256
- * bytes. The counter wraps every 104 days; differences are taken modulo
+ * CLOCK_MONOTONIC, in 32 bits, which keeps an entry at 56 bytes. The counter wraps every 104 days; differences are taken modulo
  * 2^32 and read as signed, which is right for any idle time below 52 days
  * (timeouts are at most 30).
  */
@@ -341,6 +344,7 @@ enum nat_ct_kind {
 	NAT_KIND_FORWARD = 2,		/* WAN -> inside host, destination translated */
 	NAT_KIND_HAIRPIN = 3,		/* LAN -> WAN address -> inside host, both translated */
 	NAT_KIND_EXPECT = 4,		/* data connection admitted by the FTP ALG */
+	NAT_KIND_ROUTED = 5,		/* WAN -> LAN address, `inbound accept`: untranslated */
 };
 
 enum nat_ct_state {
@@ -372,6 +376,29 @@ static inline int nat_ct_assured(__u8 proto, __u8 state)
 #define NAT_CT_F_GATE		(1U << 3)	/* FTP control session: counted in nat_gate */
 #define NAT_CT_F_SEQADJ		(1U << 4)	/* apply nat_alg's sequence offsets (opaque ALG flow) */
 #define NAT_CT_F_GATE_COUNTED	(1U << 5)	/* this session holds one count in nat_gate */
+#define NAT_CT_F_TD_END		(1U << 6)	/* td_end is known (this entry only, not its twin) */
+#define NAT_CT_F_TD_ACK		(1U << 7)	/* td_ack is known (this entry only) */
+
+/*
+ * The TCP window check (RFC 5961's idea from the middle of the path, after
+ * nf_conntrack's tcp_in_window): each entry follows its direction's
+ * sequence space in td_end and td_ack, from the handshake on (an entry
+ * adopted without them picks them up from its next segment).
+ *  - A segment whose sequence number lies more than NAT_TCP_MAX_ADVANCE
+ *    from td_end is out of window: forwarded (the endpoint decides), never
+ *    allowed to change state, counted in tcp_out_of_window.
+ *  - A RST changes state only if its sequence number lies between what
+ *    the other side has acknowledged and what this side has sent; a FIN
+ *    only up to NAT_TCP_FIN_SLACK beyond that. An idle connection so
+ *    accepts one sequence number for a RST, where a blind attacker
+ *    guesses among 2^32. A legitimate RST that misses (data lost before
+ *    the router) draws a challenge ACK from the peer (RFC 5961), whose
+ *    answer is in window.
+ *  - The handshake moves on only with the right acknowledgment: the
+ *    SYN-ACK must acknowledge the SYN, the last ACK the SYN-ACK.
+ */
+#define NAT_TCP_MAX_ADVANCE	(1U << 24)	/* 16 MiB in flight between two segments */
+#define NAT_TCP_FIN_SLACK	65535U
 
 /*
  * nat_unassured: ARRAY used as a ring, value struct nat_ct_key: the ORIG
@@ -467,6 +494,9 @@ struct nat_stats {
 	__u64 drop_inbound;		/* unsolicited from a WAN to a LAN address (inbound drop) */
 	__u64 drop_spoofed;		/* matched a flow, but arrived on the other side's interface */
 	__u64 frag_src_limited;		/* first fragments not recorded: their source is over its rate */
+	__u64 tcp_out_of_window;	/* TCP segments outside the tracked window: forwarded,
+					 * state untouched (a forged RST or FIN lands here) */
+	__u64 gate_full;		/* an FTP control session not counted: nat_gate full */
 };
 
 /* nat_ctl_stats: ARRAY, one entry, written by the controller only. */

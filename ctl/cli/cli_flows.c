@@ -55,6 +55,7 @@ static const char *kind_name(uint8_t kind)
 	case NAT_KIND_FORWARD: return "forward";
 	case NAT_KIND_HAIRPIN: return "hairpin";
 	case NAT_KIND_EXPECT: return "expect";
+	case NAT_KIND_ROUTED: return "routed";
 	}
 	return "?";
 }

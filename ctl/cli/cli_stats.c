@@ -37,6 +37,8 @@ static const struct counter_field stats_fields[] = {
 	STATS_FIELD(alg_off_passed), STATS_FIELD(drop_alg_no_route), STATS_FIELD(expect_used),
 	STATS_FIELD(ct_evicted), STATS_FIELD(drop_inbound), STATS_FIELD(drop_spoofed),
 	STATS_FIELD(frag_src_limited),
+	STATS_FIELD(tcp_out_of_window),
+	STATS_FIELD(gate_full),
 };
 _Static_assert(sizeof(stats_fields) / sizeof(stats_fields[0]) ==
 	       sizeof(struct nat_stats) / sizeof(__u64), "every nat_stats field is listed");

@@ -127,6 +127,40 @@ static void frame(__u8 *f, const __u8 *smac, const __u8 *dmac, __u32 saddr, __u3
 	memcpy(udp + 6, &c, 2);
 }
 
+/* The same frame as a TCP segment of an established connection (ACK,
+ * seq 1001, ack 5001, 10 bytes of data): what the window check reads. */
+static void frame_tcp(__u8 *f, const __u8 *smac, const __u8 *dmac, __u32 saddr, __u32 daddr,
+		      __u16 sport, __u16 dport)
+{
+	memset(f, 0, BENCH_FRAME_LEN);
+	memcpy(f, dmac, 6);
+	memcpy(f + 6, smac, 6);
+	f[12] = 0x08;
+	__u8 *ip = f + 14, *tcp = ip + 20;
+	int tcplen = BENCH_FRAME_LEN - 34;
+	ip[0] = 0x45;
+	ip[3] = BENCH_FRAME_LEN - 14;
+	ip[8] = 64;
+	ip[9] = 6;
+	memcpy(ip + 12, &saddr, 4);
+	memcpy(ip + 16, &daddr, 4);
+	__u16 c = htons(csum_fold(csum_add(0, ip, 20)));
+	memcpy(ip + 10, &c, 2);
+	tcp[0] = sport >> 8; tcp[1] = sport;
+	tcp[2] = dport >> 8; tcp[3] = dport;
+	__u32 seq = htonl(1001), ack = htonl(5001);
+	memcpy(tcp + 4, &seq, 4);
+	memcpy(tcp + 8, &ack, 4);
+	tcp[12] = 5 << 4;
+	tcp[13] = 0x10;			/* ACK */
+	tcp[14] = 0xff; tcp[15] = 0xff;	/* window */
+	for (int i = 20; i < tcplen; i++)
+		tcp[i] = i;
+	__u32 s = csum_add(0, ip + 12, 8) + 6 + tcplen;
+	c = htons(csum_fold(csum_add(s, tcp, tcplen)));
+	memcpy(tcp + 16, &c, 2);
+}
+
 struct harness {
 	int wrap_fd, nop_fd, cfg_fd, progs_fd;
 };
@@ -199,11 +233,13 @@ static __u64 mono_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+static __u8 ct_put_proto = IPPROTO_UDP;
+
 static void ct_put(__u32 s, __u32 d, __u16 sp, __u16 dp, __u32 ts, __u32 td, __u16 tsp, __u16 tdp,
 		   __u8 dir, __u8 kind)
 {
 	struct nat_ct_key k = { .saddr = s, .daddr = d, .sport = htons(sp), .dport = htons(dp),
-				.proto = IPPROTO_UDP };
+				.proto = ct_put_proto };
 	struct nat_ct_value v = { .to_saddr = ts, .to_daddr = td, .to_sport = htons(tsp),
 				  .to_dport = htons(tdp), .wan_ifindex = wan_if,
 				  .last_seen = nat_tick(mono_ns()),
@@ -267,6 +303,12 @@ static void populate(void)
 	/* forward: remote:5555 -> WAN:8080 is remote:5555 -> lans:80 */
 	ct_put(A_REMOTE, A_WAN, 5555, 8080, A_REMOTE, A_LANS, 5555, 80, NAT_DIR_ORIG, NAT_KIND_FORWARD);
 	ct_put(A_LANS, A_REMOTE, 80, 5555, A_WAN, A_REMOTE, 8080, 5555, NAT_DIR_REPLY, NAT_KIND_FORWARD);
+	/* TCP masquerade: lanc:40001 -> remote:9 is WAN:61001 -> remote:9
+	 * (its window is picked up from the first segment) */
+	ct_put_proto = IPPROTO_TCP;
+	ct_put(A_LANC, A_REMOTE, 40001, 9, A_WAN, A_REMOTE, 61001, 9, NAT_DIR_ORIG, NAT_KIND_MASQ);
+	ct_put(A_REMOTE, A_WAN, 9, 61001, A_REMOTE, A_LANC, 9, 40001, NAT_DIR_REPLY, NAT_KIND_MASQ);
+	ct_put_proto = IPPROTO_UDP;
 }
 
 static void ct_clear(void)
@@ -384,12 +426,13 @@ static int cmd_run(int argc, char **argv)
 
 	/* frames, as they arrive at the router */
 	__u8 f_l2w[BENCH_FRAME_LEN], f_w2l[BENCH_FRAME_LEN], f_fin[BENCH_FRAME_LEN],
-	     f_fout[BENCH_FRAME_LEN], f_fwd_w2l[BENCH_FRAME_LEN];
+	     f_fout[BENCH_FRAME_LEN], f_fwd_w2l[BENCH_FRAME_LEN], f_tcp_l2w[BENCH_FRAME_LEN];
 	frame(f_l2w, lanc_mac, lan_mac, A_LANC, A_REMOTE, 40000, 9);
 	frame(f_w2l, inet_mac, wan_mac, A_REMOTE, A_WAN, 9, 61000);
 	frame(f_fin, inet_mac, wan_mac, A_REMOTE, A_WAN, 5555, 8080);
 	frame(f_fout, lans_mac, lan_mac, A_LANS, A_REMOTE, 80, 5555);
 	frame(f_fwd_w2l, inet_mac, wan_mac, A_REMOTE, A_LANC, 9, 40000);	/* no NAT: to the inside address */
+	frame_tcp(f_tcp_l2w, lanc_mac, lan_mac, A_LANC, A_REMOTE, 40001, 9);
 
 	char why[160];
 	__u32 rv, ns;
@@ -437,6 +480,7 @@ static int cmd_run(int argc, char **argv)
 		{ "nat_est_w2l", f_w2l, wan_if, { A_REMOTE, A_LANC, 9, 40000, lanc_mac }, c_w2l },
 		{ "nat_fwd_w2l", f_fin, wan_if, { A_REMOTE, A_LANS, 5555, 80, lans_mac }, c_w2l },
 		{ "nat_fwd_l2w", f_fout, lan_if, { A_WAN, A_REMOTE, 8080, 5555, inet_mac }, c_l2w },
+		{ "nat_est_tcp_l2w", f_tcp_l2w, lan_if, { A_WAN, A_REMOTE, 61001, 9, inet_mac }, c_l2w },
 	};
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		double t = -1;

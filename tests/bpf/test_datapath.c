@@ -242,7 +242,7 @@ static void expect_ct(const char *what, const struct ct_want *w)
 	F(v.dir, w->dir);
 	F(v.kind, w->kind);
 	F(v.state, w->state);
-	F(v.flags, w->flags);
+	F(v.flags & ~(NAT_CT_F_TD_END | NAT_CT_F_TD_ACK), w->flags);	/* tracking bits: see the window tests */
 	if (w->packets != ANY64)
 		F(v.packets, w->packets);
 	if (w->bytes != ANY64)
@@ -286,7 +286,7 @@ static struct pk lan_tcp(uint32_t src, const uint8_t *smac, uint16_t sp, uint32_
 {
 	struct pk p = { .dmac = MAC_LAN0, .smac = smac, .src = src, .dst = dst, .proto = IPPROTO_TCP,
 			.ttl = 64, .id = 0x1001, .frag = PK_IP_DF, .sport = sp, .dport = dp, .flags = flags,
-			.seq = 1000, .ack = (flags & PK_TCP_ACK) ? 5001 : 0 };
+			.seq = 1000 + !(flags & PK_TCP_SYN), .ack = (flags & PK_TCP_ACK) ? 5001 : 0 };
 	return p;
 }
 
@@ -294,7 +294,7 @@ static struct pk wan_tcp(uint32_t src, uint16_t sp, uint32_t dst, uint16_t dp, u
 {
 	struct pk p = { .dmac = MAC_WAN0, .smac = MAC_GW, .src = src, .dst = dst, .proto = IPPROTO_TCP,
 			.ttl = 50, .id = 0x2002, .frag = PK_IP_DF, .sport = sp, .dport = dp, .flags = flags,
-			.seq = 5000, .ack = (flags & PK_TCP_ACK) ? 1001 : 0 };
+			.seq = 5000 + !(flags & PK_TCP_SYN), .ack = (flags & PK_TCP_ACK) ? 1001 : 0 };
 	return p;
 }
 
@@ -447,6 +447,174 @@ static void test_masq_tcp_rst(void **state)
 	expect_xdp_ret("RST WAN->LAN", &r, XDP_REDIRECT);
 	expect_frame("RST WAN->LAN", &r, &want);
 	expect_states("after RST", NAT_CT_CLOSING);
+}
+
+/* ============================================================ 2b. TCP window */
+
+/* A segment of the masqueraded 40000 -> 443 flow from the Internet side. */
+static void wan_seg(const char *what, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t plen)
+{
+	struct pk in = wan_tcp(A_REMOTE, 443, A_WAN0, 40000, flags);
+	struct pk want;
+	struct res r;
+
+	in.seq = seq;
+	in.ack = ack;
+	in.plen = plen;
+	in.payload = plen ? (const uint8_t *)"0123456789abcdef0123456789abcdef" : NULL;
+	want = to_lan(in, MAC_CLIENT);
+	want.dst = A_CLIENT;
+	xdp_pk(E.if_wan0, &in, &r, NULL);
+	/* forwarded whatever the window says: the endpoint decides */
+	expect_xdp_ret(what, &r, XDP_REDIRECT);
+	expect_frame(what, &r, &want);
+}
+
+static struct nat_ct_value ct_of_reply(void)
+{
+	struct nat_ct_value v;
+
+	assert_int_equal(ct_get(&E, A_REMOTE, A_WAN0, 443, 40000, IPPROTO_TCP, &v), 0);
+	return v;
+}
+
+static void established_flow(void)
+{
+	masq_syn(A_CLIENT, MAC_CLIENT, 40000, 40000);
+	syn_ack_reply();
+	client_ack();
+	expect_states("after the handshake", NAT_CT_ESTABLISHED);
+}
+
+/* RFC 5961 from the middle: a RST moves the flow to closing only with a
+ * sequence number between what the client acknowledged (5001) and what
+ * the server sent; a blind one is forwarded, counted, and changes nothing. */
+static void test_tcp_rst_window(void **state)
+{
+	(void)state;
+	established_flow();
+	wan_seg("RST far out of window", PK_TCP_RST, 5001 + 0x80000000u, 0, 0);
+	wan_seg("RST just past what the server sent", PK_TCP_RST | PK_TCP_ACK, 5002, 1001, 0);
+	wan_seg("RST just before what the client acknowledged", PK_TCP_RST, 5000, 0, 0);
+	expect_states("after three RSTs out of window", NAT_CT_ESTABLISHED);
+	CHECK_EQ(stats().tcp_out_of_window, 3, "tcp_out_of_window");
+
+	/* the server sends 32 bytes; until the client acknowledges them, a
+	 * RST anywhere in [5001, 5033] is in window */
+	wan_seg("32 bytes of data", PK_TCP_ACK | PK_TCP_PSH, 5001, 1001, 32);
+	CHECK_EQ(ct_of_reply().td_end, 5033, "server's td_end after 32 bytes");
+	wan_seg("RST within the unacknowledged data", PK_TCP_RST, 5017, 0, 0);
+	expect_states("after an in-window RST", NAT_CT_CLOSING);
+	CHECK_EQ(stats().tcp_out_of_window, 3, "tcp_out_of_window (the last RST was in window)");
+}
+
+/* A FIN is held to the same window (with a little slack ahead); data far
+ * outside it neither moves the window nor the state. */
+static void test_tcp_fin_and_data_window(void **state)
+{
+	struct nat_ct_value v;
+
+	(void)state;
+	established_flow();
+	wan_seg("data 1 GiB ahead", PK_TCP_ACK, 5001 + (1u << 30), 1001, 32);
+	CHECK_EQ(ct_of_reply().td_end, 5001, "td_end not moved by data out of window");
+	wan_seg("FIN 1 GiB ahead", PK_TCP_FIN | PK_TCP_ACK, 5001 + (1u << 30), 1001, 0);
+	wan_seg("FIN behind what the client acknowledged", PK_TCP_FIN | PK_TCP_ACK, 4000, 1001, 0);
+	expect_states("after FINs out of window", NAT_CT_ESTABLISHED);
+	v = ct_of_reply();
+	CHECK_EQ(v.flags & NAT_CT_F_FIN, 0, "no FIN flag from FINs out of window");
+	CHECK_EQ(stats().tcp_out_of_window, 3, "tcp_out_of_window");
+	wan_seg("FIN in window", PK_TCP_FIN | PK_TCP_ACK, 5001, 1001, 0);
+	expect_states("after the server's FIN", NAT_CT_FIN_WAIT);
+	CHECK_EQ(ct_of_reply().td_end, 5002, "td_end counts the FIN");
+}
+
+/* The handshake moves on only with the right acknowledgment: a SYN-ACK
+ * that does not acknowledge the SYN, or a blind ACK that does not
+ * acknowledge the SYN-ACK, leave the flow where it was (and evictable). */
+static void test_tcp_handshake_acks(void **state)
+{
+	struct pk ack = lan_tcp(A_CLIENT, MAC_CLIENT, 40000, A_REMOTE, 443, PK_TCP_ACK);
+	struct res r;
+
+	(void)state;
+	masq_syn(A_CLIENT, MAC_CLIENT, 40000, 40000);
+	wan_seg("SYN-ACK acknowledging something else", PK_TCP_SYN | PK_TCP_ACK, 5000, 777, 0);
+	expect_states("after a SYN-ACK with the wrong ack", NAT_CT_SYN_SENT);
+	wan_seg("RST without ACK refusing the SYN", PK_TCP_RST, 0, 0, 0);
+	wan_seg("RST|ACK acknowledging something else", PK_TCP_RST | PK_TCP_ACK, 0, 999, 0);
+	expect_states("after RSTs that do not refuse the SYN", NAT_CT_SYN_SENT);
+	CHECK_EQ(stats().tcp_out_of_window, 3, "tcp_out_of_window");
+
+	syn_ack_reply();
+	expect_states("after the real SYN-ACK", NAT_CT_SYN_RECV);
+	ack.ack = 4242;		/* not the SYN-ACK's 5001 */
+	xdp_pk(E.if_lan0, &ack, &r, NULL);
+	expect_xdp_ret("an ACK of something else", &r, XDP_REDIRECT);
+	expect_states("after an ACK of something else", NAT_CT_SYN_RECV);
+	client_ack();
+	expect_states("after the client's ACK", NAT_CT_ESTABLISHED);
+	CHECK_EQ(stats().tcp_out_of_window, 4, "tcp_out_of_window");
+}
+
+/* A RST|ACK acknowledging the SYN refuses it: closing at once. */
+static void test_tcp_rst_refuses_syn(void **state)
+{
+	(void)state;
+	masq_syn(A_CLIENT, MAC_CLIENT, 40000, 40000);
+	wan_seg("RST|ACK refusing the SYN", PK_TCP_RST | PK_TCP_ACK, 0, 1001, 0);
+	expect_states("after the refusal", NAT_CT_CLOSING);
+	CHECK_EQ(stats().tcp_out_of_window, 0, "tcp_out_of_window");
+}
+
+/* A SYN on a live flow resets nothing. */
+static void test_tcp_syn_on_live_flow(void **state)
+{
+	struct pk syn = lan_tcp(A_CLIENT, MAC_CLIENT, 40000, A_REMOTE, 443, PK_TCP_SYN);
+	struct res r;
+
+	(void)state;
+	established_flow();
+	syn.seq = 123456;
+	xdp_pk(E.if_lan0, &syn, &r, NULL);
+	expect_xdp_ret("SYN on an established flow", &r, XDP_REDIRECT);
+	wan_seg("SYN-ACK on an established flow", PK_TCP_SYN | PK_TCP_ACK, 99, 123457, 0);
+	expect_states("after SYN and SYN-ACK on the live flow", NAT_CT_ESTABLISHED);
+	wan_seg("RST in the original window", PK_TCP_RST, 5001, 0, 0);
+	expect_states("the original window still holds", NAT_CT_CLOSING);
+}
+
+/* A flow without window state (adopted from a build before the check, or
+ * the bits lost) picks the window up from its next segments. */
+static void test_tcp_window_pickup(void **state)
+{
+	struct nat_ct_key k = { .saddr = htonl(A_REMOTE), .daddr = htonl(A_WAN0), .sport = htons(443),
+				.dport = htons(40000), .proto = IPPROTO_TCP };
+	struct nat_ct_key ko = { .saddr = htonl(A_CLIENT), .daddr = htonl(A_REMOTE),
+				 .sport = htons(40000), .dport = htons(443), .proto = IPPROTO_TCP };
+	struct nat_ct_value v;
+
+	(void)state;
+	established_flow();
+	assert_int_equal(bpf_map_lookup_elem(E.m_ct, &k, &v), 0);
+	v.flags &= ~(NAT_CT_F_TD_END | NAT_CT_F_TD_ACK);
+	v.td_end = v.td_ack = 0;
+	assert_int_equal(bpf_map_update_elem(E.m_ct, &k, &v, BPF_EXIST), 0);
+	assert_int_equal(bpf_map_lookup_elem(E.m_ct, &ko, &v), 0);
+	v.flags &= ~(NAT_CT_F_TD_END | NAT_CT_F_TD_ACK);
+	v.td_end = v.td_ack = 0;
+	assert_int_equal(bpf_map_update_elem(E.m_ct, &ko, &v, BPF_EXIST), 0);
+
+	wan_seg("a segment 3 GB on (picked up)", PK_TCP_ACK, 3000000000u, 1001, 32);
+	v = ct_of_reply();
+	CHECK_EQ(v.flags & (NAT_CT_F_TD_END | NAT_CT_F_TD_ACK), NAT_CT_F_TD_END | NAT_CT_F_TD_ACK,
+		 "window bits after the pickup");
+	CHECK_EQ(v.td_end, 3000000032u, "td_end picked up");
+	CHECK_EQ(v.td_ack, 1001, "td_ack picked up");
+	wan_seg("RST out of the picked-up window", PK_TCP_RST, 5001, 0, 0);
+	expect_states("after a RST out of the picked-up window", NAT_CT_ESTABLISHED);
+	wan_seg("RST at the picked-up edge", PK_TCP_RST, 3000000032u, 0, 0);
+	expect_states("after a RST at the edge", NAT_CT_CLOSING);
 }
 
 /* ============================================================ 3. ports */
@@ -750,7 +918,9 @@ static void test_forward_tcp(void **state)
 	expect_frame("server's SYN-ACK (source 198.51.100.1:8080)", &r, &want);
 	CHECK_EQ(ct_state(A_GW, A_WAN0, 40000, 8080, IPPROTO_TCP), NAT_CT_SYN_RECV,
 		 "state after the SYN-ACK (unassured)");
-	syn.flags = PK_TCP_ACK;
+	syn.flags = PK_TCP_ACK;	/* acknowledging the SYN-ACK: */
+	syn.seq = 5001;
+	syn.ack = 9001;
 	xdp_pk(E.if_wan0, &syn, &r, NULL);
 	expect_xdp_ret("the client's ACK", &r, XDP_REDIRECT);
 	CHECK_EQ(ct_state(A_GW, A_WAN0, 40000, 8080, IPPROTO_TCP), NAT_CT_ESTABLISHED,
@@ -840,7 +1010,9 @@ static void test_hairpin(void **state)
 	expect_frame("hairpin SYN-ACK (198.51.100.1:8080 -> 192.168.0.10:45000)", &r, &want);
 	CHECK_EQ(ct_state(A_CLIENT, A_WAN0, 45000, 8080, IPPROTO_TCP), NAT_CT_SYN_RECV,
 		 "state after the SYN-ACK");
-	syn.flags = PK_TCP_ACK;
+	syn.flags = PK_TCP_ACK;	/* acknowledging the SYN-ACK */
+	syn.seq = 1001;
+	syn.ack = 9001;
 	xdp_pk(E.if_lan0, &syn, &r, NULL);
 	expect_xdp_ret("hairpin: the client's ACK", &r, XDP_REDIRECT);
 	CHECK_EQ(ct_state(A_CLIENT, A_WAN0, 45000, 8080, IPPROTO_TCP), NAT_CT_ESTABLISHED,
@@ -2154,6 +2326,8 @@ static void test_ct_full_rollback(void **state)
 		/* established (assured): never evicted */
 		xdp_pk(E.if_wan0, &sa, &r, NULL);
 		ack.flags = PK_TCP_ACK;
+		ack.seq = 1001;
+		ack.ack = 5001;
 		xdp_pk(E.if_lan0, &ack, &r, NULL);
 		expect_xdp_ret("flow's handshake", &r, XDP_REDIRECT);
 	}
@@ -2389,6 +2563,8 @@ static void test_inbound_policy(void **state)
 {
 	struct pk syn = wan_tcp(A_REMOTE, 50000, A_CLIENT, 22, PK_TCP_SYN);
 	struct pk own = wan_tcp(A_REMOTE, 50000, A_WAN0, 22, PK_TCP_SYN);
+	struct pk sa = lan_tcp(A_CLIENT, MAC_CLIENT, 22, A_REMOTE, 50000, PK_TCP_SYN | PK_TCP_ACK);
+	struct pk want;
 	struct res r;
 
 	(void)state;
@@ -2399,14 +2575,32 @@ static void test_inbound_policy(void **state)
 	expect_xdp_ret("to the router's own address (the kernel decides)", &r, XDP_PASS);
 	CHECK_EQ(stats().drop_inbound, 1, "drop_inbound (the router's own is not inbound)");
 
+	/* `inbound wan0 accept`: routed as it is, and tracked, so that the
+	 * answer leaves wan0 untranslated (not masqueraded, not stopped by
+	 * the leak guard) */
 	set_iface_flags(E.if_wan0, NAT_IFACE_F_INBOUND_ACCEPT);
+	want = to_lan(syn, MAC_CLIENT);
 	xdp_pk(E.if_wan0, &syn, &r, NULL);
-	expect_xdp_ret("inbound accept", &r, XDP_PASS);
+	expect_xdp_ret("inbound accept", &r, XDP_REDIRECT);
+	expect_frame("inbound accept: routed untranslated", &r, &want);
+	expect_ct("routed flow", &(struct ct_want){
+		.s = A_REMOTE, .d = A_CLIENT, .sp = 50000, .dp = 22, .proto = IPPROTO_TCP,
+		.ts = A_REMOTE, .td = A_CLIENT, .tsp = 50000, .tdp = 22, .wan = E.if_wan0,
+		.dir = NAT_DIR_ORIG, .kind = NAT_KIND_ROUTED, .state = NAT_CT_SYN_SENT,
+		.packets = 1, .bytes = 40 });
+	want = to_wan0(sa);
+	xdp_pk(E.if_lan0, &sa, &r, NULL);
+	expect_xdp_ret("the LAN host's SYN-ACK", &r, XDP_REDIRECT);
+	expect_frame("the LAN host's SYN-ACK leaves untranslated", &r, &want);
+	CHECK_EQ(ct_count(), 2, "one routed flow");
+	CHECK_EQ(stats().drop_no_flow, 0, "drop_no_flow");
+
 	assert_int_equal(env_set_wan(&E, E.if_wan0, A_WAN0, A_GW, 1024, 65535, 0, 0), 0);
+	syn.sport = 50001;
 	xdp_pk(E.if_wan0, &syn, &r, NULL);
 	expect_xdp_ret("a routed WAN (no outbound)", &r, XDP_PASS);
 	CHECK_EQ(stats().drop_inbound, 1, "drop_inbound");
-	CHECK_EQ(ct_count(), 0, "no flow created for unsolicited packets");
+	CHECK_EQ(ct_count(), 2, "no flow for a routed uplink's traffic");
 }
 
 /* Fragment i (0: first, 1: second) of a 68-byte UDP datagram from src
@@ -2725,7 +2919,7 @@ static uint8_t ct_flags(uint32_t s, uint32_t d, uint16_t sp, uint16_t dp)
 		diag("no nat_ct entry %08x:%u -> %08x:%u\n", s, sp, d, dp);
 		fail();
 	}
-	return v.flags;
+	return v.flags & ~(NAT_CT_F_TD_END | NAT_CT_F_TD_ACK);	/* tracking bits */
 }
 
 static void ct_add_flags(uint32_t s, uint32_t d, uint16_t sp, uint16_t dp, uint8_t flags)
@@ -3050,6 +3244,12 @@ int main(void)
 		T(test_masq_tcp_syn),
 		T(test_masq_tcp_reply_fin),
 		T(test_masq_tcp_rst),
+		T(test_tcp_rst_window),
+		T(test_tcp_fin_and_data_window),
+		T(test_tcp_handshake_acks),
+		T(test_tcp_rst_refuses_syn),
+		T(test_tcp_syn_on_live_flow),
+		T(test_tcp_window_pickup),
 		T(test_port_clash),
 		T(test_port_exhaustion),
 		T(test_udp_masq),

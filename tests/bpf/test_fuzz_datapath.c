@@ -1491,6 +1491,19 @@ static void gen_frame(struct gen *g)
 		p.dport = ntohs(ex_cur.k[i].wport);
 		p.flags = pct(75) ? PK_TCP_SYN : pick_tcp_flags();
 		how(g, "to an expectation; ");
+	} else if (mode < 51 && n_counted) {
+		/* the end of a counted FTP control session, from its peer
+		 * (in window when the numbers below are the coherent ones) */
+		const struct nat_ct_key *k = &counted[rn(n_counted)];
+
+		g->side = ntohl(k->daddr) == A_WAN1 ? S_WAN1 : S_WAN0;
+		p.proto = IPPROTO_TCP;
+		p.src = ntohl(k->saddr);
+		p.dst = ntohl(k->daddr);
+		p.sport = ntohs(k->sport);
+		p.dport = ntohs(k->dport);
+		p.flags = pct(50) ? PK_TCP_RST | PK_TCP_ACK : PK_TCP_FIN | PK_TCP_ACK;
+		how(g, "end of a counted control session; ");
 	} else {
 fresh:
 		memset(g->how, 0, sizeof(g->how));
@@ -1573,6 +1586,16 @@ fresh:
 	}
 	if (p.proto == IPPROTO_UDP && pct(10))
 		p.udp_nocsum = true;
+	if (p.proto == IPPROTO_TCP && pct(85)) {
+		/* Sequence numbers of one coherent conversation (each side
+		 * has a fixed ISN), so handshakes can complete past the
+		 * window check; the rest stay random, out of window. */
+		bool lan = g->side == S_LAN || (g->side == S_TC && (p.src >> 16) == 0xc0a8);
+		uint32_t mine = lan ? 1000 : 5000, theirs = lan ? 5000 : 1000;
+
+		p.seq = mine + !(p.flags & PK_TCP_SYN);
+		p.ack = (p.flags & PK_TCP_ACK) ? theirs + 1 : 0;
+	}
 	if (g->side == S_TC) {
 		p.dmac = NULL;		/* set once routed */
 		p.smac = NULL;
