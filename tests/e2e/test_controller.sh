@@ -114,8 +114,8 @@ s, sp = ep(a[0], a[1]); d, dp = ep(a[2], a[3])
 ts, tsp = ep(a[4], a[5]); td, tdp = ep(a[6], a[7])
 key = s + d + sp + dp + bytes([17, 0, 0, 0])
 tick = (time.monotonic_ns() >> 21) & 0xffffffff	# nat_tick()
-val = ts + td + tsp + tdp + struct.pack("<IQQIBBBB8s", int(a[10]), 3, 300, tick,
-                                        int(a[8]), int(a[9]), 2, 0, bytes(8))
+val = ts + td + tsp + tdp + struct.pack("<IQQIBBBB8sII", int(a[10]), 3, 300, tick,
+                                        int(a[8]), int(a[9]), 2, 0, bytes(8), 0, 0)
 h = lambda b: " ".join("%02x" % c for c in b)
 print("key hex", h(key), "value hex", h(val))
 EOF
