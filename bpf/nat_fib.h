@@ -29,6 +29,25 @@ static __always_inline int fib_lookup_to(void *ctx, struct bpf_fib_lookup *fib, 
 	return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
 }
 
+/*
+ * Can XDP on iif redirect into egress interface out? Not from a native
+ * program into an interface attached in generic mode (a bridge, a NIC
+ * without native XDP): it has no ndo_xdp_xmit and the kernel would drop
+ * the frame. Such a packet takes the kernel path, which delivers it. A
+ * generic-mode program's redirect is an skb transmit and goes anywhere.
+ * Asked only of the FIB's answer: a next hop cached in a flow was allowed
+ * here before it was cached.
+ */
+static __always_inline bool xdp_redirect_ok(__u32 iif, const struct nat_iface *out)
+{
+	struct nat_iface *in;
+
+	if (!(out->flags & NAT_IFACE_F_XDP_GENERIC))
+		return true;
+	in = bpf_map_lookup_elem(&nat_ifaces, &iif);
+	return in && (in->flags & NAT_IFACE_F_XDP_GENERIC);
+}
+
 /* Where a translated packet is sent. */
 struct nat_nexthop {
 	__u32 ifindex;
@@ -42,7 +61,8 @@ struct nat_nexthop {
  * entry yet (the kernel resolves it and later packets take the fast path),
  * larger than the egress MTU (the kernel fragments or sends "fragmentation
  * needed"), not forwarded (for the router itself), an egress xdpnat does
- * not manage, or the flow's WAN gateway unknown. *slot is the egress
+ * not manage or this program cannot redirect into (xdp_redirect_ok), or
+ * the flow's WAN gateway unknown. *slot is the egress
  * interface's nat_ifslots index, *dst the address the lookup succeeded for.
  */
 static __always_inline int nat_fib(void *ctx, struct bpf_fib_lookup *fib, __u32 iif,
@@ -68,7 +88,7 @@ static __always_inline int nat_fib(void *ctx, struct bpf_fib_lookup *fib, __u32 
 			return -1;
 	}
 	out = bpf_map_lookup_elem(&nat_ifaces, &egress);
-	if (!out)
+	if (!out || !xdp_redirect_ok(iif, out))
 		return -1;
 	*slot = out->slot;
 	return 0;

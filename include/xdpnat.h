@@ -194,6 +194,14 @@ struct nat_iface {
  * or mapping) are routed instead of dropped (`inbound <wan> accept`). A
  * WAN without `outbound` routes them anyway: it is a routed uplink. */
 #define NAT_IFACE_F_INBOUND_ACCEPT	(1U << 0)
+/* XDP runs in generic (skb) mode on this interface (a bridge, a driver
+ * without native XDP). Such an interface has no ndo_xdp_xmit: a frame a
+ * native-mode program redirects there is dropped by the kernel, so the
+ * fast path forwards into it only from another generic-mode interface
+ * (whose redirect is an skb transmit) and otherwise takes the kernel path.
+ * Set by the controller from the attach mode. (1 << 1) is left for
+ * another flag. */
+#define NAT_IFACE_F_XDP_GENERIC		(1U << 2)
 
 /*
  * nat_ifslots: ARRAY, XDPNAT_MAX_IFACES entries, indexed by nat_iface.slot:

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <linux/if_link.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
@@ -139,6 +140,14 @@ static void on_gc_tick(struct daemon_ctx *x)
 			(unsigned long long)r.algs_deleted);
 }
 
+/* What the data path must know of how an interface is attached: a
+ * generic-mode interface takes no redirect from a native program
+ * (NAT_IFACE_F_XDP_GENERIC in xdpnat.h). */
+static __u8 link_flags(const struct nat_link *l)
+{
+	return l->xdp_mode == XDP_FLAGS_SKB_MODE ? NAT_IFACE_F_XDP_GENERIC : 0;
+}
+
 /* Every attached interface, as wanstate must know it. */
 static int put_ifaces(struct daemon_ctx *x)
 {
@@ -148,7 +157,7 @@ static int put_ifaces(struct daemon_ctx *x)
 		const struct nat_link *l = &x->d->links[i];
 
 		err |= wanstate_put_iface(&x->ws, (uint32_t)l->ifindex, l->ifname, l->role,
-					  l->slot);
+					  l->slot, link_flags(l));
 	}
 	return err ? -1 : 0;
 }
@@ -482,6 +491,7 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 	previous_clsacts(x);
 	if (put_ifaces(x) || loader_attach_all(d))
 		return -1;
+	put_ifaces(x);	/* again, with the attach mode each interface got */
 	detach_unconfigured(x);
 	loader_adopt_finish(d);
 	if (!foreground && daemon(0, 1)) {

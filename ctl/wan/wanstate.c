@@ -261,10 +261,10 @@ int wanstate_remove_iface(const struct wanstate *ws, uint32_t ifindex)
 }
 
 int wanstate_put_iface(const struct wanstate *ws, uint32_t ifindex, const char *ifname,
-		       enum nat_if_role role, __u8 slot)
+		       enum nat_if_role role, __u8 slot, __u8 link_flags)
 {
 	const struct cfg_wan *w = ws->cfg ? cfg_find_wan(ws->cfg, ifname) : NULL;
-	struct nat_iface cur, v = { .role = role, .slot = slot };
+	struct nat_iface cur, v = { .role = role, .slot = slot, .flags = link_flags };
 	int ret = iface_lookup(ws, ifindex, &cur);
 
 	if (ret < 0)
@@ -283,7 +283,8 @@ int wanstate_put_iface(const struct wanstate *ws, uint32_t ifindex, const char *
 		v.port_lo_host = w->port_lo;
 		v.port_hi_host = w->port_hi;
 		v.masquerade = w->outbound;
-		v.flags = w->inbound_accept ? NAT_IFACE_F_INBOUND_ACCEPT : 0;
+		if (w->inbound_accept)
+			v.flags |= NAT_IFACE_F_INBOUND_ACCEPT;
 		v.wan_id = (__u8)(w - ws->cfg->wans);
 	}
 	if (bpf_map_update_elem(ws->m->ifaces, &ifindex, &v, BPF_ANY))

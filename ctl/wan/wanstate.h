@@ -42,9 +42,11 @@ struct wanstate {
  * a WAN that was a WAN before keeps its current address and learned
  * gateway (a gateway pinned in the config wins). An interface whose role
  * changes first loses everything it had (wanstate_remove_iface).
+ * link_flags: the NAT_IFACE_F_* bits that come from how it is attached
+ * (NAT_IFACE_F_XDP_GENERIC), not from the configuration.
  */
 int wanstate_put_iface(const struct wanstate *ws, uint32_t ifindex, const char *ifname,
-		       enum nat_if_role role, __u8 slot);
+		       enum nat_if_role role, __u8 slot, __u8 link_flags);
 
 /* Tell addr_changed the WAN's current address, changed or not: after a
  * restart the data path kept it, and DDNS must still learn it. */

@@ -1152,6 +1152,78 @@ static void test_kernel_path_ttl1(void **state)
 	CHECK_EQ(ct_count(), 2, "nat_ct entries");
 }
 
+/* ============================================================ 8b. generic mode */
+
+/* nat_iface.flags of ifindex |= set, as the controller enters the attach
+ * mode of an interface. */
+static void iface_add_flags(int ifindex, uint8_t set)
+{
+	struct nat_iface v;
+	__u32 k = (__u32)ifindex;
+
+	assert_int_equal(bpf_map_lookup_elem(E.m_ifaces, &k, &v), 0);
+	v.flags |= set;
+	assert_int_equal(bpf_map_update_elem(E.m_ifaces, &k, &v, BPF_ANY), 0);
+}
+
+/* A bridge as the LAN (generic XDP: no ndo_xdp_xmit) behind a native WAN:
+ * the WAN's program must not redirect into it (the kernel would drop the
+ * frame), so replies take the kernel path with their destination
+ * translated; the LAN's own redirects to the WAN stay in XDP, and once the
+ * WAN is generic too its redirects into the LAN do as well. */
+static void test_generic_lan_native_wan(void **state)
+{
+	struct pk sa = wan_tcp(A_REMOTE, 443, A_WAN0, 40000, PK_TCP_SYN | PK_TCP_ACK);
+	struct pk data = wan_tcp(A_REMOTE, 443, A_WAN0, 40000, PK_TCP_ACK);
+	struct pk half = sa, want;
+	struct nat_ct_value v;
+	struct res r;
+
+	(void)state;
+	iface_add_flags(E.if_lan0, NAT_IFACE_F_XDP_GENERIC);
+	masq_syn(A_CLIENT, MAC_CLIENT, 40000, 40000);	/* generic -> native: redirected */
+
+	half.dst = A_CLIENT;
+	xdp_pk(E.if_wan0, &sa, &r, NULL);
+	expect_xdp_ret("SYN-ACK native wan0 -> generic lan0", &r, XDP_PASS);
+	expect_frame("SYN-ACK native wan0 -> generic lan0 (destination translated only)", &r, &half);
+	CHECK_EQ(stats().passed_to_kernel, 1, "passed_to_kernel");
+	assert_int_equal(ct_get(&E, A_REMOTE, A_WAN0, 443, 40000, IPPROTO_TCP, &v), 0);
+	CHECK_EQ(v.nh.slot, 0, "no next hop cached for the kernel path");
+	client_ack();
+	expect_states("after the handshake", NAT_CT_ESTABLISHED);
+
+	iface_add_flags(E.if_wan0, NAT_IFACE_F_XDP_GENERIC);
+	want = to_lan(data, MAC_CLIENT);
+	want.dst = A_CLIENT;
+	xdp_pk(E.if_wan0, &data, &r, NULL);
+	expect_xdp_ret("ACK generic wan0 -> generic lan0", &r, XDP_REDIRECT);
+	expect_frame("ACK generic wan0 -> generic lan0", &r, &want);
+	CHECK_EQ(stats().passed_to_kernel, 1, "passed_to_kernel");
+	CHECK_EQ(stats().xdp_forwarded, 3, "xdp_forwarded");
+}
+
+/* A bridge as the WAN behind a native LAN: new flows from the LAN take the
+ * kernel path (untouched; tc egress of the WAN translates them) and the
+ * WAN's redirects into the native LAN stay in XDP. */
+static void test_generic_wan_native_lan(void **state)
+{
+	struct pk syn = lan_tcp(A_CLIENT, MAC_CLIENT, 40000, A_REMOTE, 443, PK_TCP_SYN);
+	struct pk sa = wan_tcp(A_REMOTE, 443, A_WAN0, 40000, PK_TCP_SYN | PK_TCP_ACK);
+	struct pk want = to_lan(sa, MAC_CLIENT);
+	struct res r;
+
+	(void)state;
+	iface_add_flags(E.if_wan0, NAT_IFACE_F_XDP_GENERIC);
+	kernel_path_syn(&syn);
+	want.dst = A_CLIENT;
+	xdp_pk(E.if_wan0, &sa, &r, NULL);
+	expect_xdp_ret("SYN-ACK generic wan0 -> native lan0", &r, XDP_REDIRECT);
+	expect_frame("SYN-ACK generic wan0 -> native lan0", &r, &want);
+	CHECK_EQ(stats().passed_to_kernel, 1, "passed_to_kernel");
+	CHECK_EQ(stats().xdp_forwarded, 1, "xdp_forwarded");
+}
+
 static void test_tc_no_flow_drop(void **state)
 {
 	struct pk ack = to_wan0(lan_tcp(A_CLIENT, MAC_CLIENT, 41000, A_REMOTE, 443, PK_TCP_ACK));
@@ -3264,6 +3336,8 @@ int main(void)
 		T(test_kernel_path_ip_options),
 		T(test_kernel_path_no_fastpath),
 		T(test_kernel_path_ttl1),
+		T(test_generic_lan_native_wan),
+		T(test_generic_wan_native_lan),
 		T(test_tc_no_flow_drop),
 		T(test_tc_router_own),
 		T(test_icmp_err_time_exceeded_udp),

@@ -504,9 +504,10 @@ static void test_put_iface(void **state)
 	cfg.wans[0].port_lo = 20000;
 	cfg.wans[0].port_hi = 30000;
 
-	assert_int_equal(wanstate_put_iface(&ws, lo, "lo", NAT_IF_WAN, 7), 0);
+	assert_int_equal(wanstate_put_iface(&ws, lo, "lo", NAT_IF_WAN, 7, 0), 0);
 	ifc = iface_get(m, lo);
 	assert_int_equal(ifc.role, NAT_IF_WAN);
+	assert_int_equal(ifc.flags, 0);
 	assert_int_equal(ifc.slot, 7);
 	assert_int_equal(ifc.addr, 0);
 	assert_int_equal(ifc.port_lo_host, 20000);
@@ -517,21 +518,24 @@ static void test_put_iface(void **state)
 	assert_int_equal(wanstate_set_gateway(&ws, lo, in("10.5.0.1")), 0);
 	cfg.wans[0].port_hi = 25000;
 	cfg.wans[0].inbound_accept = true;
-	assert_int_equal(wanstate_put_iface(&ws, lo, "lo", NAT_IF_WAN, 7), 0);	/* reload */
+	/* reload; the interface is now in generic mode */
+	assert_int_equal(wanstate_put_iface(&ws, lo, "lo", NAT_IF_WAN, 7, NAT_IFACE_F_XDP_GENERIC), 0);
 	ifc = iface_get(m, lo);
-	assert_int_equal(ifc.flags, NAT_IFACE_F_INBOUND_ACCEPT);
+	assert_int_equal(ifc.flags, NAT_IFACE_F_INBOUND_ACCEPT | NAT_IFACE_F_XDP_GENERIC);
 	assert_int_equal(ifc.addr, ip("10.5.0.2"));
 	assert_int_equal(ifc.gateway, ip("10.5.0.1"));
 	assert_int_equal(ifc.port_hi_host, 25000);
 
 	cfg.wans[0].gateway = in("10.5.0.254");
-	assert_int_equal(wanstate_put_iface(&ws, lo, "lo", NAT_IF_WAN, 7), 0);
+	assert_int_equal(wanstate_put_iface(&ws, lo, "lo", NAT_IF_WAN, 7, 0), 0);
 	assert_int_equal(iface_get(m, lo).gateway, ip("10.5.0.254"));
+	assert_int_equal(iface_get(m, lo).flags, NAT_IFACE_F_INBOUND_ACCEPT);
 
 	cfg.nwans = 0;
-	assert_int_equal(wanstate_put_iface(&ws, lo, "lo", NAT_IF_LAN, 7), 0);
+	assert_int_equal(wanstate_put_iface(&ws, lo, "lo", NAT_IF_LAN, 7, NAT_IFACE_F_XDP_GENERIC), 0);
 	ifc = iface_get(m, lo);
 	assert_int_equal(ifc.role, NAT_IF_LAN);
+	assert_int_equal(ifc.flags, NAT_IFACE_F_XDP_GENERIC);
 	assert_int_equal(ifc.addr, 0);
 	assert_int_equal(wanaddr_owner(m, "10.5.0.2"), 0);
 }
