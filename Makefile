@@ -78,6 +78,7 @@ $(BUILD)/xdpnat: $(CTL_OBJS)
 # of ctl/.
 unit_mod = $(patsubst ctl/%.c,$(BUILD)/ctl/%.o,$(wildcard ctl/*/$(1).c))
 UNIT_DEPS_addrwatch := $(call unit_mod,config) $(call unit_mod,nlsock)
+UNIT_DEPS_linkinfo  := $(call unit_mod,nlsock)
 UNIT_DEPS_ddns      := $(call unit_mod,config) $(call unit_mod,ddns_proto) $(call unit_mod,log) \
 		       $(call unit_mod,runfiles)
 UNIT_DEPS_gc        := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call unit_mod,maps)

@@ -25,6 +25,7 @@
 #include <json-c/json.h>
 #include "cli/cli.h"
 #include "cli/cli_internal.h"
+#include "common/linkinfo.h"
 #include "common/runfiles.h"
 
 static json_object *read_json_file(const struct xdpnat_config *cfg, const char *name)
@@ -86,23 +87,31 @@ static int check_attached(json_object *status)
 	return bad;
 }
 
+/* One interface: name, role, link type, the path packets take there (from
+ * status.json's path, or built from xdp_mode and tc_egress for a file an
+ * older daemon wrote), address; then its note, if a limitation applies. */
 static void status_print_iface(json_object *ifc)
 {
 	const char *addr = jstr(ifc, "address", "");
 	const char *role = jstr(ifc, "role", "?");
+	const char *note = jstr(ifc, "note", "");
+	bool tc = json_object_get_boolean(json_object_object_get(ifc, "tc_egress"));
 	char attach[64];
 	json_object *attached;
 
 	json_object_object_get_ex(ifc, "attached", &attached);
-	snprintf(attach, sizeof(attach), "xdp %s%s + tc%s", jstr(ifc, "xdp_mode", "none"),
-		 json_object_get_boolean(attached) ? "" : " (NOT ATTACHED)",
-		 json_object_get_boolean(json_object_object_get(ifc, "tc_egress")) ? "" : " (no)");
+	snprintf(attach, sizeof(attach), "%s%s",
+		 jstr(ifc, "path", linkinfo_path(jstr(ifc, "xdp_mode", "none"), tc)),
+		 json_object_get_boolean(attached) ? "" : " (NOT ATTACHED)");
 	if (!*addr)
 		addr = !strcmp(role, "wan") ? "none: passing traffic untouched" : "none";
-	printf("  %-12s %-4s %-28s %s", jstr(ifc, "name", "?"), role, attach, addr);
+	printf("  %-12s %-4s %-9s %-28s %s", jstr(ifc, "name", "?"), role,
+	       jstr(ifc, "link_type", "?"), attach, addr);
 	if (!strcmp(role, "wan") && *jstr(ifc, "gateway", ""))
 		printf(" via %s", jstr(ifc, "gateway", ""));
 	printf("\n");
+	if (*note)
+		printf("  %-12s %s\n", "", note);
 }
 
 static void format_time(int64_t t, char *buf, size_t len)

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <json-c/json.h>
+#include "common/linkinfo.h"
 #include "common/log.h"
 #include "common/runfiles.h"
 #include "daemon/status.h"
@@ -98,6 +99,30 @@ static __be32 kernel_addr(const char *ifname)
 	return a;
 }
 
+/* What kind of link it is and the path packets take there (linkinfo.h):
+ * link_type, arphrd, link_kind, path and, where a limitation applies,
+ * note. */
+static void link_type_json(json_object *o, const struct nat_link *l)
+{
+	const char *mode = loader_xdp_mode_name(l->xdp_mode), *note;
+	struct linkinfo li;
+	char buf[LINKINFO_KIND_MAX + 8];
+
+	json_object_object_add(o, "path", json_object_new_string(linkinfo_path(mode,
+										l->tc_attached)));
+	if (linkinfo_get(l->ifindex, &li)) {
+		json_object_object_add(o, "link_type", json_object_new_string("unknown"));
+		return;
+	}
+	json_object_object_add(o, "link_type",
+			       json_object_new_string(linkinfo_type_name(&li, buf, sizeof(buf))));
+	json_object_object_add(o, "arphrd", json_object_new_int(li.arphrd));
+	json_object_object_add(o, "link_kind", json_object_new_string(li.kind));
+	note = linkinfo_note(&li, mode, l->tc_attached);
+	if (note)
+		json_object_object_add(o, "note", json_object_new_string(note));
+}
+
 static json_object *link_json(const struct daemon_status *st, const struct nat_link *l)
 {
 	json_object *o = json_object_new_object();
@@ -119,6 +144,7 @@ static json_object *link_json(const struct daemon_status *st, const struct nat_l
 	json_object_object_add(o, "clsact_created", json_object_new_boolean(l->clsact_created));
 	json_object_object_add(o, "address", json_object_new_string(
 		addr_str(wan ? ifc.addr : kernel_addr(l->ifname), buf)));
+	link_type_json(o, l);
 	if (wan)
 		json_object_object_add(o, "gateway",
 				       json_object_new_string(addr_str(ifc.gateway, buf)));
