@@ -6,13 +6,18 @@
  * header whose lengths do not add up is reported as malformed, and the
  * caller drops and counts it instead of translating garbage. Anything that
  * is not IPv4 (IPv6, ARP, VLAN-tagged frames) is "not ours" and passes
- * untouched.
+ * untouched. A VLAN-tagged frame is told apart (PARSE_VLAN) so that it is
+ * counted: xdpnat is attached to an interface untagged, and a tagged frame
+ * there belongs to another network (a VLAN WAN is attached to its VLAN
+ * subinterface, e.g. eth0.7).
  */
 #ifndef NAT_PARSE_H
 #define NAT_PARSE_H
 
 #define ETH_HLEN_	14
 #define ETH_P_IP_	0x0800
+#define ETH_P_8021Q_	0x8100
+#define ETH_P_8021AD_	0x88a8
 #define IP_MF_		0x2000
 #define IP_OFFMASK_	0x1fff
 #define ICMP_ECHOREPLY_	0
@@ -29,6 +34,7 @@ enum nat_parse_rc {
 	PARSE_OK,
 	PARSE_NOT_OURS,		/* not IPv4, or a protocol we do not translate */
 	PARSE_MALFORMED,
+	PARSE_VLAN,		/* 802.1Q/802.1ad tagged: not ours either */
 };
 
 enum nat_frag {
@@ -140,7 +146,8 @@ static __always_inline int nat_parse(void *data, void *data_end, __u32 pkt_len, 
 	if ((void *)(eth + 1) > data_end)
 		return PARSE_NOT_OURS;
 	if (eth->h_proto != bpf_htons(ETH_P_IP_))
-		return PARSE_NOT_OURS;
+		return eth->h_proto == bpf_htons(ETH_P_8021Q_) ||
+		       eth->h_proto == bpf_htons(ETH_P_8021AD_) ? PARSE_VLAN : PARSE_NOT_OURS;
 	p->l3_off = ETH_HLEN_;
 	iph = data + ETH_HLEN_;
 	if ((void *)(iph + 1) > data_end)

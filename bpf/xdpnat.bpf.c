@@ -661,8 +661,11 @@ static __always_inline int xdp_ingress(struct xdp_md *ctx, enum nat_hook hook)
 		STAT_INC(drop_malformed);
 		return XDP_DROP;
 	}
-	if (rc != PARSE_OK)
+	if (rc != PARSE_OK) {
+		if (rc == PARSE_VLAN)
+			STAT_INC(passed_vlan);
 		goto untouched;
+	}
 	iph = data + ETH_HLEN_;
 	if ((void *)(iph + 1) > data_end)
 		return XDP_DROP;
@@ -774,6 +777,12 @@ int xdpnat_tc_egress(struct __sk_buff *skb)
 	if (!iif)
 		return TC_ACT_OK_;
 	hook = iif->role == NAT_IF_WAN ? HOOK_TC_WAN : HOOK_TC_LAN;
+	/* A VLAN subinterface's frame leaving through this one, its tag kept
+	 * aside for the driver to insert: another network's, not ours. */
+	if (skb->vlan_present) {
+		STAT_INC(passed_vlan);
+		return TC_ACT_OK_;
+	}
 	/* Headers (up to an ICMP error's embedded L4) into the linear area. */
 	bpf_skb_pull_data(skb, skb->len < 128 ? skb->len : 128);
 	data = (void *)(long)skb->data;
@@ -786,6 +795,8 @@ int xdpnat_tc_egress(struct __sk_buff *skb)
 		return TC_ACT_SHOT_;
 	}
 	if (rc != PARSE_OK) {
+		if (rc == PARSE_VLAN)
+			STAT_INC(passed_vlan);
 		if (hook == HOOK_TC_WAN && skb->protocol == bpf_htons(ETH_P_IP_)) {
 			iph = data + ETH_HLEN_;
 			if ((void *)(iph + 1) > data_end)

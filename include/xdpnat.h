@@ -505,6 +505,9 @@ struct nat_stats {
 	__u64 tcp_out_of_window;	/* TCP segments outside the tracked window: forwarded,
 					 * state untouched (a forged RST or FIN lands here) */
 	__u64 gate_full;		/* an FTP control session not counted: nat_gate full */
+	__u64 passed_vlan;		/* VLAN-tagged (802.1Q/802.1ad) frames on an interface
+					 * attached untagged: another network's, passed
+					 * untouched (XDP: also in passed_untouched) */
 };
 
 /* nat_ctl_stats: ARRAY, one entry, written by the controller only. */

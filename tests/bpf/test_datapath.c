@@ -1677,6 +1677,75 @@ static void test_not_ipv4(void **state)
 	CHECK_EQ(s.passed_untouched, 2, "passed_untouched");
 }
 
+/* Insert an 802.1Q/802.1ad tag (tpid, vid) after the MAC addresses of
+ * frame f (n bytes); returns the new length. */
+static size_t vlan_tag(uint8_t *f, size_t n, uint16_t tpid, uint16_t vid)
+{
+	memmove(f + 16, f + 12, n - 12);
+	f[12] = tpid >> 8;
+	f[13] = tpid & 0xff;
+	f[14] = (vid >> 8) & 0x0f;
+	f[15] = vid & 0xff;
+	return n + 4;
+}
+
+/* xdpnat is attached untagged: VLAN-tagged frames (another network's) pass
+ * every hook untouched, byte for byte, create no flow and are counted in
+ * passed_vlan, even a SYN that would otherwise start a masquerade flow or
+ * hit a forward, and a frame with two tags (802.1ad outside). */
+static void test_vlan_tagged_passed(void **state)
+{
+	struct pk syn_l = lan_tcp(A_CLIENT, MAC_CLIENT, 40000, A_REMOTE, 443, PK_TCP_SYN);
+	struct pk syn_w = wan_tcp(A_REMOTE, 40000, A_WAN0, 8080, PK_TCP_SYN);
+	struct pk out_w = to_wan0(syn_l);
+	uint8_t f[PK_MAX];
+	struct nat_stats s;
+	struct res r;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(env_forward(&E, E.if_wan0, IPPROTO_TCP, 8080, A_SERVER, 80), 0);
+
+	n = vlan_tag(f, pk_frame(f, &syn_l), 0x8100, 7);
+	xdp_raw(E.if_lan0, f, n, &r);
+	expect_xdp_ret("802.1Q SYN on lan0", &r, XDP_PASS);
+	expect_bytes("802.1Q SYN on lan0 (untouched)", &r, f, n);
+
+	n = vlan_tag(f, pk_frame(f, &syn_w), 0x8100, 7);
+	xdp_raw(E.if_wan0, f, n, &r);
+	expect_xdp_ret("802.1Q SYN to a forward on wan0", &r, XDP_PASS);
+	expect_bytes("802.1Q SYN to a forward on wan0 (untouched)", &r, f, n);
+
+	n = vlan_tag(f, pk_frame(f, &syn_w), 0x8100, 7);
+	n = vlan_tag(f, n, 0x88a8, 100);
+	xdp_raw(E.if_wan0, f, n, &r);
+	expect_xdp_ret("802.1ad + 802.1Q SYN on wan0", &r, XDP_PASS);
+	expect_bytes("802.1ad + 802.1Q SYN on wan0 (untouched)", &r, f, n);
+
+	/* leaving wan0 with a LAN source: not the leak guard's business */
+	n = vlan_tag(f, pk_frame(f, &out_w), 0x8100, 7);
+	tc_raw(E.if_wan0, f, n, &r);
+	expect_tc_ret("802.1Q SYN on tc egress wan0", &r, TC_ACT_OK);
+	expect_bytes("802.1Q SYN on tc egress wan0 (untouched)", &r, f, n);
+	n = vlan_tag(f, pk_frame(f, &syn_w), 0x88a8, 7);
+	tc_raw(E.if_lan0, f, n, &r);
+	expect_tc_ret("802.1ad SYN on tc egress lan0", &r, TC_ACT_OK);
+	expect_bytes("802.1ad SYN on tc egress lan0 (untouched)", &r, f, n);
+
+	CHECK_EQ(ct_count(), 0, "nat_ct entries");
+	s = stats();
+	CHECK_EQ(s.passed_vlan, 5, "passed_vlan");
+	CHECK_EQ(s.passed_untouched, 3, "passed_untouched (XDP)");
+	CHECK_EQ(s.flows_created + s.xdp_forwarded + s.tc_translated + s.passed_to_kernel, 0,
+		 "nothing translated");
+	CHECK_EQ(s.drop_malformed + s.drop_no_flow + s.drop_inbound, 0, "nothing dropped");
+
+	/* the same SYN untagged is translated: the forward was there */
+	xdp_pk(E.if_wan0, &syn_w, &r, NULL);
+	expect_xdp_ret("the same SYN untagged", &r, XDP_REDIRECT);
+	CHECK_EQ(stats().passed_vlan, 5, "passed_vlan");
+}
+
 /* ============================================================ 12. dual WAN */
 
 #define A_FAR IP4(192, 0, 2, 77)
@@ -3357,6 +3426,7 @@ int main(void)
 		T(test_malformed_icmp_err_trunc_inner_ip),
 		T(test_malformed_icmp_err_trunc_inner_l4),
 		T(test_not_ipv4),
+		T(test_vlan_tagged_passed),
 		T(test_dual_wan_symmetric),
 		T(test_dual_wan_no_gateway),
 		T(test_dual_wan_tc),

@@ -2764,6 +2764,7 @@ int main(void)
 			{ "xdp_forwarded", st.xdp_forwarded },
 			{ "tc_translated", st.tc_translated },
 			{ "passed_untouched", st.passed_untouched },
+			{ "passed_vlan", st.passed_vlan },
 			{ "passed_to_kernel", st.passed_to_kernel },
 			{ "icmp_errors_translated", st.icmp_errors_translated },
 			{ "fragments_translated", st.fragments_translated },
