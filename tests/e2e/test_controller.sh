@@ -60,6 +60,10 @@ setup_net() {
 	ip -n "$R" addr add 192.0.2.1/24 dev rwan
 	ip -n "$R" addr add 10.9.0.1/24 dev rlan
 	ip -n "$R" addr add 10.9.1.1/24 dev rlan2
+	# a bridge (no ports needed): generic XDP, added by a reload below
+	ip -n "$R" link add rbr type bridge
+	ip -n "$R" addr add 10.9.2.1/24 dev rbr
+	ip -n "$R" link set rbr up
 	ip -n "$W" addr add 192.0.2.2/24 dev wpeer
 	ip -n "$L" addr add 10.9.0.2/24 dev lpeer
 	ip -n "$L" addr add 10.9.1.2/24 dev lpeer2
@@ -193,6 +197,9 @@ grep -Eq "^icmp +masq +10.9.0.2:[0-9]+ +192.0.2.1:[0-9]+ +192.0.2.2:0 +rwan" "$T
 check "status exits 0 from another ip netns exec" x status
 grep -q "rwan .*wan .*xdp native + tc .*192.0.2.1" "$TMP/out" && ok "status shows rwan, mode and address" \
 	|| { not_ok "status shows rwan, mode and address"; sed 's/^/# /' "$TMP/out"; }
+grep -A1 -E '^  rlan +lan +veth +xdp native \+ tc +10\.9\.0\.1$' "$TMP/out" | tail -n 1 | grep -qE '^ {15}veth: .*peer' \
+	&& ok "status: rlan is a veth on xdp native + tc, with the note on its peer" \
+	|| { not_ok "status: rlan is a veth on xdp native + tc, with the note"; sed 's/^/# /' "$TMP/out"; }
 check "status exits 0 from outside the namespaces (joins the daemon's)" "$XDPNAT" status -c "$CONF"
 check "status --json parses" bash -c "ip netns exec $R $XDPNAT status --json -c $CONF | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"running\"] and len(d[\"interfaces\"]) == 2 and d[\"alg\"] == \"off\"'"
 
@@ -224,13 +231,20 @@ check "stats exits 0" x stats
 grep -Eq "^flows +2$" "$TMP/out" && grep -Eq "^ct_entries +4 / +[0-9]+" "$TMP/out" && grep -Eq "^daemon_pid +$DPID$" "$TMP/out" \
 	&& ok "stats: flows, table use, daemon pid" || { not_ok "stats content"; sed 's/^/# /' "$TMP/out"; }
 
-# SIGHUP: forwards change, rlan2 is added, nat_ct is kept.
-write_conf "lan rlan2" "forward tcp rwan 9090-9091 to 10.9.0.2:90-91"
+# SIGHUP: forwards change, rlan2 and the bridge rbr are added, nat_ct is kept.
+write_conf "lan rlan2" "lan rbr" "forward tcp rwan 9090-9091 to 10.9.0.2:90-91"
 kill -HUP "$DPID"
 check "reload applied" wait_log "reload: applied"
 [ "$(forward_ports)" = "9090 9091" ] && ok "reload: old forward ports gone, new ones in" || not_ok "reload forwards: $(forward_ports)"
 xdp_on rlan2 && clsact_on rlan2 && ok "reload: added interface attached" || not_ok "reload: added interface attached"
 x flows >"$TMP/out" 2>&1; grep -q "10.9.0.2:5000" "$TMP/out" && ok "reload: established flow survives" || not_ok "reload: established flow survives"
+x status >"$TMP/out" 2>&1
+grep -A1 -E '^  rbr +lan +bridge +xdp generic \+ tc +10\.9\.2\.1$' "$TMP/out" | tail -n 1 | grep -qE '^ {15}generic XDP: ' \
+	&& ok "status: the added rbr is a bridge on xdp generic + tc, with the note on generic XDP" \
+	|| { not_ok "status: rbr is a bridge on xdp generic + tc, with the note"; sed 's/^/# /' "$TMP/out"; }
+python3 -c 'import json,sys; i={x["name"]: x for x in json.load(open(sys.argv[1]))["interfaces"]}
+assert (i["rbr"]["link_type"], i["rbr"]["path"], i["rlan2"]["link_type"], i["rlan2"]["path"]) == ("bridge", "xdp generic + tc", "veth", "xdp native + tc"), i' "$RUN/status.json" \
+	&& ok "status.json: link_type and path of rbr and rlan2" || not_ok "status.json: link_type and path of rbr and rlan2"
 
 echo "nonsense here" >>"$CONF"
 kill -HUP "$DPID"
@@ -239,8 +253,9 @@ kill -0 "$DPID" && [ "$(forward_ports)" = "9090 9091" ] && ok "a bad reload chan
 
 write_conf "forward tcp rwan 9090-9091 to 10.9.0.2:90-91"
 kill -HUP "$DPID"
-check "reload removing rlan2" wait_log "reload: rlan2 removed"
-! xdp_on rlan2 && ! clsact_on rlan2 && ok "reload: removed interface detached" || not_ok "reload: removed interface detached"
+check "reload removing rlan2 and rbr" wait_log "reload: rlan2 removed"
+! xdp_on rlan2 && ! clsact_on rlan2 && ! xdp_on rbr && ! clsact_on rbr \
+	&& ok "reload: removed interfaces detached" || not_ok "reload: removed interfaces detached"
 
 # bpftool changes a timeout; the GC reads nat_config every tick.
 check "bpftool sets timeout_udp to 1 s" bpftool map update pinned "$(pinned nat_config)" key hex 00 00 00 00 value hex $(config_with_udp_timeout 1)
