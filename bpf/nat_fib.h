@@ -33,10 +33,11 @@ static __always_inline int fib_lookup_to(void *ctx, struct bpf_fib_lookup *fib, 
  * Can XDP on iif redirect into egress interface out? Not from a native
  * program into an interface attached in generic mode (a bridge, a NIC
  * without native XDP): it has no ndo_xdp_xmit and the kernel would drop
- * the frame. Such a packet takes the kernel path, which delivers it. A
- * generic-mode program's redirect is an skb transmit and goes anywhere.
- * Asked only of the FIB's answer: a next hop cached in a flow was allowed
- * here before it was cached.
+ * the frame. Such a packet takes the kernel path, which delivers it, or
+ * goes to the FTP ALG, which sends it from its AF_XDP socket on `out`
+ * (an skb transmit in copy mode). A generic-mode program's redirect is an
+ * skb transmit and goes anywhere. Asked only of the FIB's answer: a next
+ * hop is cached only when a redirect there is allowed.
  */
 static __always_inline bool xdp_redirect_ok(__u32 iif, const struct nat_iface *out)
 {
@@ -57,12 +58,13 @@ struct nat_nexthop {
 
 /*
  * The FIB's answer. Returns 0 with nh filled when the packet can be
- * forwarded right here; -1 when the kernel must handle it: no neighbour
+ * forwarded right here; 1 when only the ALG's socket can take it to that
+ * egress (not a redirect: xdp_redirect_ok); -1 when the kernel must
+ * handle it: no neighbour
  * entry yet (the kernel resolves it and later packets take the fast path),
  * larger than the egress MTU (the kernel fragments or sends "fragmentation
  * needed"), not forwarded (for the router itself), an egress xdpnat does
- * not manage or this program cannot redirect into (xdp_redirect_ok), or
- * the flow's WAN gateway unknown. *slot is the egress
+ * not manage, or the flow's WAN gateway unknown. *slot is the egress
  * interface's nat_ifslots index, *dst the address the lookup succeeded for.
  */
 static __always_inline int nat_fib(void *ctx, struct bpf_fib_lookup *fib, __u32 iif,
@@ -88,10 +90,10 @@ static __always_inline int nat_fib(void *ctx, struct bpf_fib_lookup *fib, __u32 
 			return -1;
 	}
 	out = bpf_map_lookup_elem(&nat_ifaces, &egress);
-	if (!out || !xdp_redirect_ok(iif, out))
+	if (!out)
 		return -1;
 	*slot = out->slot;
-	return 0;
+	return xdp_redirect_ok(iif, out) ? 0 : 1;
 }
 
 static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
@@ -128,12 +130,14 @@ static __always_inline bool nh_cacheable(void *ctx, const struct bpf_fib_lookup 
  * ICMP error, which goes where its own header says): from the entry's
  * cache when valid (struct nat_nh), else from the FIB, and cached when it
  * can be. *nhw is the cache word to leave in the entry (0: nothing valid).
- * now: bpf_ktime_get_coarse_ns().
+ * now: bpf_ktime_get_coarse_ns(). to_alg: the packet goes to the ALG's
+ * socket, not redirected, so any egress will do (see xdp_redirect_ok).
  */
 static __always_inline int nat_nexthop(void *ctx, struct nat_nexthop *nh, __u64 *nhw,
 				       const struct nat_ct_value *v, __u32 iif,
 				       const struct nat_pkt *p, const struct nat_ct_key *to,
-				       __u8 tos, bool to_wan, __u32 wan_ifindex, __u64 now)
+				       __u8 tos, bool to_wan, __u32 wan_ifindex, __u64 now,
+				       bool to_alg)
 {
 	struct nat_routegen *rg;
 	struct bpf_fib_lookup fib;
@@ -142,6 +146,7 @@ static __always_inline int nat_nexthop(void *ctx, struct nat_nexthop *nh, __u64 
 	__u32 zero = 0, k;
 	__be32 dst;
 	__u8 tag, slot;
+	int rc;
 
 	*nhw = 0;
 	rg = bpf_map_lookup_elem(&nat_routegen, &zero);
@@ -164,12 +169,13 @@ static __always_inline int nat_nexthop(void *ctx, struct nat_nexthop *nh, __u64 
 		}
 		*nhw = 0;
 	}
-	if (nat_fib(ctx, &fib, iif, p, to, tos, to_wan, wan_ifindex, &slot, &dst))
+	rc = nat_fib(ctx, &fib, iif, p, to, tos, to_wan, wan_ifindex, &slot, &dst);
+	if (rc < 0 || (rc > 0 && !to_alg))
 		return -1;
 	nh->ifindex = fib.ifindex;
 	__builtin_memcpy(nh->smac, fib.smac, 6);
 	__builtin_memcpy(nh->dmac, fib.dmac, 6);
-	if (v && nh_cacheable(ctx, &fib, iif, p, to, tos, slot, dst)) {
+	if (!rc && v && nh_cacheable(ctx, &fib, iif, p, to, tos, slot, dst)) {
 		c.slot = slot + 1;
 		c.tag = tag;
 		__builtin_memcpy(c.dmac, fib.dmac, 6);

@@ -609,7 +609,7 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 	if (p->ttl <= 1 || p->has_options)
 		return -1;	/* the kernel sends time exceeded / handles options */
 	if (nat_nexthop(ctx, &nh, &nhw, p->icmp_error ? NULL : vd->ct, ctx->ingress_ifindex, p,
-			&vd->to, tos, vd->to_wan, vd->wan_ifindex, now)) {
+			&vd->to, tos, vd->to_wan, vd->wan_ifindex, now, alg)) {
 		/* No route or neighbour yet. A SYN may take the kernel path (it
 		 * carries nothing to rewrite and makes the kernel resolve the
 		 * neighbour); data would bypass the ALG: drop it, TCP resends. */

@@ -3177,6 +3177,46 @@ static void test_alg_socket_then_gone(void **state)
 	alg_xsk_close(&x);
 }
 
+
+/* An inspected control flow whose packets go from native wan0 into a
+ * generic-mode lan0 (a bridge LAN): no redirect could take them there, but
+ * the ALG sends them from its own socket on lan0, so they go to the ALG
+ * (not dropped as unroutable, drop_alg_no_route), and no next hop is
+ * cached that a handed-back flow would redirect to. */
+static void test_alg_into_generic(void **state)
+{
+	static const char banner_text[] = "220 hello\r\n";
+	struct pk syn = lan_tcp(A_CLIENT, MAC_CLIENT, 40000, A_REMOTE, 21, PK_TCP_SYN);
+	struct pk banner = wan_tcp(A_REMOTE, 21, A_WAN0, 40000, PK_TCP_ACK | PK_TCP_PSH);
+	struct alg_xsk x = {};
+	struct nat_alg_meta meta;
+	struct nat_ct_value v;
+	struct nat_stats st;
+	struct res r;
+
+	(void)state;
+	set_ftp_port(21);
+	iface_add_flags(E.if_lan0, NAT_IFACE_F_XDP_GENERIC);
+	xdp_pk(E.if_lan0, &syn, &r, NULL);
+	expect_xdp_ret("control SYN, no ALG socket on lan0", &r, XDP_DROP);
+	assert_int_equal(alg_xsk_open(&x, "wan0", E.if_wan0, 0, true), 0);
+	assert_int_equal(alg_xsk_enter(&x, E.m_xsks, env_slot(&E, E.if_wan0)), 0);
+	banner.payload = (const uint8_t *)banner_text;
+	banner.plen = strlen(banner_text);
+	xdp_pk(E.if_wan0, &banner, &r, NULL);
+	expect_xdp_ret("banner from native wan0 for generic lan0", &r, XDP_REDIRECT);
+	assert_true(r.len > sizeof(meta));
+	memcpy(&meta, r.buf, sizeof(meta));
+	CHECK_EQ(meta.ingress_ifindex, E.if_wan0, "meta.ingress_ifindex");
+	CHECK_EQ(meta.egress_ifindex, E.if_lan0, "meta.egress_ifindex");
+	st = stats();
+	CHECK_EQ(st.alg_to_user, 1, "alg_to_user");
+	CHECK_EQ(st.drop_alg_no_route, 0, "drop_alg_no_route");
+	assert_int_equal(ct_get(&E, A_REMOTE, A_WAN0, 21, 40000, IPPROTO_TCP, &v), 0);
+	CHECK_EQ(v.nh.slot, 0, "no next hop cached into the generic interface");
+	alg_xsk_remove(&x);
+	alg_xsk_close(&x);
+}
 /*
  * A frame on an rx queue the ALG can have no socket for (beyond
  * XDPNAT_XSK_QUEUES: queues added after the ALG started, which refuses
@@ -3464,6 +3504,7 @@ int main(void)
 		T(test_nh_cache_slot_mismatch),
 		T(test_alg_down_drops),
 		T(test_alg_socket_then_gone),
+		T(test_alg_into_generic),
 		T(test_alg_queue_beyond_sockets),
 		T(test_alg_every_queue),
 		T(test_alg_off),
