@@ -14,12 +14,15 @@
 # Checks: masquerade (HTTP download, sha256, the server sees the WAN
 # address), the forward from the Internet (sha256, host A sees the real
 # client), hairpin from host B to the WAN address reaching host A (sha256,
-# host A sees the WAN address), xdpnat status of the bridge (link type,
+# host A sees the WAN address), FTP through the ALG both ways (host B to an
+# Internet server, the Internet to a server on host A: the 227 rewritten
+# and honoured), xdpnat status of the bridge (link type,
 # generic XDP and its note), no LAN address on the WAN link; then br-wan:
 # masquerade and the forward through it.
 . "$(dirname "$0")/lib.sh"
 e2e_require_root
-e2e_require curl tcpdump python3 sha256sum
+e2e_require curl tcpdump python3 sha256sum vsftpd
+. "$E2E_LIB_DIR/ftp_lib.sh"
 
 R() { ip -n "$(e2e_ns router)" "$@"; }
 
@@ -58,8 +61,11 @@ wan wan0
 lan br-lan
 outbound wan0
 forward tcp wan0 8080 to 192.168.1.10:80
+forward tcp wan0 21 to 192.168.1.10
+alg ftp
 EOF
 
+ftp_files || { e2e_fail "FTP test files"; e2e_finish; }
 WWW=$E2E_TMP/www; mkdir -p "$WWW"
 head -c 8000000 /dev/urandom >"$WWW/big.bin"
 SUM=$(sha256sum <"$WWW/big.bin" | cut -d' ' -f1)
@@ -94,6 +100,19 @@ got=$(fetch hostb http://198.51.100.1:8080/big.bin)
 [ "$got" = "$SUM" ] && last_client_is "$HOSTA_LOG" 198.51.100.1 \
 	&& e2e_ok "hairpin between bridge ports: host B reaches host A via the WAN address, host A sees the WAN address" \
 	|| e2e_fail "hairpin between bridge ports" "sha256 $got (want $SUM)" "$(tail -n 2 "$HOSTA_LOG")"
+
+# --- FTP through the ALG: its packets between wan0 (native) and br-lan
+# (generic) go through the ALG's own AF_XDP sockets, not a redirect
+ftp_server inet 203.0.113.10 inet
+ftp_check_get "FTP from host B on br-lan to an Internet server (PASV via the ALG): download intact" \
+	hostb ftp://203.0.113.10/big.bin --disable-epsv --no-ftp-skip-pasv-ip
+ftp_server hosta 192.168.1.10 hosta
+ftp_check_get "FTP from the Internet to host A on br-lan (forward 21, the 227 rewritten and honoured): download intact" \
+	inet ftp://198.51.100.1/big.bin --disable-epsv --no-ftp-skip-pasv-ip
+a2u=$(ftp_stat alg_to_user) nr=$(ftp_stat drop_alg_no_route)
+[ "${a2u:-0}" -gt 0 ] && [ "${nr:-1}" = 0 ] \
+	&& e2e_ok "control packets went to the ALG ($a2u), none dropped as unroutable" \
+	|| e2e_fail "control packets went to the ALG" "alg_to_user $a2u drop_alg_no_route $nr"
 
 # --- xdpnat status: link type, path and what generic mode means
 st=$(e2e_xdpnat status 2>&1)
