@@ -92,6 +92,8 @@ static __always_inline int nat_fib(void *ctx, struct bpf_fib_lookup *fib, __u32 
 	out = bpf_map_lookup_elem(&nat_ifaces, &egress);
 	if (!out)
 		return -1;
+	if (out->flags & NAT_IFACE_F_L3)
+		return -1;	/* no Ethernet frame into it: the kernel path */
 	*slot = out->slot;
 	return xdp_redirect_ok(iif, out) ? 0 : 1;
 }

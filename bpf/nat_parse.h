@@ -136,27 +136,38 @@ static __always_inline int parse_icmp_error(void *data, void *data_end, struct n
  * skb->len, the linear part may be shorter). data_end bounds what can be
  * read directly.
  */
-static __always_inline int nat_parse(void *data, void *data_end, __u32 pkt_len, struct nat_pkt *p)
+static __always_inline int nat_parse(void *data, void *data_end, __u32 pkt_len, struct nat_pkt *p,
+				     const __u32 l2)
 {
-	struct ethhdr *eth = data;
 	struct iphdr *iph;
 	__u32 ihl, l4_len;
 	__u16 frag_off;
 
-	if ((void *)(eth + 1) > data_end)
-		return PARSE_NOT_OURS;
-	if (eth->h_proto != bpf_htons(ETH_P_IP_))
-		return eth->h_proto == bpf_htons(ETH_P_8021Q_) ||
-		       eth->h_proto == bpf_htons(ETH_P_8021AD_) ? PARSE_VLAN : PARSE_NOT_OURS;
-	p->l3_off = ETH_HLEN_;
-	iph = data + ETH_HLEN_;
+	if (l2) {
+		struct ethhdr *eth = data;
+
+		if ((void *)(eth + 1) > data_end)
+			return PARSE_NOT_OURS;
+		if (eth->h_proto != bpf_htons(ETH_P_IP_))
+			return eth->h_proto == bpf_htons(ETH_P_8021Q_) ||
+			       eth->h_proto == bpf_htons(ETH_P_8021AD_) ? PARSE_VLAN : PARSE_NOT_OURS;
+	} else {
+		/* a link without a link-layer header (tun, PPP, WireGuard):
+		 * the IP header is first, its version says which IP */
+		__u8 *vb = data;
+
+		if ((void *)(vb + 1) > data_end || (*vb >> 4) != 4)
+			return PARSE_NOT_OURS;
+	}
+	p->l3_off = l2;
+	iph = data + l2;
 	if ((void *)(iph + 1) > data_end)
 		return PARSE_MALFORMED;
 	if (iph->version != 4 || iph->ihl < 5)
 		return PARSE_MALFORMED;
 	ihl = iph->ihl * 4;
 	p->tot_len = bpf_ntohs(iph->tot_len);
-	if (p->tot_len < ihl || p->tot_len > pkt_len - ETH_HLEN_)
+	if (p->tot_len < ihl || p->tot_len > pkt_len - l2)
 		return PARSE_MALFORMED;
 	if ((void *)iph + ihl > data_end)
 		return PARSE_MALFORMED;
@@ -166,7 +177,7 @@ static __always_inline int nat_parse(void *data, void *data_end, __u32 pkt_len, 
 	p->key.saddr = iph->saddr;
 	p->key.daddr = iph->daddr;
 	p->key.proto = iph->protocol;
-	p->l4_off = ETH_HLEN_ + ihl;
+	p->l4_off = l2 + ihl;
 	l4_len = p->tot_len - ihl;
 
 	/* Meaningful for TCP only. Set on every path from a packet word, not

@@ -42,9 +42,10 @@ static __always_inline __u32 l4_csum_off(__u8 proto)
  * reach (cannot happen after a successful parse; checked for the verifier).
  */
 static __always_inline int nat_rewrite(void *ctx, bool is_tc, void *data, void *data_end,
-				       const struct nat_pkt *p, const struct nat_ct_key *to)
+				       const struct nat_pkt *p, const struct nat_ct_key *to,
+				       const __u32 l2)
 {
-	struct iphdr *iph = data + ETH_HLEN_;
+	struct iphdr *iph = data + l2;	/* l2 == p->l3_off, a constant for the verifier */
 	__u32 l4_off = p->l4_off;
 	__u16 *l4csum = NULL;
 	__u8 proto = p->key.proto;
@@ -202,7 +203,7 @@ static __always_inline int nat_rewrite_dnat(void *data, void *data_end, const st
 
 	half.daddr = to->daddr;
 	half.dport = to->dport;
-	return nat_rewrite(NULL, false, data, data_end, p, &half);
+	return nat_rewrite(NULL, false, data, data_end, p, &half, ETH_HLEN_);	/* LAN: Ethernet */
 }
 
 /* Set a field inside an ICMP error's payload, keeping the ICMP checksum. */
@@ -233,9 +234,10 @@ static __always_inline void icmp_set2(__u16 *icmp_csum, __be16 *field, __be16 to
  * sender, a router on the path, as it is.
  */
 static __always_inline int nat_rewrite_icmp_error(void *data, void *data_end, const struct nat_pkt *p,
-						  const struct nat_ct_value *e, __be32 outer_src)
+						  const struct nat_ct_value *e, __be32 outer_src,
+						  const __u32 l2)
 {
-	struct iphdr *iph = data + ETH_HLEN_;
+	struct iphdr *iph = data + l2;
 	__u32 l4_off = p->l4_off;
 	__be32 new_src = e->to_daddr, new_dst = e->to_saddr;
 	struct icmphdr *ic;

@@ -220,7 +220,8 @@ static __always_inline int new_from_wan(void *ctx, const struct nat_pkt *p, __u3
 	n.to.dport = f->port;
 	if (f->flags & NAT_FWD_F_FTP_CTRL)
 		n.flags |= NAT_CT_F_GATE;
-	if ((f->flags & NAT_FWD_F_ALG) && p->key.proto == IPPROTO_TCP)
+	if ((f->flags & NAT_FWD_F_ALG) && p->key.proto == IPPROTO_TCP &&
+	    !(iif->flags & NAT_IFACE_F_L3))
 		return ct_create_ctl(&n, v);
 	return ct_new_result(ct_create(&n, v));
 }
@@ -278,7 +279,9 @@ static __always_inline int new_masquerade(const struct nat_pkt *p, __u32 wan_ifi
 		return ACT_UNTOUCHED;
 	n.to.saddr = wan->addr;
 	ct_new_range(&n, wan);
-	if (p->key.proto == IPPROTO_TCP && is_ftp_port(bpf_ntohs(p->key.dport)))
+	/* no ALG on an L3 WAN (see L3 links in the README) */
+	if (p->key.proto == IPPROTO_TCP && is_ftp_port(bpf_ntohs(p->key.dport)) &&
+	    !(wan->flags & NAT_IFACE_F_L3))
 		return ct_create_ctl(&n, v);
 	return ct_new_result(ct_create(&n, v));
 }
@@ -365,9 +368,9 @@ static __always_inline int resolve_frag(const struct nat_pkt *p, struct nat_verd
 /* The flow of an ICMP error is the one of the reverse of the packet it
  * carries; v then describes the error's own direction. */
 static __always_inline int resolve_icmp_error(void *data, void *data_end, const struct nat_pkt *p,
-					      enum nat_hook hook, struct nat_verdict *vd)
+					      enum nat_hook hook, struct nat_verdict *vd, const __u32 l2)
 {
-	struct iphdr *iph = data + ETH_HLEN_;
+	struct iphdr *iph = data + l2;
 	struct nat_ct_key rk;
 	struct nat_ct_value *v;
 
@@ -407,16 +410,17 @@ static __always_inline int resolve_icmp_error(void *data, void *data_end, const 
  * counts what it does with a translation.
  */
 static __always_inline int nat_resolve(void *ctx, void *data, void *data_end, struct nat_pkt *p,
-				       enum nat_hook hook, __u32 ifindex, struct nat_verdict *vd)
+				       enum nat_hook hook, __u32 ifindex, struct nat_verdict *vd,
+				       const __u32 l2)
 {
 	struct nat_ct_value *v;
-	struct iphdr *iph = data + ETH_HLEN_;
+	struct iphdr *iph = data + l2;
 	int act = ACT_XLATE;
 
 	if ((void *)(iph + 1) > data_end)
 		return ACT_UNTOUCHED;
 	if (p->icmp_error)
-		return resolve_icmp_error(data, data_end, p, hook, vd);
+		return resolve_icmp_error(data, data_end, p, hook, vd, l2);
 	if (p->frag == FRAG_LATER)
 		return resolve_frag(p, vd);
 
@@ -462,15 +466,15 @@ static __always_inline int nat_resolve(void *ctx, void *data, void *data_end, st
 /* Translate the packet. Sequence adjustment (opaque ALG flows) is done
  * before, by the caller, since on tc it moves the packet pointers. */
 static __always_inline int apply(void *ctx, bool is_tc, void *data, void *data_end,
-				 const struct nat_pkt *p, const struct nat_verdict *vd)
+				 const struct nat_pkt *p, const struct nat_verdict *vd, const __u32 l2)
 {
 	if (p->icmp_error) {
-		if (!vd->ct || nat_rewrite_icmp_error(data, data_end, p, vd->ct, vd->to.saddr))
+		if (!vd->ct || nat_rewrite_icmp_error(data, data_end, p, vd->ct, vd->to.saddr, l2))
 			return -1;
 		STAT_INC(icmp_errors_translated);
 		return 0;
 	}
-	if (nat_rewrite(ctx, is_tc, data, data_end, p, &vd->to))
+	if (nat_rewrite(ctx, is_tc, data, data_end, p, &vd->to, l2))
 		return -1;
 	if (p->frag != FRAG_NONE)
 		STAT_INC(fragments_translated);
@@ -565,7 +569,7 @@ drop:
 }
 
 static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
-				       struct nat_verdict *vd, __u8 tos)
+				       struct nat_verdict *vd, __u8 tos, const __u32 l2)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -613,7 +617,7 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 		/* No route or neighbour yet. A SYN may take the kernel path (it
 		 * carries nothing to rewrite and makes the kernel resolve the
 		 * neighbour); data would bypass the ALG: drop it, TCP resends. */
-		if (alg && p->tot_len > p->l4_off - ETH_HLEN_ + tcp_hdr_len(ctx, p)) {
+		if (alg && p->tot_len > p->l4_off - l2 + tcp_hdr_len(ctx, p)) {
 			STAT_INC(drop_alg_no_route);
 			return XDP_DROP;
 		}
@@ -622,7 +626,12 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 	/* Nothing has been written yet; from here on the frame is ours. */
 	if (need_seqadj(p, vd) && nat_seqadj(ctx, false, data, data_end, p, vd->ct))
 		return XDP_DROP;
-	if (apply(ctx, false, data, data_end, p, vd))
+	if (apply(ctx, false, data, data_end, p, vd, l2))
+		return XDP_DROP;
+	/* From a link without an Ethernet header (an L3 WAN, generic mode,
+	 * which leaves XDP_PACKET_HEADROOM in front): the frame gets one for
+	 * its Ethernet egress. */
+	if (!l2 && bpf_xdp_adjust_head(ctx, -(int)ETH_HLEN_))
 		return XDP_DROP;
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
@@ -633,6 +642,7 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 	ip_decrease_ttl(iph);
 	__builtin_memcpy(eth->h_dest, nh.dmac, 6);
 	__builtin_memcpy(eth->h_source, nh.smac, 6);
+	eth->h_proto = bpf_htons(ETH_P_IP_);
 	account(p, vd, nhw, now);
 	if (alg)
 		return xdp_to_alg(ctx, p, nh.ifindex, xsk_slot);
@@ -642,9 +652,11 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 
 /*
  * Ingress of a LAN or a WAN interface: the loader attaches the program of
- * the interface's role, so the role costs no lookup per packet.
+ * the interface's role and link type, so neither costs a lookup per
+ * packet. l2: the link-layer header's length, ETH_HLEN_ or 0 (an L3 link:
+ * tun, PPP, WireGuard, where generic XDP sees the IP header first).
  */
-static __always_inline int xdp_ingress(struct xdp_md *ctx, enum nat_hook hook)
+static __always_inline int xdp_ingress(struct xdp_md *ctx, enum nat_hook hook, const __u32 l2)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -656,7 +668,7 @@ static __always_inline int xdp_ingress(struct xdp_md *ctx, enum nat_hook hook)
 	__u8 tos;
 
 	STAT_INC(rx_packets);
-	rc = nat_parse(data, data_end, data_end - data, &p);
+	rc = nat_parse(data, data_end, data_end - data, &p, l2);
 	if (rc == PARSE_MALFORMED) {
 		STAT_INC(drop_malformed);
 		return XDP_DROP;
@@ -666,18 +678,18 @@ static __always_inline int xdp_ingress(struct xdp_md *ctx, enum nat_hook hook)
 			STAT_INC(passed_vlan);
 		goto untouched;
 	}
-	iph = data + ETH_HLEN_;
+	iph = data + l2;
 	if ((void *)(iph + 1) > data_end)
 		return XDP_DROP;
 	tos = iph->tos;
 
-	act = nat_resolve(ctx, data, data_end, &p, hook, ifindex, &vd);
+	act = nat_resolve(ctx, data, data_end, &p, hook, ifindex, &vd, l2);
 	if (act == ACT_DROP)
 		return XDP_DROP;
 	if (act == ACT_UNTOUCHED)
 		goto untouched;
 
-	rc = xdp_forward(ctx, &p, &vd, tos);
+	rc = xdp_forward(ctx, &p, &vd, tos, l2);
 	if (rc >= 0)
 		return rc;
 
@@ -688,7 +700,7 @@ static __always_inline int xdp_ingress(struct xdp_md *ctx, enum nat_hook hook)
 	if (hook == HOOK_XDP_WAN) {
 		if (need_seqadj(&p, &vd) && nat_seqadj(ctx, false, data, data_end, &p, vd.ct))
 			return XDP_DROP;
-		if (apply(ctx, false, data, data_end, &p, &vd))
+		if (apply(ctx, false, data, data_end, &p, &vd, l2))
 			return XDP_DROP;
 		account(&p, &vd, 0, bpf_ktime_get_coarse_ns());
 	} else if (vd.ct && vd.ct->kind == NAT_KIND_HAIRPIN && !p.icmp_error &&
@@ -703,9 +715,9 @@ untouched:
 	if (hook == HOOK_XDP_WAN) {
 		data = (void *)(long)ctx->data;
 		data_end = (void *)(long)ctx->data_end;
-		iph = data + ETH_HLEN_;
+		iph = data + l2;
 		if ((void *)(iph + 1) <= data_end &&
-		    ((struct ethhdr *)data)->h_proto == bpf_htons(ETH_P_IP_) &&
+		    (l2 ? ((struct ethhdr *)data)->h_proto == bpf_htons(ETH_P_IP_) : iph->version == 4) &&
 		    inbound_refused(ctx, ifindex, iph->daddr)) {
 			STAT_INC(drop_inbound);
 			return XDP_DROP;
@@ -718,13 +730,21 @@ untouched:
 SEC("xdp")
 int xdpnat_xdp_lan(struct xdp_md *ctx)
 {
-	return xdp_ingress(ctx, HOOK_XDP_LAN);
+	return xdp_ingress(ctx, HOOK_XDP_LAN, ETH_HLEN_);
 }
 
 SEC("xdp")
 int xdpnat_xdp_wan(struct xdp_md *ctx)
 {
-	return xdp_ingress(ctx, HOOK_XDP_WAN);
+	return xdp_ingress(ctx, HOOK_XDP_WAN, ETH_HLEN_);
+}
+
+/* A WAN without a link-layer header (PPP, WireGuard, tun), attached in
+ * generic mode. */
+SEC("xdp")
+int xdpnat_xdp_l3w(struct xdp_md *ctx)
+{
+	return xdp_ingress(ctx, HOOK_XDP_WAN, 0);
 }
 
 /* ------------------------------------------------------------------- tc */
@@ -760,8 +780,9 @@ static __always_inline int tc_wan_untranslated(struct __sk_buff *skb, const stru
 	return addr_is_lan(skb, skb->ifindex, saddr) ? TC_ACT_SHOT_ : TC_ACT_OK_;
 }
 
-SEC("tc")
-int xdpnat_tc_egress(struct __sk_buff *skb)
+/* Egress of every interface: the kernel path's translation and the leak
+ * guard. l2 as for xdp_ingress(). */
+static __always_inline int tc_egress(struct __sk_buff *skb, const __u32 l2)
 {
 	__u32 ifindex = skb->ifindex;
 	struct nat_verdict vd = {};
@@ -788,7 +809,7 @@ int xdpnat_tc_egress(struct __sk_buff *skb)
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
 
-	rc = nat_parse(data, data_end, skb->len, &p);
+	rc = nat_parse(data, data_end, skb->len, &p, l2);
 	if (rc == PARSE_MALFORMED) {
 		STAT_INC(rx_packets);
 		STAT_INC(drop_malformed);
@@ -798,7 +819,7 @@ int xdpnat_tc_egress(struct __sk_buff *skb)
 		if (rc == PARSE_VLAN)
 			STAT_INC(passed_vlan);
 		if (hook == HOOK_TC_WAN && skb->protocol == bpf_htons(ETH_P_IP_)) {
-			iph = data + ETH_HLEN_;
+			iph = data + l2;
 			if ((void *)(iph + 1) > data_end)
 				return TC_ACT_SHOT_;
 			if (tc_wan_untranslated(skb, iif, iph->saddr) != TC_ACT_OK_) {
@@ -809,7 +830,7 @@ int xdpnat_tc_egress(struct __sk_buff *skb)
 		}
 		return TC_ACT_OK_;
 	}
-	iph = data + ETH_HLEN_;
+	iph = data + l2;
 	if ((void *)(iph + 1) > data_end)
 		return TC_ACT_SHOT_;
 	saddr = iph->saddr;
@@ -829,7 +850,7 @@ int xdpnat_tc_egress(struct __sk_buff *skb)
 	}
 
 	STAT_INC(rx_packets);
-	act = nat_resolve(skb, data, data_end, &p, hook, ifindex, &vd);
+	act = nat_resolve(skb, data, data_end, &p, hook, ifindex, &vd, l2);
 	if (act == ACT_DROP)
 		return TC_ACT_SHOT_;
 	if (act == ACT_UNTOUCHED) {
@@ -849,13 +870,26 @@ int xdpnat_tc_egress(struct __sk_buff *skb)
 		data = (void *)(long)skb->data;
 		data_end = (void *)(long)skb->data_end;
 	}
-	if (apply(skb, true, data, data_end, &p, &vd))
+	if (apply(skb, true, data, data_end, &p, &vd, l2))
 		return TC_ACT_SHOT_;
 	account(&p, &vd, 0, bpf_ktime_get_coarse_ns());
 	STAT_INC(tc_translated);
 	if (hook == HOOK_TC_WAN)
 		return tc_wan_redirect(skb, &vd);
 	return TC_ACT_OK_;
+}
+
+SEC("tc")
+int xdpnat_tc_egress(struct __sk_buff *skb)
+{
+	return tc_egress(skb, ETH_HLEN_);
+}
+
+/* Egress of a WAN without a link-layer header (PPP, WireGuard, tun). */
+SEC("tc")
+int xdpnat_tc_l3(struct __sk_buff *skb)
+{
+	return tc_egress(skb, 0);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -202,6 +202,11 @@ struct nat_iface {
  * Set by the controller from the attach mode. (1 << 1) is left for
  * another flag. */
 #define NAT_IFACE_F_XDP_GENERIC		(1U << 2)
+/* The link has no link-layer header (PPP, WireGuard, tun; ARPHRD_NONE,
+ * ARPHRD_PPP, ...): its programs are the _l3 variants, no Ethernet frame
+ * is redirected into it (the kernel path and its tc egress take those
+ * packets), and no FTP ALG runs on it. Set from rtnetlink's ifi_type. */
+#define NAT_IFACE_F_L3			(1U << 3)
 
 /*
  * nat_ifslots: ARRAY, XDPNAT_MAX_IFACES entries, indexed by nat_iface.slot:

@@ -1459,7 +1459,9 @@ static void gen_frame(struct gen *g)
 		p.dst = o->L.dst;
 		p.sport = o->L.sport;
 		p.dport = o->L.dport;
-		p.flags = pick_tcp_flags();
+		/* after a bare SYN, often the ACK that completes a handshake
+		 * (with the coherent numbers below, in window) */
+		p.flags = o->L.tcp_flags == PK_TCP_SYN && pct(50) ? PK_TCP_ACK : pick_tcp_flags();
 		if (p.proto == IPPROTO_ICMP) {
 			if (o->L.err)
 				goto fresh;
@@ -1491,6 +1493,35 @@ static void gen_frame(struct gen *g)
 		p.dport = ntohs(ex_cur.k[i].wport);
 		p.flags = pct(75) ? PK_TCP_SYN : pick_tcp_flags();
 		how(g, "to an expectation; ");
+	} else if (mode < 50) {
+		/* a whole control session on `implicit-tls 990` (gated, not
+		 * inspected), one frame a turn: SYN, the server's SYN-ACK, the
+		 * ACK, then its end; with the coherent numbers below each step
+		 * is in window, so the gate is counted and released */
+		static int step;
+		static uint16_t sport;
+
+		if (step == 0)
+			sport = (uint16_t)(20000 + rn(10000));
+		p.proto = IPPROTO_TCP;
+		if (step == 1) {
+			g->side = S_LAN;
+			p.src = A_SERVER;
+			p.dst = A_REMOTE;
+			p.sport = 990;
+			p.dport = sport;
+			p.flags = PK_TCP_SYN | PK_TCP_ACK;
+		} else {
+			g->side = S_WAN0;
+			p.src = A_REMOTE;
+			p.dst = A_WAN0;
+			p.sport = sport;
+			p.dport = 990;
+			p.flags = step == 0 ? PK_TCP_SYN : step == 2 ? PK_TCP_ACK
+					  : pct(50) ? PK_TCP_RST | PK_TCP_ACK : PK_TCP_FIN | PK_TCP_ACK;
+		}
+		how(g, "control session on 990, step %d; ", step);
+		step = (step + 1) % 4;
 	} else if (mode < 51 && n_counted) {
 		/* the end of a counted FTP control session, from its peer
 		 * (in window when the numbers below are the coherent ones) */
