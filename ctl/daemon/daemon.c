@@ -145,7 +145,8 @@ static void on_gc_tick(struct daemon_ctx *x)
  * (NAT_IFACE_F_XDP_GENERIC in xdpnat.h). */
 static __u8 link_flags(const struct nat_link *l)
 {
-	return l->xdp_mode == XDP_FLAGS_SKB_MODE ? NAT_IFACE_F_XDP_GENERIC : 0;
+	return (l->xdp_mode == XDP_FLAGS_SKB_MODE ? NAT_IFACE_F_XDP_GENERIC : 0) |
+	       (l->l3 ? NAT_IFACE_F_L3 : 0);
 }
 
 /* Every attached interface, as wanstate must know it. */

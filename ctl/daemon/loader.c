@@ -31,6 +31,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <bpf/btf.h>
+#include "common/linkinfo.h"
 #include "common/log.h"
 #include "daemon/loader.h"
 #include "daemon/migrate.h"
@@ -553,7 +554,14 @@ static bool prog_id_is(__u32 prog_id, const char *name)
 
 static bool prog_is_ours_xdp(__u32 prog_id)
 {
-	return prog_id_is(prog_id, "xdpnat_xdp_lan") || prog_id_is(prog_id, "xdpnat_xdp_wan");
+	return prog_id_is(prog_id, "xdpnat_xdp_lan") || prog_id_is(prog_id, "xdpnat_xdp_wan") ||
+	       prog_id_is(prog_id, "xdpnat_xdp_l3w");
+}
+
+/* One of our tc filters (for Ethernet links or for L3 links)? */
+static bool prog_is_ours_tc(__u32 prog_id)
+{
+	return prog_id_is(prog_id, "xdpnat_tc_egress") || prog_id_is(prog_id, "xdpnat_tc_l3");
 }
 
 static __u32 attach_mode_flags(__u8 attach_mode)
@@ -561,11 +569,14 @@ static __u32 attach_mode_flags(__u8 attach_mode)
 	return attach_mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 }
 
-/* The XDP program of a role: the role is compiled in, not looked up. */
-static int xdp_prog_fd(const struct nat_daemon *d, enum nat_if_role role)
+/* The XDP program of a link: its role and whether it has an Ethernet
+ * header are compiled in, not looked up. */
+static int xdp_prog_fd(const struct nat_daemon *d, const struct nat_link *l)
 {
-	return bpf_program__fd(role == NAT_IF_WAN ? d->skel->progs.xdpnat_xdp_wan
-						  : d->skel->progs.xdpnat_xdp_lan);
+	if (l->l3)
+		return bpf_program__fd(d->skel->progs.xdpnat_xdp_l3w);
+	return bpf_program__fd(l->role == NAT_IF_WAN ? d->skel->progs.xdpnat_xdp_wan
+						     : d->skel->progs.xdpnat_xdp_lan);
 }
 
 /*
@@ -576,7 +587,7 @@ static int xdp_prog_fd(const struct nat_daemon *d, enum nat_if_role role)
  */
 static int takeover_xdp(struct nat_daemon *d, struct nat_link *l, __u32 old_id, __u8 attach_mode)
 {
-	int fd = xdp_prog_fd(d, l->role), old_fd = bpf_prog_get_fd_by_id(old_id), err;
+	int fd = xdp_prog_fd(d, l), old_fd = bpf_prog_get_fd_by_id(old_id), err;
 	__u32 mode = attach_mode_flags(attach_mode);
 	LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = old_fd);
 	struct bpf_prog_info info = {};
@@ -607,11 +618,12 @@ static int takeover_xdp(struct nat_daemon *d, struct nat_link *l, __u32 old_id, 
 
 static int attach_xdp(struct nat_daemon *d, struct nat_link *l)
 {
-	int fd = xdp_prog_fd(d, l->role);
+	int fd = xdp_prog_fd(d, l);
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
 	__u32 modes[] = { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE };
+	size_t first = 0;
 	int err = -1;
 
 	if (bpf_xdp_query(l->ifindex, 0, &q) == 0 && q.prog_id) {
@@ -622,7 +634,11 @@ static int attach_xdp(struct nat_daemon *d, struct nat_link *l)
 		}
 		return takeover_xdp(d, l, q.prog_id, q.attach_mode);
 	}
-	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+	/* An L3 link in generic mode only: a tun device accepts a native
+	 * program but runs it only for tap frames. */
+	if (l->l3)
+		first = 1;
+	for (size_t i = first; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		err = bpf_xdp_attach(l->ifindex, fd, XDP_FLAGS_UPDATE_IF_NOEXIST | modes[i], NULL);
 		if (!err) {
 			l->xdp_mode = modes[i];
@@ -648,7 +664,7 @@ static int attach_xdp(struct nat_daemon *d, struct nat_link *l)
  * one step (no moment without XDP on the interface). */
 static int replace_xdp(struct nat_daemon *d, struct nat_link *l)
 {
-	int fd = xdp_prog_fd(d, l->role), err;
+	int fd = xdp_prog_fd(d, l), err;
 	LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = l->xdp_prog_fd);
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
@@ -701,7 +717,7 @@ static void choose_tc_slot(const struct nat_link *l, bool new_clsact,
 	opts->priority = XDPNAT_TC_PRIORITY;
 	if (new_clsact || bpf_tc_query(hook, &q))
 		return;		/* the slot is free */
-	if (prog_id_is(q.prog_id, "xdpnat_tc_egress")) {
+	if (prog_is_ours_tc(q.prog_id)) {
 		/* the previous run's filter: replaced in place, atomically */
 		opts->flags = BPF_TC_F_REPLACE;
 		nat_log("%s: tc filter of the previous run (id %u) replaced in place", l->ifname,
@@ -715,7 +731,9 @@ static void choose_tc_slot(const struct nat_link *l, bool new_clsact,
 static int attach_tc(struct nat_daemon *d, struct nat_link *l)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = l->ifindex, .attach_point = BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(d->skel->progs.xdpnat_tc_egress));
+	LIBBPF_OPTS(bpf_tc_opts, opts,
+		    .prog_fd = bpf_program__fd(l->l3 ? d->skel->progs.xdpnat_tc_l3
+						     : d->skel->progs.xdpnat_tc_egress));
 	int err = bpf_tc_hook_create(&hook);
 
 	if (err && err != -EEXIST) {
@@ -771,6 +789,15 @@ static void detach_tc(struct nat_link *l)
 
 static int attach_link(struct nat_daemon *d, struct nat_link *l)
 {
+	struct linkinfo li;
+
+	/* the link type, from the kernel: which programs parse it */
+	l->l3 = !linkinfo_get(l->ifindex, &li) && linkinfo_is_l3(&li);
+	if (l->l3 && l->role != NAT_IF_WAN) {
+		nat_log("%s has no Ethernet header (arphrd %u): such a link can be a WAN, not a LAN",
+			l->ifname, li.arphrd);
+		return -1;
+	}
 	if (attach_xdp(d, l))
 		return -1;
 	if (attach_tc(d, l)) {
@@ -991,7 +1018,7 @@ int loader_detach_ours(const char *ifname, int ifindex, bool clsact_created)
 		else
 			removed++;
 	}
-	if (!bpf_tc_query(&hook, &tq) && prog_id_is(tq.prog_id, "xdpnat_tc_egress")) {
+	if (!bpf_tc_query(&hook, &tq) && prog_is_ours_tc(tq.prog_id)) {
 		if (clsact_created) {
 			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 			err = bpf_tc_hook_destroy(&hook);

@@ -34,6 +34,8 @@ struct nat_link {
 	bool clsact_created;		/* we made the clsact qdisc: delete it on detach */
 	bool adopted;			/* our program was there: replaced in place */
 	__u8 slot;			/* nat_iface.slot: its AF_XDP sockets in nat_xsks */
+	bool l3;			/* no link-layer header (PPP, WireGuard, tun): the
+					 * _l3 programs, generic XDP (NAT_IFACE_F_L3) */
 };
 
 struct nat_daemon {
