@@ -187,6 +187,7 @@ int env_up_ct(struct env *e, unsigned ct_max)
 	}
 	e->prog_xdp_lan = bpf_program__fd(e->skel->progs.xdpnat_xdp_lan);
 	e->prog_xdp_wan = bpf_program__fd(e->skel->progs.xdpnat_xdp_wan);
+	e->prog_xdp_l3w = bpf_program__fd(e->skel->progs.xdpnat_xdp_l3w);
 	e->prog_tc = bpf_program__fd(e->skel->progs.xdpnat_tc_egress);
 	e->m_config = bpf_map__fd(e->skel->maps.nat_config);
 	e->m_ifaces = bpf_map__fd(e->skel->maps.nat_ifaces);
@@ -312,7 +313,8 @@ void env_maps(const struct env *e, struct nat_maps *m)
 	}
 }
 
-/* The XDP program the loader attaches to ifindex: its role's. */
+/* The XDP program the loader attaches to ifindex: its role's, or the L3
+ * WAN's for a link marked NAT_IFACE_F_L3. */
 int env_xdp_prog(struct env *e, int ifindex)
 {
 	struct nat_iface v;
@@ -320,6 +322,8 @@ int env_xdp_prog(struct env *e, int ifindex)
 
 	if (bpf_map_lookup_elem(e->m_ifaces, &k, &v) == 0 && v.role == NAT_IF_LAN)
 		return e->prog_xdp_lan;
+	if (bpf_map_lookup_elem(e->m_ifaces, &k, &v) == 0 && (v.flags & NAT_IFACE_F_L3))
+		return e->prog_xdp_l3w;
 	return e->prog_xdp_wan;
 }
 

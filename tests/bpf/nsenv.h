@@ -41,7 +41,7 @@ extern const uint8_t MAC_CLIENT[6], MAC_CLIENT2[6], MAC_SERVER[6], MAC_GW[6], MA
 struct env {
 	struct xdpnat_bpf *skel;
 	int if_lan0, if_wan0, if_wan1;
-	int prog_xdp_lan, prog_xdp_wan, prog_tc;
+	int prog_xdp_lan, prog_xdp_wan, prog_xdp_l3w, prog_tc;
 	int m_config, m_ifaces, m_wanaddr, m_forwards, m_ct, m_frag, m_stats;
 	int m_ifslots, m_routegen, m_xsks;
 	__u32 rx_queue;			/* rx_queue_index of run_xdp() frames (default 0;

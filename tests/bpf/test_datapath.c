@@ -2744,6 +2744,42 @@ static void test_inbound_policy(void **state)
 	CHECK_EQ(ct_count(), 2, "no flow for a routed uplink's traffic");
 }
 
+/* An L3 WAN (PPP, WireGuard, tun: no Ethernet header; xdpnat_xdp_l3w in
+ * generic mode). LAN -> WAN is never redirected into it (the kernel path,
+ * then tc egress); WAN -> LAN arrives as a bare IP packet and leaves for
+ * the Ethernet LAN with its Ethernet header added, translated. */
+static void test_l3_wan(void **state)
+{
+	struct pk syn = lan_tcp(A_CLIENT, MAC_CLIENT, 40000, A_REMOTE, 443, PK_TCP_SYN);
+	struct pk sa = wan_tcp(A_REMOTE, 443, A_WAN0, 40000, PK_TCP_SYN | PK_TCP_ACK);
+	struct pk want;
+	uint8_t ip[PK_MAX];
+	struct res r;
+	size_t n;
+
+	(void)state;
+	set_iface_flags(E.if_wan0, NAT_IFACE_F_L3);
+	xdp_pk(E.if_lan0, &syn, &r, NULL);
+	expect_xdp_ret("SYN from the LAN towards an L3 WAN", &r, XDP_PASS);
+	expect_frame("SYN towards an L3 WAN: untouched, for the kernel and tc", &r, &syn);
+	CHECK_EQ(ct_count(), 2, "the flow is created all the same");
+
+	n = pk_ip(ip, &sa);	/* no Ethernet header */
+	xdp_raw(E.if_wan0, ip, n, &r);
+	expect_xdp_ret("SYN-ACK as a bare IP packet on the L3 WAN", &r, XDP_REDIRECT);
+	want = to_lan(sa, MAC_CLIENT);
+	want.dst = A_CLIENT;
+	want.smac = MAC_LAN0;
+	expect_frame("SYN-ACK leaves for the LAN with an Ethernet header, translated", &r, &want);
+	expect_states("after the SYN-ACK over the L3 WAN", NAT_CT_SYN_RECV);
+
+	/* a bare IPv6 packet (version 6 first) is not ours */
+	ip[0] = 0x60;
+	xdp_raw(E.if_wan0, ip, n, &r);
+	expect_xdp_ret("IPv6 on the L3 WAN", &r, XDP_PASS);
+	CHECK_EQ(r.len, n, "IPv6 on the L3 WAN: untouched");
+}
+
 /* Fragment i (0: first, 1: second) of a 68-byte UDP datagram from src
  * (on lan0) to the DNS server, IP id `id`, into f; its length. */
 static size_t lan_frag(uint8_t *f, uint32_t src, const uint8_t *smac, uint16_t id, int i)
@@ -3493,6 +3529,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_icmp_err_third_party_lan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spoofed_lan_tuple_on_wan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inbound_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_l3_wan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fragment_spray_and_timeout, setup, teardown),
 		T(test_tc_checksums),
 		T(test_icmp_err_from_client_masq),
