@@ -199,8 +199,15 @@ struct nat_iface {
  * native-mode program redirects there is dropped by the kernel, so the
  * fast path forwards into it only from another generic-mode interface
  * (whose redirect is an skb transmit) and otherwise takes the kernel path.
- * Set by the controller from the attach mode. (1 << 1) is left for
- * another flag. */
+ * Set by the controller from the attach mode. */
+/* Frames from this interface may carry TCP/UDP checksums that are not
+ * finished (CHECKSUM_PARTIAL: the field holds only the pseudo-header sum,
+ * the sender is on this machine and left the rest to "hardware"): veth and
+ * tun/tap, and any interface in generic mode. Set by the controller from
+ * the driver and the attach mode; the data path then takes a TCP/UDP field
+ * equal to the pseudo-header sum for unfinished (README, "Links and
+ * checksums"). */
+#define NAT_IFACE_F_PARTIAL_CSUM	(1U << 1)
 #define NAT_IFACE_F_XDP_GENERIC		(1U << 2)
 /* The link has no link-layer header (PPP, WireGuard, tun; ARPHRD_NONE,
  * ARPHRD_PPP, ...): its programs are the _l3 variants, no Ethernet frame

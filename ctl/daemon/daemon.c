@@ -145,8 +145,15 @@ static void on_gc_tick(struct daemon_ctx *x)
  * (NAT_IFACE_F_XDP_GENERIC in xdpnat.h). */
 static __u8 link_flags(const struct nat_link *l)
 {
-	return (l->xdp_mode == XDP_FLAGS_SKB_MODE ? NAT_IFACE_F_XDP_GENERIC : 0) |
-	       (l->l3 ? NAT_IFACE_F_L3 : 0);
+	/* before the attach: the mode of the program found there */
+	__u32 mode = l->xdp_mode ? l->xdp_mode : l->xdp_mode_found;
+	bool generic = mode == XDP_FLAGS_SKB_MODE;
+
+	return (generic ? NAT_IFACE_F_XDP_GENERIC : 0) | (l->l3 ? NAT_IFACE_F_L3 : 0) |
+	       /* senders on this machine (veth, tun/tap), or whatever hands
+		* the skb in to generic XDP (a bridge port): unfinished
+		* checksums possible */
+	       (l->local_senders || generic ? NAT_IFACE_F_PARTIAL_CSUM : 0);
 }
 
 /* Every attached interface, as wanstate must know it. */

@@ -23,7 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -813,8 +817,36 @@ static void detach_link(struct nat_link *l)
 	detach_xdp(l);
 }
 
+/*
+ * Do the frames of this interface come from senders on this machine? veth
+ * (a namespace, a container) and tun/tap (a VM with offloads) hand TCP/UDP
+ * with unfinished checksums (CHECKSUM_PARTIAL) to native XDP; NICs hand
+ * complete ones. Asked of the driver (ETHTOOL_GDRVINFO); a driver that
+ * cannot be asked counts as local: on such a link the data path only
+ * takes a field equal to the pseudo-header sum for an unfinished one.
+ */
+static bool link_local_senders(const char *ifname)
+{
+	struct ethtool_drvinfo di = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr;
+	bool local = true;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return true;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&di;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) == 0)
+		local = !strcmp(di.driver, "veth") || !strcmp(di.driver, "tun");
+	close(fd);
+	return local;
+}
+
 static int link_init(struct nat_link *l, const char *ifname, enum nat_if_role role, int line)
 {
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
 	memset(l, 0, sizeof(*l));
 	snprintf(l->ifname, sizeof(l->ifname), "%s", ifname);
 	l->role = role;
@@ -823,6 +855,9 @@ static int link_init(struct nat_link *l, const char *ifname, enum nat_if_role ro
 		nat_log("interface %s (line %d) does not exist", ifname, line);
 		return -1;
 	}
+	l->local_senders = link_local_senders(ifname);
+	if (bpf_xdp_query(l->ifindex, 0, &q) == 0 && q.prog_id)
+		l->xdp_mode_found = attach_mode_flags(q.attach_mode);
 	return 0;
 }
 

@@ -36,6 +36,11 @@ struct nat_link {
 	__u8 slot;			/* nat_iface.slot: its AF_XDP sockets in nat_xsks */
 	bool l3;			/* no link-layer header (PPP, WireGuard, tun): the
 					 * _l3 programs, generic XDP (NAT_IFACE_F_L3) */
+	bool local_senders;		/* veth or tun/tap: its frames come from senders on
+					 * this machine, whose TCP/UDP checksums may be
+					 * unfinished (CHECKSUM_PARTIAL) */
+	__u32 xdp_mode_found;		/* the mode of the XDP program found there when
+					 * the link was set up (0 = none) */
 };
 
 struct nat_daemon {

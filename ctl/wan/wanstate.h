@@ -42,8 +42,9 @@ struct wanstate {
  * a WAN that was a WAN before keeps its current address and learned
  * gateway (a gateway pinned in the config wins). An interface whose role
  * changes first loses everything it had (wanstate_remove_iface).
- * link_flags: the NAT_IFACE_F_* bits that come from how it is attached
- * (NAT_IFACE_F_XDP_GENERIC), not from the configuration.
+ * link_flags: the NAT_IFACE_F_* bits that come from the link and how it is
+ * attached (NAT_IFACE_F_XDP_GENERIC, _L3, _PARTIAL_CSUM), not from the
+ * configuration.
  */
 int wanstate_put_iface(const struct wanstate *ws, uint32_t ifindex, const char *ifname,
 		       enum nat_if_role role, __u8 slot, __u8 link_flags);

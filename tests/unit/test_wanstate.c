@@ -531,6 +531,16 @@ static void test_put_iface(void **state)
 	assert_int_equal(iface_get(m, lo).gateway, ip("10.5.0.254"));
 	assert_int_equal(iface_get(m, lo).flags, NAT_IFACE_F_INBOUND_ACCEPT);
 
+	/* a link whose senders may leave checksums unfinished: the flag
+	 * joins the configuration's, and follows the link */
+	assert_int_equal(wanstate_put_iface(&ws, lo, "lo", NAT_IF_WAN, 7,
+					    NAT_IFACE_F_PARTIAL_CSUM | NAT_IFACE_F_XDP_GENERIC), 0);
+	assert_int_equal(iface_get(m, lo).flags, NAT_IFACE_F_INBOUND_ACCEPT |
+			 NAT_IFACE_F_PARTIAL_CSUM | NAT_IFACE_F_XDP_GENERIC);
+	assert_int_equal(iface_get(m, lo).addr, ip("10.5.0.2"));
+	assert_int_equal(wanstate_put_iface(&ws, lo, "lo", NAT_IF_WAN, 7, NAT_IFACE_F_PARTIAL_CSUM), 0);
+	assert_int_equal(iface_get(m, lo).flags, NAT_IFACE_F_INBOUND_ACCEPT | NAT_IFACE_F_PARTIAL_CSUM);
+
 	cfg.nwans = 0;
 	assert_int_equal(wanstate_put_iface(&ws, lo, "lo", NAT_IF_LAN, 7, NAT_IFACE_F_XDP_GENERIC), 0);
 	ifc = iface_get(m, lo);
