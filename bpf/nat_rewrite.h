@@ -8,8 +8,10 @@
  * hook-specific step is the outer TCP/UDP checksum: an skb may carry
  * CHECKSUM_PARTIAL, where the field holds the pseudo-header sum and must be
  * adjusted the other way round, so tc uses bpf_l4_csum_replace() (which
- * knows skb->ip_summed) while XDP, which always sees complete checksums,
- * updates it in place.
+ * knows skb->ip_summed) while XDP updates it in place as a complete
+ * checksum: an unfinished one (which XDP meets on veth and tap links) is
+ * finished before, or set to the new pseudo-header sum after, by the
+ * caller (xdpnat.bpf.c, "Unfinished TCP/UDP checksums").
  */
 #ifndef NAT_REWRITE_H
 #define NAT_REWRITE_H

@@ -52,6 +52,8 @@ struct nat_verdict {
 	__u32 wan_ifindex;		/* the flow's WAN */
 	bool to_wan;			/* leaves through the flow's WAN */
 	bool snat;			/* the source changes */
+	__u16 csum_kept;		/* XDP: an unfinished TCP/UDP checksum that stays so,
+					 * as it is to be after translation; 0 = none */
 };
 
 static __always_inline bool hook_is_lan_to_wan(enum nat_hook hook)
@@ -496,6 +498,296 @@ static __always_inline void account(const struct nat_pkt *p, struct nat_verdict 
 
 /* ------------------------------------------------------------------ XDP */
 
+/*
+ * Unfinished TCP/UDP checksums (CHECKSUM_PARTIAL, see nat_csum.h): a
+ * field equal to the pseudo-header sum, on an interface whose frames can
+ * be unfinished (veth, tap, generic mode: NAT_IFACE_F_PARTIAL_CSUM). On a
+ * NIC such a field is a complete checksum that happens to have that value.
+ *  - XDP redirects it in native mode: the frame leaves without skb and
+ *    checksum state (the receiver verifies it), so XDP finishes it first
+ *    (xdpnat_csum_finish) and then translates it as any other. A segment
+ *    not all in the frame takes the kernel path.
+ *  - Generic mode: the skb keeps CHECKSUM_PARTIAL through XDP_REDIRECT,
+ *    but a generic redirect hands it to the egress device without the
+ *    stack's check of what the device can finish (a tap whose guest did
+ *    not ask for checksum offload got it unfinished): the kernel path
+ *    takes it, where the stack finishes what the device cannot.
+ *  - The kernel path: XDP_PASS keeps the skb's CHECKSUM_PARTIAL, in native
+ *    mode too. What XDP translates on the way (WAN ingress, the hairpin
+ *    destination half) gets the pseudo-header sum of its new header
+ *    (xdpnat_csum_kept/_keep), which the stack, the device or tc egress
+ *    (bpf_l4_csum_replace) finishes.
+ *  - The ALG computes the checksum of every segment it sends.
+ * The checks are asked where their answer is used, and the loop that sums
+ * a segment and the bookkeeping around a translation live in global
+ * functions, which the verifier checks once on their own instead of once
+ * per path of their callers (csum_kept carries an opaque value across).
+ */
+enum l4csum_state {
+	CSUM_DONE,		/* complete (or not TCP/UDP, or a fragment) */
+	CSUM_UNFINISHED,	/* unfinished, native mode */
+	CSUM_UNFINISHED_SKB,	/* unfinished, generic mode */
+};
+
+/* The frame's TCP/UDP checksum field (l2: the link-layer header's length,
+ * ETH_HLEN_ or 0); NULL if it has none (another protocol, a fragment) or it
+ * is out of reach. */
+static __always_inline __u16 *l4_csum_field(void *data, void *data_end, __u32 l2)
+{
+	struct iphdr *iph = data + l2;
+	void *l4;
+
+	if ((void *)(iph + 1) > data_end || (iph->frag_off & bpf_htons(IP_MF_ | IP_OFFMASK_)))
+		return NULL;	/* a sender fragments only finished datagrams */
+	l4 = data + l2 + iph->ihl * 4;
+	if (iph->protocol == IPPROTO_TCP) {
+		struct tcphdr *th = l4;
+
+		if ((void *)(th + 1) > data_end)
+			return NULL;
+		return &th->check;
+	}
+	if (iph->protocol == IPPROTO_UDP) {
+		struct udphdr *uh = l4;
+
+		if ((void *)(uh + 1) > data_end)
+			return NULL;
+		return &uh->check;
+	}
+	return NULL;
+}
+
+/* ... and the length it covers (field from l4_csum_field). */
+static __always_inline __u32 l4_csum_len(void *data, __u16 *field, __u32 l2)
+{
+	struct iphdr *iph = data + l2;
+
+	if (iph->protocol == IPPROTO_UDP)
+		return bpf_ntohs(field[-1]);		/* the UDP length */
+	return bpf_ntohs(iph->tot_len) - iph->ihl * 4;
+}
+
+/* May frames from this interface carry unfinished checksums, and does
+ * XDP run in generic mode there? */
+static __always_inline enum l4csum_state csum_iface(__u32 ifindex)
+{
+	struct nat_iface *iif = bpf_map_lookup_elem(&nat_ifaces, &ifindex);
+
+	if (!iif || !(iif->flags & NAT_IFACE_F_PARTIAL_CSUM))
+		return CSUM_DONE;
+	return (iif->flags & NAT_IFACE_F_XDP_GENERIC) ? CSUM_UNFINISHED_SKB : CSUM_UNFINISHED;
+}
+
+/* The fast path's question, before the frame is written. A complete
+ * packet pays for the pseudo-header sum and one comparison. */
+static __always_inline enum l4csum_state csum_check(struct xdp_md *ctx, const struct nat_pkt *p,
+						       const __u32 l2)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct iphdr *iph = data + l2;
+	__u32 l4_off = p->l4_off;
+	__u16 *field, len;
+
+	if (p->icmp_error || p->frag != FRAG_NONE || l4_off > L4_MAX_OFF ||
+	    (void *)(iph + 1) > data_end)
+		return CSUM_DONE;
+	if (p->key.proto == IPPROTO_TCP) {
+		struct tcphdr *th = data + l4_off;
+
+		if ((void *)(th + 1) > data_end)
+			return CSUM_DONE;
+		field = &th->check;
+		len = p->tot_len - (l4_off - l2);
+	} else if (p->key.proto == IPPROTO_UDP) {
+		struct udphdr *uh = data + l4_off;
+
+		if ((void *)(uh + 1) > data_end)
+			return CSUM_DONE;
+		field = &uh->check;
+		len = bpf_ntohs(uh->len);
+	} else {
+		return CSUM_DONE;
+	}
+	if (*field != csum_fold64(csum_pseudo(iph->saddr, iph->daddr, p->key.proto, len)))
+		return CSUM_DONE;
+	return csum_iface(ctx->ingress_ifindex);
+}
+
+/* The sum of a segment: a longer one (or one not all in the frame's
+ * linear part) is left to the kernel path. */
+#define CSUM_CHUNK	512			/* bpf_csum_diff()'s most per call */
+#define CSUM_CHUNKS	8
+#define CSUM_MAX_LEN	(CSUM_CHUNK * CSUM_CHUNKS)
+
+/* ctx->data_end, read as the verifier wants it: clang would otherwise
+ * merge such reads into a load through a computed ctx pointer. */
+static __always_inline void *xdp_data_end(struct xdp_md *ctx)
+{
+	void *p;
+
+	asm volatile("%0 = *(u32 *)(%1 + 4)" : "=r"(p) : "r"(ctx));
+	return p;
+}
+
+/* Add the sz bytes at q to sum (sz: a constant multiple of 4). data_end
+ * is read from ctx each time: one register fewer to spill. */
+#define CSUM_ADD(q, sz)								\
+	do {									\
+		long __r;							\
+		if ((q) + (sz) > xdp_data_end(ctx))				\
+			return -1;						\
+		__r = bpf_csum_diff(NULL, 0, (q), (sz), sum);			\
+		if (__r < 0)							\
+			return -1;						\
+		sum = (__u32)__r;						\
+	} while (0)
+
+/* ... the chunk of sz bytes the binary split of the tail's length rem has
+ * there, at tail + the larger chunks before it: computed from rem, not
+ * carried from chunk to chunk, so that the verifier sees one path whichever
+ * chunks a length has. */
+#define CSUM_TAIL(sz)								\
+	do {									\
+		if (rem & (sz))							\
+			CSUM_ADD(tail + (rem & ~(2 * (sz) - 1) & (CSUM_CHUNK - 1)), (sz)); \
+	} while (0)
+
+/*
+ * The one's complement sum (unfolded, 32 bits) of the len bytes at
+ * data + l4_off of the frame; -1 if they are not all in it or len >
+ * CSUM_MAX_LEN.
+ */
+static __always_inline __s64 csum_segment(struct xdp_md *ctx, __u32 l4_off, __u32 len)
+{
+	void *p = (void *)(long)ctx->data, *tail;
+	__u32 sum = 0, rem;
+	__u64 s;
+
+	if (len > CSUM_MAX_LEN || l4_off > L4_MAX_OFF)
+		return -1;
+	p += l4_off;
+	/* at most CSUM_CHUNKS rounds: len is bounded above */
+	while (len >= CSUM_CHUNK) {
+		CSUM_ADD(p, CSUM_CHUNK);
+		p += CSUM_CHUNK;
+		len -= CSUM_CHUNK;
+	}
+	tail = p;
+	rem = len;
+	CSUM_TAIL(256);
+	CSUM_TAIL(128);
+	CSUM_TAIL(64);
+	CSUM_TAIL(32);
+	CSUM_TAIL(16);
+	CSUM_TAIL(8);
+	CSUM_TAIL(4);
+	s = sum;
+	/* an even number of bytes so far: the words keep their alignment */
+	if (rem & 2) {
+		void *q = tail + (rem & (CSUM_CHUNK - 4));
+
+		if (q + 2 > xdp_data_end(ctx))
+			return -1;
+		s += *(__u16 *)q;
+	}
+	if (rem & 1) {
+		void *q = tail + (rem & (CSUM_CHUNK - 2));
+
+		if (q + 1 > xdp_data_end(ctx))
+			return -1;
+		/* the odd last byte is the high half of a word in network
+		 * order, its low half in memory order */
+		s += bpf_htons((__u16)(*(__u8 *)q << 8));
+	}
+	s = (s & 0xffffffff) + (s >> 32);
+	return (s & 0xffffffff) + (s >> 32);
+}
+
+/*
+ * Finish the unfinished TCP/UDP checksum of the frame, before it is
+ * translated, as the kernel's skb_checksum_help() or a NIC would: the sum
+ * of the segment, the field (the pseudo-header sum) included,
+ * complemented. 0, or -1 with nothing written if the segment is not all
+ * in the frame's linear part or is longer than CSUM_MAX_LEN.
+ */
+__noinline int xdpnat_csum_finish(struct xdp_md *ctx, __u64 l2)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u16 *field, c;
+	__s64 sum;
+
+	l2 = l2 ? ETH_HLEN_ : 0;	/* (the verifier knows nothing of the caller's) */
+	field = l4_csum_field(data, data_end, l2);
+	if (!field)
+		return -1;
+	sum = csum_segment(ctx, l2 + ((struct iphdr *)(data + l2))->ihl * 4,
+			   l4_csum_len(data, field, l2));
+	if (sum < 0)
+		return -1;
+	data = (void *)(long)ctx->data;
+	data_end = xdp_data_end(ctx);
+	field = l4_csum_field(data, data_end, l2);
+	if (!field)
+		return -1;
+	c = ~csum_fold64(sum);
+	if (!c && ((struct iphdr *)(data + l2))->protocol == IPPROTO_UDP)
+		c = 0xffff;		/* 0 would mean "no checksum" */
+	*field = c;
+	return 0;
+}
+
+/*
+ * Before XDP translates the packet to addresses saddr and daddr and hands
+ * it to the kernel path, where it goes on with its skb: if its TCP/UDP
+ * checksum is unfinished, what the field is to hold afterwards, the
+ * pseudo-header sum of the new header (never 0), for xdpnat_csum_keep();
+ * else 0.
+ */
+__noinline __u16 xdpnat_csum_kept(struct xdp_md *ctx, __u64 saddr, __u64 daddr, __u64 l2)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct iphdr *iph;
+	__u16 *field, len;
+
+	/* the interface first: fewer values to keep across the lookup */
+	if (csum_iface(ctx->ingress_ifindex) == CSUM_DONE)
+		return 0;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	l2 = l2 ? ETH_HLEN_ : 0;
+	iph = data + l2;
+	field = l4_csum_field(data, data_end, l2);
+	if (!field || (void *)(iph + 1) > data_end)
+		return 0;
+	len = l4_csum_len(data, field, l2);
+	if (*field != csum_fold64(csum_pseudo(iph->saddr, iph->daddr, iph->protocol, len)))
+		return 0;
+	return csum_fold64(csum_pseudo((__be32)saddr, (__be32)daddr, iph->protocol, len));
+}
+
+/* ... and after the translation (whose incremental updates took the
+ * field for a checksum): the field xdpnat_csum_kept() worked out, if any.
+ * Called either way and nothing to check after: the caller's paths do not
+ * fork on it. */
+__noinline int xdpnat_csum_keep(struct xdp_md *ctx, __u16 kept, __u64 l2)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u16 *field;
+
+	if (!kept)
+		return 0;
+	field = l4_csum_field(data, data_end, l2 ? ETH_HLEN_ : 0);
+	if (!field)
+		return 0;	/* cannot be: the translation kept the headers */
+	*field = kept;
+	STAT_INC(csum_kept);
+	return 0;
+}
+
 /* TCP header length of the packet (0 if out of reach). */
 static __always_inline __u32 tcp_hdr_len(struct xdp_md *ctx, const struct nat_pkt *p)
 {
@@ -623,7 +915,24 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 		}
 		return -1;
 	}
-	/* Nothing has been written yet; from here on the frame is ours. */
+	/* An unfinished checksum (see csum_check): finished here (native
+	 * mode), or the kernel path takes the packet (generic mode, or the
+	 * segment not all in the frame). */
+	if (!alg) {
+		enum l4csum_state cs = csum_check(ctx, p, l2);
+
+		if (cs == CSUM_UNFINISHED_SKB ||
+		    (cs == CSUM_UNFINISHED && xdpnat_csum_finish(ctx, l2))) {
+			STAT_INC(csum_to_kernel);
+			return -1;
+		}
+		if (cs == CSUM_UNFINISHED)
+			STAT_INC(csum_finished);
+		data = (void *)(long)ctx->data;
+		data_end = (void *)(long)ctx->data_end;
+	}
+	/* Nothing has been written yet (but a finished checksum); from here
+	 * on the frame is ours. */
 	if (need_seqadj(p, vd) && nat_seqadj(ctx, false, data, data_end, p, vd->ct))
 		return XDP_DROP;
 	if (apply(ctx, false, data, data_end, p, vd, l2))
@@ -693,20 +1002,29 @@ static __always_inline int xdp_ingress(struct xdp_md *ctx, enum nat_hook hook, c
 	if (rc >= 0)
 		return rc;
 
-	/* Kernel path (see the top of this file). */
+	/* Kernel path (see the top of this file). An unfinished checksum
+	 * stays unfinished (see csum_check). */
 	STAT_INC(passed_to_kernel);
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	if (hook == HOOK_XDP_WAN) {
+		vd.csum_kept = xdpnat_csum_kept(ctx, vd.to.saddr, vd.to.daddr, l2);
+		data = (void *)(long)ctx->data;
+		data_end = (void *)(long)ctx->data_end;
 		if (need_seqadj(&p, &vd) && nat_seqadj(ctx, false, data, data_end, &p, vd.ct))
 			return XDP_DROP;
 		if (apply(ctx, false, data, data_end, &p, &vd, l2))
 			return XDP_DROP;
 		account(&p, &vd, 0, bpf_ktime_get_coarse_ns());
+		xdpnat_csum_keep(ctx, vd.csum_kept, l2);
 	} else if (vd.ct && vd.ct->kind == NAT_KIND_HAIRPIN && !p.icmp_error &&
 		   p.frag != FRAG_LATER) {
+		vd.csum_kept = xdpnat_csum_kept(ctx, p.key.saddr, vd.to.daddr, l2);
+		data = (void *)(long)ctx->data;
+		data_end = (void *)(long)ctx->data_end;
 		if (nat_rewrite_dnat(data, data_end, &p, &vd.to))
 			return XDP_DROP;
+		xdpnat_csum_keep(ctx, vd.csum_kept, l2);
 		account(&p, &vd, 0, bpf_ktime_get_coarse_ns());
 	}
 	return XDP_PASS;

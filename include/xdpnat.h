@@ -520,6 +520,14 @@ struct nat_stats {
 	__u64 passed_vlan;		/* VLAN-tagged (802.1Q/802.1ad) frames on an interface
 					 * attached untagged: another network's, passed
 					 * untouched (XDP: also in passed_untouched) */
+	__u64 csum_finished;		/* TCP/UDP whose checksum was unfinished
+					 * (CHECKSUM_PARTIAL from a veth/tap sender), finished
+					 * by XDP and redirected (native mode) */
+	__u64 csum_kept;		/* ... translated by XDP on the kernel path and kept
+					 * unfinished (the skb goes on CHECKSUM_PARTIAL) */
+	__u64 csum_to_kernel;		/* ... that XDP could have forwarded, left to the
+					 * kernel path: generic mode, or the segment not
+					 * all in the frame */
 };
 
 /* nat_ctl_stats: ARRAY, one entry, written by the controller only. */

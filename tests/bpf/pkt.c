@@ -269,6 +269,61 @@ int ck_verify_frame(const uint8_t *f, size_t len, char *why, size_t whylen)
 	return verify_ip(f + 14, len - 14, false, why, whylen);
 }
 
+/* The TCP/UDP checksum field of an unfragmented frame and the pseudo-header
+ * sum of its header, folded; NULL if there is none. */
+static uint8_t *unfinished_field(const uint8_t *f, size_t len, uint16_t *sum)
+{
+	const uint8_t *ip = f + 14;
+	size_t hl, tot, l4len;
+	uint8_t proto;
+
+	if (len < 34 || pk_get16(f + 12) != 0x0800)
+		return NULL;
+	hl = (size_t)(ip[0] & 15) * 4;
+	tot = pk_get16(ip + 2);
+	proto = ip[9];
+	if (hl < 20 || tot < hl + 8 || 14 + tot > len || (pk_get16(ip + 6) & (PK_IP_MF | 0x1fff)))
+		return NULL;
+	if (proto == IPPROTO_TCP && tot >= hl + 20)
+		l4len = tot - hl;
+	else if (proto == IPPROTO_UDP)
+		l4len = pk_get16(ip + hl + 4);
+	else
+		return NULL;
+	*sum = ck_fold(ck_pseudo(pk_get32(ip + 12), pk_get32(ip + 16), proto, (uint16_t)l4len));
+	return (uint8_t *)ip + hl + (proto == IPPROTO_TCP ? 16 : 6);
+}
+
+void pk_unfinish(uint8_t *f, size_t len)
+{
+	uint16_t sum;
+	uint8_t *field = unfinished_field(f, len, &sum);
+
+	if (field)
+		put16(field, sum);
+}
+
+int ck_verify_unfinished(const uint8_t *f, size_t len, char *why, size_t whylen)
+{
+	uint16_t sum;
+	const uint8_t *field = unfinished_field(f, len, &sum);
+
+	if (!field) {
+		WHY("no TCP/UDP checksum field");
+		return -1;
+	}
+	if (ck_fold(ck_sum(0, f + 14, (size_t)(f[14] & 15) * 4)) != 0xffff) {
+		WHY("IP header checksum wrong");
+		return -1;
+	}
+	if (pk_get16(field) != sum) {
+		WHY("unfinished TCP/UDP field 0x%04x, the pseudo-header sum is 0x%04x",
+		    pk_get16(field), sum);
+		return -1;
+	}
+	return 0;
+}
+
 void pk_hexdiff(const char *what, const uint8_t *want, size_t wlen, const uint8_t *got, size_t glen)
 {
 	size_t n = wlen > glen ? wlen : glen;

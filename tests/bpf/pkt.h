@@ -91,6 +91,19 @@ int ck_verify_frame(const uint8_t *f, size_t len, char *why, size_t whylen);
  * reassembled one). Returns 0 when right. */
 int ck_verify_udp(uint32_t src, uint32_t dst, const uint8_t *udp, size_t len);
 
+/*
+ * Unfinished TCP/UDP checksums, as a sender on the same machine with tx
+ * checksum offload hands them (CHECKSUM_PARTIAL): the field holds the
+ * folded pseudo-header sum, not complemented (the kernel's
+ * ~csum_tcpudp_magic(saddr, daddr, len, proto, 0); len: the TCP segment,
+ * the UDP length). pk_unfinish() turns a frame's complete checksum into
+ * that; ck_verify_unfinished() returns 0 when the frame's IP header
+ * checksum is right and its TCP/UDP field is exactly that sum of its own
+ * header (else -1 and a reason).
+ */
+void pk_unfinish(uint8_t *f, size_t len);
+int ck_verify_unfinished(const uint8_t *f, size_t len, char *why, size_t whylen);
+
 /* Print both frames with differing bytes marked, to stderr. */
 void pk_hexdiff(const char *what, const uint8_t *want, size_t wlen, const uint8_t *got, size_t glen);
 
