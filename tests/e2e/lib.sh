@@ -61,15 +61,19 @@
 # benchmark (tests/bench), whose generator XDP_TXes into a veth whose peer only
 # has GRO. tests/e2e/xdp_pass.bpf.c is not needed.
 #
-# Checksums: on the hosts' veths tx checksum offload is turned off
-# (`ethtool -K dev tx off`). With it on, the kernel leaves TCP/UDP checksums of
-# locally generated packets as CHECKSUM_PARTIAL (only the pseudo-header sum in
-# the field) and relies on "hardware" (here: nothing, veth just passes the
-# skb) to finish them. XDP sees the raw bytes without the skb's ip_summed
-# state, so a NAT that updates the checksum incrementally would start from an
-# incomplete value, and a packet XDP redirects elsewhere leaves with a wrong
-# checksum. Real NICs always hand complete checksums to XDP on receive;
-# tx off makes the veth test bed behave the same.
+# Checksums (E2E_OFFLOADS): by default ("off") tx checksum offload is turned
+# off on the hosts' veths (`ethtool -K dev tx off`), so every sender hands
+# complete TCP/UDP checksums, as traffic from a NIC has them. With
+# E2E_OFFLOADS=default no link is touched: senders in the namespaces leave
+# TCP/UDP checksums unfinished (CHECKSUM_PARTIAL, only the pseudo-header sum
+# in the field) as containers and VMs on a real router do, and xdpnat must
+# finish them or keep them unfinished as the skb goes on (README, "Links and
+# checksums"). The *_offload.sh tests run the core and FTP tests that way.
+#
+# XDP mode (E2E_XDP_MODE): by default the daemon attaches in native mode
+# (every veth has it). E2E_XDP_MODE=generic attaches xdpnat's own programs in
+# generic mode before the daemon starts (e2e_xdpnat_start), which takes them
+# over in that mode, as it does after a restart.
 
 E2E_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_ROOT=$(cd "$E2E_LIB_DIR/../.." && pwd)
@@ -258,8 +262,23 @@ e2e_veth() {
 e2e_addr() { ip -n "$(e2e_ns "$1")" addr add "$3" dev "$2"; }	# ROLE DEV CIDR
 e2e_sysctl() { ip netns exec "$(e2e_ns "$1")" sysctl -qw "$2"; }	# ROLE key=value
 
-# A host-side veth: complete checksums (see the top of this file).
-e2e_host_if() { e2e_in "$1" ethtool -K "$2" tx off >/dev/null 2>&1 || true; }
+E2E_OFFLOADS=${E2E_OFFLOADS:-off}
+E2E_XDP_MODE=${E2E_XDP_MODE:-native}
+
+# A host-side veth: complete checksums, unless E2E_OFFLOADS=default (see the
+# top of this file).
+e2e_host_if() {
+	[ "$E2E_OFFLOADS" = default ] && return 0
+	e2e_in "$1" ethtool -K "$2" tx off >/dev/null 2>&1 || true
+}
+
+# e2e_mode : a word for test names about the link setup of this run.
+e2e_mode() {
+	local m=""
+	[ "$E2E_OFFLOADS" = default ] && m="default offloads"
+	[ "$E2E_XDP_MODE" = generic ] && m="${m:+$m, }generic XDP"
+	echo "${m:-tx offload off}"
+}
 # The peer of a router interface: accept XDP-redirected frames (see above).
 e2e_router_peer_if() { e2e_in "$1" ethtool -K "$2" gro on >/dev/null 2>&1 || true; }
 
@@ -407,6 +426,35 @@ e2e_capture_stop() {
 	return 0
 }
 
+# e2e_csum_watch_start ROLE DEV NAME : judge the TCP/UDP checksum of every
+# packet arriving at DEV as its receiver has it (csum_watch.py: complete,
+# or unfinished with an skb that says so), until e2e_csum_watch_check NAME.
+declare -A E2E_CSUMW=()
+e2e_csum_watch_start() {
+	local out=$E2E_TMP/csum-$3.txt
+	e2e_bg "$1" python3 -u "$E2E_LIB_DIR/csum_watch.py" "$2" "$out"
+	E2E_CSUMW[$3]=$E2E_BG_PID
+	e2e_wait_for -t 5 test -e "$out.ready"
+}
+
+# e2e_csum_watch_check NAME WHAT : stop the watcher; ok when it judged at
+# least one packet and found none bad. Prints nothing else; the counts are
+# in the test's name.
+e2e_csum_watch_check() {
+	local pid=${E2E_CSUMW[$1]:-} out=$E2E_TMP/csum-$1.txt res
+	[ -n "$pid" ] || { e2e_fail "$2" "no watcher $1"; return; }
+	sleep 0.2
+	e2e_kill "$pid"
+	unset "E2E_CSUMW[$1]"
+	res=$(head -n 1 "$out" 2>/dev/null)
+	if [[ $res =~ complete=([0-9]+)\ unfinished=([0-9]+)\ bad=0 ]] &&
+	   [ $((BASH_REMATCH[1] + BASH_REMATCH[2])) -gt 0 ]; then
+		e2e_ok "$2 ($res)"
+	else
+		e2e_fail "$2" "${res:-no result}" "$(tail -n +2 "$out" 2>/dev/null)"
+	fi
+}
+
 # e2e_capture_count FILE [filter...] : number of packets in a capture matching filter
 e2e_capture_count() {
 	local f=$1
@@ -491,6 +539,7 @@ e2e_xdpnat_start() {
 	mkdir -p "$E2E_RUN_DIR"
 	conf=$(e2e_xdpnat_conf "$2")
 	E2E_XDPNAT_NS=$role E2E_XDPNAT_CONF=$conf
+	[ "$E2E_XDP_MODE" = generic ] && { _e2e_xdp_generic "$role" "$conf" || return 1; }
 	e2e_bg "$role" "$E2E_XDPNAT" run -f -c "$conf"
 	E2E_XDPNAT_PID=$E2E_BG_PID E2E_XDPNAT_LOG=$E2E_BG_LOG
 	local end=$((SECONDS + E2E_TIMEOUT + 1))
@@ -509,6 +558,21 @@ e2e_xdpnat_start() {
 	sed 's/^/#   /' "$E2E_XDPNAT_LOG"
 	e2e_xdpnat_stop
 	return 1
+}
+
+# E2E_XDP_MODE=generic: xdpnat's program of each interface's role, attached
+# in generic mode where no XDP program is yet; the daemon takes it over in
+# place and in that mode (as after a restart).
+_e2e_xdp_generic() {	# ROLE CONF
+	local ns kind ifname
+	ns=$(e2e_ns "$1")
+	while read -r kind ifname _; do
+		case $kind in wan|lan) ;; *) continue ;; esac
+		ip -n "$ns" -d link show "$ifname" 2>/dev/null | grep -q 'prog/xdp' && continue
+		ip -n "$ns" link set dev "$ifname" xdpgeneric obj "$E2E_BUILD/xdpnat.bpf.o" \
+			program "xdpnat_xdp_$kind" >/dev/null 2>&1 ||
+			{ e2e_log "cannot attach xdpnat_xdp_$kind to $ifname in generic mode"; return 1; }
+	done <"$2"
 }
 
 # e2e_xdpnat_stop : SIGTERM the daemon, wait (5 s, then SIGKILL). Returns

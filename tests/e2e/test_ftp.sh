@@ -16,7 +16,9 @@
 #     before it left a sequence offset for XDP to apply; an unused
 #     expectation goes with its control connection.
 # Every download is checked by sha256; the WAN link is captured and must
-# carry no private address, in headers or in FTP text.
+# carry no private address, in headers or in FTP text; every TCP checksum
+# is checked where it arrives. test_ftp_offload.sh runs it again on links
+# with their default offloads (lib.sh: E2E_OFFLOADS).
 . "$(dirname "$0")/lib.sh"
 . "$E2E_LIB_DIR/ftp_lib.sh"
 e2e_require_root
@@ -43,6 +45,10 @@ e2e_xdpnat_start router "$CONF" || { e2e_fail "xdpnat starts with alg ftp"; e2e_
 e2e_wait_for -t 5 grep -q "alg: FTP ALG running" "$E2E_XDPNAT_LOG" \
 	&& e2e_ok "xdpnat starts with alg ftp, AF_XDP sockets open" \
 	|| e2e_fail "xdpnat starts with alg ftp, AF_XDP sockets open" "$(cat "$E2E_XDPNAT_LOG")"
+e2e_log "links: $(e2e_mode)"
+e2e_csum_watch_start inet eth0 inet
+e2e_csum_watch_start lanc eth0 lanc
+e2e_csum_watch_start lans eth0 lans
 alg_state=$(e2e_xdpnat status --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["alg"])')
 [ "$alg_state" = running ] && e2e_ok "status reports the ALG running (not degraded)" \
 	|| e2e_fail "status reports the ALG running (not degraded)" "alg: $alg_state"
@@ -261,6 +267,9 @@ touser=$(ftp_stat alg_to_user)
 [ "${down:-1}" = 0 ] && [ "${offp:-1}" = 0 ] && [ "${offf:-1}" = 0 ] && [ "${touser:-0}" -gt 50 ] \
 	&& e2e_ok "control packets went through the ALG ($touser), none dropped for want of it or passed uninspected" \
 	|| e2e_fail "control packets went through the ALG" "$stats"
+e2e_csum_watch_check inet "checksums at the Internet side"
+e2e_csum_watch_check lanc "checksums at the LAN client"
+e2e_csum_watch_check lans "checksums at the LAN server"
 e2e_xdpnat_stop && e2e_ok "daemon stops cleanly" || e2e_fail "daemon stops cleanly" "$(tail -n 20 "$E2E_XDPNAT_LOG")"
 grep -q "alg: stopped" "$E2E_XDPNAT_LOG" && e2e_ok "the ALG stopped with the daemon" \
 	|| e2e_fail "the ALG stopped with the daemon" "$(tail -n 20 "$E2E_XDPNAT_LOG")"

@@ -2,13 +2,28 @@
 # Core NAT on real traffic: masquerade (TCP, UDP, ICMP), forwards (one port,
 # shifted range, range to one port, UDP), hairpin on a bridged LAN, ICMP
 # errors (traceroute, port unreachable), fragments both ways, IPv6 untouched,
-# no LAN source on the WAN link, SIGHUP during a transfer.
+# no LAN source on the WAN link, SIGHUP during a transfer; the TCP/UDP
+# checksum of every packet as its receiver has it. test_nat_core_offload.sh
+# and test_nat_core_generic.sh run it again on links with their default
+# offloads (unfinished checksums from every sender), natively and in
+# generic XDP mode (lib.sh: E2E_OFFLOADS, E2E_XDP_MODE).
 . "$(dirname "$0")/lib.sh"
 e2e_require_root
 e2e_require curl iperf3 traceroute tcpdump python3 sha256sum
 UDP=$E2E_LIB_DIR/udp_tool.py
 
 e2e_topo_basic || { e2e_fail "topology"; e2e_finish; }
+e2e_log "links: $(e2e_mode)"
+if [ "$E2E_OFFLOADS" = default ]; then
+	# no ethtool -K anywhere: every sender leaves its checksums unfinished
+	off=""
+	for rd in "lanc eth0" "lans eth0" "inet eth0"; do
+		set -- $rd
+		e2e_in "$1" ethtool -k "$2" | grep -q '^tx-checksumming: on' || off="$off $1/$2"
+	done
+	[ -z "$off" ] && e2e_ok "default offloads: tx checksumming is on for every host" \
+		|| e2e_fail "default offloads: tx checksumming is on for every host" "off:$off"
+fi
 
 # IPv6 beside IPv4: the router forwards it, xdpnat must leave it alone.
 e2e_sysctl router net.ipv6.conf.all.forwarding=1
@@ -40,6 +55,16 @@ CAP=$E2E_TMP/wan.pcap
 e2e_capture_start inet eth0 "$CAP" ip
 e2e_xdpnat_start router "$CONF" || { e2e_fail "xdpnat starts"; e2e_finish; }
 e2e_ok "xdpnat starts and reports running"
+mode=$(e2e_xdpnat status --json | python3 -c '
+import json, sys
+print(" ".join(sorted({i.get("xdp_mode", i.get("xdp", "?")) for i in json.load(sys.stdin).get("interfaces", [])})))' 2>/dev/null)
+want=native; [ "$E2E_XDP_MODE" = generic ] && want=generic
+[ "$mode" = "$want" ] && e2e_ok "XDP is attached in $want mode" \
+	|| e2e_fail "XDP is attached in $want mode" "modes: ${mode:-?}" "$(e2e_xdpnat status)"
+# the receivers' view of every TCP/UDP checksum, for the whole test
+e2e_csum_watch_start inet eth0 inet
+e2e_csum_watch_start lanc eth0 lanc
+e2e_csum_watch_start lans eth0 lans
 
 # Servers
 WWW=$E2E_TMP/www; mkdir -p "$WWW"
@@ -192,6 +217,27 @@ for _ in $(seq 20); do b1=$(bumps); [ "$b1" != "$b0" ] && break; sleep 0.05; don
 ip -n "$(e2e_ns router)" route del 10.99.0.0/24 via 198.51.100.2 dev wan0
 [ "$b1" -gt "$b0" ] && e2e_ok "a route added on the router moves nat_routegen (bumps $b0 -> $b1)" \
 	|| e2e_fail "a route added on the router moves nat_routegen" "bumps $b0 -> $b1"
+
+# --- checksums: every TCP/UDP packet arrived complete, or unfinished with an
+# skb that says so (what a real device or the kernel then finishes)
+e2e_csum_watch_check inet "checksums at the Internet server"
+e2e_csum_watch_check lanc "checksums at the LAN client"
+e2e_csum_watch_check lans "checksums at the LAN server"
+if [ "$E2E_OFFLOADS" = default ]; then
+	cs=$(e2e_xdpnat stats --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+d = d.get("datapath", d)
+print(d.get("csum_finished", 0), d.get("csum_kept", 0), d.get("csum_to_kernel", 0))' 2>/dev/null)
+	set -- $cs
+	if [ "$E2E_XDP_MODE" = generic ]; then
+		[ "${2:-0}" -gt 1000 ] && e2e_ok "generic XDP: unfinished checksums kept unfinished ($2 packets)" \
+			|| e2e_fail "generic XDP: unfinished checksums kept unfinished" "finished/kept/to kernel: $cs"
+	else
+		[ "${1:-0}" -gt 1000 ] && e2e_ok "native XDP: unfinished checksums finished before the redirect ($1 packets, $2 kept on the kernel path)" \
+			|| e2e_fail "native XDP: unfinished checksums finished before the redirect" "finished/kept/to kernel: $cs"
+	fi
+fi
 
 # --- no LAN source address on the WAN link, ever
 e2e_capture_stop "$CAP"
