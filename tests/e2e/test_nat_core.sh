@@ -14,6 +14,12 @@ UDP=$E2E_LIB_DIR/udp_tool.py
 
 e2e_topo_basic || { e2e_fail "topology"; e2e_finish; }
 e2e_log "links: $(e2e_mode)"
+# Generic XDP with unfinished checksums from every sender: XDP leaves those
+# packets to the kernel path (README, "Links and checksums"), so the checks
+# of the XDP fast path below do not apply.
+FAST=1
+[ "$E2E_XDP_MODE" = generic ] && [ "$E2E_OFFLOADS" = default ] && FAST=0
+NOFAST="generic XDP, unfinished checksums: the kernel path carries them"
 if [ "$E2E_OFFLOADS" = default ]; then
 	# no ethtool -K anywhere: every sender leaves its checksums unfinished
 	off=""
@@ -107,8 +113,12 @@ IPERF=$!
 # a steady stream: its direction is forwarded from the next-hop cache
 sleep 1.5
 nhc=$(e2e_xdpnat stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["conntrack"]["nh_cached"])' 2>/dev/null)
-[ "${nhc:-0}" -ge 1 ] && e2e_ok "xdpnat stats: $nhc flow direction(s) forwarded from the next-hop cache during a UDP stream" \
-	|| e2e_fail "xdpnat stats counts cached next hops during a UDP stream" "nh_cached=${nhc:-?}"
+if [ $FAST = 0 ]; then
+	e2e_skip "xdpnat stats counts cached next hops during a UDP stream" "$NOFAST"
+else
+	[ "${nhc:-0}" -ge 1 ] && e2e_ok "xdpnat stats: $nhc flow direction(s) forwarded from the next-hop cache during a UDP stream" \
+		|| e2e_fail "xdpnat stats counts cached next hops during a UDP stream" "nh_cached=${nhc:-?}"
+fi
 wait "$IPERF"
 out=$(cat "$E2E_TMP/iperf-udp.json")
 lost=$(echo "$out" | python3 -c 'import json,sys; s=json.load(sys.stdin)["end"]["sum"]; print("%d %d" % (s["packets"], s["lost_packets"]))' 2>/dev/null)
@@ -163,8 +173,12 @@ e2e_check "SIGHUP applied the new forward 8443" e2e_in inet curl -sf -m 5 -o /de
 # --- the fast path did the work, and nothing was dropped as malformed
 stats=$(e2e_xdpnat stats --json)
 fwd=$(echo "$stats" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("xdp_forwarded", d.get("datapath",{}).get("xdp_forwarded",0)))' 2>/dev/null)
-[ "${fwd:-0}" -gt 10000 ] && e2e_ok "established flows are forwarded in XDP ($fwd packets)" \
-	|| e2e_fail "established flows are forwarded in XDP" "$stats"
+if [ $FAST = 0 ]; then
+	e2e_skip "established flows are forwarded in XDP" "$NOFAST"
+else
+	[ "${fwd:-0}" -gt 10000 ] && e2e_ok "established flows are forwarded in XDP ($fwd packets)" \
+		|| e2e_fail "established flows are forwarded in XDP" "$stats"
+fi
 flows=$(e2e_xdpnat flows)
 echo "$flows" | grep -q '192.168.0.10' && e2e_ok "xdpnat flows lists the LAN client's flows" \
 	|| e2e_fail "xdpnat flows lists the LAN client's flows" "$flows"
@@ -206,9 +220,13 @@ for e in json.load(sys.stdin):
        and v["nh"]["slot"] == int(sys.argv[1]) + 1 and ":".join("%02x" % b for b in v["nh"]["dmac"]) == sys.argv[2]:
         n += 1
 print(n)' "${lan_slot:--9}" "$lanc_mac")
-[ "${cached:-0}" -ge 1 ] && e2e_ok "download replies carry a cached next hop (lan0 slot, the client's MAC) in $cached flow(s)" \
-	|| e2e_fail "download replies carry a cached next hop" "lan slot ${lan_slot:-?}" \
-		"$(bpftool map dump pinned "$pin/nat_ct" | head -60)"
+if [ $FAST = 0 ]; then
+	e2e_skip "download replies carry a cached next hop" "$NOFAST"
+else
+	[ "${cached:-0}" -ge 1 ] && e2e_ok "download replies carry a cached next hop (lan0 slot, the client's MAC) in $cached flow(s)" \
+		|| e2e_fail "download replies carry a cached next hop" "lan slot ${lan_slot:-?}" \
+			"$(bpftool map dump pinned "$pin/nat_ct" | head -60)"
+fi
 bumps() { bpftool -j map lookup pinned "$pin/nat_routegen" key 0 0 0 0 | python3 -c 'import json,sys; print(json.load(sys.stdin)["formatted"]["value"]["bumps"])'; }
 b0=$(bumps)
 ip -n "$(e2e_ns router)" route add 10.99.0.0/24 via 198.51.100.2 dev wan0
@@ -231,8 +249,9 @@ d = d.get("datapath", d)
 print(d.get("csum_finished", 0), d.get("csum_kept", 0), d.get("csum_to_kernel", 0))' 2>/dev/null)
 	set -- $cs
 	if [ "$E2E_XDP_MODE" = generic ]; then
-		[ "${2:-0}" -gt 1000 ] && e2e_ok "generic XDP: unfinished checksums kept unfinished ($2 packets)" \
-			|| e2e_fail "generic XDP: unfinished checksums kept unfinished" "finished/kept/to kernel: $cs"
+		[ "${3:-0}" -gt 1000 ] && [ "${2:-0}" -gt 1000 ] && [ "${1:-1}" = 0 ] \
+			&& e2e_ok "generic XDP: unfinished checksums left to the kernel path ($3 packets), kept unfinished where XDP translated them ($2)" \
+			|| e2e_fail "generic XDP: unfinished checksums left to the kernel path" "finished/kept/to kernel: $cs"
 	else
 		[ "${1:-0}" -gt 1000 ] && e2e_ok "native XDP: unfinished checksums finished before the redirect ($1 packets, $2 kept on the kernel path)" \
 			|| e2e_fail "native XDP: unfinished checksums finished before the redirect" "finished/kept/to kernel: $cs"
