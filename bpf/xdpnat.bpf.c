@@ -28,6 +28,7 @@
 #include "nat_gate.h"
 #include "nat_ct.h"
 #include "nat_rewrite.h"
+#include "nat_mss.h"
 #include "nat_fib.h"
 
 #define TC_ACT_OK_	0
@@ -476,6 +477,7 @@ static __always_inline int apply(void *ctx, bool is_tc, void *data, void *data_e
 	}
 	if (nat_rewrite(ctx, is_tc, data, data_end, p, &vd->to, l2))
 		return -1;
+	nat_mss_clamp(ctx, is_tc, p, vd->wan_ifindex);	/* SYN, SYN-ACK: `wan <if> mss-clamp` */
 	if (p->frag != FRAG_NONE)
 		STAT_INC(fragments_translated);
 	return 0;
