@@ -171,7 +171,9 @@ __noinline int xdpnat_mss_tc(struct __sk_buff *skb, __u32 l4_off, __u32 wan_ifin
 	return 1;
 }
 
-/* After translation of segment p, a flow bound to WAN wan_ifindex: clamp
+/* Segment p, of a flow bound to WAN wan_ifindex (on tc after translation,
+ * on XDP before it: the option is not part of what translation changes,
+ * and incremental checksum updates commute): clamp
  * its MSS option if it is a SYN or SYN-ACK and the WAN asks for it. is_tc
  * is a constant: each hook gets only its own call. As little as possible
  * here, in the programs' own code: a test and a call (more changes how

@@ -2969,6 +2969,37 @@ static void test_mss_clamp_forward(void **state)
 		 o1452, sizeof(o1460), XDP_REDIRECT);
 }
 
+/* The kernel path of a forward (no neighbours): the SYN from the Internet
+ * is clamped by XDP on wan0 as it translates its destination and passes
+ * it; the server's SYN-ACK, passed untouched by XDP on lan0, is clamped on
+ * tc egress of wan0. */
+static void test_mss_clamp_forward_kernel_path(void **state)
+{
+	static const uint8_t o1460[] = OPTS_LINUX(0x05, 0xb4), o1452[] = OPTS_LINUX(0x05, 0xac);
+	struct pk syn = wan_tcp(A_GW, 40000, A_WAN0, 8080, PK_TCP_SYN);
+	struct pk sa = { .dmac = MAC_LAN0, .smac = MAC_SERVER, .src = A_SERVER, .dst = A_GW,
+			 .proto = IPPROTO_TCP, .ttl = 64, .id = 0x7107, .frag = PK_IP_DF, .sport = 80,
+			 .dport = 40000, .flags = PK_TCP_SYN | PK_TCP_ACK, .seq = 9000, .ack = 5001 };
+	struct pk half = syn, kern, want;
+
+	(void)state;
+	set_wan_mss(E.if_wan0, 1452);
+	assert_int_equal(env_forward(&E, E.if_wan0, IPPROTO_TCP, 8080, A_SERVER, 80), 0);
+	assert_int_equal(env_sh("ip neigh del 192.168.0.254 dev lan0 && ip neigh del 198.51.100.2 dev wan0"), 0);
+	half.dst = A_SERVER;
+	half.dport = 80;
+	mss_case("forwarded SYN, kernel path (XDP on wan0): 1460 -> 1452", false, E.if_wan0, &syn,
+		 o1460, &half, o1452, sizeof(o1460), XDP_PASS);
+	mss_case("server's SYN-ACK on lan0, kernel path: untouched by XDP", false, E.if_lan0, &sa,
+		 o1460, &sa, o1460, sizeof(o1460), XDP_PASS);
+	kern = to_wan0(sa);
+	want = kern;
+	want.src = A_WAN0;
+	want.sport = 8080;
+	mss_case("server's SYN-ACK on tc egress wan0: 1460 -> 1452", true, E.if_wan0, &kern, o1460,
+		 &want, o1452, sizeof(o1460), TC_ACT_OK);
+}
+
 /* The kernel path: a SYN translated on tc egress of the WAN is clamped
  * there, with bpf_l4_csum_replace(), the MSS at an even and at an odd
  * offset. */
@@ -3693,6 +3724,7 @@ int main(void)
 		T(test_mss_clamp_leaves_alone),
 		T(test_mss_clamp_option_order),
 		T(test_mss_clamp_forward),
+		T(test_mss_clamp_forward_kernel_path),
 		T(test_mss_clamp_tc),
 		T(test_forward_range_shift),
 		T(test_hairpin),
