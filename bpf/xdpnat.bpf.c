@@ -28,6 +28,7 @@
 #include "nat_gate.h"
 #include "nat_ct.h"
 #include "nat_rewrite.h"
+#include "nat_mss.h"
 #include "nat_fib.h"
 
 #define TC_ACT_OK_	0
@@ -478,6 +479,11 @@ static __always_inline int apply(void *ctx, bool is_tc, void *data, void *data_e
 	}
 	if (nat_rewrite(ctx, is_tc, data, data_end, p, &vd->to, l2))
 		return -1;
+	/* SYN, SYN-ACK: `wan <if> mss-clamp` (nat_mss.h). XDP clamps before
+	 * apply(), where its callers have fewer values live across the call
+	 * (a call here made clang spill past the 512-byte stack). */
+	if (is_tc)
+		nat_mss_clamp(ctx, is_tc, p, vd->wan_ifindex);
 	if (p->frag != FRAG_NONE)
 		STAT_INC(fragments_translated);
 	return 0;
@@ -932,7 +938,11 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 		data_end = (void *)(long)ctx->data_end;
 	}
 	/* Nothing has been written yet (but a finished checksum); from here
-	 * on the frame is ours. */
+	 * on the frame is ours. MSS clamping first (nat_mss.h): it must see a
+	 * complete checksum, and its call costs the least stack here. */
+	nat_mss_clamp(ctx, false, p, vd->wan_ifindex);
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
 	if (need_seqadj(p, vd) && nat_seqadj(ctx, false, data, data_end, p, vd->ct))
 		return XDP_DROP;
 	if (apply(ctx, false, data, data_end, p, vd, l2))
@@ -1009,6 +1019,7 @@ static __always_inline int xdp_ingress(struct xdp_md *ctx, enum nat_hook hook, c
 	data_end = (void *)(long)ctx->data_end;
 	if (hook == HOOK_XDP_WAN) {
 		vd.csum_kept = xdpnat_csum_kept(ctx, vd.to.saddr, vd.to.daddr, l2);
+		nat_mss_clamp(ctx, false, &p, vd.wan_ifindex);	/* as in xdp_forward() */
 		data = (void *)(long)ctx->data;
 		data_end = (void *)(long)ctx->data_end;
 		if (need_seqadj(&p, &vd) && nat_seqadj(ctx, false, data, data_end, &p, vd.ct))

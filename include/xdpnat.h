@@ -188,6 +188,10 @@ struct nat_iface {
 	__u8 slot;			/* index in nat_ifslots; nat_xsks key = slot *
 					 * XDPNAT_XSK_QUEUES + rx queue */
 	__u8 flags;			/* NAT_IFACE_F_* */
+	__u16 mss;			/* WAN: host order, MSS option of TCP SYN and SYN-ACK
+					 * segments of flows bound to this WAN lowered to it
+					 * (`wan <if> mss-clamp`); 0 = no clamping */
+	__u8 pad[2];
 };
 
 /* WAN: unsolicited packets to LAN addresses (no flow, forward, expectation

@@ -388,16 +388,20 @@ iface_taken(struct parser *p, const char *kind, const char *name)
 }
 
 /*
- * The wan is declared even if its gateway is bad, so that the lines naming
+ * The wan is declared even if an option is bad, so that the lines naming
  * it do not add a misleading "not a wan" to the one real error.
+ * Options, in any order: gateway <ipv4>, mss-clamp [<bytes>|auto] (alone,
+ * or followed by the next option: auto).
  */
 static int
 st_wan(struct parser *p, int ac, char **av)
 {
-	static const char *const opts[] = { "gateway", NULL };
+	static const char *const opts[] = { "gateway", "mss-clamp", NULL };
 	char name[IF_NAMESIZE];
 	struct cfg_wan *w;
+	unsigned long v;
 	unsigned seen = 0;
+	int i, k;
 
 	if (parse_ifname(p, av[1], name) == -1 || iface_taken(p, "wan", name))
 		return -1;
@@ -407,9 +411,33 @@ st_wan(struct parser *p, int ac, char **av)
 	w->port_lo = XDPNAT_PORT_LO_DEFAULT;
 	w->port_hi = XDPNAT_PORT_HI_DEFAULT;
 	w->line = p->line;
-	if (ac > 2 && (parse_opt(p, "wan", opts, ac, av, 2, &seen) == -1 ||
-	    parse_host(p, av[3], &w->gateway) == -1))
-		return -1;
+	for (i = 2; i < ac; i += 2) {
+		if (strcmp(av[i], "mss-clamp") == 0 &&
+		    (i + 1 >= ac || lookup(opts, av[i + 1]) != -1)) {
+			/* no value: auto */
+			if (seen & (1U << 1)) {
+				perr(p, "wan option mss-clamp given twice");
+				return -1;
+			}
+			seen |= 1U << 1;
+			w->mss_clamp = CFG_MSS_AUTO;
+			i--;
+			continue;
+		}
+		if ((k = parse_opt(p, "wan", opts, ac, av, i, &seen)) == -1)
+			return -1;
+		if (k == 0) {
+			if (parse_host(p, av[i + 1], &w->gateway) == -1)
+				return -1;
+		} else if (strcmp(av[i + 1], "auto") == 0) {
+			w->mss_clamp = CFG_MSS_AUTO;
+		} else {
+			if (parse_num(p, "mss-clamp", av[i + 1], CFG_MSS_MIN,
+			    CFG_MSS_MAX, &v) == -1)
+				return -1;
+			w->mss_clamp = (uint16_t)v;
+		}
+	}
 	return 0;
 }
 
@@ -893,7 +921,8 @@ static const struct statement {
 	const char *usage;
 	int (*parse)(struct parser *, int, char **);
 } statements[] = {
-	{ "wan", 1, 3, "wan <ifname> [gateway <ipv4>]", st_wan },
+	{ "wan", 1, 5, "wan <ifname> [gateway <ipv4>] "
+	    "[mss-clamp [<bytes>|auto]]", st_wan },
 	{ "lan", 1, 1, "lan <ifname>", st_lan },
 	{ "outbound", 1, 3, "outbound <wan-if> [ports <lo>-<hi>]", st_outbound },
 	{ "inbound", 2, 2, "inbound <wan-if> accept|drop", st_inbound },

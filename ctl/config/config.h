@@ -33,6 +33,9 @@
 #define CFG_DDNS_INTERVAL_MIN	60
 #define CFG_DDNS_INTERVAL_MAX	31536000	/* one year */
 #define CFG_EXPECT_TIMEOUT_MAX	3600		/* `alg ftp expect-timeout` */
+#define CFG_MSS_MIN		536		/* `wan <if> mss-clamp <bytes>` */
+#define CFG_MSS_MAX		65495
+#define CFG_MSS_AUTO		0xffff		/* `mss-clamp` or `mss-clamp auto` */
 
 struct cfg_wan {
 	char ifname[IF_NAMESIZE];
@@ -41,6 +44,9 @@ struct cfg_wan {
 					 * packets to LAN addresses (default drop) */
 	uint16_t port_lo, port_hi;	/* masquerade range, host order */
 	struct in_addr gateway;		/* `wan <if> gateway <ip>`, 0 = learn from routes */
+	uint16_t mss_clamp;		/* `wan <if> mss-clamp [<bytes>|auto]`: 0 = off,
+					 * CFG_MSS_AUTO = the WAN's MTU - 40, else the
+					 * value (CFG_MSS_MIN..CFG_MSS_MAX) */
 	int line;
 };
 

@@ -13,8 +13,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <bpf/bpf.h>
 
 #include "common/clock.h"
@@ -260,6 +263,32 @@ int wanstate_remove_iface(const struct wanstate *ws, uint32_t ifindex)
 	return 0;
 }
 
+/* The MSS a WAN's SYN and SYN-ACK segments are clamped to (nat_iface.mss):
+ * `mss-clamp auto` is the interface's MTU minus 40 (IPv4 and TCP headers
+ * without options), 0 (no clamping) if the MTU cannot be read. */
+__u16 wanstate_mss(const struct cfg_wan *w)
+{
+	struct ifreq ifr;
+	int fd, mtu;
+
+	if (!w || w->mss_clamp != CFG_MSS_AUTO)
+		return w ? w->mss_clamp : 0;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", w->ifname);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	mtu = ioctl(fd, SIOCGIFMTU, &ifr) ? -1 : ifr.ifr_mtu;
+	close(fd);
+	if (mtu < 0) {
+		nat_log("wan %s: mss-clamp auto: cannot read the MTU (%s): not clamped",
+			w->ifname, strerror(errno));
+		return 0;
+	}
+	mtu -= 40;
+	return mtu < CFG_MSS_MIN ? CFG_MSS_MIN : mtu > CFG_MSS_MAX ? CFG_MSS_MAX : (__u16)mtu;
+}
+
 int wanstate_put_iface(const struct wanstate *ws, uint32_t ifindex, const char *ifname,
 		       enum nat_if_role role, __u8 slot, __u8 link_flags)
 {
@@ -286,6 +315,7 @@ int wanstate_put_iface(const struct wanstate *ws, uint32_t ifindex, const char *
 		if (w->inbound_accept)
 			v.flags |= NAT_IFACE_F_INBOUND_ACCEPT;
 		v.wan_id = (__u8)(w - ws->cfg->wans);
+		v.mss = wanstate_mss(w);
 	}
 	if (bpf_map_update_elem(ws->m->ifaces, &ifindex, &v, BPF_ANY))
 		return fail(ifindex, "cannot write the nat_ifaces entry");

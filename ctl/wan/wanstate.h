@@ -36,6 +36,10 @@ struct wanstate {
 	void *arg;
 };
 
+/* nat_iface.mss for WAN w: its `mss-clamp` value, or for `auto` its
+ * MTU (read now) minus 40; 0 = no clamping. */
+__u16 wanstate_mss(const struct cfg_wan *w);
+
 /*
  * Enter (or update after a reload) interface `ifindex` named `ifname`
  * with `role` and nat_xsks `slot`: its static settings come from ws->cfg;

@@ -2780,6 +2780,252 @@ static void test_l3_wan(void **state)
 	CHECK_EQ(r.len, n, "IPv6 on the L3 WAN: untouched");
 }
 
+/* ============================================================ MSS clamping */
+
+/* nat_iface.mss of a WAN, as wanstate writes it from `wan <if> mss-clamp`. */
+static void set_wan_mss(int ifindex, uint16_t mss)
+{
+	struct nat_iface v;
+	__u32 k = (__u32)ifindex;
+
+	assert_int_equal(bpf_map_lookup_elem(E.m_ifaces, &k, &v), 0);
+	v.mss = mss;
+	assert_int_equal(bpf_map_update_elem(E.m_ifaces, &k, &v, BPF_ANY), 0);
+}
+
+/* The Ethernet frame of TCP segment p with TCP options opts (optlen a
+ * multiple of 4; p carries no payload), every checksum computed from
+ * scratch. */
+static size_t tcp_opts_frame(uint8_t *f, const struct pk *p, const uint8_t *opts, size_t optlen)
+{
+	uint8_t l4[PK_MAX], ip[PK_MAX];
+	struct pk q = *p;
+	size_t n;
+	uint16_t c;
+
+	assert_int_equal(optlen % 4, 0);
+	q.payload = opts;
+	q.plen = optlen;
+	n = pk_l4(l4, &q);
+	l4[12] = (uint8_t)((5 + optlen / 4) << 4);
+	l4[16] = l4[17] = 0;
+	c = (uint16_t)~ck_fold(ck_sum(ck_pseudo(q.src, q.dst, IPPROTO_TCP, (uint16_t)n), l4, n));
+	l4[16] = (uint8_t)(c >> 8);
+	l4[17] = (uint8_t)c;
+	n = pk_ip_wrap(ip, &q, l4, n);
+	return pk_eth_wrap(f, &q, ip, n);
+}
+
+/* The options of a Linux SYN: MSS, SACK permitted, timestamps, NOP, wscale. */
+#define OPTS_LINUX(hi, lo) { 2, 4, hi, lo, 4, 2, 8, 10, 0, 1, 0x86, 0xa0, 0, 0, 0, 0, 1, 3, 3, 7 }
+
+/* Run `in` (with options in_opts) through XDP (ifx) or tc egress (tc), and
+ * expect `want` with options want_opts, checksums verified independently. */
+static void mss_case(const char *what, bool tc, int ifx, const struct pk *in, const uint8_t *in_opts,
+		     const struct pk *want, const uint8_t *want_opts, size_t optlen, uint32_t ret)
+{
+	uint8_t f[PK_MAX], w[PK_MAX];
+	size_t n = tcp_opts_frame(f, in, in_opts, optlen);
+	size_t wn = tcp_opts_frame(w, want, want_opts, optlen);
+	struct res r;
+
+	if (tc) {
+		tc_raw(ifx, f, n, &r);
+		expect_tc_ret(what, &r, ret);
+	} else {
+		xdp_raw(ifx, f, n, &r);
+		expect_xdp_ret(what, &r, ret);
+	}
+	expect_csums(what, &r);
+	expect_bytes(what, &r, w, wn);
+}
+
+/* A LAN client's SYN with MSS 1460 leaves a WAN with mss-clamp 1452 with
+ * 1452, and the SYN-ACK coming back with 1460 reaches the client with
+ * 1452: on the XDP fast path, checksums right. */
+static void test_mss_clamp_masq(void **state)
+{
+	static const uint8_t o1460[] = OPTS_LINUX(0x05, 0xb4), o1452[] = OPTS_LINUX(0x05, 0xac);
+	struct pk syn = lan_tcp(A_CLIENT, MAC_CLIENT, 40000, A_REMOTE, 443, PK_TCP_SYN);
+	struct pk sa = wan_tcp(A_REMOTE, 443, A_WAN0, 40000, PK_TCP_SYN | PK_TCP_ACK);
+	struct pk want;
+
+	(void)state;
+	set_wan_mss(E.if_wan0, 1452);
+	want = to_wan0(syn);
+	want.src = A_WAN0;
+	mss_case("SYN LAN->WAN, MSS 1460 -> 1452", false, E.if_lan0, &syn, o1460, &want, o1452,
+		 sizeof(o1460), XDP_REDIRECT);
+	want = to_lan(sa, MAC_CLIENT);
+	want.dst = A_CLIENT;
+	mss_case("SYN-ACK WAN->LAN, MSS 1460 -> 1452", false, E.if_wan0, &sa, o1460, &want, o1452,
+		 sizeof(o1460), XDP_REDIRECT);
+	expect_states("after the clamped handshake", NAT_CT_SYN_RECV);
+}
+
+/* A smaller MSS is left alone; no clamping with mss 0; a segment without
+ * SYN is never touched, MSS option or not. */
+static void test_mss_clamp_leaves_alone(void **state)
+{
+	static const uint8_t o1400[] = OPTS_LINUX(0x05, 0x78), o1460[] = OPTS_LINUX(0x05, 0xb4);
+	struct pk syn = lan_tcp(A_CLIENT, MAC_CLIENT, 40000, A_REMOTE, 443, PK_TCP_SYN);
+	struct pk ack = lan_tcp(A_CLIENT, MAC_CLIENT, 40000, A_REMOTE, 443, PK_TCP_ACK);
+	struct pk want;
+
+	(void)state;
+	set_wan_mss(E.if_wan0, 1452);
+	want = to_wan0(syn);
+	want.src = A_WAN0;
+	mss_case("SYN with MSS 1400 (below 1452): unchanged", false, E.if_lan0, &syn, o1400, &want,
+		 o1400, sizeof(o1400), XDP_REDIRECT);
+	want = to_wan0(ack);
+	want.src = A_WAN0;
+	mss_case("ACK carrying an MSS option 1460: unchanged", false, E.if_lan0, &ack, o1460, &want,
+		 o1460, sizeof(o1460), XDP_REDIRECT);
+
+	set_wan_mss(E.if_wan0, 0);
+	syn.sport = ack.sport = 40001;
+	want = to_wan0(syn);
+	want.src = A_WAN0;
+	mss_case("SYN with MSS 1460, mss-clamp off: unchanged", false, E.if_lan0, &syn, o1460,
+		 &want, o1460, sizeof(o1460), XDP_REDIRECT);
+}
+
+/* The MSS option after others: at an even offset after timestamps,
+ * wscale and SACK permitted, and at an odd one after a single NOP (its
+ * bytes straddle two checksum words); an option list that ends (EOL)
+ * before an MSS option, and one with a malformed length, are left alone. */
+static void test_mss_clamp_option_order(void **state)
+{
+	static const uint8_t late_in[] = { 1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1, 3, 3, 7,
+					   4, 2, 2, 4, 0x05, 0xb4, 0, 0 };
+	static const uint8_t late_out[] = { 1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1, 3, 3, 7,
+					    4, 2, 2, 4, 0x05, 0x78, 0, 0 };
+	static const uint8_t odd_in[] = { 1, 2, 4, 0xff, 0xd7, 1, 1, 1 };	/* MSS 65495 */
+	static const uint8_t odd_out[] = { 1, 2, 4, 0x05, 0x78, 1, 1, 1 };
+	static const uint8_t eol[] = { 1, 0, 2, 4, 0x05, 0xb4, 0, 0 };
+	static const uint8_t bad[] = { 1, 8, 1, 2, 4, 0x05, 0xb4, 0 };	/* len 1: malformed */
+	struct pk syn = lan_tcp(A_CLIENT, MAC_CLIENT, 40000, A_REMOTE, 443, PK_TCP_SYN);
+	struct pk want;
+
+	(void)state;
+	set_wan_mss(E.if_wan0, 1400);
+	want = to_wan0(syn);
+	want.src = A_WAN0;
+	mss_case("MSS after TS, wscale, SACK-perm: 1460 -> 1400", false, E.if_lan0, &syn, late_in,
+		 &want, late_out, sizeof(late_in), XDP_REDIRECT);
+	for (uint16_t odd = 0; odd < 2; odd++) {
+		uint8_t in[sizeof(odd_in)], out[sizeof(odd_out)];
+
+		memcpy(in, odd_in, sizeof(in));
+		memcpy(out, odd_out, sizeof(out));
+		if (odd) {
+			in[3] = 0x05;	/* 1400: equal to the clamp, unchanged */
+			in[4] = 0x78;
+			memcpy(out, in, sizeof(out));
+		}
+		syn.sport = (uint16_t)(40001 + odd);
+		want = to_wan0(syn);
+		want.src = A_WAN0;
+		mss_case(odd ? "MSS 1400 at an odd offset: unchanged"
+			     : "MSS at an odd offset (after one NOP): 65495 -> 1400",
+			 false, E.if_lan0, &syn, in, &want, out, sizeof(in), XDP_REDIRECT);
+	}
+	syn.sport = 40003;
+	want = to_wan0(syn);
+	want.src = A_WAN0;
+	mss_case("MSS after EOL: not an option, unchanged", false, E.if_lan0, &syn, eol, &want, eol,
+		 sizeof(eol), XDP_REDIRECT);
+	syn.sport = 40004;
+	want = to_wan0(syn);
+	want.src = A_WAN0;
+	mss_case("malformed option before MSS: unchanged", false, E.if_lan0, &syn, bad, &want, bad,
+		 sizeof(bad), XDP_REDIRECT);
+}
+
+/* A forward: the SYN coming in from the Internet and the server's SYN-ACK
+ * going out are both clamped. */
+static void test_mss_clamp_forward(void **state)
+{
+	static const uint8_t o1460[] = OPTS_LINUX(0x05, 0xb4), o1452[] = OPTS_LINUX(0x05, 0xac);
+	struct pk syn = wan_tcp(A_GW, 40000, A_WAN0, 8080, PK_TCP_SYN);
+	struct pk sa = { .dmac = MAC_LAN0, .smac = MAC_SERVER, .src = A_SERVER, .dst = A_GW,
+			 .proto = IPPROTO_TCP, .ttl = 64, .id = 0x7007, .frag = PK_IP_DF, .sport = 80,
+			 .dport = 40000, .flags = PK_TCP_SYN | PK_TCP_ACK, .seq = 9000, .ack = 5001 };
+	struct pk want;
+
+	(void)state;
+	set_wan_mss(E.if_wan0, 1452);
+	assert_int_equal(env_forward(&E, E.if_wan0, IPPROTO_TCP, 8080, A_SERVER, 80), 0);
+	want = to_lan(syn, MAC_SERVER);
+	want.dst = A_SERVER;
+	want.dport = 80;
+	mss_case("forwarded SYN WAN->LAN: 1460 -> 1452", false, E.if_wan0, &syn, o1460, &want,
+		 o1452, sizeof(o1460), XDP_REDIRECT);
+	want = to_wan0(sa);
+	want.src = A_WAN0;
+	want.sport = 8080;
+	mss_case("server's SYN-ACK LAN->WAN: 1460 -> 1452", false, E.if_lan0, &sa, o1460, &want,
+		 o1452, sizeof(o1460), XDP_REDIRECT);
+}
+
+/* The kernel path of a forward (no neighbours): the SYN from the Internet
+ * is clamped by XDP on wan0 as it translates its destination and passes
+ * it; the server's SYN-ACK, passed untouched by XDP on lan0, is clamped on
+ * tc egress of wan0. */
+static void test_mss_clamp_forward_kernel_path(void **state)
+{
+	static const uint8_t o1460[] = OPTS_LINUX(0x05, 0xb4), o1452[] = OPTS_LINUX(0x05, 0xac);
+	struct pk syn = wan_tcp(A_GW, 40000, A_WAN0, 8080, PK_TCP_SYN);
+	struct pk sa = { .dmac = MAC_LAN0, .smac = MAC_SERVER, .src = A_SERVER, .dst = A_GW,
+			 .proto = IPPROTO_TCP, .ttl = 64, .id = 0x7107, .frag = PK_IP_DF, .sport = 80,
+			 .dport = 40000, .flags = PK_TCP_SYN | PK_TCP_ACK, .seq = 9000, .ack = 5001 };
+	struct pk half = syn, kern, want;
+
+	(void)state;
+	set_wan_mss(E.if_wan0, 1452);
+	assert_int_equal(env_forward(&E, E.if_wan0, IPPROTO_TCP, 8080, A_SERVER, 80), 0);
+	assert_int_equal(env_sh("ip neigh del 192.168.0.254 dev lan0 && ip neigh del 198.51.100.2 dev wan0"), 0);
+	half.dst = A_SERVER;
+	half.dport = 80;
+	mss_case("forwarded SYN, kernel path (XDP on wan0): 1460 -> 1452", false, E.if_wan0, &syn,
+		 o1460, &half, o1452, sizeof(o1460), XDP_PASS);
+	mss_case("server's SYN-ACK on lan0, kernel path: untouched by XDP", false, E.if_lan0, &sa,
+		 o1460, &sa, o1460, sizeof(o1460), XDP_PASS);
+	kern = to_wan0(sa);
+	want = kern;
+	want.src = A_WAN0;
+	want.sport = 8080;
+	mss_case("server's SYN-ACK on tc egress wan0: 1460 -> 1452", true, E.if_wan0, &kern, o1460,
+		 &want, o1452, sizeof(o1460), TC_ACT_OK);
+}
+
+/* The kernel path: a SYN translated on tc egress of the WAN is clamped
+ * there, with bpf_l4_csum_replace(), the MSS at an even and at an odd
+ * offset. */
+static void test_mss_clamp_tc(void **state)
+{
+	static const uint8_t o1460[] = OPTS_LINUX(0x05, 0xb4), o1452[] = OPTS_LINUX(0x05, 0xac);
+	static const uint8_t odd_in[] = { 1, 2, 4, 0x05, 0xb4, 1, 1, 1 };
+	static const uint8_t odd_out[] = { 1, 2, 4, 0x05, 0xac, 1, 1, 1 };
+	struct pk syn = to_wan0(lan_tcp(A_CLIENT, MAC_CLIENT, 40000, A_REMOTE, 443, PK_TCP_SYN));
+	struct pk want;
+
+	(void)state;
+	set_wan_mss(E.if_wan0, 1452);
+	want = syn;
+	want.src = A_WAN0;
+	mss_case("SYN on tc egress of wan0: 1460 -> 1452", true, E.if_wan0, &syn, o1460, &want,
+		 o1452, sizeof(o1460), TC_ACT_OK);
+	syn.sport = 40001;
+	want = syn;
+	want.src = A_WAN0;
+	mss_case("SYN on tc egress of wan0, MSS at an odd offset: 1460 -> 1452", true, E.if_wan0,
+		 &syn, odd_in, &want, odd_out, sizeof(odd_in), TC_ACT_OK);
+	CHECK_EQ(stats().tc_translated, 2, "tc_translated");
+
+}
+
 /* Fragment i (0: first, 1: second) of a 68-byte UDP datagram from src
  * (on lan0) to the DNS server, IP id `id`, into f; its length. */
 static size_t lan_frag(uint8_t *f, uint32_t src, const uint8_t *smac, uint16_t id, int i)
@@ -3474,6 +3720,12 @@ int main(void)
 		T(test_udp_csum_lands_on_zero),
 		T(test_icmp_echo),
 		T(test_forward_tcp),
+		T(test_mss_clamp_masq),
+		T(test_mss_clamp_leaves_alone),
+		T(test_mss_clamp_option_order),
+		T(test_mss_clamp_forward),
+		T(test_mss_clamp_forward_kernel_path),
+		T(test_mss_clamp_tc),
 		T(test_forward_range_shift),
 		T(test_hairpin),
 		T(test_hairpin_kernel_path),

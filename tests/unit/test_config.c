@@ -384,6 +384,55 @@ test_lexical(void **state)
 	assert_int_equal(cfg.nforwards, 4);
 }
 
+/* wan <if> [gateway <ip>] [mss-clamp [<bytes>|auto]], options in any order */
+static void
+test_wan_mss_clamp(void **state)
+{
+	(void)state;
+	expect_ok("wan eth0\nlan eth1\n");
+	assert_int_equal(cfg.wans[0].mss_clamp, 0);
+	expect_ok("wan eth0 mss-clamp 1452\nlan eth1\n");
+	assert_int_equal(cfg.wans[0].mss_clamp, 1452);
+	expect_ok("wan eth0 mss-clamp\nlan eth1\n");
+	assert_int_equal(cfg.wans[0].mss_clamp, CFG_MSS_AUTO);
+	expect_ok("wan eth0 mss-clamp auto\nlan eth1\n");
+	assert_int_equal(cfg.wans[0].mss_clamp, CFG_MSS_AUTO);
+	expect_ok("wan eth0 mss-clamp 536\nwan eth1 mss-clamp 65495\nlan eth2\n");
+	assert_int_equal(cfg.wans[0].mss_clamp, 536);
+	assert_int_equal(cfg.wans[1].mss_clamp, 65495);
+	expect_ok("wan eth0 gateway 203.0.113.1 mss-clamp 1400\nlan eth1\n");
+	assert_int_equal(cfg.wans[0].mss_clamp, 1400);
+	assert_int_equal(ntohl(cfg.wans[0].gateway.s_addr), 0xcb007101);
+	expect_ok("wan eth0 mss-clamp 1400 gateway 203.0.113.1\nlan eth1\n");
+	assert_int_equal(cfg.wans[0].mss_clamp, 1400);
+	assert_int_equal(ntohl(cfg.wans[0].gateway.s_addr), 0xcb007101);
+	/* mss-clamp without a value before another option: auto */
+	expect_ok("wan eth0 mss-clamp gateway 203.0.113.1\nlan eth1\n");
+	assert_int_equal(cfg.wans[0].mss_clamp, CFG_MSS_AUTO);
+	assert_int_equal(ntohl(cfg.wans[0].gateway.s_addr), 0xcb007101);
+	expect_ok("wan eth0 gateway 203.0.113.1 mss-clamp\nlan eth1\n");
+	assert_int_equal(cfg.wans[0].mss_clamp, CFG_MSS_AUTO);
+	expect_ok("wan eth0 gateway 203.0.113.1 mss-clamp auto\nlan eth1\n");
+	assert_int_equal(cfg.wans[0].mss_clamp, CFG_MSS_AUTO);
+
+	expect_error(BASE "wan eth3 mss-clamp 535", 4, "mss-clamp 535 out of range (536-65495)");
+	expect_error(BASE "wan eth3 mss-clamp 65496", 4, "mss-clamp 65496 out of range");
+	expect_error(BASE "wan eth3 mss-clamp 0", 4, "out of range");
+	expect_error(BASE "wan eth3 mss-clamp 1400x", 4, "bad mss-clamp '1400x'");
+	expect_error(BASE "wan eth3 mss-clamp -1", 4, "bad mss-clamp '-1'");
+	expect_error(BASE "wan eth3 mss-clamp 1400 mss-clamp 1300", 4,
+	    "wan option mss-clamp given twice");
+	expect_error(BASE "wan eth3 mss-clamp mss-clamp", 4, "wan option mss-clamp given twice");
+	expect_error(BASE "wan eth3 mss-clamp gateway 10.0.0.1 mss-clamp", 4,
+	    "wan option mss-clamp given twice");
+	expect_error(BASE "wan eth3 mss-clamp 1400 gateway", 4, "wan gateway needs a value");
+	expect_error(BASE "wan eth3 gateway 10.0.0.1 gateway 10.0.0.2", 4,
+	    "wan option gateway given twice");
+	expect_error(BASE "wan eth3 mss-clamp 1400 via 10.0.0.1", 4, "unknown wan option 'via'");
+	/* a wan with a bad mss-clamp still counts as a wan for later lines */
+	expect_error(BASE "wan eth3 mss-clamp big\noutbound eth3", 4, "bad mss-clamp 'big'");
+}
+
 static void
 test_forward_map(void **state)
 {
@@ -456,7 +505,8 @@ test_err_syntax(void **state)
 		{ "lan eth3 eth4", 4, "unexpected 'eth4'; usage: lan <ifname>" },
 		{ "conntrack-max 2048 4096", 4, "unexpected '4096'" },
 		{ "state-dir /a /b", 4, "unexpected '/b'" },
-		{ "wan eth3 gateway 10.0.0.1 metric", 4, "unexpected 'metric'" },
+		{ "wan eth3 gateway 10.0.0.1 metric", 4, "unknown wan option 'metric'" },
+		{ "wan eth3 gateway 10.0.0.1 mss-clamp 1400 metric", 4, "unexpected 'metric'" },
 		{ "forward tcp eth0 80 to 192.168.0.10 gate ftp now", 4, "unexpected 'now'" },
 		{ "wan eth3 via 10.0.0.1", 4, "unknown wan option 'via'" },
 		{ "outbound eth0 range 1000-2000", 4, "unknown outbound option 'range'" },
@@ -960,6 +1010,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_lexical),
 		cmocka_unit_test(test_forward_map),
+		cmocka_unit_test(test_wan_mss_clamp),
 		cmocka_unit_test(test_err_syntax),
 		cmocka_unit_test(test_err_numbers),
 		cmocka_unit_test(test_err_addresses),

@@ -513,6 +513,19 @@ static void test_put_iface(void **state)
 	assert_int_equal(ifc.port_lo_host, 20000);
 	assert_int_equal(ifc.port_hi_host, 30000);
 	assert_int_equal(ifc.masquerade, 1);
+	assert_int_equal(ifc.mss, 0);
+
+	/* mss-clamp: the value; auto: lo's MTU (65536) - 40, at most 65495 */
+	cfg.wans[0].mss_clamp = 1452;
+	assert_int_equal(wanstate_put_iface(&ws, lo, "lo", NAT_IF_WAN, 7, 0), 0);
+	assert_int_equal(iface_get(m, lo).mss, 1452);
+	cfg.wans[0].mss_clamp = CFG_MSS_AUTO;
+	assert_int_equal(wanstate_put_iface(&ws, lo, "lo", NAT_IF_WAN, 7, 0), 0);
+	assert_int_equal(iface_get(m, lo).mss, 65495);
+	assert_int_equal(wanstate_mss(&(struct cfg_wan){ .ifname = "nosuchif0",
+							 .mss_clamp = CFG_MSS_AUTO }), 0);
+	assert_int_equal(wanstate_mss(NULL), 0);
+	cfg.wans[0].mss_clamp = 0;
 
 	assert_int_equal(wanstate_set_addr(&ws, lo, in("10.5.0.2"), NULL), 0);
 	assert_int_equal(wanstate_set_gateway(&ws, lo, in("10.5.0.1")), 0);
@@ -546,6 +559,7 @@ static void test_put_iface(void **state)
 	ifc = iface_get(m, lo);
 	assert_int_equal(ifc.role, NAT_IF_LAN);
 	assert_int_equal(ifc.flags, NAT_IFACE_F_XDP_GENERIC);
+	assert_int_equal(ifc.mss, 0);
 	assert_int_equal(ifc.addr, 0);
 	assert_int_equal(wanaddr_owner(m, "10.5.0.2"), 0);
 }
