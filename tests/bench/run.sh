@@ -445,7 +445,7 @@ micro() {
 		nat_fwd_w2l) label="xdpnat forward in WAN->LAN"; ceil=$c_w2l ;;
 		nat_fwd_l2w) label="xdpnat forward reply LAN->WAN"; ceil=$c_l2w ;;
 		nat_est_tcp_l2w) label="xdpnat established TCP LAN->WAN"; ceil=$c_l2w ;;
-		nat_est_l2w_unfinished) label="xdpnat established LAN->WAN, unfinished csum"; ceil=$c_l2w ;;
+		nat_est_l2w_unfinished) label="xdpnat est. LAN->WAN, unfinished csum"; ceil=$c_l2w ;;
 		nat_est_l2w_nocache) label="  same, FIB lookup per packet (no cache)"; ceil=$c_l2w ;;
 		nat_est_l2w_[0-9]*) label="  same, round robin over ${name##*_} flows"; ceil=$c_l2w ;;
 		nat_new_l2w) label="xdpnat new flow LAN->WAN"; ceil=$c_l2w ;;
