@@ -59,7 +59,7 @@ struct nat_nexthop {
 /*
  * The FIB's answer. Returns 0 with nh filled when the packet can be
  * forwarded right here; 1 when only the ALG's socket can take it to that
- * egress (not a redirect: xdp_redirect_ok); -1 when the kernel must
+ * egress (not a redirect: xdp_redirect_ok, or an L3 link); -1 when the kernel must
  * handle it: no neighbour
  * entry yet (the kernel resolves it and later packets take the fast path),
  * larger than the egress MTU (the kernel fragments or sends "fragmentation
@@ -73,9 +73,14 @@ static __always_inline int nat_fib(void *ctx, struct bpf_fib_lookup *fib, __u32 
 {
 	struct nat_iface *out, *wan;
 	__u32 egress;
+	int rc;
 
+	/* No neighbour is an answer too (fib->ifindex is set): an L3 link
+	 * (PPP, WireGuard, tun) has none for destinations the kernel has not
+	 * sent to yet, and needs none. */
 	*dst = to->daddr;
-	if (fib_lookup_to(ctx, fib, iif, p, to, *dst, tos, p->tot_len) != BPF_FIB_LKUP_RET_SUCCESS)
+	rc = fib_lookup_to(ctx, fib, iif, p, to, *dst, tos, p->tot_len);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return -1;
 	egress = fib->ifindex;
 	if (to_wan && egress != wan_ifindex) {
@@ -83,7 +88,8 @@ static __always_inline int nat_fib(void *ctx, struct bpf_fib_lookup *fib, __u32 
 		if (!wan || !wan->gateway)
 			return -1;
 		*dst = wan->gateway;
-		if (fib_lookup_to(ctx, fib, iif, p, to, *dst, tos, p->tot_len) != BPF_FIB_LKUP_RET_SUCCESS)
+		rc = fib_lookup_to(ctx, fib, iif, p, to, *dst, tos, p->tot_len);
+		if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 			return -1;
 		egress = fib->ifindex;
 		if (egress != wan_ifindex)
@@ -92,8 +98,12 @@ static __always_inline int nat_fib(void *ctx, struct bpf_fib_lookup *fib, __u32 
 	out = bpf_map_lookup_elem(&nat_ifaces, &egress);
 	if (!out)
 		return -1;
+	/* no Ethernet frame is redirected into an L3 link: the kernel path,
+	 * or the FTP ALG, which sends it there as an IP packet */
 	if (out->flags & NAT_IFACE_F_L3)
-		return -1;	/* no Ethernet frame into it: the kernel path */
+		return 1;
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return -1;
 	*slot = out->slot;
 	return xdp_redirect_ok(iif, out) ? 0 : 1;
 }

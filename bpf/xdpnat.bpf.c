@@ -223,8 +223,7 @@ static __always_inline int new_from_wan(void *ctx, const struct nat_pkt *p, __u3
 	n.to.dport = f->port;
 	if (f->flags & NAT_FWD_F_FTP_CTRL)
 		n.flags |= NAT_CT_F_GATE;
-	if ((f->flags & NAT_FWD_F_ALG) && p->key.proto == IPPROTO_TCP &&
-	    !(iif->flags & NAT_IFACE_F_L3))
+	if ((f->flags & NAT_FWD_F_ALG) && p->key.proto == IPPROTO_TCP)
 		return ct_create_ctl(&n, v);
 	return ct_new_result(ct_create(&n, v));
 }
@@ -282,9 +281,7 @@ static __always_inline int new_masquerade(const struct nat_pkt *p, __u32 wan_ifi
 		return ACT_UNTOUCHED;
 	n.to.saddr = wan->addr;
 	ct_new_range(&n, wan);
-	/* no ALG on an L3 WAN (see L3 links in the README) */
-	if (p->key.proto == IPPROTO_TCP && is_ftp_port(bpf_ntohs(p->key.dport)) &&
-	    !(wan->flags & NAT_IFACE_F_L3))
+	if (p->key.proto == IPPROTO_TCP && is_ftp_port(bpf_ntohs(p->key.dport)))
 		return ct_create_ctl(&n, v);
 	return ct_new_result(ct_create(&n, v));
 }

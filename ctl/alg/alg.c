@@ -24,6 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -63,6 +66,7 @@ struct alg {
 	int nq_seen[XDPNAT_MAX_IFACES];	/* rx queues at the last tick (logged when it moves) */
 	int mtu[XDPNAT_MAX_IFACES];
 	struct alg_xsk *tx_xsk[XDPNAT_MAX_IFACES];	/* queue 0 of each interface */
+	int l3_fd;			/* AF_PACKET (SOCK_DGRAM): sends to L3 links, -1 = none */
 	int n_ifs;
 	struct alg_xsk *xsks;
 	int n_xsks;
@@ -76,6 +80,7 @@ struct alg {
 	__u64 next_tick;
 	struct alg_frame_stats st;	/* the thread's */
 	uint8_t out[ALG_XSK_FRAME_SIZE];	/* rewritten payload */
+	uint8_t l3_frame[ALG_XSK_FRAME_SIZE];	/* a segment built for an L3 link */
 };
 
 static int if_idx_of(const struct alg *a, int ifindex)
@@ -86,14 +91,44 @@ static int if_idx_of(const struct alg *a, int ifindex)
 	return -1;
 }
 
-/* Rebuild s with rw into a tx frame of x and queue it. */
-static void seg_send(struct alg *a, struct alg_xsk *x, const struct alg_seg *s,
+/*
+ * An L3 link (PPP, WireGuard, tun) takes IP packets, not frames, and an
+ * AF_XDP transmit leaves skb->protocol unset, which ppp and wireguard
+ * drop: the segment goes out through an AF_PACKET datagram socket
+ * instead, without its Ethernet header and with ETH_P_IP. It passes the
+ * link's qdisc (a shaper on a PPPoE line keeps working) and tc egress,
+ * which lets the WAN's own source address leave as it is.
+ */
+static void seg_send_l3(struct alg *a, int eg, const struct alg_seg *s,
+			const struct alg_seg_rewrite *rw)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
+				   .sll_ifindex = a->ifs[eg].ifindex };
+	size_t len = alg_seg_build(s, rw, a->l3_frame, sizeof(a->l3_frame));
+
+	if (len <= ETH_HLEN)
+		return;
+	if (sendto(a->l3_fd, a->l3_frame + ETH_HLEN, len - ETH_HLEN, MSG_DONTWAIT,
+		   (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		a->st.no_tx_room++;
+		return;
+	}
+	a->st.tx++;
+}
+
+/* Rebuild s with rw into a tx frame of the egress `eg` and queue it. */
+static void seg_send(struct alg *a, int eg, const struct alg_seg *s,
 		     const struct alg_seg_rewrite *rw)
 {
+	struct alg_xsk *x = a->tx_xsk[eg];
 	uint8_t *o;
 	size_t len;
 	__u64 addr;
 
+	if (a->ifs[eg].l3) {
+		seg_send_l3(a, eg, s, rw);
+		return;
+	}
 	o = alg_xsk_tx_frame(x, &addr);
 	if (!o) {
 		a->st.no_tx_room++;
@@ -118,7 +153,6 @@ static void handle_frame(struct alg *a, struct alg_xsk *rx, const struct alg_xsk
 	enum alg_ftp_dir dir = ALG_FTP_FROM_CLIENT;
 	struct alg_seg_rewrite rw;
 	struct alg_flow *f;
-	struct alg_xsk *tx;
 	struct alg_seg s;
 	int eg;
 	size_t cap;
@@ -130,14 +164,15 @@ static void handle_frame(struct alg *a, struct alg_xsk *rx, const struct alg_xsk
 	}
 	memcpy(&meta, fr->data - sizeof(meta), sizeof(meta));
 	eg = if_idx_of(a, (int)meta.egress_ifindex);
-	if ((int)meta.ingress_ifindex != rx->ifindex || eg < 0 || !(tx = a->tx_xsk[eg])) {
+	if ((int)meta.ingress_ifindex != rx->ifindex || eg < 0 ||
+	    !(a->ifs[eg].l3 ? a->l3_fd >= 0 : !!a->tx_xsk[eg])) {
 		a->st.bad_frame++;	/* no metadata, or an egress we have no socket on */
 		return;
 	}
 	rw = (struct alg_seg_rewrite){ .payload = s.frame + s.pay_off, .pay_len = s.pay_len };
 	f = alg_session_flow(a->session, &meta.key, s.flags, s.seq, s.ack, &dir);
 	if (!f) {
-		seg_send(a, tx, &s, &rw);	/* not inspected: as it is */
+		seg_send(a, eg, &s, &rw);	/* not inspected: as it is */
 		return;
 	}
 	if (!(s.flags & ALG_SEG_TCP_SYN) && !alg_ftp_in_window(&f->conn, dir, s.seq)) {
@@ -174,9 +209,9 @@ static void handle_frame(struct alg *a, struct alg_xsk *rx, const struct alg_xsk
 		a->st.rewritten++;
 		rw.payload = a->out;
 		rw.pay_len = res.out_len;
-		seg_send(a, tx, &s, &rw);
+		seg_send(a, eg, &s, &rw);
 	} else {
-		seg_send(a, tx, &s, &rw);
+		seg_send(a, eg, &s, &rw);
 	}
 }
 
@@ -394,6 +429,8 @@ void alg_stop(struct alg *a, bool hand_back)
 		alg_xsk_close(&a->xsks[i]);
 	if (a->wake_fd >= 0)
 		close(a->wake_fd);
+	if (a->l3_fd >= 0)
+		close(a->l3_fd);
 	nat_log("alg: stopped: %llu packets in, %llu out, %llu rewritten, %llu dropped, "
 		"%llu out of window, %llu SYNs ignored, %llu bad, %llu without tx room, "
 		"%llu without a flow, %llu expectations (%llu cancelled, %llu replaced, "
@@ -433,6 +470,7 @@ struct alg *alg_start(const struct xdpnat_config *cfg, const struct nat_maps *m,
 		memset(&a->base, 0, sizeof(a->base));
 	a->n_ifs = n_ifs;
 	a->wake_fd = -1;
+	a->l3_fd = -1;
 	for (int i = 0; i < n_ifs; i++) {
 		a->ifs[i] = ifs[i];
 		a->mtu[i] = ALG_MTU_DEFAULT;
@@ -460,6 +498,15 @@ struct alg *alg_start(const struct xdpnat_config *cfg, const struct nat_maps *m,
 	a->xsks = calloc((size_t)total, sizeof(*a->xsks));
 	a->pfd = calloc((size_t)total + 1, sizeof(*a->pfd));
 	a->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	for (int i = 0; i < n_ifs && a->l3_fd < 0; i++)
+		if (ifs[i].l3)	/* protocol 0: it never receives */
+			a->l3_fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	for (int i = 0; i < n_ifs; i++)
+		if (ifs[i].l3 && a->l3_fd < 0) {
+			nat_log("alg: no AF_PACKET socket for the L3 link %s: %s", ifs[i].name,
+				strerror(errno));
+			goto fail;
+		}
 	if (!a->session || !a->xsks || !a->pfd || a->wake_fd < 0 ||
 	    alg_session_restore(a->session, true, &rs)) {
 		nat_log("alg: out of resources: %s", strerror(errno));

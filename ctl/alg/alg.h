@@ -32,6 +32,7 @@ struct alg_iface {
 	char name[IF_NAMESIZE];
 	int ifindex;
 	int slot;			/* 0 .. XDPNAT_MAX_IFACES - 1 */
+	bool l3;			/* no link-layer header: sent to through AF_PACKET */
 };
 
 struct alg;
