@@ -80,6 +80,9 @@ static int check_attached(json_object *status)
 		json_object *ifc = json_object_array_get_idx(ifs, i);
 		bool ok = iface_attached(ifc);
 
+		if (json_object_object_get_ex(ifc, "absent", NULL))
+			continue;	/* waited for: nothing to lose */
+
 		json_object_object_add(ifc, "attached", json_object_new_boolean(ok));
 		if (!ok)
 			bad++;
@@ -102,7 +105,8 @@ static void status_print_iface(json_object *ifc)
 	json_object_object_get_ex(ifc, "attached", &attached);
 	snprintf(attach, sizeof(attach), "%s%s",
 		 jstr(ifc, "path", linkinfo_path(jstr(ifc, "xdp_mode", "none"), tc)),
-		 json_object_get_boolean(attached) ? "" : " (NOT ATTACHED)");
+		 json_object_get_boolean(attached) ||
+		 json_object_object_get_ex(ifc, "absent", NULL) ? "" : " (NOT ATTACHED)");
 	if (!*addr)
 		addr = !strcmp(role, "wan") ? "none: passing traffic untouched" : "none";
 	printf("  %-12s %-4s %-9s %-28s %s", jstr(ifc, "name", "?"), role,

@@ -11,7 +11,9 @@
  *
  * The loop is one thread around poll(): a signalfd (SIGINT/SIGTERM stop,
  * SIGHUP reloads), a 1 s timerfd (GC), the address watcher's and the
- * route watcher's netlink sockets.
+ * route watcher's netlink sockets, and the link watcher's: a configured
+ * interface that appears (pppd created ppp0) is attached, one that is
+ * deleted is forgotten until it comes back (loader_relink).
  *
  * Lifecycle. The data path outlives the daemon: stopping (or a crash)
  * leaves the programs attached and the maps pinned, so flows keep being
@@ -43,6 +45,7 @@
 #include "config/config.h"
 #include "daemon/daemon.h"
 #include "daemon/gc.h"
+#include "daemon/linkwatch.h"
 #include "daemon/loader.h"
 #include "daemon/status.h"
 #include "wan/addrwatch.h"
@@ -56,6 +59,7 @@ struct daemon_ctx {
 	struct wanstate ws;
 	struct daemon_status st;
 	struct addrwatch *aw;
+	struct linkwatch *lw;		/* interfaces created and deleted (ppp0) */
 	struct routegen *rg;		/* next-hop cache invalidation */
 	struct ddns *ddns;
 	struct alg *alg;		/* FTP ALG over AF_XDP, NULL without `alg ftp` */
@@ -190,6 +194,7 @@ static int alg_ifaces(const struct nat_daemon *d, struct alg_iface *ifs)
 		snprintf(ifs[n].name, sizeof(ifs[n].name), "%s", d->links[i].ifname);
 		ifs[n].ifindex = d->links[i].ifindex;
 		ifs[n].slot = d->links[i].slot;
+		ifs[n].l3 = d->links[i].l3;
 	}
 	return n;
 }
@@ -282,6 +287,28 @@ static void on_reload(struct daemon_ctx *x)
 	free(errors);
 }
 
+/* The kernel's interfaces changed under the configured names: attach
+ * what appeared, forget what went, then everything that follows the set
+ * of interfaces follows, as after a reload. Also run from the 1 s tick:
+ * a look costs one if_nametoindex() per configured interface. */
+static void on_links_changed(struct daemon_ctx *x)
+{
+	const struct loader_link_ops ops = { .leaving = on_link_leaving, .arg = x };
+	int rc = loader_relink(x->d, &ops);
+
+	if (rc == 0)
+		return;
+	if (rc < 0)
+		nat_log("link: cannot rewrite nat_config or nat_forwards; retrying");
+	put_ifaces(x);
+	reload_alg(x);
+	alg_watch(x);
+	if (addrwatch_dump(x->aw, on_addr_event, x))	/* the new device's address */
+		nat_log("link: cannot read the current addresses; waiting for changes");
+	routegen_links(x);
+	x->status_dirty = true;
+}
+
 /* Returns false when the daemon should stop. */
 static bool on_signal(struct daemon_ctx *x)
 {
@@ -299,11 +326,12 @@ static bool on_signal(struct daemon_ctx *x)
 
 static int event_loop(struct daemon_ctx *x)
 {
-	struct pollfd pfd[4] = {
+	struct pollfd pfd[5] = {
 		{ .fd = x->signal_fd, .events = POLLIN },
 		{ .fd = x->timer_fd, .events = POLLIN },
 		{ .fd = addrwatch_fd(x->aw), .events = POLLIN },
 		{ .fd = routegen_fd(x->rg), .events = POLLIN },
+		{ .fd = linkwatch_fd(x->lw), .events = POLLIN },
 	};
 	bool rg_failing = false;
 
@@ -312,7 +340,7 @@ static int event_loop(struct daemon_ctx *x)
 			status_write(&x->st);
 			x->status_dirty = false;
 		}
-		if (poll(pfd, 4, routegen_timeout_ms(x->rg, nat_now_ms())) < 0) {
+		if (poll(pfd, 5, routegen_timeout_ms(x->rg, nat_now_ms())) < 0) {
 			if (errno == EINTR)
 				continue;
 			nat_log("poll: %s", strerror(errno));
@@ -320,8 +348,13 @@ static int event_loop(struct daemon_ctx *x)
 		}
 		if ((pfd[0].revents & POLLIN) && !on_signal(x))
 			return 0;
-		if (pfd[1].revents & POLLIN)
+		if (pfd[1].revents & POLLIN) {
 			on_gc_tick(x);
+			on_links_changed(x);	/* a safety net for the link watch */
+		}
+		/* before addresses: a new ppp0's address needs it attached */
+		if ((pfd[4].revents & POLLIN) && linkwatch_process(x->lw))
+			on_links_changed(x);
 		if ((pfd[2].revents & POLLIN) && addrwatch_process(x->aw, on_addr_event, x))
 			nat_log("address watch: cannot read netlink events");
 		if (pfd[3].revents & POLLIN) {
@@ -463,6 +496,11 @@ static int open_event_fds(struct daemon_ctx *x, const sigset_t *mask)
 		nat_log("cannot open the address watcher: %s", strerror(errno));
 		return -1;
 	}
+	x->lw = linkwatch_open();
+	if (!x->lw) {
+		nat_log("cannot open the link watcher: %s", strerror(errno));
+		return -1;
+	}
 	x->rg = routegen_open(x->maps.routegen, x->maps.ifslots);
 	if (!x->rg) {
 		nat_log("cannot open the route watcher: %s", strerror(errno));
@@ -530,6 +568,7 @@ static void daemon_stop(struct daemon_ctx *x)
 
 	ddns_stop(x->ddns);
 	addrwatch_close(x->aw);
+	linkwatch_close(x->lw);
 	routegen_close(x->rg);
 	alg_stop(x->alg, false);	/* sessions stay saved for the next run */
 	if (!x->running) {

@@ -357,10 +357,8 @@ static int write_forwards(struct nat_daemon *d)
 		const struct cfg_forward *f = &d->cfg.forwards[i];
 
 		for (uint32_t p = f->port_lo; p <= f->port_hi; p++) {
-			if (forward_key(f, (uint16_t)p, &key)) {
-				nat_log("forward on line %d: no interface %s", f->line, f->wan);
-				return -1;
-			}
+			if (forward_key(f, (uint16_t)p, &key))
+				break;	/* its WAN is absent: written when it appears */
 			forward_value(&d->cfg, f, (uint16_t)p, &val);
 			if (bpf_map_update_elem(fd, &key, &val, BPF_ANY)) {
 				nat_log("cannot write forward %s port %u: %s", f->wan, p,
@@ -843,7 +841,8 @@ static bool link_local_senders(const char *ifname)
 	return local;
 }
 
-static int link_init(struct nat_link *l, const char *ifname, enum nat_if_role role, int line)
+/* 0: set up; 1: the kernel has no such interface (now). */
+static int link_init(struct nat_link *l, const char *ifname, enum nat_if_role role)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 
@@ -851,26 +850,57 @@ static int link_init(struct nat_link *l, const char *ifname, enum nat_if_role ro
 	snprintf(l->ifname, sizeof(l->ifname), "%s", ifname);
 	l->role = role;
 	l->ifindex = (int)if_nametoindex(ifname);
-	if (!l->ifindex) {
-		nat_log("interface %s (line %d) does not exist", ifname, line);
-		return -1;
-	}
+	if (!l->ifindex)
+		return 1;
 	l->local_senders = link_local_senders(ifname);
 	if (bpf_xdp_query(l->ifindex, 0, &q) == 0 && q.prog_id)
 		l->xdp_mode_found = attach_mode_flags(q.attach_mode);
 	return 0;
 }
 
-/* The interfaces of a configuration, WANs first, in configuration order. */
-static int links_from_config(const struct xdpnat_config *cfg, struct nat_link *links)
+/*
+ * The interfaces of a configuration that exist now, WANs first, in
+ * configuration order. A WAN that does not exist is waited for: pppd
+ * creates ppp0 when the line comes up and deletes it when it drops, and
+ * the daemon attaches when it appears (loader_relink). A LAN must exist
+ * when `strict` (start, reload): a missing LAN is a typo far more often
+ * than a late device. Absent interfaces are logged when `verbose`.
+ */
+static int links_from_config(const struct xdpnat_config *cfg, struct nat_link *links,
+			     bool strict, bool verbose)
 {
-	int n = 0, bad = 0;
+	int n = 0, bad = 0, rc;
 
-	for (int i = 0; i < cfg->nwans; i++)
-		bad |= link_init(&links[n++], cfg->wans[i].ifname, NAT_IF_WAN, cfg->wans[i].line);
-	for (int i = 0; i < cfg->nlans; i++)
-		bad |= link_init(&links[n++], cfg->lans[i].ifname, NAT_IF_LAN, cfg->lans[i].line);
+	for (int i = 0; i < cfg->nwans; i++) {
+		rc = link_init(&links[n], cfg->wans[i].ifname, NAT_IF_WAN);
+		if (rc == 0)
+			n++;
+		else if (verbose)
+			nat_log("wan %s (line %d): no such interface yet; attached when it appears",
+				cfg->wans[i].ifname, cfg->wans[i].line);
+	}
+	for (int i = 0; i < cfg->nlans; i++) {
+		rc = link_init(&links[n], cfg->lans[i].ifname, NAT_IF_LAN);
+		if (rc == 0) {
+			n++;
+		} else if (strict) {
+			nat_log("interface %s (line %d) does not exist", cfg->lans[i].ifname,
+				cfg->lans[i].line);
+			bad = 1;
+		} else if (verbose) {
+			nat_log("lan %s (line %d): no such interface; attached when it appears",
+				cfg->lans[i].ifname, cfg->lans[i].line);
+		}
+	}
 	return bad ? -1 : n;
+}
+
+bool loader_link_absent(const struct nat_daemon *d, const char *ifname)
+{
+	for (int i = 0; i < d->nlinks; i++)
+		if (!strcmp(d->links[i].ifname, ifname))
+			return false;
+	return true;
 }
 
 /* The lowest nat_xsks slot no other interface of `links` uses. Slots stay
@@ -889,7 +919,7 @@ static __u8 free_slot(const struct nat_link *links, int n)
 
 int loader_links(struct nat_daemon *d)
 {
-	int n = links_from_config(&d->cfg, d->links);
+	int n = links_from_config(&d->cfg, d->links, true, true);
 
 	if (n < 0)
 		return -1;
@@ -938,17 +968,38 @@ static void keep_restart_only(const struct xdpnat_config *cur, struct xdpnat_con
 	next->conntrack_max = cur->conntrack_max;
 }
 
-static void detach_removed_links(struct nat_daemon *d, struct nat_link *next, int nnext,
-				 const struct loader_link_ops *ops)
+/* The running interface `l` is still what the kernel calls l->ifname: a
+ * device pppd deleted and created again has a new ifindex. */
+static struct nat_link *find_same_link(struct nat_link *links, int n, const struct nat_link *l)
 {
+	struct nat_link *o = find_link_by_name(links, n, l->ifname);
+
+	return o && o->ifindex == l->ifindex ? o : NULL;
+}
+
+/* Running interfaces that are not in `next`: removed from the
+ * configuration, or gone from the kernel (deleted, or deleted and
+ * created again). They leave wanstate; what is attached is detached
+ * unless the device went and took it along. */
+static void detach_removed_links(struct nat_daemon *d, struct nat_link *next, int nnext,
+				 const struct loader_link_ops *ops, const char *why)
+{
+	char name[IF_NAMESIZE];
+
 	for (int i = 0; i < d->nlinks; i++) {
 		struct nat_link *l = &d->links[i];
+		bool device_gone = !if_indextoname((unsigned)l->ifindex, name);
 
-		if (find_link_by_name(next, nnext, l->ifname))
+		if (find_same_link(next, nnext, l))
 			continue;
 		ops->leaving(ops->arg, l);
+		if (device_gone) {
+			nat_log("%s: %s (ifindex %d) is gone; attached again when it reappears",
+				why, l->ifname, l->ifindex);
+			continue;
+		}
 		detach_link(l);
-		nat_log("reload: %s removed", l->ifname);
+		nat_log("%s: %s removed", why, l->ifname);
 	}
 }
 
@@ -971,12 +1022,12 @@ static __u8 free_slot_in_both(const struct nat_daemon *d, const struct nat_link 
  * whose role changes leaves its old role first (ops->leaving), then gets
  * the other program in one step. */
 static int merge_links(struct nat_daemon *d, struct nat_link *next, int nnext,
-		       const struct loader_link_ops *ops)
+		       const struct loader_link_ops *ops, const char *why)
 {
 	int kept = 0;
 
 	for (int i = 0; i < nnext; i++) {
-		struct nat_link *old = find_link_by_name(d->links, d->nlinks, next[i].ifname);
+		struct nat_link *old = find_same_link(d->links, d->nlinks, &next[i]);
 		enum nat_if_role role = next[i].role;
 
 		if (old) {
@@ -990,12 +1041,28 @@ static int merge_links(struct nat_daemon *d, struct nat_link *next, int nnext,
 			continue;
 		} else {
 			next[i].slot = free_slot_in_both(d, next, kept);
-			nat_log("reload: %s added as %s", next[i].ifname,
-				role == NAT_IF_WAN ? "wan" : "lan");
+			nat_log("%s: %s (ifindex %d) added as %s", why, next[i].ifname,
+				next[i].ifindex, role == NAT_IF_WAN ? "wan" : "lan");
 		}
 		next[kept++] = next[i];
 	}
 	return kept;
+}
+
+/* Make d->links what `next` says; forwards follow (they are keyed by
+ * the WAN's ifindex). */
+static int apply_links(struct nat_daemon *d, struct nat_link *next, int nnext,
+		       const struct loader_link_ops *ops, const char *why)
+{
+	int pruned;
+
+	detach_removed_links(d, next, nnext, ops, why);
+	d->nlinks = merge_links(d, next, nnext, ops, why);
+	memcpy(d->links, next, sizeof(next[0]) * (size_t)d->nlinks);
+	pruned = prune_forwards(d);
+	if (loader_fill_maps(d))
+		return -1;
+	return pruned < 0 ? 0 : pruned;
 }
 
 int loader_reload(struct nat_daemon *d, const struct xdpnat_config *new_cfg,
@@ -1007,21 +1074,41 @@ int loader_reload(struct nat_daemon *d, const struct xdpnat_config *new_cfg,
 
 	cfg = *new_cfg;
 	keep_restart_only(&d->cfg, &cfg);
-	nnext = links_from_config(&cfg, next);
+	nnext = links_from_config(&cfg, next, true, true);
 	if (nnext < 0) {
 		nat_log("reload: refused, keeping the running configuration");
 		return -1;
 	}
-	detach_removed_links(d, next, nnext, ops);
 	d->cfg = cfg;
-	d->nlinks = merge_links(d, next, nnext, ops);
-	memcpy(d->links, next, sizeof(next[0]) * (size_t)d->nlinks);
-	pruned = prune_forwards(d);
-	if (loader_fill_maps(d))
+	pruned = apply_links(d, next, nnext, ops, "reload");
+	if (pruned < 0)
 		return -1;
 	nat_log("reload: applied (%d interfaces, %d forwards, %d forwarded ports removed)",
-		d->nlinks, d->cfg.nforwards, pruned < 0 ? 0 : pruned);
+		d->nlinks, d->cfg.nforwards, pruned);
 	return 0;
+}
+
+/* Did the kernel's interfaces change under the configured names? */
+static bool links_differ(const struct nat_daemon *d, struct nat_link *next, int nnext)
+{
+	if (nnext != d->nlinks)
+		return true;
+	for (int i = 0; i < nnext; i++)
+		if (!find_same_link((struct nat_link *)d->links, d->nlinks, &next[i]))
+			return true;
+	return false;
+}
+
+int loader_relink(struct nat_daemon *d, const struct loader_link_ops *ops)
+{
+	static struct nat_link next[2 * CFG_MAX_IFACES];
+	int nnext = links_from_config(&d->cfg, next, false, false);
+
+	if (nnext < 0 || !links_differ(d, next, nnext))
+		return 0;
+	if (apply_links(d, next, nnext, ops, "link") < 0)
+		return -1;
+	return 1;
 }
 
 /* ---------------------------------------------------------------- detach */

@@ -80,7 +80,8 @@ int loader_fill_maps(struct nat_daemon *d);
 int loader_pin_maps(struct nat_daemon *d);
 void loader_unpin_maps(struct nat_daemon *d);
 
-/* d->links from the configuration (every interface must exist), each
+/* d->links from the configuration (every LAN must exist; a WAN that does
+ * not is waited for, see loader_relink), each
  * with its nat_xsks slot; nothing attached yet. */
 int loader_links(struct nat_daemon *d);
 
@@ -99,6 +100,16 @@ bool loader_rollback(struct nat_daemon *d);
  * ops->leaving), nat_config and nat_forwards rewritten. */
 int loader_reload(struct nat_daemon *d, const struct xdpnat_config *next,
 		  const struct loader_link_ops *ops);
+
+/* Follow the kernel's interfaces under the configured names: attach a
+ * configured interface that appeared (pppd created ppp0), forget one
+ * that was deleted (after ops->leaving), both for one that was deleted
+ * and created again (a new ifindex). Forwards follow. 1 if anything
+ * changed, 0 if not, -1 on a map error. */
+int loader_relink(struct nat_daemon *d, const struct loader_link_ops *ops);
+
+/* A configured interface that has no device now (waited for). */
+bool loader_link_absent(const struct nat_daemon *d, const char *ifname);
 
 struct nat_link *loader_find_link(struct nat_daemon *d, int ifindex);
 

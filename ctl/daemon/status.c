@@ -151,6 +151,23 @@ static json_object *link_json(const struct daemon_status *st, const struct nat_l
 	return o;
 }
 
+/* A configured interface the kernel has not (now): waited for. */
+static json_object *absent_json(const char *name, bool wan)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "ifindex", json_object_new_int(0));
+	json_object_object_add(o, "role", json_object_new_string(wan ? "wan" : "lan"));
+	json_object_object_add(o, "absent", json_object_new_boolean(true));
+	json_object_object_add(o, "path", json_object_new_string("none"));
+	json_object_object_add(o, "link_type", json_object_new_string("absent"));
+	json_object_object_add(o, "note", json_object_new_string(
+		"no such interface now: attached as soon as it appears (pppd creates its "
+		"device when the line comes up)"));
+	return o;
+}
+
 int status_write(const struct daemon_status *st)
 {
 	const struct nat_daemon *d = st->d;
@@ -172,6 +189,11 @@ int status_write(const struct daemon_status *st)
 	json_object_object_add(root, "pin_dir", json_object_new_string(d->cfg.pin_dir));
 	for (int i = 0; i < d->nlinks; i++)
 		json_object_array_add(ifs, link_json(st, &d->links[i]));
+	const char *name;
+
+	for (int i = 0; (name = cfg_iface_name(&d->cfg, i)); i++)
+		if (loader_link_absent(d, name))
+			json_object_array_add(ifs, absent_json(name, i < d->cfg.nwans));
 	json_object_object_add(root, "interfaces", ifs);
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
 	err = run_path(path, sizeof(path), d->cfg.run_dir, RUN_STATUS_FILE);
@@ -219,8 +241,11 @@ int status_read_record(const char *run_dir, struct status_record *out)
 		for (size_t i = 0; i < json_object_array_length(ifs) &&
 				   out->nlinks < (int)(sizeof(out->links) / sizeof(out->links[0])); i++) {
 			json_object *o = json_object_array_get_idx(ifs, i);
-			struct status_link *l = &out->links[out->nlinks++];
 			json_object *b;
+
+			if (!jint(o, "ifindex"))
+				continue;	/* absent: nothing of ours there */
+			struct status_link *l = &out->links[out->nlinks++];
 
 			snprintf(l->ifname, sizeof(l->ifname), "%s", jstr(o, "name"));
 			l->ifindex = (int)jint(o, "ifindex");
