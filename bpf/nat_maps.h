@@ -139,6 +139,17 @@ struct {
 	__type(value, struct nat_frag_src);
 } nat_frag_src SEC(".maps");
 
+/* Endpoint-independent mappings (nat_eim.h): allocated as used, not
+ * preallocated, so a table sized for the worst case (a mapping per flow)
+ * costs what the mappings in use cost. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDPNAT_CT_MAX_DEFAULT);	/* set by the loader: conntrack-max */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct nat_eim_key);
+	__type(value, struct nat_eim_value);
+} nat_eim SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XDPNAT_UNASSURED_MIN);	/* set by the loader */

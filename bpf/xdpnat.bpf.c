@@ -27,6 +27,7 @@
 #include "nat_parse.h"
 #include "nat_gate.h"
 #include "nat_ct.h"
+#include "nat_eim.h"
 #include "nat_rewrite.h"
 #include "nat_mss.h"
 #include "nat_fib.h"
@@ -176,8 +177,38 @@ static __always_inline int new_routed(void *ctx, const struct nat_pkt *p, __u32 
 	return ct_new_result(ct_create(&n, v));
 }
 
-/* A connection from the Internet: to a WAN address, an FTP expectation or
- * a port forward; to a LAN address, routed (new_routed). */
+/* xdpnat_eim_admit()'s first argument: the packet's outside port on WAN
+ * ifindex. */
+static __always_inline __u64 eim_outside(__u32 ifindex, const struct nat_pkt *p)
+{
+	return (__u64)ifindex | (__u64)p->key.dport << 32 | (__u64)p->key.proto << 48;
+}
+
+/* The source port of a new flow of p's inside endpoint leaving by WAN
+ * wan: its endpoint-independent mapping's (nat_eim.h); else, as before,
+ * one chosen for this destination (n->alloc_sport stays set). */
+static __always_inline void eim_source_port(struct ct_new *n, const struct nat_pkt *p,
+					    __u32 wan_ifindex, const struct nat_iface *wan)
+{
+	int port = xdpnat_eim_port((__u64)p->key.saddr | (__u64)p->key.sport << 32 |
+				   (__u64)p->key.proto << 48,
+				   (__u64)wan_ifindex | (__u64)n->port_lo << 32 |
+				   (__u64)n->port_hi << 48,
+				   (wan->flags & NAT_IFACE_F_FILTER_AD) ? p->key.daddr : 0);
+
+	if (port > 0) {
+		n->to.sport = bpf_htons((__u16)port);
+		n->alloc_sport = 0;
+		if (port & EIM_CREATED)
+			STAT_INC(eim_created);
+	} else {
+		STAT_INC(eim_full);
+	}
+}
+
+/* A connection from the Internet: to a WAN address, an FTP expectation, a
+ * port forward or a mapping its filter admits (nat_eim.h); to a LAN
+ * address, routed (new_routed). */
 static __always_inline int new_from_wan(void *ctx, const struct nat_pkt *p, __u32 ifindex,
 					struct nat_ct_value **v)
 {
@@ -210,6 +241,15 @@ static __always_inline int new_from_wan(void *ctx, const struct nat_pkt *p, __u3
 
 	f = bpf_map_lookup_elem(&nat_forwards, &fk);
 	if (!f) {
+		__u64 in = xdpnat_eim_admit(eim_outside(ifindex, p), p->key.saddr, iif->flags);
+
+		if (in) {
+			n.kind = NAT_KIND_MAPPED;
+			n.to.daddr = (__u32)in;
+			n.to.dport = (__u16)(in >> 32);
+			STAT_INC(eim_inbound);
+			return ct_new_result(ct_create(&n, v));
+		}
 		note_refused(p, 0);
 		return ACT_UNTOUCHED;
 	}
@@ -260,13 +300,25 @@ static __always_inline int new_hairpin(const struct nat_pkt *p, __u32 wan_ifinde
 	if (p->key.proto == IPPROTO_ICMP)
 		return ACT_UNTOUCHED;
 	wan = bpf_map_lookup_elem(&nat_ifaces, &wan_ifindex);
-	f = bpf_map_lookup_elem(&nat_forwards, &fk);
-	if (!wan || !f || wan->addr != p->key.daddr)
+	if (!wan || wan->addr != p->key.daddr)
 		return ACT_UNTOUCHED;
+	f = bpf_map_lookup_elem(&nat_forwards, &fk);
+	if (f) {
+		n.to.daddr = f->addr;
+		n.to.dport = f->port;
+	} else {
+		/* REQ-9: to another inside endpoint's mapping, through its
+		 * filter, the WAN address being the remote */
+		__u64 in = xdpnat_eim_admit(eim_outside(wan_ifindex, p), wan->addr, wan->flags);
+
+		if (!in)
+			return ACT_UNTOUCHED;
+		n.to.daddr = (__u32)in;
+		n.to.dport = (__u16)(in >> 32);
+	}
 	n.to.saddr = wan->addr;
-	n.to.daddr = f->addr;
-	n.to.dport = f->port;
 	ct_new_range(&n, wan);
+	eim_source_port(&n, p, wan_ifindex, wan);
 	return ct_new_result(ct_create(&n, v));
 }
 
@@ -281,6 +333,7 @@ static __always_inline int new_masquerade(const struct nat_pkt *p, __u32 wan_ifi
 		return ACT_UNTOUCHED;
 	n.to.saddr = wan->addr;
 	ct_new_range(&n, wan);
+	eim_source_port(&n, p, wan_ifindex, wan);
 	if (p->key.proto == IPPROTO_TCP && is_ftp_port(bpf_ntohs(p->key.dport)))
 		return ct_create_ctl(&n, v);
 	return ct_new_result(ct_create(&n, v));

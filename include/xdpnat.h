@@ -50,7 +50,7 @@
  *  nat_stats      dp                               cli reads
  *  nat_ctl_stats  the daemon's thread, one writer  cli reads
  *                 per field: gc (ct_expired,
- *                 gc_runs), wanstate
+ *                 gc_runs, eim_expired), wanstate
  *                 (ct_addr_change), daemon/status.c
  *                 (daemon_pid, daemon_started)
  *  nat_expect     alg/alg_session.c opens and      dp deletes one when it is
@@ -71,6 +71,9 @@
  *  nat_refused    dp (LRU)                         alg reads
  *  nat_unassured  dp (a ring of new flows' keys)   -
  *  nat_frag_src   dp (LRU)                         -
+ *  nat_eim        dp creates mappings (bpf/        gc refreshes the mappings of
+ *                 nat_eim.h); only daemon/gc.c     live flows and expires the
+ *                 deletes                          rest; cli reads
  */
 #define XDPNAT_MAP_CONFIG	"nat_config"
 #define XDPNAT_MAP_IFACES	"nat_ifaces"
@@ -91,6 +94,7 @@
 #define XDPNAT_MAP_UNASSURED	"nat_unassured"
 #define XDPNAT_MAP_FRAG_SRC	"nat_frag_src"
 #define XDPNAT_MAP_ALG_STATS	"nat_alg_stats"
+#define XDPNAT_MAP_EIM		"nat_eim"
 
 #define XDPNAT_MAX_IFACES	64
 #define XDPNAT_MAX_FORWARD_PORTS 262144	/* forward ranges are expanded per port */
@@ -147,7 +151,8 @@ struct nat_config {
 #define NAT_TIMEOUT_TCP_SYN_DEFAULT	30
 #define NAT_TIMEOUT_TCP_EST_DEFAULT	7440
 #define NAT_TIMEOUT_TCP_CLOSING_DEFAULT	120
-#define NAT_TIMEOUT_UDP_DEFAULT		60
+#define NAT_TIMEOUT_UDP_DEFAULT		120	/* RFC 4787 REQ-5: at least 2 minutes */
+#define NAT_TIMEOUT_UDP_STREAM		180	/* a UDP flow with replies: at least this */
 #define NAT_TIMEOUT_ICMP_DEFAULT	30
 #define NAT_TIMEOUT_EXPECT_DEFAULT	60
 #define NAT_GATE_LINGER_DEFAULT		10
@@ -218,6 +223,14 @@ struct nat_iface {
  * is redirected into it (the kernel path and its tc egress take those
  * packets), and no FTP ALG runs on it. Set from rtnetlink's ifi_type. */
 #define NAT_IFACE_F_L3			(1U << 3)
+/* WAN: RFC 4787 filtering of inbound packets to a mapping's outside port
+ * (`outbound <wan> filtering ...`). Neither bit: address-and-port-
+ * dependent (only the remote endpoint a flow was opened to gets in).
+ * FILTER_EI: endpoint-independent ("full cone": anyone may send to the
+ * mapping once its inside endpoint has sent out); FILTER_AD: address-
+ * dependent (any port of an address the inside endpoint has sent to). */
+#define NAT_IFACE_F_FILTER_EI		(1U << 4)
+#define NAT_IFACE_F_FILTER_AD		(1U << 5)
 
 /*
  * nat_ifslots: ARRAY, XDPNAT_MAX_IFACES entries, indexed by nat_iface.slot:
@@ -270,6 +283,43 @@ struct nat_fwd_value {
 #define NAT_FWD_F_ALG		(1U << 2)	/* an `alg ftp` port: flows go to the ALG */
 #define NAT_FWD_F_FTP_CTRL	(1U << 1)	/* an `alg ftp` control port (or implicit TLS): its
 						 * established flows open the gate for their peer */
+
+/* ---------------------------------------------------------------------
+ * nat_eim: HASH, RFC 4787 endpoint-independent mapping. A masquerading
+ * WAN gives each inside endpoint (address, port or ICMP identifier,
+ * protocol) one outside port for every destination while any of its
+ * flows lives. Entries of a mapping, told apart by `side`:
+ *   INSIDE  {inside addr, WAN ifindex, inside port, proto}
+ *           -> {0, outside port}: what new flows of the endpoint use;
+ *   OUTSIDE {0, WAN ifindex, outside port, proto}
+ *           -> {inside addr, inside port}: the port's owner, inserted first
+ *           (BPF_NOEXIST: that insert is the allocation), and what inbound
+ *           filtering (NAT_IFACE_F_FILTER_*) and hairpinning look up;
+ *   PEER    {remote addr, WAN ifindex, outside port, proto} -> {}: an
+ *           address the mapping has sent to (address-dependent filtering).
+ * seen_ns: created, or last found in use by the GC (gc.c keeps a mapping
+ * while a flow uses it and removes it on the pass after its last flow).
+ */
+enum nat_eim_side {
+	NAT_EIM_INSIDE = 1,
+	NAT_EIM_OUTSIDE = 2,
+	NAT_EIM_PEER = 3,
+};
+
+struct nat_eim_key {
+	__be32 addr;
+	__u32 ifindex;			/* the WAN */
+	__be16 port;
+	__u8 proto;
+	__u8 side;			/* enum nat_eim_side */
+};
+
+struct nat_eim_value {
+	__be32 addr;			/* OUTSIDE: the inside address */
+	__be16 port;			/* INSIDE: the outside port; OUTSIDE: the inside port */
+	__u8 pad[2];
+	__u64 seen_ns;
+};
 
 /* ---------------------------------------------------------------------
  * nat_ct: HASH, two entries per flow, one per direction, each keyed by the
@@ -369,6 +419,8 @@ enum nat_ct_kind {
 	NAT_KIND_HAIRPIN = 3,		/* LAN -> WAN address -> inside host, both translated */
 	NAT_KIND_EXPECT = 4,		/* data connection admitted by the FTP ALG */
 	NAT_KIND_ROUTED = 5,		/* WAN -> LAN address, `inbound accept`: untranslated */
+	NAT_KIND_MAPPED = 6,		/* WAN -> inside host through an endpoint-independent
+					 * mapping its filter admits (nat_eim) */
 };
 
 enum nat_ct_state {
@@ -532,6 +584,11 @@ struct nat_stats {
 	__u64 csum_to_kernel;		/* ... that XDP could have forwarded, left to the
 					 * kernel path: generic mode, or the segment not
 					 * all in the frame */
+	__u64 eim_created;		/* endpoint-independent mappings created */
+	__u64 eim_full;			/* a new flow without a mapping: nat_eim full or no
+					 * port free for one; its port chosen per destination */
+	__u64 eim_inbound;		/* flows opened from outside to a mapping by
+					 * endpoint-independent or address-dependent filtering */
 };
 
 /* nat_ctl_stats: ARRAY, one entry, written by the controller only. */
@@ -541,6 +598,8 @@ struct nat_ctl_stats {
 	__u64 gc_runs;
 	__u64 daemon_pid;		/* pid of the running `xdpnat run`, 0 when stopped */
 	__u64 daemon_started;		/* CLOCK_REALTIME seconds */
+	__u64 eim_expired;		/* endpoint-independent mappings removed by the GC
+					 * (no flow used them for a whole pass) */
 };
 
 /* ---------------------------------------------------------------------

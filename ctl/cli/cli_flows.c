@@ -56,6 +56,7 @@ static const char *kind_name(uint8_t kind)
 	case NAT_KIND_HAIRPIN: return "hairpin";
 	case NAT_KIND_EXPECT: return "expect";
 	case NAT_KIND_ROUTED: return "routed";
+	case NAT_KIND_MAPPED: return "mapped";
 	}
 	return "?";
 }

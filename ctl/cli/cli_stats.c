@@ -41,6 +41,7 @@ static const struct counter_field stats_fields[] = {
 	STATS_FIELD(gate_full),
 	STATS_FIELD(passed_vlan),
 	STATS_FIELD(csum_finished), STATS_FIELD(csum_kept), STATS_FIELD(csum_to_kernel),
+	STATS_FIELD(eim_created), STATS_FIELD(eim_full), STATS_FIELD(eim_inbound),
 };
 _Static_assert(sizeof(stats_fields) / sizeof(stats_fields[0]) ==
 	       sizeof(struct nat_stats) / sizeof(__u64), "every nat_stats field is listed");
@@ -48,7 +49,7 @@ _Static_assert(sizeof(stats_fields) / sizeof(stats_fields[0]) ==
 #define CTL_FIELD(f) { #f, offsetof(struct nat_ctl_stats, f) }
 static const struct counter_field ctl_fields[] = {
 	CTL_FIELD(ct_expired), CTL_FIELD(ct_addr_change), CTL_FIELD(gc_runs),
-	CTL_FIELD(daemon_pid), CTL_FIELD(daemon_started),
+	CTL_FIELD(daemon_pid), CTL_FIELD(daemon_started), CTL_FIELD(eim_expired),
 };
 _Static_assert(sizeof(ctl_fields) / sizeof(ctl_fields[0]) ==
 	       sizeof(struct nat_ctl_stats) / sizeof(__u64), "every nat_ctl_stats field is listed");

@@ -27,6 +27,7 @@ static const struct {
 	{ XDPNAT_MAP_ROUTEGEN, offsetof(struct nat_maps, routegen) },
 	{ XDPNAT_MAP_UNASSURED, offsetof(struct nat_maps, unassured) },
 	{ XDPNAT_MAP_FRAG_SRC, offsetof(struct nat_maps, frag_src) },
+	{ XDPNAT_MAP_EIM, offsetof(struct nat_maps, eim) },
 	{ XDPNAT_MAP_ALG_STATS, offsetof(struct nat_maps, alg_stats) },
 };
 

@@ -29,6 +29,7 @@ struct nat_maps {
 	int routegen;		/* nat_routegen */
 	int unassured;		/* nat_unassured */
 	int frag_src;		/* nat_frag_src */
+	int eim;		/* nat_eim */
 	int alg_stats;		/* nat_alg_stats */
 };
 

@@ -27,6 +27,7 @@
 struct outbound {
 	char ifname[IF_NAMESIZE];
 	uint16_t lo, hi;
+	uint8_t filtering;		/* enum cfg_filtering */
 	int line;
 };
 
@@ -459,20 +460,32 @@ st_lan(struct parser *p, int ac, char **av)
 static int
 st_outbound(struct parser *p, int ac, char **av)
 {
-	static const char *const opts[] = { "ports", NULL };
+	static const char *const opts[] = { "ports", "filtering", NULL };
+	static const char *const filters[] = { "address-port-dependent", "address-dependent",
+					       "endpoint-independent", NULL };
 	struct outbound o;
 	unsigned seen = 0;
-	int i;
+	int i, k, f;
 
 	memset(&o, 0, sizeof(o));
 	o.lo = XDPNAT_PORT_LO_DEFAULT;
 	o.hi = XDPNAT_PORT_HI_DEFAULT;
+	o.filtering = CFG_FILTER_APD;
 	if (parse_ifname(p, av[1], o.ifname) == -1)
 		return -1;
-	if (ac > 2) {
-		if (parse_opt(p, "outbound", opts, ac, av, 2, &seen) == -1 ||
-		    parse_range(p, av[3], &o.lo, &o.hi) == -1)
+	for (i = 2; i < ac; i += 2) {
+		if ((k = parse_opt(p, "outbound", opts, ac, av, i, &seen)) == -1)
 			return -1;
+		if (k == 0 && parse_range(p, av[i + 1], &o.lo, &o.hi) == -1)
+			return -1;
+		if (k == 1) {
+			if ((f = lookup(filters, av[i + 1])) == -1) {
+				perr(p, "outbound filtering '%s': one of address-port-dependent, "
+				     "address-dependent, endpoint-independent", av[i + 1]);
+				return -1;
+			}
+			o.filtering = (uint8_t)f;
+		}
 	}
 	for (i = 0; i < p->noutb; i++) {
 		if (strcmp(p->outb[i].ifname, o.ifname) == 0) {
@@ -924,7 +937,8 @@ static const struct statement {
 	{ "wan", 1, 5, "wan <ifname> [gateway <ipv4>] "
 	    "[mss-clamp [<bytes>|auto]]", st_wan },
 	{ "lan", 1, 1, "lan <ifname>", st_lan },
-	{ "outbound", 1, 3, "outbound <wan-if> [ports <lo>-<hi>]", st_outbound },
+	{ "outbound", 1, 5, "outbound <wan-if> [ports <lo>-<hi>] [filtering "
+	  "address-port-dependent|address-dependent|endpoint-independent]", st_outbound },
 	{ "inbound", 2, 2, "inbound <wan-if> accept|drop", st_inbound },
 	{ "forward", 5, 7, "forward <tcp|udp> <wan-if> <port>[-<port>] "
 	    "to <ip>[:<port>[-<port>]] [gate ftp]", st_forward },
@@ -1020,6 +1034,7 @@ check_file(struct parser *p, int last)
 		w->outbound = true;
 		w->port_lo = p->outb[i].lo;
 		w->port_hi = p->outb[i].hi;
+		w->filtering = p->outb[i].filtering;
 	}
 	for (i = 0; i < p->ninb; i++) {
 		if (need_wan(p, p->inb[i].line, "inbound", p->inb[i].ifname))

@@ -37,12 +37,20 @@
 #define CFG_MSS_MAX		65495
 #define CFG_MSS_AUTO		0xffff		/* `mss-clamp` or `mss-clamp auto` */
 
+/* RFC 4787 filtering of a masquerading WAN (`outbound <wan> filtering`). */
+enum cfg_filtering {
+	CFG_FILTER_APD = 0,		/* address-and-port-dependent (default) */
+	CFG_FILTER_AD = 1,		/* address-dependent */
+	CFG_FILTER_EI = 2,		/* endpoint-independent ("full cone") */
+};
+
 struct cfg_wan {
 	char ifname[IF_NAMESIZE];
 	bool outbound;			/* `outbound <wan>` seen */
 	bool inbound_accept;		/* `inbound <wan> accept`: route unsolicited
 					 * packets to LAN addresses (default drop) */
 	uint16_t port_lo, port_hi;	/* masquerade range, host order */
+	uint8_t filtering;		/* enum cfg_filtering: `outbound ... filtering` */
 	struct in_addr gateway;		/* `wan <if> gateway <ip>`, 0 = learn from routes */
 	uint16_t mss_clamp;		/* `wan <if> mss-clamp [<bytes>|auto]`: 0 = off,
 					 * CFG_MSS_AUTO = the WAN's MTU - 40, else the

@@ -40,6 +40,10 @@ uint32_t gc_flow_timeout(const struct nat_config *cfg, uint8_t proto, uint8_t st
 	case IPPROTO_ICMP:
 		return cfg->timeout_icmp;
 	default:
+		/* RFC 4787 REQ-5: 2 minutes at least (the default); a flow
+		 * that has seen replies (a "stream") lasts longer */
+		if (state == NAT_CT_ESTABLISHED && cfg->timeout_udp < NAT_TIMEOUT_UDP_STREAM)
+			return NAT_TIMEOUT_UDP_STREAM;
 		return cfg->timeout_udp;
 	}
 }
@@ -93,13 +97,60 @@ static bool orphaned(int ct_fd, const struct nat_ct_key *k, const struct nat_ct_
 	return bpf_map_lookup_elem(ct_fd, &t, &tv) || tv.dir != NAT_DIR_ORIG;
 }
 
+/* An nat_eim entry (a mapping's INSIDE or PEER) that a live flow uses:
+ * marked as seen in this pass, with one write per pass at most. */
+static void eim_touch(int fd, const struct nat_eim_key *k, uint64_t pass_start, uint64_t now)
+{
+	struct nat_eim_value v;
+
+	if (!bpf_map_lookup_elem(fd, k, &v) && v.seen_ns < pass_start) {
+		v.seen_ns = now;
+		bpf_map_update_elem(fd, k, &v, BPF_EXIST);
+	}
+}
+
+/*
+ * The mapping of a live flow (nat_eim, RFC 4787): its inside endpoint and
+ * outside port, and the remote address (PEER, address-dependent
+ * filtering). A masqueraded or hairpin flow's ORIG entry is seen from the
+ * inside; a MAPPED one (let in by the filter) from the outside.
+ */
+static void eim_keep(int fd, const struct nat_ct_key *k, const struct nat_ct_value *v,
+		     uint64_t pass_start, uint64_t now)
+{
+	struct nat_eim_key in = { .ifindex = v->wan_ifindex, .proto = k->proto,
+				  .side = NAT_EIM_INSIDE };
+	struct nat_eim_key peer = { .ifindex = v->wan_ifindex, .proto = k->proto,
+				    .side = NAT_EIM_PEER };
+
+	if (fd < 0)
+		return;
+	if (v->kind == NAT_KIND_MASQ || v->kind == NAT_KIND_HAIRPIN) {
+		in.addr = k->saddr;
+		in.port = k->sport;
+		peer.addr = v->kind == NAT_KIND_MASQ ? k->daddr : v->to_saddr;
+		peer.port = v->to_sport;
+	} else if (v->kind == NAT_KIND_MAPPED) {
+		in.addr = v->to_daddr;
+		in.port = v->to_dport;
+		peer.addr = k->saddr;
+		peer.port = k->dport;
+	} else {
+		return;
+	}
+	eim_touch(fd, &in, pass_start, now);
+	eim_touch(fd, &peer, pass_start, now);
+}
+
 static void judge(const struct nat_maps *m, const struct nat_config *cfg,
 		  const struct nat_ct_key *k, const struct nat_ct_value *v, uint64_t now,
-		  struct gc_result *res)
+		  uint64_t pass_start, struct gc_result *res)
 {
 	if (v->dir == NAT_DIR_ORIG) {
 		if (flow_expired(m->ct, cfg, k, v, now) && ctflow_remove(m, k, v, now))
 			res->flows_expired++;
+		else
+			eim_keep(m->eim, k, v, pass_start, now);
 	} else if (idle_past(cfg, k, v->state, v->last_seen, now) && orphaned(m->ct, k, v) &&
 		   !bpf_map_delete_elem(m->ct, k)) {
 		res->orphans_deleted++;
@@ -131,8 +182,10 @@ static int gc_ct_step(const struct nat_maps *m, const struct nat_config *cfg,
 		}
 		if (err && errno != ENOENT)
 			return -errno;
+		if (!c->started)
+			c->pass_start = now;
 		for (__u32 i = 0; i < n; i++)
-			judge(m, cfg, &keys[i], &vals[i], now, res);
+			judge(m, cfg, &keys[i], &vals[i], now, c->pass_start, res);
 		res->ct_entries += n;
 		done += n;
 		if (err)	/* ENOENT: that was the last batch */
@@ -147,7 +200,10 @@ static int gc_ct_step(const struct nat_maps *m, const struct nat_config *cfg,
 struct gc_pass {
 	const struct nat_config *cfg;
 	uint64_t now;
+	uint64_t pass_start;		/* when the walk of nat_ct began */
 	int ct_fd;
+	int eim_fd;
+	uint64_t eim_mappings;		/* nat_eim: mappings removed (eim_count) */
 };
 
 static bool ct_exists(int ct_fd, const struct nat_ct_key *k)
@@ -193,6 +249,45 @@ static bool alg_orphaned(const void *key, const void *val, void *ctx)
 	return !ct_exists(p->ct_fd, key);
 }
 
+/*
+ * nat_eim, after a whole pass over nat_ct: a mapping no flow used in the
+ * pass (and not made or reused by a new flow since it began) goes, first
+ * its INSIDE and PEER entries, then (a second sweep) the OUTSIDE entry
+ * that frees its port, once its INSIDE twin is gone.
+ */
+static bool eim_unused(const void *key, const void *val, void *ctx)
+{
+	const struct nat_eim_key *k = key;
+	const struct nat_eim_value *v = val;
+	const struct gc_pass *p = ctx;
+
+	return k->side != NAT_EIM_OUTSIDE && v->seen_ns < p->pass_start;
+}
+
+static bool eim_port_free(const void *key, const void *val, void *ctx)
+{
+	const struct nat_eim_key *k = key;
+	const struct nat_eim_value *v = val;
+	const struct gc_pass *p = ctx;
+	struct nat_eim_key in = { .addr = v->addr, .ifindex = k->ifindex, .port = v->port,
+				  .proto = k->proto, .side = NAT_EIM_INSIDE };
+	struct nat_eim_value iv;
+
+	if (k->side != NAT_EIM_OUTSIDE || v->seen_ns >= p->pass_start)
+		return false;
+	return bpf_map_lookup_elem(p->eim_fd, &in, &iv) || iv.port != k->port;
+}
+
+/* The INSIDE entries among those deleted: the mappings that went. */
+static void eim_count(const void *key, const void *val, void *ctx)
+{
+	const struct nat_eim_key *k = key;
+
+	(void)val;
+	if (k->side == NAT_EIM_INSIDE)
+		((struct gc_pass *)ctx)->eim_mappings++;
+}
+
 /* One small map: adds the entries deleted to *count. */
 static int sweep(int fd, size_t key_size, size_t val_size, map_sweep_fn doomed,
 		 struct gc_pass *pass, uint64_t *count)
@@ -214,6 +309,7 @@ static int ctl_stats_add(int fd, const struct gc_result *res, bool pass_done)
 	if (bpf_map_lookup_elem(fd, &zero, &st))
 		return -errno;
 	st.ct_expired += res->flows_expired;
+	st.eim_expired += res->eim_expired;
 	st.gc_runs += pass_done;
 	if (bpf_map_update_elem(fd, &zero, &st, BPF_ANY))
 		return -errno;
@@ -229,13 +325,15 @@ static void result_add(struct gc_result *to, const struct gc_result *r)
 	to->algs_deleted += r->algs_deleted;
 	to->alg_states_deleted += r->alg_states_deleted;
 	to->ct_entries += r->ct_entries;
+	to->eim_expired += r->eim_expired;
 }
 
 int gc_step(const struct nat_maps *maps, struct gc_cursor *c, uint64_t now_ns, uint64_t budget,
 	    struct gc_result *res)
 {
 	struct nat_config cfg;
-	struct gc_pass pass = { .cfg = &cfg, .now = now_ns, .ct_fd = maps->ct };
+	struct gc_pass pass = { .cfg = &cfg, .now = now_ns, .ct_fd = maps->ct,
+				.eim_fd = maps->eim };
 	struct gc_result step = {};
 	__u32 zero = 0;
 	int done, err = 0;
@@ -263,6 +361,13 @@ int gc_step(const struct nat_maps *maps, struct gc_cursor *c, uint64_t now_ns, u
 		if (!err)	/* the ALG's saved sessions: the same rule; 4 KiB values not read */
 			err = sweep(maps->alg_state, sizeof(struct nat_ct_key), 0, alg_orphaned,
 				    &pass, &step.alg_states_deleted);
+		pass.pass_start = c->pass_start;
+		if (!err && maps->eim >= 0 &&
+		    map_sweep(maps->eim, sizeof(struct nat_eim_key), sizeof(struct nat_eim_value),
+			      eim_unused, &pass, eim_count) >= 0)
+			map_sweep(maps->eim, sizeof(struct nat_eim_key),
+				  sizeof(struct nat_eim_value), eim_port_free, &pass, NULL);
+		step.eim_expired = pass.eim_mappings;
 	}
 	result_add(&c->pass, &step);
 	if (ctl_stats_add(maps->ctl_stats, &step, done == 1) && !err)

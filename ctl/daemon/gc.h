@@ -26,6 +26,7 @@ struct gc_result {
 	uint64_t algs_deleted;		/* nat_alg entries whose flow is gone */
 	uint64_t alg_states_deleted;	/* nat_alg_state entries whose flow is gone */
 	uint64_t ct_entries;		/* nat_ct entries read */
+	uint64_t eim_expired;		/* endpoint-independent mappings removed */
 };
 
 /* Entries of nat_ct the daemon's GC reads per second (one step a
@@ -47,6 +48,7 @@ union gc_token {			/* BPF_MAP_LOOKUP_BATCH position (a bucket) */
 /* Where the walk of nat_ct stands between steps. Zero = not started. */
 struct gc_cursor {
 	bool started;
+	uint64_t pass_start;		/* now, when the pass began (nat_eim's mark) */
 	union gc_token token;
 	struct gc_result pass;		/* what this pass has done so far */
 };

@@ -209,6 +209,15 @@ int loader_load(struct nat_daemon *d)
 			strerror(-err));
 		return -1;
 	}
+	/* a mapping per flow at most (two entries, a third with
+	 * address-dependent filtering): past that a flow's port is chosen
+	 * for its destination (eim_full) */
+	err = bpf_map__set_max_entries(d->skel->maps.nat_eim, d->cfg.conntrack_max);
+	if (err) {
+		nat_log("cannot size nat_eim to %u entries: %s", d->cfg.conntrack_max,
+			strerror(-err));
+		return -1;
+	}
 	ring = d->cfg.conntrack_max / 4;
 	ring = ring < XDPNAT_UNASSURED_MIN ? XDPNAT_UNASSURED_MIN
 	       : ring > XDPNAT_UNASSURED_MAX ? XDPNAT_UNASSURED_MAX : ring;

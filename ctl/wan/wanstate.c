@@ -314,6 +314,10 @@ int wanstate_put_iface(const struct wanstate *ws, uint32_t ifindex, const char *
 		v.masquerade = w->outbound;
 		if (w->inbound_accept)
 			v.flags |= NAT_IFACE_F_INBOUND_ACCEPT;
+		if (w->filtering == CFG_FILTER_EI)
+			v.flags |= NAT_IFACE_F_FILTER_EI;
+		else if (w->filtering == CFG_FILTER_AD)
+			v.flags |= NAT_IFACE_F_FILTER_AD;
 		v.wan_id = (__u8)(w - ws->cfg->wans);
 		v.mss = wanstate_mss(w);
 	}

@@ -213,7 +213,7 @@ x status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[
 rm -f "$RUN/ddns.json"
 
 check "bpftool dumps nat_config with named fields" bpftool map dump pinned "$(pinned nat_config)"
-grep -q '"timeout_udp": 60' "$TMP/out" && ok "nat_config holds the configured timeouts" || not_ok "nat_config holds the configured timeouts"
+grep -q '"timeout_udp": 120' "$TMP/out" && ok "nat_config holds the configured timeouts" || not_ok "nat_config holds the configured timeouts"
 [ "$(forward_ports)" = "8080 9000" ] && ok "nat_forwards: one entry per outside port" || not_ok "nat_forwards: $(forward_ports)"
 
 # A flow as the data path would write it (both halves), then the CLI.

@@ -415,6 +415,21 @@ test_wan_mss_clamp(void **state)
 	expect_ok("wan eth0 gateway 203.0.113.1 mss-clamp auto\nlan eth1\n");
 	assert_int_equal(cfg.wans[0].mss_clamp, CFG_MSS_AUTO);
 
+	/* RFC 4787 filtering on outbound, in any order with ports */
+	expect_ok(BASE "outbound eth0 filtering endpoint-independent ports 2000-3000\n"
+	    "outbound eth1 filtering address-dependent\n");
+	assert_int_equal(cfg.wans[0].filtering, CFG_FILTER_EI);
+	assert_int_equal(cfg.wans[0].port_lo, 2000);
+	assert_int_equal(cfg.wans[1].filtering, CFG_FILTER_AD);
+	expect_ok(BASE "outbound eth0\n");
+	assert_int_equal(cfg.wans[0].filtering, CFG_FILTER_APD);
+	expect_error(BASE "outbound eth0 filtering full-cone", 4,
+	    "outbound filtering 'full-cone': one of address-port-dependent, address-dependent, "
+	    "endpoint-independent");
+	expect_error(BASE "outbound eth0 filtering", 4, "outbound filtering needs a value");
+	expect_error(BASE "outbound eth0 filtering endpoint-independent filtering "
+	    "address-dependent", 4, "outbound option filtering given twice");
+
 	expect_error(BASE "wan eth3 mss-clamp 535", 4, "mss-clamp 535 out of range (536-65495)");
 	expect_error(BASE "wan eth3 mss-clamp 65496", 4, "mss-clamp 65496 out of range");
 	expect_error(BASE "wan eth3 mss-clamp 0", 4, "out of range");

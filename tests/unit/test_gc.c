@@ -65,6 +65,9 @@ static int setup(void **state)
 	f.m.alg_state = bpf_map_create(BPF_MAP_TYPE_HASH, "t_alg_state", sizeof(struct nat_ct_key),
 				       sizeof(struct nat_alg_state), 64, &nopre);
 	assert_true(f.m.alg_state >= 0);
+	f.m.eim = bpf_map_create(BPF_MAP_TYPE_HASH, "t_eim", sizeof(struct nat_eim_key),
+				 sizeof(struct nat_eim_value), 64, &nopre);
+	assert_true(f.m.eim >= 0);
 	config_set(f.m.config, 60, 7440);
 	*state = &f;
 	return 0;
@@ -81,6 +84,7 @@ static int teardown(void **state)
 	close(f->m.gate);
 	close(f->m.alg);
 	close(f->m.alg_state);
+	close(f->m.eim);
 	return 0;
 }
 
@@ -138,15 +142,90 @@ static struct nat_ctl_stats ctl_stats(int fd)
 	return st;
 }
 
-static void test_udp_idle_expires_both_halves(void **state)
+/* A mapping (nat_eim) of 10.0.0.2:sport on WAN 7 to outside port `out`,
+ * as bpf/nat_eim.h makes it, created at `seen`. */
+static void eim_put(int fd, uint16_t sport, uint16_t out, uint64_t seen)
+{
+	struct nat_eim_key in = { .ifindex = 7, .port = htons(sport), .proto = IPPROTO_UDP,
+				  .side = NAT_EIM_INSIDE };
+	struct nat_eim_key o = { .ifindex = 7, .port = htons(out), .proto = IPPROTO_UDP,
+				 .side = NAT_EIM_OUTSIDE };
+	struct nat_eim_value iv = { .port = htons(out), .seen_ns = seen };
+	struct nat_eim_value ov = { .port = htons(sport), .seen_ns = seen };
+
+	inet_pton(AF_INET, "10.0.0.2", &in.addr);
+	ov.addr = in.addr;
+	assert_int_equal(bpf_map_update_elem(fd, &in, &iv, BPF_NOEXIST), 0);
+	assert_int_equal(bpf_map_update_elem(fd, &o, &ov, BPF_NOEXIST), 0);
+}
+
+static unsigned map_count(int fd, size_t ksz)
+{
+	char k[64], nk[64];
+	unsigned n = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, nk) == 0) {
+		memcpy(k, nk, ksz);
+		prev = k;
+		n++;
+	}
+	return n;
+}
+
+/* RFC 4787 mappings: one a live flow uses is kept (and marked seen), one
+ * no flow uses goes with its port (both entries) after a whole pass. */
+static void test_eim_mapping_follows_flows(void **state)
+{
+	struct fixture *f = *state;
+	struct nat_ct_key ok, rk;
+	struct nat_ct_value v;
+	struct gc_result r;
+
+	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_NEW, 5000, NOW - SEC_NS, NOW - SEC_NS, &ok, &rk);
+	assert_int_equal(bpf_map_lookup_elem(f->m.ct, &ok, &v), 0);
+	v.wan_ifindex = 7;
+	assert_int_equal(bpf_map_update_elem(f->m.ct, &ok, &v, BPF_EXIST), 0);
+	eim_put(f->m.eim, 5000, 40000, NOW - 100 * SEC_NS);	/* used by the flow */
+	eim_put(f->m.eim, 5001, 40001, NOW - 100 * SEC_NS);	/* used by nothing */
+	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
+	assert_int_equal(r.eim_expired, 1);
+	assert_int_equal(map_count(f->m.eim, sizeof(struct nat_eim_key)), 2);
+	assert_int_equal(ctl_stats(f->m.ctl_stats).eim_expired, 1);
+	/* the flow expires: its mapping goes at the end of that pass */
+	assert_int_equal(gc_run(&f->m, NOW + 200 * SEC_NS, &r), 0);
+	assert_int_equal(r.flows_expired, 1);
+	assert_int_equal(gc_run(&f->m, NOW + 201 * SEC_NS, &r), 0);
+	assert_int_equal(map_count(f->m.eim, sizeof(struct nat_eim_key)), 0);
+}
+
+/* RFC 4787 REQ-5: a UDP flow that has seen replies lasts
+ * NAT_TIMEOUT_UDP_STREAM (180 s) even with a shorter `timeout udp`. */
+static void test_udp_stream_lasts_longer(void **state)
 {
 	struct fixture *f = *state;
 	struct nat_ct_key ok, rk, ok2, rk2;
 	struct gc_result r;
 
 	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_ESTABLISHED, 5000,
-		  NOW - 61 * SEC_NS, NOW - 61 * SEC_NS, &ok, &rk);
+		  NOW - 179 * SEC_NS, NOW - 179 * SEC_NS, &ok, &rk);
 	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_ESTABLISHED, 5001,
+		  NOW - 181 * SEC_NS, NOW - 181 * SEC_NS, &ok2, &rk2);
+	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
+	assert_int_equal(r.flows_expired, 1);
+	assert_true(ct_has(f->m.ct, &ok));
+	assert_false(ct_has(f->m.ct, &ok2));
+}
+
+static void test_udp_idle_expires_both_halves(void **state)
+{
+	struct fixture *f = *state;
+	struct nat_ct_key ok, rk, ok2, rk2;
+	struct gc_result r;
+
+	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_NEW, 5000,
+		  NOW - 61 * SEC_NS, NOW - 61 * SEC_NS, &ok, &rk);
+	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_NEW, 5001,
 		  NOW - 59 * SEC_NS, NOW - 59 * SEC_NS, &ok2, &rk2);
 	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
 	assert_int_equal(r.flows_expired, 1);
@@ -165,7 +244,7 @@ static void test_recent_reply_keeps_flow(void **state)
 	struct nat_ct_key ok, rk;
 	struct gc_result r;
 
-	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_ESTABLISHED, 5002,
+	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_NEW, 5002,
 		  NOW - 500 * SEC_NS, NOW - 5 * SEC_NS, &ok, &rk);
 	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
 	assert_int_equal(r.flows_expired, 0);
@@ -397,7 +476,7 @@ static void test_many_flows(void **state)
 	struct gc_result r;
 
 	for (uint16_t i = 0; i < 300; i++)
-		masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_ESTABLISHED, 10000 + i,
+		masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_NEW, 10000 + i,
 			  i % 2 ? NOW - 70 * SEC_NS : NOW, NOW - 70 * SEC_NS, &ok, &rk);
 	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
 	assert_int_equal(r.flows_expired, 150);
@@ -437,7 +516,7 @@ static void test_steps(void **state)
 	int rc, steps = 0;
 
 	for (uint16_t i = 0; i < 500; i++)	/* 1000 entries, one flow in ten idle */
-		masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_ESTABLISHED, 20000 + i,
+		masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_NEW, 20000 + i,
 			  i % 10 ? NOW : NOW - 70 * SEC_NS, NOW - 70 * SEC_NS, &ok, &rk);
 	while ((rc = gc_step(&f->m, &c, NOW, 200, &r)) == 0) {
 		steps++;
@@ -457,6 +536,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_udp_idle_expires_both_halves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_udp_stream_lasts_longer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eim_mapping_follows_flows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recent_reply_keeps_flow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_timeout_by_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_change_applies, setup, teardown),
