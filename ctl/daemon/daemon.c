@@ -108,7 +108,7 @@ static void alg_watch(struct daemon_ctx *x)
 	if (x->st.alg && !strcmp(x->st.alg, now))
 		return;
 	if (!strcmp(now, "failed"))
-		nat_log("alg: the FTP ALG has stopped: degraded until a reload (SIGHUP) "
+		nat_log_at(LOG_WARNING, "alg: the FTP ALG has stopped: degraded until a reload (SIGHUP) "
 			"restarts it; FTP control flows pass uninspected meanwhile");
 	x->st.alg = now;
 	x->status_dirty = true;
@@ -127,7 +127,7 @@ static void on_gc_tick(struct daemon_ctx *x)
 	alg_watch(x);
 	rc = gc_step(&x->maps, &x->gc, nat_now_ns(), GC_ENTRIES_PER_SEC, &r);
 	if (rc < 0 && !x->gc_failing)
-		nat_log("gc: %s (logged once until it recovers)", strerror(-rc));
+		nat_log_at(LOG_WARNING, "gc: %s (logged once until it recovers)", strerror(-rc));
 	else if (rc >= 0 && x->gc_failing)
 		nat_log("gc: recovered");
 	x->gc_failing = rc < 0;
@@ -205,7 +205,7 @@ static void routegen_links(struct daemon_ctx *x)
 		l[n].slot = x->d->links[i].slot;
 	}
 	if (routegen_set_links(x->rg, l, n, nat_now_ms()))
-		nat_log("cannot read the interfaces' MTU and MAC addresses; retrying "
+		nat_log_at(LOG_ERR, "cannot read the interfaces' MTU and MAC addresses; retrying "
 			"(until then every packet takes a FIB lookup)");
 }
 
@@ -221,7 +221,7 @@ static void start_alg(struct daemon_ctx *x)
 	}
 	x->alg = alg_start(&d->cfg, &x->maps, x->alg_ifs, x->alg_nifs);
 	if (!x->alg)
-		nat_log("alg ftp: not running; FTP control flows pass uninspected");
+		nat_log_at(LOG_WARNING, "alg ftp: not running; FTP control flows pass uninspected");
 }
 
 /* After a reload: restart the ALG only if `alg ftp` or the interfaces
@@ -250,7 +250,7 @@ static void report_parse_errors(char *text)
 {
 	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save))
-		nat_log("reload: %s", line);
+		nat_log_at(LOG_WARNING, "reload: %s", line);
 }
 
 /* SIGHUP: a bad file changes nothing; a good one is applied in place. */
@@ -269,7 +269,7 @@ static void on_reload(struct daemon_ctx *x)
 		fclose(err);
 	if (nerr) {
 		report_parse_errors(errors);
-		nat_log("reload: %d error(s), keeping the running configuration", nerr);
+		nat_log_at(LOG_WARNING, "reload: %d error(s), keeping the running configuration", nerr);
 	} else if (loader_reload(x->d, &next, &ops) == 0) {
 		put_ifaces(x);
 		reload_alg(x);
@@ -315,7 +315,7 @@ static int event_loop(struct daemon_ctx *x)
 		if (poll(pfd, 4, routegen_timeout_ms(x->rg, nat_now_ms())) < 0) {
 			if (errno == EINTR)
 				continue;
-			nat_log("poll: %s", strerror(errno));
+			nat_log_at(LOG_ERR, "poll: %s", strerror(errno));
 			return 1;
 		}
 		if ((pfd[0].revents & POLLIN) && !on_signal(x))
@@ -323,12 +323,12 @@ static int event_loop(struct daemon_ctx *x)
 		if (pfd[1].revents & POLLIN)
 			on_gc_tick(x);
 		if ((pfd[2].revents & POLLIN) && addrwatch_process(x->aw, on_addr_event, x))
-			nat_log("address watch: cannot read netlink events");
+			nat_log_at(LOG_ERR, "address watch: cannot read netlink events");
 		if (pfd[3].revents & POLLIN) {
 			int err = routegen_process(x->rg, nat_now_ms());
 
 			if (err && !rg_failing)
-				nat_log("route watch: %s (logged once)", strerror(-err));
+				nat_log_at(LOG_WARNING, "route watch: %s (logged once)", strerror(-err));
 			rg_failing = err != 0;
 		}
 		routegen_flush(x->rg, nat_now_ms());	/* a bump held back by the rate limit */
@@ -382,7 +382,7 @@ static int take_locks(const struct xdpnat_config *cfg, int *run_lock, int *pin_l
 	*run_lock = lock_path(path, false, "run-dir", cfg->run_dir);
 	if (*run_lock < 0) {
 		if (errno != EWOULDBLOCK)
-			nat_log("cannot lock %s: %s", path, strerror(errno));
+			nat_log_at(LOG_ERR, "cannot lock %s: %s", path, strerror(errno));
 		return -1;
 	}
 	*pin_lock = lock_path(cfg->pin_dir, true, "pin-dir", cfg->run_dir);
@@ -442,7 +442,7 @@ static int block_signals(sigset_t *mask)
 	sigaddset(mask, SIGTERM);
 	sigaddset(mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, mask, NULL)) {
-		nat_log("cannot block signals: %s", strerror(errno));
+		nat_log_at(LOG_ERR, "cannot block signals: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -455,17 +455,17 @@ static int open_event_fds(struct daemon_ctx *x, const sigset_t *mask)
 	x->signal_fd = signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	x->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (x->signal_fd < 0 || x->timer_fd < 0 || timerfd_settime(x->timer_fd, 0, &tick, NULL)) {
-		nat_log("cannot create signalfd/timerfd: %s", strerror(errno));
+		nat_log_at(LOG_ERR, "cannot create signalfd/timerfd: %s", strerror(errno));
 		return -1;
 	}
 	x->aw = addrwatch_open();
 	if (!x->aw) {
-		nat_log("cannot open the address watcher: %s", strerror(errno));
+		nat_log_at(LOG_ERR, "cannot open the address watcher: %s", strerror(errno));
 		return -1;
 	}
 	x->rg = routegen_open(x->maps.routegen, x->maps.ifslots);
 	if (!x->rg) {
-		nat_log("cannot open the route watcher: %s", strerror(errno));
+		nat_log_at(LOG_ERR, "cannot open the route watcher: %s", strerror(errno));
 		return -1;
 	}
 	routegen_links(x);
@@ -503,7 +503,7 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 	detach_unconfigured(x);
 	loader_adopt_finish(d);
 	if (!foreground && daemon(0, 1)) {
-		nat_log("cannot go to the background: %s", strerror(errno));
+		nat_log_at(LOG_ERR, "cannot go to the background: %s", strerror(errno));
 		return -1;
 	}
 	start_alg(x);	/* after daemon(): the ALG runs a thread */
@@ -512,7 +512,7 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 		return -1;
 	x->ddns = ddns_start(&d->cfg);
 	if (addrwatch_dump(x->aw, on_addr_event, x))
-		nat_log("cannot read the current addresses; waiting for changes");
+		nat_log_at(LOG_ERR, "cannot read the current addresses; waiting for changes");
 	for (int i = 0; i < d->nlinks; i++)	/* addresses adopted unchanged, too */
 		wanstate_announce(&x->ws, (uint32_t)d->links[i].ifindex);
 	x->status_dirty = true;
@@ -538,7 +538,7 @@ static void daemon_stop(struct daemon_ctx *x)
 			status_remove(d->cfg.run_dir);
 			d->nlinks = 0;
 		} else {
-			nat_log("start failed; the data path of the previous run stays attached");
+			nat_log_at(LOG_ERR, "start failed; the data path of the previous run stays attached");
 			status_daemon_stopped(&x->st);
 		}
 	} else if (d->skel) {
@@ -568,7 +568,7 @@ int daemon_run(const char *config_path, bool foreground)
 		return 1;
 	nerr = load_config(config_path, &d.cfg, stderr);
 	if (nerr) {
-		nat_log("%s: %d error(s), nothing changed", config_path, nerr);
+		nat_log_at(LOG_ERR, "%s: %d error(s), nothing changed", config_path, nerr);
 		return 1;
 	}
 	if (take_locks(&d.cfg, &x.lock_fd, &x.pin_lock_fd))
@@ -587,7 +587,7 @@ int daemon_detach(const char *config_path)
 	bool have_rec;
 
 	if (load_config(config_path, &cfg, stderr)) {
-		nat_log("%s: not detaching with a configuration that has errors", config_path);
+		nat_log_at(LOG_ERR, "%s: not detaching with a configuration that has errors", config_path);
 		return 1;
 	}
 	if (take_locks(&cfg, &lock_fd, &pin_lock_fd))
@@ -614,10 +614,10 @@ int daemon_detach(const char *config_path)
 	}
 	n += loader_unpin_all(cfg.pin_dir);
 	if (have_rec && rec.pin_dir_made[0] && rmdir(rec.pin_dir_made) && errno != ENOENT)
-		nat_log("cannot remove %s: %s", rec.pin_dir_made, strerror(errno));
+		nat_log_at(LOG_ERR, "cannot remove %s: %s", rec.pin_dir_made, strerror(errno));
 	if (have_rec && rec.bpffs_mounted[0] && umount2(rec.bpffs_mounted, MNT_DETACH) &&
 	    errno != EINVAL && errno != ENOENT)
-		nat_log("cannot unmount %s: %s", rec.bpffs_mounted, strerror(errno));
+		nat_log_at(LOG_ERR, "cannot unmount %s: %s", rec.bpffs_mounted, strerror(errno));
 	status_remove(cfg.run_dir);
 	nat_log(n ? "detached: programs, filters and pins of xdpnat removed"
 		  : "nothing of xdpnat was attached");

@@ -25,7 +25,7 @@ static int set_daemon_fields(const struct daemon_status *st, pid_t pid)
 	cs.daemon_pid = (__u64)pid;
 	cs.daemon_started = pid ? (__u64)st->started : 0;
 	if (bpf_map_update_elem(st->m->ctl_stats, &zero, &cs, BPF_ANY)) {
-		nat_log("cannot write nat_ctl_stats: %s", strerror(errno));
+		nat_log_at(LOG_ERR, "cannot write nat_ctl_stats: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -37,13 +37,13 @@ int status_daemon_started(struct daemon_status *st)
 	char path[PATH_MAX], text[32];
 
 	if (run_mkdir_p(dir, 0755)) {
-		nat_log("cannot create run-dir %s: %s", dir, strerror(errno));
+		nat_log_at(LOG_ERR, "cannot create run-dir %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	snprintf(text, sizeof(text), "%d\n", (int)getpid());
 	if (run_path(path, sizeof(path), dir, RUN_PID_FILE) ||
 	    run_write_atomic(path, text, strlen(text))) {
-		nat_log("cannot write %s/%s: %s", dir, RUN_PID_FILE, strerror(errno));
+		nat_log_at(LOG_ERR, "cannot write %s/%s: %s", dir, RUN_PID_FILE, strerror(errno));
 		return -1;
 	}
 	st->pid_file_written = true;
@@ -178,7 +178,7 @@ int status_write(const struct daemon_status *st)
 	if (!err)
 		err = run_write_atomic(path, text, strlen(text));
 	if (err)
-		nat_log("cannot write %s/%s: %s", d->cfg.run_dir, RUN_STATUS_FILE,
+		nat_log_at(LOG_ERR, "cannot write %s/%s: %s", d->cfg.run_dir, RUN_STATUS_FILE,
 			strerror(errno));
 	json_object_put(root);
 	return err;
