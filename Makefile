@@ -18,7 +18,7 @@ ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Ictl -I$(BUILD)
-LDLIBS  := -lbpf -lxdp -lcurl -lmnl -ljson-c -lelf -lz -lpthread
+LDLIBS  := -lbpf -lxdp -lcurl -lmnl -ljson-c -lsystemd -lelf -lz -lpthread
 
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	      -Wall -Werror -Iinclude -Ibpf -I$(BUILD)
@@ -69,6 +69,10 @@ $(BUILD)/tests/%.bpf.o: tests/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
 $(BUILD)/ctl/%.o: ctl/%.c $(CTL_HDRS) $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# the build named in xdpnat_build_info (metrics)
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/ctl/daemon/metrics.o: CFLAGS += -DXDPNAT_VERSION='"$(VERSION)"'
 
 $(BUILD)/xdpnat: $(CTL_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)

@@ -11,7 +11,13 @@
  *
  * The loop is one thread around poll(): a signalfd (SIGINT/SIGTERM stop,
  * SIGHUP reloads), a 1 s timerfd (GC), the address watcher's and the
- * route watcher's netlink sockets.
+ * route watcher's netlink sockets. The metrics endpoint serves scrapes
+ * from a thread of its own (daemon/metrics.h).
+ *
+ * Under systemd (Type=notify) the daemon says READY=1 once every interface
+ * is attached and the loop is about to run, RELOADING=1 / READY=1 around a
+ * reload and STOPPING=1 when it stops (sd_notify(3); nothing without
+ * NOTIFY_SOCKET).
  *
  * Lifecycle. The data path outlives the daemon: stopping (or a crash)
  * leaves the programs attached and the maps pinned, so flows keep being
@@ -36,6 +42,7 @@
 #include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <systemd/sd-daemon.h>
 #include "alg/alg.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -44,6 +51,8 @@
 #include "daemon/daemon.h"
 #include "daemon/gc.h"
 #include "daemon/loader.h"
+#include "daemon/metrics.h"
+#include "daemon/metrics_http.h"
 #include "daemon/status.h"
 #include "wan/addrwatch.h"
 #include "wan/ddns.h"
@@ -58,6 +67,8 @@ struct daemon_ctx {
 	struct addrwatch *aw;
 	struct routegen *rg;		/* next-hop cache invalidation */
 	struct ddns *ddns;
+	struct metrics *metrics;	/* the Prometheus endpoint's thread, NULL without */
+	int metrics_fd;			/* its socket, bound before the start attaches */
 	struct alg *alg;		/* FTP ALG over AF_XDP, NULL without `alg ftp` */
 	struct alg_iface alg_ifs[XDPNAT_MAX_IFACES];	/* what it was started on */
 	int alg_nifs;
@@ -246,11 +257,49 @@ static void reload_alg(struct daemon_ctx *x)
 	start_alg(x);
 }
 
-static void report_parse_errors(char *text)
+static void log_lines(int prio, const char *prefix, char *text)
 {
-	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+	for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line;
 	     line = strtok_r(NULL, "\n", &save))
-		nat_log_at(LOG_WARNING, "reload: %s", line);
+		nat_log_at(prio, "%s%s", prefix, line);
+}
+
+/* The metrics socket for cfg, -1 (errors logged) if it cannot be had;
+ * -2 when cfg has no `metrics` line. */
+static int metrics_socket(const struct xdpnat_config *cfg, int prio, const char *prefix)
+{
+	char *errors = NULL;
+	size_t len = 0;
+	FILE *err;
+	int fd;
+
+	if (!cfg->metrics.enabled)
+		return -2;
+	err = open_memstream(&errors, &len);
+	fd = metrics_http_listen(cfg, err);
+	if (err)
+		fclose(err);
+	log_lines(prio, prefix, errors);
+	free(errors);
+	return fd;
+}
+
+static bool metrics_changed(const struct cfg_metrics *a, const struct cfg_metrics *b)
+{
+	return a->enabled != b->enabled || a->addr.s_addr != b->addr.s_addr ||
+	       a->port != b->port || a->allow_wan != b->allow_wan;
+}
+
+/* Serve fd (or nothing for fd < 0) from now on. */
+static void start_metrics(struct daemon_ctx *x, int fd)
+{
+	x->metrics = fd >= 0 ? metrics_start(fd, &x->maps) : NULL;
+	x->st.metrics[0] = '\0';
+	if (!x->metrics)
+		return;
+	metrics_update(x->metrics, &x->d->cfg, x->ddns, x->st.started);
+	metrics_http_addr(&x->d->cfg.metrics, x->st.metrics, sizeof(x->st.metrics));
+	nat_log("metrics: serving http://%s/metrics", x->st.metrics);
 }
 
 /* SIGHUP: a bad file changes nothing; a good one is applied in place. */
@@ -263,14 +312,41 @@ static void on_reload(struct daemon_ctx *x)
 	FILE *err = open_memstream(&errors, &len);
 	int nerr;
 
+	bool new_metrics;
+	int mfd = -2;
+
+	sd_notify(0, "RELOADING=1");
 	nat_log("reload: reading %s", x->d->cfg.path);
 	nerr = load_config(x->d->cfg.path, &next, err ? err : stderr);
 	if (err)
 		fclose(err);
+	new_metrics = !nerr && metrics_changed(&x->d->cfg.metrics, &next.metrics);
+	if (new_metrics && next.metrics.enabled) {
+		/* the old endpoint goes only once the new one is bound; the
+		 * same port on another address needs the old one closed first */
+		if (x->d->cfg.metrics.port == next.metrics.port) {
+			metrics_stop(x->metrics);
+			x->metrics = NULL;
+		}
+		mfd = metrics_socket(&next, LOG_WARNING, "reload: ");
+		if (mfd == -1)
+			nerr = 1;
+	}
 	if (nerr) {
-		report_parse_errors(errors);
+		log_lines(LOG_WARNING, "reload: ", errors);
 		nat_log_at(LOG_WARNING, "reload: %d error(s), keeping the running configuration", nerr);
+		if (new_metrics && !x->metrics) {	/* the old one back, if it can be */
+			start_metrics(x, metrics_socket(&x->d->cfg, LOG_WARNING, "reload: "));
+			x->status_dirty = true;
+		}
 	} else if (loader_reload(x->d, &next, &ops) == 0) {
+		nat_log_set_level(x->d->cfg.log_level);
+		if (new_metrics) {
+			metrics_stop(x->metrics);
+			start_metrics(x, mfd);
+		} else {
+			metrics_update(x->metrics, &x->d->cfg, x->ddns, x->st.started);
+		}
 		put_ifaces(x);
 		reload_alg(x);
 		alg_watch(x);
@@ -278,8 +354,13 @@ static void on_reload(struct daemon_ctx *x)
 		addrwatch_dump(x->aw, on_addr_event, x);	/* addresses of added interfaces */
 		routegen_links(x);
 		x->status_dirty = true;
+	} else if (mfd >= 0) {
+		close(mfd);
+		if (!x->metrics)
+			start_metrics(x, metrics_socket(&x->d->cfg, LOG_WARNING, "reload: "));
 	}
 	free(errors);
+	sd_notify(0, "READY=1");
 }
 
 /* Returns false when the daemon should stop. */
@@ -478,6 +559,11 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 	struct nat_daemon *d = x->d;
 
 	x->st.started = time(NULL);
+	/* before anything is attached: a metrics address that cannot be had
+	 * stops the start (no daemon runs half-configured) */
+	x->metrics_fd = metrics_socket(&d->cfg, LOG_ERR, "");
+	if (x->metrics_fd == -1)
+		return -1;
 	if (d->cfg.nddns && run_mkdir_p(d->cfg.state_dir, 0700)) {
 		nat_log("state-dir %s: %s", d->cfg.state_dir,
 			errno == EPERM && run_dir_unsafe(d->cfg.state_dir)
@@ -511,6 +597,8 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 	if (status_daemon_started(&x->st) || open_event_fds(x, mask))
 		return -1;
 	x->ddns = ddns_start(&d->cfg);
+	start_metrics(x, x->metrics_fd);	/* a thread: after daemon() */
+	x->metrics_fd = -1;
 	if (addrwatch_dump(x->aw, on_addr_event, x))
 		nat_log_at(LOG_ERR, "cannot read the current addresses; waiting for changes");
 	for (int i = 0; i < d->nlinks; i++)	/* addresses adopted unchanged, too */
@@ -519,6 +607,8 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 	x->running = true;
 	nat_log("running: %d interfaces, %d forwards, pins in %s", d->nlinks, d->cfg.nforwards,
 		d->cfg.pin_dir);
+	sd_notifyf(0, "READY=1\nSTATUS=running: %d interfaces, %d forwards", d->nlinks,
+		   d->cfg.nforwards);
 	return 0;
 }
 
@@ -528,6 +618,10 @@ static void daemon_stop(struct daemon_ctx *x)
 {
 	struct nat_daemon *d = x->d;
 
+	sd_notify(0, "STOPPING=1");
+	metrics_stop(x->metrics);	/* it reads the DDNS state */
+	if (x->metrics_fd >= 0)
+		close(x->metrics_fd);
 	ddns_stop(x->ddns);
 	addrwatch_close(x->aw);
 	routegen_close(x->rg);
@@ -560,7 +654,7 @@ int daemon_run(const char *config_path, bool foreground)
 {
 	static struct nat_daemon d;
 	struct daemon_ctx x = { .d = &d, .signal_fd = -1, .timer_fd = -1, .lock_fd = -1,
-				.pin_lock_fd = -1 };
+				.pin_lock_fd = -1, .metrics_fd = -1 };
 	sigset_t mask;
 	int nerr, rc = 1;
 
@@ -571,6 +665,7 @@ int daemon_run(const char *config_path, bool foreground)
 		nat_log_at(LOG_ERR, "%s: %d error(s), nothing changed", config_path, nerr);
 		return 1;
 	}
+	nat_log_set_level(d.cfg.log_level);
 	if (take_locks(&d.cfg, &x.lock_fd, &x.pin_lock_fd))
 		return 1;
 	if (daemon_start(&x, foreground, &mask) == 0)

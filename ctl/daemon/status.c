@@ -166,6 +166,7 @@ int status_write(const struct daemon_status *st)
 	if (st->stopped)
 		json_object_object_add(root, "stopped", json_object_new_int64(st->stopped_at));
 	json_object_object_add(root, "alg", json_object_new_string(st->alg ? st->alg : "off"));
+	json_object_object_add(root, "metrics", json_object_new_string(st->metrics));
 	json_object_object_add(root, "bpffs_mounted", json_object_new_string(d->bpffs_mounted));
 	json_object_object_add(root, "pin_dir_made", json_object_new_string(d->pin_dir_made));
 	json_object_object_add(root, "config", json_object_new_string(d->cfg.path));
@@ -230,6 +231,24 @@ int status_read_record(const char *run_dir, struct status_record *out)
 					    json_object_get_boolean(b);
 		}
 	}
+	json_object_put(root);
+	return 0;
+}
+
+int status_read_metrics(const char *run_dir, char *buf, size_t size)
+{
+	char path[PATH_MAX];
+	json_object *root;
+	int fd;
+
+	if (run_path(path, sizeof(path), run_dir, RUN_STATUS_FILE) ||
+	    (fd = run_open_read(path)) < 0)
+		return -1;
+	root = json_object_from_fd(fd);
+	close(fd);
+	if (!root)
+		return -1;
+	snprintf(buf, size, "%s", jstr(root, "metrics"));
 	json_object_put(root);
 	return 0;
 }
