@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include "nat_ct_key.h"
 #include "common/counters.h"
+#include "common/ctflow.h"
 #include "common/log.h"
 #include "daemon/metrics.h"
 #include "daemon/metrics_http.h"
@@ -187,7 +188,7 @@ struct metrics {
 	struct metrics_http *http;
 	pthread_mutex_t lock;
 	/* under lock: what only the daemon knows */
-	struct metrics_wan wans[CFG_MAX_IFACES];
+	struct metrics_wan wans[CFG_MAX_IFACES];	/* with what was last reported */
 	int nwans;
 	struct ddns *ddns;
 	time_t started;
@@ -287,16 +288,55 @@ static void small_maps(const struct nat_maps *m, struct metrics_snapshot *s)
 	}
 }
 
+/*
+ * A WAN's packets and bytes: its live flows' counters plus those of the
+ * flows this daemon removed (ctflow_retired_read(), read before the walk:
+ * a flow removed meanwhile is then missed, never counted twice). A flow
+ * the data path evicts takes its counts along; the total would dip, so it
+ * is held at what was last reported until traffic passes it again: a
+ * counter never goes back.
+ */
+static void wan_totals(struct metrics *mt, struct metrics_snapshot *s,
+		       const struct ctflow_retired *r)
+{
+	for (int i = 0; i < s->nwans; i++) {
+		struct metrics_wan *w = &s->wans[i], *last = &mt->wans[i];
+
+		for (int k = 0; k < CTFLOW_RETIRED_WANS; k++) {
+			if (r->ifindex[k] != w->ifindex)
+				continue;
+			for (int d = 0; d < 2; d++) {
+				w->packets[d] += r->packets[k][d];
+				w->bytes[d] += r->bytes[k][d];
+			}
+		}
+		for (int d = 0; d < 2; d++) {
+			if (w->packets[d] < last->packets[d])
+				w->packets[d] = last->packets[d];
+			if (w->bytes[d] < last->bytes[d])
+				w->bytes[d] = last->bytes[d];
+			last->packets[d] = w->packets[d];
+			last->bytes[d] = w->bytes[d];
+		}
+	}
+}
+
 static void collect(struct metrics *mt, struct metrics_snapshot *s)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
+	struct ctflow_retired retired;
 
 	memset(s, 0, sizeof(*s));
 	s->version = XDPNAT_VERSION;
+	ctflow_retired_read(&retired);
 	pthread_mutex_lock(&mt->lock);
 	memcpy(s->wans, mt->wans, sizeof(s->wans));
 	s->nwans = mt->nwans;
+	for (int i = 0; i < s->nwans; i++) {
+		memset(s->wans[i].packets, 0, sizeof(s->wans[i].packets));
+		memset(s->wans[i].bytes, 0, sizeof(s->wans[i].bytes));
+	}
 	s->start_time = mt->started;
 	s->flows_limit = mt->flows_limit;
 	s->nddns = ddns_snapshot(mt->ddns, s->ddns, CFG_MAX_DDNS);
@@ -312,6 +352,10 @@ static void collect(struct metrics *mt, struct metrics_snapshot *s)
 	if (walk_ct(mt->m.ct, s))
 		s->partial = true;
 	small_maps(&mt->m, s);
+	pthread_mutex_lock(&mt->lock);
+	if (s->nwans == mt->nwans)	/* else a reload changed the WANs meanwhile */
+		wan_totals(mt, s, &retired);
+	pthread_mutex_unlock(&mt->lock);
 }
 
 /* The HTTP thread's callback: one scrape. */
@@ -366,16 +410,25 @@ void metrics_update(struct metrics *mt, const struct xdpnat_config *cfg, struct 
 {
 	if (!mt)
 		return;
-	pthread_mutex_lock(&mt->lock);
-	mt->nwans = 0;
+	struct metrics_wan now[CFG_MAX_IFACES];
+	int n = 0;
+
 	for (int i = 0; i < cfg->nwans && i < CFG_MAX_IFACES; i++) {
-		struct metrics_wan *w = &mt->wans[mt->nwans];
+		struct metrics_wan *w = &now[n];
 
 		memset(w, 0, sizeof(*w));
 		snprintf(w->ifname, sizeof(w->ifname), "%s", cfg->wans[i].ifname);
 		w->ifindex = if_nametoindex(w->ifname);
-		mt->nwans += w->ifindex != 0;
+		n += w->ifindex != 0;
 	}
+	pthread_mutex_lock(&mt->lock);
+	for (int i = 0; i < n; i++)	/* a WAN that stays keeps what was reported */
+		for (int j = 0; j < mt->nwans; j++)
+			if (mt->wans[j].ifindex == now[i].ifindex &&
+			    !strcmp(mt->wans[j].ifname, now[i].ifname))
+				now[i] = mt->wans[j];
+	memcpy(mt->wans, now, sizeof(now));
+	mt->nwans = n;
 	mt->ddns = ddns;
 	mt->started = started;
 	mt->flows_limit = cfg->conntrack_max;

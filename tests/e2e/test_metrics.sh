@@ -96,7 +96,7 @@ e2e_wait_for -t 5 e2e_in inet bash -c 'ss -ltn | grep -q 203.0.113.10:80'
 
 CONF=$E2E_TMP/router.conf
 # a DDNS name whose server is down: its failures must show
-base_conf "$CONF" "metrics 192.168.0.1:9100" \
+base_conf "$CONF" "metrics 192.168.0.1:9100" "timeout icmp 2" \
 	"ddns wan0 custom nat.example.com url http://198.51.100.2:8053/u?h={host}&a={addr}"
 e2e_check "daemon starts with metrics" e2e_xdpnat_start router "$CONF"
 e2e_wait_for -t 5 grep -q "metrics: serving http://192.168.0.1:9100/metrics" "$E2E_XDPNAT_LOG"
@@ -210,7 +210,43 @@ t0=${EPOCHREALTIME/./}
 e2e_check "8 idle connections: a scrape succeeds within 3 s" e2e_wait_for -t 3 served_again
 e2e_kill "$IDLE"
 e2e_check "the daemon is alive and reports status" e2e_xdpnat status
-e2e_kill "$DL"
+
+# ---------------------------------------------------------------- expiry
+# A flow that expires takes its counters out of nat_ct: the WAN totals
+# must keep them (ctflow's retired totals), never go back.
+e2e_check "ping through the NAT (an ICMP flow of 20 packets each way)" \
+	e2e_in lanc ping -c 20 -i 0.05 -q 203.0.113.10
+e2e_check "scrape with the ICMP flow alive" scrape lanc "$E2E_TMP/e1"
+icmp_gone() {
+	scrape lanc "$E2E_TMP/e2" &&
+	grep -q '^xdpnat_flows{kind="masquerade",state="established"} 0' "$E2E_TMP/e2" &&
+	gt "$(metric "$E2E_TMP/e1" xdpnat_flows_expired_total)" "$(metric "$E2E_TMP/e2" xdpnat_flows_expired_total)"
+}
+e2e_kill "$DL"	# the download's flow would not expire (tcp timeouts)
+e2e_in router "$E2E_XDPNAT" flows -c "$E2E_XDPNAT_CONF" >/dev/null 2>&1
+if e2e_wait_for -t 10 icmp_gone; then
+	e2e_ok "the ICMP flow expired (xdpnat_flows_expired_total grew)"
+	ok=1
+	for m in 'xdpnat_wan_packets_total{wan="wan0",direction="tx"}' \
+		 'xdpnat_wan_packets_total{wan="wan0",direction="rx"}' \
+		 'xdpnat_wan_bytes_total{wan="wan0",direction="tx"}'; do
+		a=$(metric "$E2E_TMP/e1" "$m") b=$(metric "$E2E_TMP/e2" "$m")
+		python3 -c 'import sys; sys.exit(0 if float(sys.argv[2]) >= float(sys.argv[1]) else 1)' "$a" "$b" || ok=0
+		e2e_log "$m: $a -> $b"
+	done
+	# held at the last value is not enough: new traffic must add to it
+	e2e_in lanc ping -c 5 -i 0.05 -q 203.0.113.10 >/dev/null
+	scrape lanc "$E2E_TMP/e3"
+	m='xdpnat_wan_packets_total{wan="wan0",direction="tx"}'
+	a=$(metric "$E2E_TMP/e1" "$m") b=$(metric "$E2E_TMP/e3" "$m")
+	e2e_log "after 5 more pings: $m: $b"
+	[ "$b" != missing ] && [ "$b" -ge $((a + 5)) ] || ok=0
+	[ $ok = 1 ] && e2e_ok "WAN counters keep the expired flow's packets and bytes" \
+		|| e2e_fail "WAN counters keep the expired flow's packets and bytes"
+else
+	e2e_fail "the ICMP flow expired (xdpnat_flows_expired_total grew)" "$(grep '^xdpnat_flows{' "$E2E_TMP/e2" | grep -v ' 0$')"
+	e2e_fail "WAN counters keep the expired flow's packets and bytes" "not run"
+fi
 
 # ---------------------------------------------------------------- reload
 base_conf "$E2E_XDPNAT_CONF" "metrics 198.51.100.1:9100"
