@@ -5,10 +5,14 @@
 #   make demo       deps + build, then the main job in network namespaces
 #   make check      deps + build, then every test (unit, bpf, fuzz, e2e)
 #   make bench      the benchmark (tests/bench)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binary, man pages, example
+#                   configuration, Grafana dashboard, systemd unit)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+# systemd looks here for units of /usr/local too
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 BUILD   := build
 
 CC      ?= gcc
@@ -128,10 +132,14 @@ bench: deps
 	tests/bench/run.sh
 
 install: all
-	install -D -m 0755 $(BUILD)/xdpnat $(DESTDIR)$(PREFIX)/sbin/xdpnat
+	install -D -m 0755 $(BUILD)/xdpnat $(DESTDIR)$(SBINDIR)/xdpnat
 	install -D -m 0644 doc/xdpnat.8 $(DESTDIR)$(PREFIX)/share/man/man8/xdpnat.8
 	install -D -m 0644 doc/xdpnat.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/xdpnat.conf.5
 	install -D -m 0644 doc/xdpnat.conf.example $(DESTDIR)$(PREFIX)/share/doc/xdpnat/xdpnat.conf.example
+	install -D -m 0644 doc/grafana-xdpnat.json $(DESTDIR)$(PREFIX)/share/doc/xdpnat/grafana-xdpnat.json
+	@mkdir -p $(DESTDIR)$(UNITDIR)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/xdpnat.service.in > $(DESTDIR)$(UNITDIR)/xdpnat.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/xdpnat.service
 
 clean:
 	rm -rf $(BUILD)
