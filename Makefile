@@ -94,6 +94,8 @@ UNIT_DEPS_wanstate  := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call 
 		       $(call unit_mod,config)
 UNIT_DEPS_alg_segment := $(call unit_mod,alg_ftp)
 UNIT_DEPS_alg_session := $(call unit_mod,alg_ftp) $(call unit_mod,log) $(call unit_mod,maps)
+# metrics.c is the whole endpoint (maps, DDNS, HTTP thread): the rest of ctl/
+UNIT_DEPS_metrics    = $(filter-out $(call unit_mod,metrics),$(LIB_OBJS))
 UNIT_DEPS_alg        := $(call unit_mod,alg_session) $(call unit_mod,alg_segment) \
 		       $(call unit_mod,alg_xsk) $(UNIT_DEPS_alg_session)
 .SECONDEXPANSION:
