@@ -117,6 +117,40 @@ e2e_check "second scrape" scrape lanc "$E2E_TMP/m2"
 e2e_check "promtool check metrics accepts the output" \
 	sh -c "promtool check metrics < '$E2E_TMP/m2'"
 
+# A series of scrapes while the download runs: the values must keep
+# growing; with XDPNAT_METRICS_PLOT=FILE.png they are also plotted
+# (gnuplot: the README's picture of what a dashboard would draw).
+: >"$E2E_TMP/series"
+t0=${EPOCHREALTIME/./}
+for i in $(seq 12); do
+	scrape lanc "$E2E_TMP/s" || continue
+	now=${EPOCHREALTIME/./}
+	echo "$(( (now - t0) / 1000 )) $(metric "$E2E_TMP/s" 'xdpnat_wan_bytes_total{wan="wan0",direction="rx"}') $(metric "$E2E_TMP/s" 'xdpnat_wan_bytes_total{wan="wan0",direction="tx"}') $(metric "$E2E_TMP/s" 'xdpnat_flows{kind="masquerade",state="established"}')" >>"$E2E_TMP/series"
+	sleep 0.25
+done
+e2e_check "12 scrapes during the transfer: WAN rx bytes never go back" \
+	awk 'NR > 1 && $2 < prev { exit 1 } { prev = $2 } END { exit NR < 10 }' "$E2E_TMP/series"
+if [ -n "${XDPNAT_METRICS_PLOT:-}" ] && command -v gnuplot >/dev/null; then
+	awk 'NR > 1 { dt = ($1 - t) / 1000; printf "%.2f %.3f %.3f %d\n", $1 / 1000, ($2 - rx) * 8 / dt / 1e6, ($3 - tx) * 8 / dt / 1e6, $4 }
+	     { t = $1; rx = $2; tx = $3 }' "$E2E_TMP/series" >"$E2E_TMP/plot.dat"
+	gnuplot <<EOF && e2e_log "plot: $XDPNAT_METRICS_PLOT"
+set terminal pngcairo size 900,420 font "sans,10"
+set output "$XDPNAT_METRICS_PLOT"
+set title "xdpnat /metrics scraped in a loop (about 2 scrapes a second) during a paced 16 Mbit/s download\n(test_metrics.sh, plotted with gnuplot: not a Grafana screenshot)" noenhanced
+set xlabel "seconds"
+set ylabel "Mbit/s: rate of xdpnat_wan_bytes_total" noenhanced
+set y2label "xdpnat_flows{kind=masquerade,state=established}" noenhanced
+set y2tics 1
+set y2range [0:3]
+set yrange [0:*]
+set key bottom right noenhanced
+set grid
+plot "$E2E_TMP/plot.dat" using 1:2 with linespoints title "wan0 rx", \
+     "" using 1:3 with linespoints title "wan0 tx", \
+     "" using 1:4 axes x1y2 with steps title "established masquerade flows"
+EOF
+fi
+
 gt() { python3 -c 'import sys; a, b = sys.argv[1:]; sys.exit(0 if a != "missing" and b != "missing" and float(b) > float(a) else 1)' "$1" "$2"; }
 for m in 'xdpnat_wan_bytes_total{wan="wan0",direction="rx"}' \
 	 'xdpnat_wan_packets_total{wan="wan0",direction="tx"}' \
