@@ -199,19 +199,27 @@ static int64_t jint(json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
 }
 
-int status_read_record(const char *run_dir, struct status_record *out)
+/* run-dir's status.json parsed, NULL if there is none (or it is not JSON). */
+static json_object *read_status_json(const char *run_dir)
 {
 	char path[PATH_MAX];
-	json_object *root, *ifs;
-
-	memset(out, 0, sizeof(*out));
+	json_object *root;
 	int fd;
 
 	if (run_path(path, sizeof(path), run_dir, RUN_STATUS_FILE) ||
 	    (fd = run_open_read(path)) < 0)
-		return -1;
+		return NULL;
 	root = json_object_from_fd(fd);
 	close(fd);
+	return root;
+}
+
+int status_read_record(const char *run_dir, struct status_record *out)
+{
+	json_object *root, *ifs;
+
+	memset(out, 0, sizeof(*out));
+	root = read_status_json(run_dir);
 	if (!root)
 		return -1;
 	snprintf(out->bpffs_mounted, sizeof(out->bpffs_mounted), "%s", jstr(root, "bpffs_mounted"));
@@ -237,15 +245,8 @@ int status_read_record(const char *run_dir, struct status_record *out)
 
 int status_read_metrics(const char *run_dir, char *buf, size_t size)
 {
-	char path[PATH_MAX];
-	json_object *root;
-	int fd;
+	json_object *root = read_status_json(run_dir);
 
-	if (run_path(path, sizeof(path), run_dir, RUN_STATUS_FILE) ||
-	    (fd = run_open_read(path)) < 0)
-		return -1;
-	root = json_object_from_fd(fd);
-	close(fd);
 	if (!root)
 		return -1;
 	snprintf(buf, size, "%s", jstr(root, "metrics"));

@@ -45,37 +45,27 @@ C=$E2E_TMP/c.conf
 base_conf "$C" "metrics 192.168.0.1:9100"
 e2e_check "check: metrics on the LAN address is fine" check_conf "$C"
 
-base_conf "$C" "metrics 198.51.100.1:9100"
-check_conf "$C" >"$E2E_TMP/out" 2>&1
-grep -q "^$C:7: metrics: 198.51.100.1 is the address of wan wan0" "$E2E_TMP/out" \
-	&& e2e_ok "check: a WAN's address is refused at file:line" \
-	|| e2e_fail "check: a WAN's address is refused at file:line" "$(cat "$E2E_TMP/out")"
-
+refused() {	# description metrics-line message: check fails with FILE:7: message
+	base_conf "$C" "$2"
+	check_conf "$C" >"$E2E_TMP/out" 2>&1
+	if grep -qF "$C:7: $3" "$E2E_TMP/out"; then e2e_ok "$1"; else e2e_fail "$1" "$(cat "$E2E_TMP/out")"; fi
+}
+refused "check: a WAN's address is refused at file:line" "metrics 198.51.100.1:9100" \
+	"metrics: 198.51.100.1 is the address of wan wan0"
 base_conf "$C" "metrics 198.51.100.1:9100 allow-wan"
 e2e_check "check: a WAN's address with allow-wan is accepted" check_conf "$C"
-
-base_conf "$C" "metrics 0.0.0.0:9100"
-check_conf "$C" >"$E2E_TMP/out" 2>&1
-grep -q "^$C:7: metrics on 0.0.0.0 listens on the WANs' addresses too" "$E2E_TMP/out" \
-	&& e2e_ok "check: 0.0.0.0 without allow-wan is refused at file:line" \
-	|| e2e_fail "check: 0.0.0.0 without allow-wan is refused at file:line" "$(cat "$E2E_TMP/out")"
-
-base_conf "$C" "metrics 10.99.99.99:9100"
-check_conf "$C" >"$E2E_TMP/out" 2>&1
-grep -q "^$C:7: metrics: cannot listen on 10.99.99.99:9100: no interface of this host has that address" \
-	"$E2E_TMP/out" && e2e_ok "check: an address that is not local is refused at file:line" \
-	|| e2e_fail "check: an address that is not local is refused at file:line" "$(cat "$E2E_TMP/out")"
+refused "check: 0.0.0.0 without allow-wan is refused at file:line" "metrics 0.0.0.0:9100" \
+	"metrics on 0.0.0.0 listens on the WANs' addresses too"
+refused "check: an address that is not local is refused at file:line" "metrics 10.99.99.99:9100" \
+	"metrics: cannot listen on 10.99.99.99:9100: no interface of this host has that address"
 
 # another program holds the port
 e2e_bg router python3 -c 'import socket,time
 s=socket.socket(); s.bind(("192.168.0.1", 9101)); s.listen(); time.sleep(60)'
 HOLDER=$E2E_BG_PID
 e2e_wait_for -t 5 e2e_in router bash -c 'ss -ltn | grep -q 192.168.0.1:9101'
-base_conf "$C" "metrics 192.168.0.1:9101"
-check_conf "$C" >"$E2E_TMP/out" 2>&1
-grep -q "^$C:7: metrics: cannot listen on 192.168.0.1:9101: Address already in use" "$E2E_TMP/out" \
-	&& e2e_ok "check: a port in use by another program is refused at file:line" \
-	|| e2e_fail "check: a port in use by another program is refused at file:line" "$(cat "$E2E_TMP/out")"
+refused "check: a port in use by another program is refused at file:line" \
+	"metrics 192.168.0.1:9101" "metrics: cannot listen on 192.168.0.1:9101: Address already in use"
 
 # the daemon does not start half-configured
 e2e_bpffs
