@@ -72,7 +72,7 @@ static __always_inline void ct_hairpin_egress_key(struct nat_ct_key *r,
  * connection on a WAN; a hairpin flow is LAN to LAN. The data path checks
  * packets against it; the metrics count a WAN's traffic in and out by it.
  */
-static __always_inline int ct_from_lan(const struct nat_ct_value *v)
+static __always_inline _Bool ct_from_lan(const struct nat_ct_value *v)
 {
 	if (v->kind == NAT_KIND_HAIRPIN)
 		return 1;
