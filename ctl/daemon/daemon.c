@@ -358,6 +358,7 @@ static void on_reload(struct daemon_ctx *x)
 		close(mfd);
 		if (!x->metrics)
 			start_metrics(x, metrics_socket(&x->d->cfg, LOG_WARNING, "reload: "));
+		x->status_dirty = true;
 	}
 	free(errors);
 	sd_notify(0, "READY=1");
