@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/runfiles.h"
 #include "daemon/metrics_http.h"
+#include "daemon/metrics_req.h"
 #include "daemon/status.h"
 
 void metrics_http_addr(const struct cfg_metrics *m, char *buf, size_t size)
@@ -146,7 +147,7 @@ struct conn {
 	int fd;				/* -1 = free */
 	uint64_t deadline;		/* ms, nat_now_ms() */
 	size_t len;			/* request bytes read */
-	char req[METRICS_HTTP_REQ_MAX];
+	char req[METRICS_HTTP_REQ_MAX];	/* not NUL-terminated */
 	char *out;			/* the answer, once the request is complete */
 	size_t out_len, out_off;
 };
@@ -200,38 +201,12 @@ static void error_answer(struct conn *c, const char *status)
 	answer(c, status, body, (size_t)n, false);
 }
 
-/* The request is complete: "METHOD PATH VERSION" is all we look at. */
-static void handle(struct metrics_http *h, struct conn *c)
-{
-	char *sp1 = memchr(c->req, ' ', c->len), *body = NULL;
-	size_t len = 0;
-	bool get, head;
-
-	if (!sp1 || !memchr(sp1 + 1, ' ', c->len - (size_t)(sp1 + 1 - c->req))) {
-		error_answer(c, "400 Bad Request");
-		return;
-	}
-	get = sp1 - c->req == 3 && !memcmp(c->req, "GET", 3);
-	head = sp1 - c->req == 4 && !memcmp(c->req, "HEAD", 4);
-	if (strcspn(sp1 + 1, "? ") != 8 || memcmp(sp1 + 1, "/metrics", 8)) {
-		error_answer(c, "404 Not Found");
-		return;
-	}
-	if (!get && !head) {
-		error_answer(c, "405 Method Not Allowed");
-		return;
-	}
-	if (h->fn(h->arg, &body, &len)) {
-		error_answer(c, "500 Internal Server Error");
-		return;
-	}
-	answer(c, "200 OK", body, len, head);
-	free(body);
-}
-
 static void on_readable(struct metrics_http *h, struct conn *c)
 {
-	ssize_t n = recv(c->fd, c->req + c->len, sizeof(c->req) - 1 - c->len, 0);
+	ssize_t n = recv(c->fd, c->req + c->len, sizeof(c->req) - c->len, 0);
+	enum metrics_req r;
+	char *body = NULL;
+	size_t len = 0;
 
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		conn_close(c);
@@ -240,11 +215,19 @@ static void on_readable(struct metrics_http *h, struct conn *c)
 	if (n < 0)
 		return;
 	c->len += (size_t)n;
-	c->req[c->len] = '\0';
-	if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n"))
-		handle(h, c);
-	else if (c->len == sizeof(c->req) - 1 || memchr(c->req, '\0', c->len))
-		error_answer(c, "431 Request Header Fields Too Large");
+	r = metrics_req_parse(c->req, c->len, sizeof(c->req));
+	if (r == METRICS_REQ_INCOMPLETE)
+		return;
+	if (r != METRICS_REQ_GET && r != METRICS_REQ_HEAD) {
+		error_answer(c, metrics_req_status(r));
+		return;
+	}
+	if (h->fn(h->arg, &body, &len)) {
+		error_answer(c, "500 Internal Server Error");
+		return;
+	}
+	answer(c, metrics_req_status(r), body, len, r == METRICS_REQ_HEAD);
+	free(body);
 }
 
 static void on_writable(struct conn *c)
