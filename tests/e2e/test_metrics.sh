@@ -286,6 +286,8 @@ e2e_check "reload moves the endpoint to a new port" e2e_wait_for -t 5 moved
 e2e_check_not "the old port is closed" served_again
 e2e_check "status.json names the endpoint" grep -q '"metrics":"192.168.0.1:9102"' \
 	"$E2E_RUN_DIR/xdpnat/status.json"
+e2e_check "xdpnat status shows it" sh -c \
+	"ip netns exec $(e2e_ns router) '$E2E_XDPNAT' status -c '$E2E_XDPNAT_CONF' | grep -qx 'metrics: http://192.168.0.1:9102/metrics'"
 e2e_check "xdpnat check accepts the address the running daemon serves" \
 	check_conf "$E2E_XDPNAT_CONF"
 e2e_xdpnat_stop
