@@ -5,10 +5,14 @@
 #   make demo       deps + build, then the main job in network namespaces
 #   make check      deps + build, then every test (unit, bpf, fuzz, e2e)
 #   make bench      the benchmark (tests/bench)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binary, man pages, example
+#                   configuration, Grafana dashboard, systemd unit)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+# systemd looks here for units of /usr/local too
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 BUILD   := build
 
 CC      ?= gcc
@@ -18,7 +22,7 @@ ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Ictl -I$(BUILD)
-LDLIBS  := -lbpf -lxdp -lcurl -lmnl -ljson-c -lelf -lz -lpthread
+LDLIBS  := -lbpf -lxdp -lcurl -lmnl -ljson-c -lsystemd -lelf -lz -lpthread
 
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	      -Wall -Werror -Iinclude -Ibpf -I$(BUILD)
@@ -70,6 +74,10 @@ $(BUILD)/ctl/%.o: ctl/%.c $(CTL_HDRS) $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# the build named in xdpnat_build_info (metrics)
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/ctl/daemon/metrics.o: CFLAGS += -DXDPNAT_VERSION='"$(VERSION)"'
+
 $(BUILD)/xdpnat: $(CTL_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -86,6 +94,8 @@ UNIT_DEPS_wanstate  := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call 
 		       $(call unit_mod,config)
 UNIT_DEPS_alg_segment := $(call unit_mod,alg_ftp)
 UNIT_DEPS_alg_session := $(call unit_mod,alg_ftp) $(call unit_mod,log) $(call unit_mod,maps)
+# metrics.c is the whole endpoint (maps, DDNS, HTTP thread): the rest of ctl/
+UNIT_DEPS_metrics    = $(filter-out $(call unit_mod,metrics),$(LIB_OBJS))
 UNIT_DEPS_alg        := $(call unit_mod,alg_session) $(call unit_mod,alg_segment) \
 		       $(call unit_mod,alg_xsk) $(UNIT_DEPS_alg_session)
 .SECONDEXPANSION:
@@ -104,6 +114,7 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Ictl -I$(BUILD) \
 fuzz_src = $(wildcard ctl/*/$(1).c)
 FUZZ_SRCS_alg_ftp := $(call fuzz_src,alg_ftp)
 FUZZ_SRCS_alg_segment := $(call fuzz_src,alg_segment) $(call fuzz_src,alg_ftp)
+FUZZ_SRCS_metrics_req := $(call fuzz_src,metrics_req)
 $(BUILD)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(CTL_HDRS)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(LDLIBS)
@@ -124,10 +135,14 @@ bench: deps
 	tests/bench/run.sh
 
 install: all
-	install -D -m 0755 $(BUILD)/xdpnat $(DESTDIR)$(PREFIX)/sbin/xdpnat
+	install -D -m 0755 $(BUILD)/xdpnat $(DESTDIR)$(SBINDIR)/xdpnat
 	install -D -m 0644 doc/xdpnat.8 $(DESTDIR)$(PREFIX)/share/man/man8/xdpnat.8
 	install -D -m 0644 doc/xdpnat.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/xdpnat.conf.5
 	install -D -m 0644 doc/xdpnat.conf.example $(DESTDIR)$(PREFIX)/share/doc/xdpnat/xdpnat.conf.example
+	install -D -m 0644 doc/grafana-xdpnat.json $(DESTDIR)$(PREFIX)/share/doc/xdpnat/grafana-xdpnat.json
+	@mkdir -p $(DESTDIR)$(UNITDIR)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/xdpnat.service.in > $(DESTDIR)$(UNITDIR)/xdpnat.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/xdpnat.service
 
 clean:
 	rm -rf $(BUILD)

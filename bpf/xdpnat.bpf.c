@@ -63,21 +63,9 @@ static __always_inline bool hook_is_lan_to_wan(enum nat_hook hook)
 	return hook == HOOK_XDP_LAN || hook == HOOK_TC_WAN;
 }
 
-/*
- * Which side the packets matching entry v come from: a LAN (true) or a
- * WAN. A masqueraded flow starts on a LAN, a forward or an FTP data
- * connection on a WAN; a hairpin flow is LAN to LAN. The packets of a hook
- * come from a LAN on LAN ingress and on WAN egress (routed out of a LAN),
- * from a WAN on WAN ingress and on LAN egress.
- */
-static __always_inline bool ct_from_lan(const struct nat_ct_value *v)
-{
-	if (v->kind == NAT_KIND_HAIRPIN)
-		return true;
-	if (v->kind == NAT_KIND_MASQ)
-		return v->dir == NAT_DIR_ORIG;
-	return v->dir == NAT_DIR_REPLY;
-}
+/* The packets of a hook come from a LAN on LAN ingress and on WAN egress
+ * (routed out of a LAN), from a WAN on WAN ingress and on LAN egress;
+ * ct_from_lan() (nat_ct_key.h) says where a flow's entry expects them. */
 
 static __always_inline int ct_new_result(int rc)
 {

@@ -3,20 +3,24 @@
  * main.c - the `xdpnat` command: parse the command line and hand over to
  * the daemon (daemon/), the read-only CLI (cli/) or the DDNS tool (wan/).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cli/cli.h"
 #include "config/config.h"
 #include "daemon/daemon.h"
+#include "daemon/metrics_http.h"
 #include "wan/ddns.h"
 
 #define DEFAULT_CONFIG "/etc/xdpnat.conf"
 
 struct cmd_opts {
 	const char *config;
+	bool config_given;		/* -c */
 	bool foreground;
 	bool json;
 };
@@ -32,7 +36,8 @@ static void usage(FILE *out)
 		"  stats  [-c FILE] [--json] data path and controller counters\n"
 		"  status [-c FILE] [--json] daemon, interfaces, DDNS; exit 1 if not running\n"
 		"  ddns update -c FILE --wan IF --address A [--force]\n"
-		"The default FILE is " DEFAULT_CONFIG ".\n");
+		"The default FILE is " DEFAULT_CONFIG "; without it (and without -c) flows,\n"
+		"stats and status look at the default run-dir and pin-dir.\n");
 }
 
 static int parse_opts(int argc, char **argv, struct cmd_opts *o)
@@ -50,7 +55,7 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:fjh", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'c': o->config = optarg; break;
+		case 'c': o->config = optarg; o->config_given = true; break;
 		case 'f': o->foreground = true; break;
 		case 'j': o->json = true; break;
 		case 'h': usage(stdout); exit(0);
@@ -77,6 +82,9 @@ static int cmd_check(const struct cmd_opts *o)
 
 	if (load_config(o->config, &cfg))
 		return 1;
+	/* what only the running system can tell: is the address ours? */
+	if (cfg.metrics.enabled && metrics_http_check(&cfg, stderr))
+		return 1;
 	printf("%s: ok\n", o->config);
 	return 0;
 }
@@ -86,7 +94,10 @@ static int cmd_cli(const struct cmd_opts *o, int (*fn)(const struct cli_ctx *))
 	static struct xdpnat_config cfg;
 	struct cli_ctx c = { .cfg = &cfg, .json = o->json };
 
-	if (load_config(o->config, &cfg))
+	/* a daemon started with its defaults needs no file to be looked at */
+	if (!o->config_given && access(o->config, F_OK) && errno == ENOENT)
+		cfg_init(&cfg);
+	else if (load_config(o->config, &cfg))
 		return 1;
 	c.daemon_pid = cli_daemon_pid(&cfg);
 	cli_enter_daemon_netns(c.daemon_pid);

@@ -66,4 +66,19 @@ static __always_inline void ct_hairpin_egress_key(struct nat_ct_key *r,
 	r->pad[0] = r->pad[1] = r->pad[2] = 0;
 }
 
+/*
+ * Which side the packets matching entry v come from: a LAN (true) or a
+ * WAN. A masqueraded flow starts on a LAN, a forward or an FTP data
+ * connection on a WAN; a hairpin flow is LAN to LAN. The data path checks
+ * packets against it; the metrics count a WAN's traffic in and out by it.
+ */
+static __always_inline _Bool ct_from_lan(const struct nat_ct_value *v)
+{
+	if (v->kind == NAT_KIND_HAIRPIN)
+		return 1;
+	if (v->kind == NAT_KIND_MASQ)
+		return v->dir == NAT_DIR_ORIG;
+	return v->dir == NAT_DIR_REPLY;
+}
+
 #endif /* NAT_CT_KEY_H */

@@ -43,21 +43,24 @@
  *  nat_routegen   wan/routegen.c                   dp, cli read
  *  nat_ct         dp creates flows and updates     alg/alg_session.c sets the
  *                 state, counters, next hops;      OPAQUE/SEQADJ flags of its
- *                 only common/ctflow.c deletes     control flows; cli reads
+ *                 only common/ctflow.c deletes     control flows; cli and
+ *                                                  daemon/metrics.c read
  *                 (called by gc on expiry and by
  *                 wanstate when an address goes)
  *  nat_frag       dp (LRU)                         -
- *  nat_stats      dp                               cli reads
- *  nat_ctl_stats  the daemon's thread, one writer  cli reads
+ *  nat_stats      dp                               cli, daemon/metrics.c read
+ *  nat_ctl_stats  the daemon's thread, one writer  cli, metrics read
  *                 per field: gc (ct_expired,
  *                 gc_runs, eim_expired), wanstate
  *                 (ct_addr_change), daemon/status.c
  *                 (daemon_pid, daemon_started)
  *  nat_expect     alg/alg_session.c opens and      dp deletes one when it is
- *                 cancels; gc expires               used (single use)
+ *                 cancels; gc expires               used (single use); metrics
+ *                                                  counts
  *  nat_gate       dp counts sessions up and down   ctflow gives back the count
  *                                                  of a flow the controller
- *                                                  removes; gc expires
+ *                                                  removes; gc expires;
+ *                                                  metrics reads
  *  nat_xsks       alg/alg_xsk.c (its sockets)      dp reads
  *  nat_alg        alg/alg_session.c                dp reads, and deletes the
  *                                                  entry of a reused tuple;
@@ -66,7 +69,7 @@
  *                 written before its segment goes  nobody else reads it
  *                 out; restored by the next ALG;
  *                 deleted with an evicted session)
- *  nat_alg_stats  alg/alg.c (the ALG thread, once  cli reads
+ *  nat_alg_stats  alg/alg.c (the ALG thread, once  cli, metrics read
  *                 a second and when it stops)
  *  nat_refused    dp (LRU)                         alg reads
  *  nat_unassured  dp (a ring of new flows' keys)   -

@@ -342,10 +342,10 @@ static void alg_degrade(struct alg *a, int err)
 		alg_xsk_withdraw(&a->xsks[i]);
 	n = alg_session_hand_back_all(a->session);
 	if (alg_off_flag(a->config_fd, true))
-		nat_log("alg: cannot set NAT_CFG_F_ALG_OFF: %s; control packets of new FTP "
+		nat_log_at(LOG_ERR, "alg: cannot set NAT_CFG_F_ALG_OFF: %s; control packets of new FTP "
 			"connections are dropped until the ALG runs again", strerror(errno));
 	atomic_store(&a->failed, true);
-	nat_log("alg: the ALG thread stopped (poll: %s): degraded; %u sessions handed back to "
+	nat_log_at(LOG_WARNING, "alg: the ALG thread stopped (poll: %s): degraded; %u sessions handed back to "
 		"XDP, new FTP control connections pass uninspected until the ALG is started "
 		"again (SIGHUP or a restart)", strerror(err), n);
 }
@@ -411,7 +411,7 @@ void alg_stop(struct alg *a, bool hand_back)
 
 		atomic_store(&a->stop, true);
 		if (write(a->wake_fd, &one, sizeof(one)) < 0)
-			nat_log("alg: cannot wake the thread: %s", strerror(errno));
+			nat_log_at(LOG_ERR, "alg: cannot wake the thread: %s", strerror(errno));
 		pthread_join(a->thread, NULL);
 	}
 	if (a->session) {
@@ -509,7 +509,7 @@ struct alg *alg_start(const struct xdpnat_config *cfg, const struct nat_maps *m,
 		}
 	if (!a->session || !a->xsks || !a->pfd || a->wake_fd < 0 ||
 	    alg_session_restore(a->session, true, &rs)) {
-		nat_log("alg: out of resources: %s", strerror(errno));
+		nat_log_at(LOG_ERR, "alg: out of resources: %s", strerror(errno));
 		goto fail;
 	}
 	if (rs.restored || rs.foreign)
@@ -535,12 +535,12 @@ struct alg *alg_start(const struct xdpnat_config *cfg, const struct nat_maps *m,
 	a->next_tick = nat_now_ns() + ALG_TICK_NS;
 	err = pthread_create(&a->thread, NULL, alg_thread, a);
 	if (err) {
-		nat_log("alg: cannot start the thread: %s", strerror(err));
+		nat_log_at(LOG_ERR, "alg: cannot start the thread: %s", strerror(err));
 		goto fail;
 	}
 	a->thread_started = true;
 	if (alg_off_flag(a->config_fd, false))
-		nat_log("alg: cannot clear NAT_CFG_F_ALG_OFF: %s; new FTP control connections "
+		nat_log_at(LOG_ERR, "alg: cannot clear NAT_CFG_F_ALG_OFF: %s; new FTP control connections "
 			"are not inspected", strerror(errno));
 	nat_log("alg: FTP ALG running: %d AF_XDP sockets (copy mode) on %d interfaces", a->n_xsks,
 		n_ifs);
@@ -563,6 +563,6 @@ void alg_off(const struct nat_maps *m)
 		nat_log("alg: no FTP ALG: %u saved sessions handed back to XDP with their offsets",
 			rs.handed_back + rs.foreign);
 	if (alg_off_flag(m->config, true))
-		nat_log("alg: cannot set NAT_CFG_F_ALG_OFF: %s; control packets of FTP connections "
+		nat_log_at(LOG_ERR, "alg: cannot set NAT_CFG_F_ALG_OFF: %s; control packets of FTP connections "
 			"marked for the ALG are dropped", strerror(errno));
 }

@@ -333,7 +333,7 @@ static void state_save(struct alg_session *s, const struct alg_flow *f)
 	if (bpf_map_update_elem(s->m.alg_state, &f->okey, &s->save, BPF_ANY)) {
 		s->st.save_failed++;
 		if (log_ok(s))
-			nat_log("alg: cannot save a session to nat_alg_state (a restart would hand it "
+			nat_log_at(LOG_ERR, "alg: cannot save a session to nat_alg_state (a restart would hand it "
 				"back uninspected): %s", strerror(errno));
 	}
 }
@@ -346,7 +346,7 @@ static void alg_write(struct alg_session *s, struct alg_flow *f)
 	f->v.delta[0] = alg_ftp_delta(&f->conn, ALG_FTP_FROM_CLIENT);
 	f->v.delta[1] = alg_ftp_delta(&f->conn, ALG_FTP_FROM_SERVER);
 	if (bpf_map_update_elem(s->m.alg, &f->okey, &f->v, BPF_ANY) && log_ok(s))
-		nat_log("alg: cannot write nat_alg: %s", strerror(errno));
+		nat_log_at(LOG_ERR, "alg: cannot write nat_alg: %s", strerror(errno));
 	state_save(s, f);
 }
 
@@ -387,7 +387,7 @@ static void hand_back(struct alg_session *s, struct alg_flow *f, bool log)
 	if (ct_set_flags(s, &rkey, NAT_CT_F_OPAQUE | NAT_CT_F_SEQADJ) ||
 	    ct_set_flags(s, &f->okey, NAT_CT_F_OPAQUE | NAT_CT_F_SEQADJ)) {
 		if (log_ok(s))
-			nat_log("alg: cannot hand %s back to XDP: %s",
+			nat_log_at(LOG_ERR, "alg: cannot hand %s back to XDP: %s",
 				key_str(&f->okey, buf, sizeof(buf)), strerror(errno));
 	}
 	s->st.handed_back++;
@@ -768,7 +768,7 @@ static bool expect_room(struct alg_session *s, struct alg_flow *f, __u64 now)
 		return true;
 	s->st.expects_refused++;
 	if (log_ok(s))
-		nat_log("alg: expectation refused: the sessions hold %u already, the most the ALG "
+		nat_log_at(LOG_WARNING, "alg: expectation refused: the sessions hold %u already, the most the ALG "
 			"opens (counted in alg_expects_refused)", s->n_expects);
 	return false;
 }
@@ -794,7 +794,7 @@ static void expect_open(struct alg_session *s, struct alg_flow *f, const struct 
 		return;
 	if (bpf_map_update_elem(s->m.expect, &k, &v, BPF_ANY)) {
 		if (log_ok(s))
-			nat_log("alg: cannot write nat_expect: %s", strerror(errno));
+			nat_log_at(LOG_ERR, "alg: cannot write nat_expect: %s", strerror(errno));
 		return;
 	}
 	f->exp[f->n_exp++] = (struct alg_expect_ref){ .key = k, .expires = v.expires };
@@ -984,7 +984,7 @@ static bool hand_back_saved(struct alg_session *s, const struct nat_ct_key *okey
 	if (!v.opaque_since)
 		v.opaque_since = nat_now_ns();
 	if (bpf_map_update_elem(s->m.alg, okey, &v, BPF_ANY) && log_ok(s))
-		nat_log("alg: cannot write nat_alg: %s", strerror(errno));
+		nat_log_at(LOG_ERR, "alg: cannot write nat_alg: %s", strerror(errno));
 	ct_twin_key(&rkey, &ov, okey->proto);
 	ct_set_flags(s, &rkey, NAT_CT_F_OPAQUE | NAT_CT_F_SEQADJ);
 	ct_set_flags(s, okey, NAT_CT_F_OPAQUE | NAT_CT_F_SEQADJ);

@@ -124,13 +124,13 @@ static int xsk_open_once(struct alg_xsk *x, const char *ifname, int ifindex, __u
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (x->area == MAP_FAILED) {
 		x->area = NULL;
-		nat_log("alg: %s queue %u: cannot map a umem: %s", ifname, queue, strerror(errno));
+		nat_log_at(LOG_ERR, "alg: %s queue %u: cannot map a umem: %s", ifname, queue, strerror(errno));
 		return -1;
 	}
 	err = xsk_umem__create(&x->umem, x->area, x->area_size, &x->fill, &x->comp, &ucfg);
 	if (err) {
 		x->umem = NULL;
-		nat_log("alg: %s queue %u: cannot create a umem: %s", ifname, queue,
+		nat_log_at(LOG_ERR, "alg: %s queue %u: cannot create a umem: %s", ifname, queue,
 			strerror(-err));
 		return -1;
 	}
@@ -140,7 +140,7 @@ static int xsk_open_once(struct alg_xsk *x, const char *ifname, int ifindex, __u
 		x->sock = NULL;
 		if (err == -EBUSY)
 			return -EBUSY;
-		nat_log("alg: %s queue %u: cannot create an AF_XDP socket: %s", ifname, queue,
+		nat_log_at(LOG_ERR, "alg: %s queue %u: cannot create an AF_XDP socket: %s", ifname, queue,
 			strerror(-err));
 		return -1;
 	}
@@ -179,7 +179,7 @@ int alg_xsk_open(struct alg_xsk *x, const char *ifname, int ifindex, __u32 queue
 			break;
 		nanosleep(&step, NULL);
 	}
-	nat_log("alg: %s queue %u: cannot create an AF_XDP socket: %s (for %d ms)", ifname, queue,
+	nat_log_at(LOG_ERR, "alg: %s queue %u: cannot create an AF_XDP socket: %s (for %d ms)", ifname, queue,
 		strerror(EBUSY), ALG_XSK_BUSY_MS);
 	return -1;
 }
@@ -190,7 +190,7 @@ int alg_xsk_enter(struct alg_xsk *x, int xsks_fd, int slot)
 
 	x->map_key = (__u32)slot * XDPNAT_XSK_QUEUES + x->queue;
 	if (bpf_map_update_elem(xsks_fd, &x->map_key, &fd, BPF_ANY)) {
-		nat_log("alg: %s queue %u: cannot enter the socket in nat_xsks: %s", x->ifname,
+		nat_log_at(LOG_ERR, "alg: %s queue %u: cannot enter the socket in nat_xsks: %s", x->ifname,
 			x->queue, strerror(errno));
 		return -1;
 	}
@@ -202,14 +202,14 @@ int alg_xsk_enter(struct alg_xsk *x, int xsks_fd, int slot)
 void alg_xsk_remove(struct alg_xsk *x)
 {
 	if (x->in_map && bpf_map_delete_elem(x->xsks_fd, &x->map_key) && errno != ENOENT)
-		nat_log("alg: cannot remove nat_xsks entry %u: %s", x->map_key, strerror(errno));
+		nat_log_at(LOG_ERR, "alg: cannot remove nat_xsks entry %u: %s", x->map_key, strerror(errno));
 	x->in_map = false;
 }
 
 void alg_xsk_withdraw(const struct alg_xsk *x)
 {
 	if (x->in_map && bpf_map_delete_elem(x->xsks_fd, &x->map_key) && errno != ENOENT)
-		nat_log("alg: cannot remove nat_xsks entry %u: %s", x->map_key, strerror(errno));
+		nat_log_at(LOG_ERR, "alg: cannot remove nat_xsks entry %u: %s", x->map_key, strerror(errno));
 }
 
 void alg_xsk_close(struct alg_xsk *x)

@@ -163,8 +163,10 @@ static void status_print(json_object *st, int64_t uptime, bool running)
 	printf("daemon: %s", running ? "running" : "NOT RUNNING");
 	if (running)
 		printf(", pid %lld, up %llds", (long long)jint(st, "pid"), (long long)uptime);
-	printf("\nconfig: %s\npin-dir: %s\ninterfaces:\n", jstr(st, "config", "?"),
-	       jstr(st, "pin_dir", "?"));
+	printf("\nconfig: %s\npin-dir: %s\n", jstr(st, "config", "?"), jstr(st, "pin_dir", "?"));
+	if (running && jstr(st, "metrics", "")[0])
+		printf("metrics: http://%s/metrics\n", jstr(st, "metrics", ""));
+	printf("interfaces:\n");
 	if (json_object_object_get_ex(st, "interfaces", &ifs))
 		for (size_t i = 0; i < json_object_array_length(ifs); i++)
 			status_print_iface(json_object_array_get_idx(ifs, i));

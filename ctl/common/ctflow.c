@@ -1,8 +1,46 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* ctflow.c - remove a whole flow (see ctflow.h). */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
 #include <bpf/bpf.h>
 #include "nat_ct_key.h"
 #include "common/ctflow.h"
+
+static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ctflow_retired retired;
+
+/* One entry's counters into the totals of its WAN. */
+static void retire(const struct nat_ct_value *v)
+{
+	int d, i, slot = -1;
+
+	if (v->kind == NAT_KIND_HAIRPIN || v->dir == NAT_DIR_HAIRPIN_EGRESS || !v->wan_ifindex)
+		return;
+	d = ct_from_lan(v) ? 1 : 0;	/* tx : rx */
+	pthread_mutex_lock(&retired_lock);
+	for (i = 0; i < CTFLOW_RETIRED_WANS; i++) {
+		if (retired.ifindex[i] == v->wan_ifindex) {
+			slot = i;
+			break;
+		}
+		if (slot < 0 && !retired.ifindex[i])
+			slot = i;
+	}
+	if (slot >= 0) {
+		retired.ifindex[slot] = v->wan_ifindex;
+		retired.packets[slot][d] += v->packets;
+		retired.bytes[slot][d] += v->bytes;
+	}
+	pthread_mutex_unlock(&retired_lock);
+}
+
+void ctflow_retired_read(struct ctflow_retired *out)
+{
+	pthread_mutex_lock(&retired_lock);
+	memcpy(out, &retired, sizeof(*out));
+	pthread_mutex_unlock(&retired_lock);
+}
 
 /*
  * The data path adds one to nat_gate when an FTP control session becomes
@@ -26,13 +64,21 @@ static void gate_release(int gate_fd, const struct nat_ct_key *okey,
 	bpf_map_update_elem(gate_fd, &k, &v, BPF_EXIST);
 }
 
+/* counted: whether this call removed the flow (its counters go to the
+ * retired totals once, by whoever deleted the ORIG entry). */
 static void remove_halves(const struct nat_maps *m, const struct nat_ct_key *okey,
-			  const struct nat_ct_value *oval)
+			  const struct nat_ct_value *oval, bool counted)
 {
 	struct nat_ct_key k;
+	struct nat_ct_value twin;
 
 	ct_twin_key(&k, oval, okey->proto);
-	bpf_map_delete_elem(m->ct, &k);
+	if (!bpf_map_lookup_and_delete_elem(m->ct, &k, &twin)) {
+		if (counted)
+			retire(&twin);
+	} else if (errno != ENOENT) {
+		bpf_map_delete_elem(m->ct, &k);
+	}
 	if (oval->kind == NAT_KIND_HAIRPIN) {
 		ct_hairpin_egress_key(&k, okey, oval);
 		bpf_map_delete_elem(m->ct, &k);
@@ -44,7 +90,8 @@ static void remove_halves(const struct nat_maps *m, const struct nat_ct_key *oke
 void ctflow_remove_rest(const struct nat_maps *m, const struct nat_ct_key *okey,
 			const struct nat_ct_value *oval, uint64_t now_ns)
 {
-	remove_halves(m, okey, oval);
+	retire(oval);
+	remove_halves(m, okey, oval, true);
 	gate_release(m->gate, okey, oval, now_ns);
 }
 
@@ -58,6 +105,6 @@ bool ctflow_remove(const struct nat_maps *m, const struct nat_ct_key *okey,
 	if (deleted)
 		ctflow_remove_rest(m, okey, oval, now_ns);
 	else
-		remove_halves(m, okey, oval);
+		remove_halves(m, okey, oval, false);
 	return deleted;
 }

@@ -33,4 +33,21 @@ bool ctflow_remove(const struct nat_maps *m, const struct nat_ct_key *okey,
 void ctflow_remove_rest(const struct nat_maps *m, const struct nat_ct_key *okey,
 			const struct nat_ct_value *oval, uint64_t now_ns);
 
+/*
+ * What the flows this process removed had carried, per WAN and direction
+ * (from the WAN: rx, to it: tx; ct_from_lan()), so that the metrics can
+ * count a WAN's traffic as live flows plus removed ones. Hairpin flows
+ * cross no WAN and are not counted. Kept in memory, from the process
+ * start; flows the data path evicts (unassured ones) are not in it.
+ */
+#define CTFLOW_RETIRED_WANS	64
+
+struct ctflow_retired {
+	uint32_t ifindex[CTFLOW_RETIRED_WANS];	/* 0 = free slot */
+	uint64_t packets[CTFLOW_RETIRED_WANS][2], bytes[CTFLOW_RETIRED_WANS][2];
+};
+
+/* A copy of the totals so far; safe from any thread. */
+void ctflow_retired_read(struct ctflow_retired *out);
+
 #endif /* XDPNAT_CTFLOW_H */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
 
@@ -50,7 +51,7 @@ struct parser {
 	int ninb;
 	/* line of each single-valued statement already seen, 0 = none */
 	int timeout_line[5];
-	int ctmax_line, pin_line, state_line, run_line;
+	int ctmax_line, pin_line, state_line, run_line, log_line;
 	int alg_line;			/* an `alg ftp` line, even a bad one */
 	unsigned long fwd_ports;	/* nat_forwards entries the forwards expand to */
 };
@@ -87,7 +88,7 @@ lookup(const char *const *names, const char *s)
 	return -1;
 }
 
-static void
+static char *
 copy(char *dst, size_t size, const char *src)
 {
 	size_t n = strlen(src);
@@ -96,6 +97,7 @@ copy(char *dst, size_t size, const char *src)
 		n = size - 1;
 	memcpy(dst, src, n);
 	dst[n] = '\0';
+	return dst;
 }
 
 /* ------------------------------------------------------------------ */
@@ -928,6 +930,79 @@ st_alg(struct parser *p, int ac, char **av)
 	return 0;
 }
 
+/* log-level err|warning|notice|info|debug */
+static int
+st_log_level(struct parser *p, int ac, char **av)
+{
+	static const char *const names[] = { "err", "warning", "notice",
+	    "info", "debug", NULL };
+	static const int levels[] = { LOG_ERR, LOG_WARNING, LOG_NOTICE,
+	    LOG_INFO, LOG_DEBUG };
+	int k;
+
+	(void)ac;
+	if (p->log_line != 0) {
+		perr(p, "log-level already set at line %d", p->log_line);
+		return -1;
+	}
+	if ((k = lookup(names, av[1])) == -1) {
+		perr(p, "unknown log-level '%s' (err, warning, notice, info, "
+		    "debug)", av[1]);
+		return -1;
+	}
+	p->cfg->log_level = levels[k];
+	p->log_line = p->line;
+	return 0;
+}
+
+/*
+ * metrics <ip>:<port> [allow-wan]. Only what the line shows is checked
+ * here; whether the address is local and not a WAN's is a question for
+ * the running system (metrics_http_check()).
+ */
+static int
+st_metrics(struct parser *p, int ac, char **av)
+{
+	struct cfg_metrics *m = &p->cfg->metrics;
+	char buf[32], *colon;
+	uint32_t h;
+
+	if (m->enabled) {
+		perr(p, "metrics already declared at line %d", m->line);
+		return -1;
+	}
+	if (strlen(av[1]) >= sizeof(buf) ||
+	    (colon = strrchr(copy(buf, sizeof(buf), av[1]), ':')) == NULL) {
+		perr(p, "bad metrics address '%s' (expected <ipv4>:<port>)", av[1]);
+		return -1;
+	}
+	*colon++ = '\0';
+	if (inet_pton(AF_INET, buf, &m->addr) != 1) {
+		perr(p, "bad IPv4 address '%s'", buf);
+		return -1;
+	}
+	h = ntohl(m->addr.s_addr);
+	if ((h >> 24) >= 224 || (h != 0 && (h >> 24) == 0)) {
+		perr(p, "%s is not an address to listen on", buf);
+		return -1;
+	}
+	if (parse_port(p, colon, &m->port) == -1)
+		return -1;
+	if (ac > 2 && strcmp(av[2], "allow-wan") != 0) {
+		perr(p, "unexpected '%s' (only 'allow-wan' may follow)", av[2]);
+		return -1;
+	}
+	m->allow_wan = ac > 2;
+	if (h == 0 && !m->allow_wan) {
+		perr(p, "metrics on 0.0.0.0 listens on the WANs' addresses too; "
+		    "name one address, or add allow-wan");
+		return -1;
+	}
+	m->enabled = true;
+	m->line = p->line;
+	return 0;
+}
+
 static const struct statement {
 	const char *name;
 	int min, max;		/* words after the keyword */
@@ -952,6 +1027,9 @@ static const struct statement {
 	{ "pin-dir", 1, 1, "pin-dir <path>", st_dir },
 	{ "state-dir", 1, 1, "state-dir <path>", st_dir },
 	{ "run-dir", 1, 1, "run-dir <path>", st_dir },
+	{ "log-level", 1, 1, "log-level err|warning|notice|info|debug",
+	    st_log_level },
+	{ "metrics", 1, 2, "metrics <ipv4>:<port> [allow-wan]", st_metrics },
 };
 
 static void
@@ -1104,6 +1182,7 @@ cfg_init(struct xdpnat_config *cfg)
 	cfg->timeouts.udp = NAT_TIMEOUT_UDP_DEFAULT;
 	cfg->timeouts.icmp = NAT_TIMEOUT_ICMP_DEFAULT;
 	cfg->conntrack_max = XDPNAT_CT_MAX_DEFAULT;
+	cfg->log_level = LOG_INFO;
 	cfg->alg_ftp.ports[0] = 21;
 	cfg->alg_ftp.nports = 1;
 	cfg->alg_ftp.expect_timeout = NAT_TIMEOUT_EXPECT_DEFAULT;

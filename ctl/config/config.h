@@ -104,6 +104,15 @@ struct cfg_alg_ftp {
 	int line;
 };
 
+/* `metrics <ip>:<port> [allow-wan]`: the Prometheus endpoint. */
+struct cfg_metrics {
+	bool enabled;
+	struct in_addr addr;		/* 0.0.0.0 = every address (needs allow_wan) */
+	uint16_t port;			/* host order */
+	bool allow_wan;			/* the operator accepts a WAN-reachable address */
+	int line;
+};
+
 struct cfg_timeouts {
 	unsigned tcp_syn, tcp_est, tcp_closing, udp, icmp;
 };
@@ -124,6 +133,8 @@ struct xdpnat_config {
 	char pin_dir[CFG_PATH_MAX];	/* `pin-dir <path>`, default XDPNAT_PIN_DIR_DEFAULT */
 	char state_dir[CFG_PATH_MAX];	/* `state-dir <path>`, default /var/lib/xdpnat */
 	char run_dir[CFG_PATH_MAX];	/* `run-dir <path>`, default /run/xdpnat: pid and status files */
+	struct cfg_metrics metrics;
+	int log_level;			/* `log-level`: LOG_ERR..LOG_DEBUG, default LOG_INFO */
 };
 
 /* Fill in every default. */

@@ -13,7 +13,13 @@
  * SIGHUP reloads), a 1 s timerfd (GC), the address watcher's and the
  * route watcher's netlink sockets, and the link watcher's: a configured
  * interface that appears (pppd created ppp0) is attached, one that is
- * deleted is forgotten until it comes back (loader_relink).
+ * deleted is forgotten until it comes back (loader_relink). The metrics
+ * endpoint serves scrapes from a thread of its own (daemon/metrics.h).
+ *
+ * Under systemd (Type=notify) the daemon says READY=1 once every interface
+ * is attached and the loop is about to run, RELOADING=1 / READY=1 around a
+ * reload and STOPPING=1 when it stops (sd_notify(3); nothing without
+ * NOTIFY_SOCKET).
  *
  * Lifecycle. The data path outlives the daemon: stopping (or a crash)
  * leaves the programs attached and the maps pinned, so flows keep being
@@ -38,6 +44,7 @@
 #include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <systemd/sd-daemon.h>
 #include "alg/alg.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -47,6 +54,8 @@
 #include "daemon/gc.h"
 #include "daemon/linkwatch.h"
 #include "daemon/loader.h"
+#include "daemon/metrics.h"
+#include "daemon/metrics_http.h"
 #include "daemon/status.h"
 #include "wan/addrwatch.h"
 #include "wan/ddns.h"
@@ -62,6 +71,8 @@ struct daemon_ctx {
 	struct linkwatch *lw;		/* interfaces created and deleted (ppp0) */
 	struct routegen *rg;		/* next-hop cache invalidation */
 	struct ddns *ddns;
+	struct metrics *metrics;	/* the Prometheus endpoint's thread, NULL without */
+	int metrics_fd;			/* its socket, bound before the start attaches */
 	struct alg *alg;		/* FTP ALG over AF_XDP, NULL without `alg ftp` */
 	struct alg_iface alg_ifs[XDPNAT_MAX_IFACES];	/* what it was started on */
 	int alg_nifs;
@@ -112,7 +123,7 @@ static void alg_watch(struct daemon_ctx *x)
 	if (x->st.alg && !strcmp(x->st.alg, now))
 		return;
 	if (!strcmp(now, "failed"))
-		nat_log("alg: the FTP ALG has stopped: degraded until a reload (SIGHUP) "
+		nat_log_at(LOG_WARNING, "alg: the FTP ALG has stopped: degraded until a reload (SIGHUP) "
 			"restarts it; FTP control flows pass uninspected meanwhile");
 	x->st.alg = now;
 	x->status_dirty = true;
@@ -131,7 +142,7 @@ static void on_gc_tick(struct daemon_ctx *x)
 	alg_watch(x);
 	rc = gc_step(&x->maps, &x->gc, nat_now_ns(), GC_ENTRIES_PER_SEC, &r);
 	if (rc < 0 && !x->gc_failing)
-		nat_log("gc: %s (logged once until it recovers)", strerror(-rc));
+		nat_log_at(LOG_WARNING, "gc: %s (logged once until it recovers)", strerror(-rc));
 	else if (rc >= 0 && x->gc_failing)
 		nat_log("gc: recovered");
 	x->gc_failing = rc < 0;
@@ -210,7 +221,7 @@ static void routegen_links(struct daemon_ctx *x)
 		l[n].slot = x->d->links[i].slot;
 	}
 	if (routegen_set_links(x->rg, l, n, nat_now_ms()))
-		nat_log("cannot read the interfaces' MTU and MAC addresses; retrying "
+		nat_log_at(LOG_ERR, "cannot read the interfaces' MTU and MAC addresses; retrying "
 			"(until then every packet takes a FIB lookup)");
 }
 
@@ -226,7 +237,7 @@ static void start_alg(struct daemon_ctx *x)
 	}
 	x->alg = alg_start(&d->cfg, &x->maps, x->alg_ifs, x->alg_nifs);
 	if (!x->alg)
-		nat_log("alg ftp: not running; FTP control flows pass uninspected");
+		nat_log_at(LOG_WARNING, "alg ftp: not running; FTP control flows pass uninspected");
 }
 
 /* After a reload: restart the ALG only if `alg ftp` or the interfaces
@@ -251,11 +262,49 @@ static void reload_alg(struct daemon_ctx *x)
 	start_alg(x);
 }
 
-static void report_parse_errors(char *text)
+static void log_lines(int prio, const char *prefix, char *text)
 {
-	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+	for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line;
 	     line = strtok_r(NULL, "\n", &save))
-		nat_log("reload: %s", line);
+		nat_log_at(prio, "%s%s", prefix, line);
+}
+
+/* The metrics socket for cfg, -1 (errors logged) if it cannot be had;
+ * -2 when cfg has no `metrics` line. */
+static int metrics_socket(const struct xdpnat_config *cfg, int prio, const char *prefix)
+{
+	char *errors = NULL;
+	size_t len = 0;
+	FILE *err;
+	int fd;
+
+	if (!cfg->metrics.enabled)
+		return -2;
+	err = open_memstream(&errors, &len);
+	fd = metrics_http_listen(cfg, err);
+	if (err)
+		fclose(err);
+	log_lines(prio, prefix, errors);
+	free(errors);
+	return fd;
+}
+
+static bool metrics_changed(const struct cfg_metrics *a, const struct cfg_metrics *b)
+{
+	return a->enabled != b->enabled || a->addr.s_addr != b->addr.s_addr ||
+	       a->port != b->port || a->allow_wan != b->allow_wan;
+}
+
+/* Serve fd (or nothing for fd < 0) from now on. */
+static void start_metrics(struct daemon_ctx *x, int fd)
+{
+	x->metrics = fd >= 0 ? metrics_start(fd, &x->maps) : NULL;
+	x->st.metrics[0] = '\0';
+	if (!x->metrics)
+		return;
+	metrics_update(x->metrics, &x->d->cfg, x->ddns, x->st.started);
+	metrics_http_addr(&x->d->cfg.metrics, x->st.metrics, sizeof(x->st.metrics));
+	nat_log("metrics: serving http://%s/metrics", x->st.metrics);
 }
 
 /* SIGHUP: a bad file changes nothing; a good one is applied in place. */
@@ -268,14 +317,41 @@ static void on_reload(struct daemon_ctx *x)
 	FILE *err = open_memstream(&errors, &len);
 	int nerr;
 
+	bool new_metrics;
+	int mfd = -2;
+
+	sd_notify(0, "RELOADING=1");
 	nat_log("reload: reading %s", x->d->cfg.path);
 	nerr = load_config(x->d->cfg.path, &next, err ? err : stderr);
 	if (err)
 		fclose(err);
+	new_metrics = !nerr && metrics_changed(&x->d->cfg.metrics, &next.metrics);
+	if (new_metrics && next.metrics.enabled) {
+		/* the old endpoint goes only once the new one is bound; the
+		 * same port on another address needs the old one closed first */
+		if (x->d->cfg.metrics.port == next.metrics.port) {
+			metrics_stop(x->metrics);
+			x->metrics = NULL;
+		}
+		mfd = metrics_socket(&next, LOG_WARNING, "reload: ");
+		if (mfd == -1)
+			nerr = 1;
+	}
 	if (nerr) {
-		report_parse_errors(errors);
-		nat_log("reload: %d error(s), keeping the running configuration", nerr);
+		log_lines(LOG_WARNING, "reload: ", errors);
+		nat_log_at(LOG_WARNING, "reload: %d error(s), keeping the running configuration", nerr);
+		if (new_metrics && !x->metrics) {	/* the old one back, if it can be */
+			start_metrics(x, metrics_socket(&x->d->cfg, LOG_WARNING, "reload: "));
+			x->status_dirty = true;
+		}
 	} else if (loader_reload(x->d, &next, &ops) == 0) {
+		nat_log_set_level(x->d->cfg.log_level);
+		if (new_metrics) {
+			metrics_stop(x->metrics);
+			start_metrics(x, mfd);
+		} else {
+			metrics_update(x->metrics, &x->d->cfg, x->ddns, x->st.started);
+		}
 		put_ifaces(x);
 		reload_alg(x);
 		alg_watch(x);
@@ -283,8 +359,14 @@ static void on_reload(struct daemon_ctx *x)
 		addrwatch_dump(x->aw, on_addr_event, x);	/* addresses of added interfaces */
 		routegen_links(x);
 		x->status_dirty = true;
+	} else if (mfd >= 0) {
+		close(mfd);
+		if (!x->metrics)
+			start_metrics(x, metrics_socket(&x->d->cfg, LOG_WARNING, "reload: "));
+		x->status_dirty = true;
 	}
 	free(errors);
+	sd_notify(0, "READY=1");
 }
 
 /* The kernel's interfaces changed under the configured names: attach
@@ -343,7 +425,7 @@ static int event_loop(struct daemon_ctx *x)
 		if (poll(pfd, 5, routegen_timeout_ms(x->rg, nat_now_ms())) < 0) {
 			if (errno == EINTR)
 				continue;
-			nat_log("poll: %s", strerror(errno));
+			nat_log_at(LOG_ERR, "poll: %s", strerror(errno));
 			return 1;
 		}
 		if ((pfd[0].revents & POLLIN) && !on_signal(x))
@@ -356,12 +438,12 @@ static int event_loop(struct daemon_ctx *x)
 		if ((pfd[4].revents & POLLIN) && linkwatch_process(x->lw))
 			on_links_changed(x);
 		if ((pfd[2].revents & POLLIN) && addrwatch_process(x->aw, on_addr_event, x))
-			nat_log("address watch: cannot read netlink events");
+			nat_log_at(LOG_ERR, "address watch: cannot read netlink events");
 		if (pfd[3].revents & POLLIN) {
 			int err = routegen_process(x->rg, nat_now_ms());
 
 			if (err && !rg_failing)
-				nat_log("route watch: %s (logged once)", strerror(-err));
+				nat_log_at(LOG_WARNING, "route watch: %s (logged once)", strerror(-err));
 			rg_failing = err != 0;
 		}
 		routegen_flush(x->rg, nat_now_ms());	/* a bump held back by the rate limit */
@@ -415,7 +497,7 @@ static int take_locks(const struct xdpnat_config *cfg, int *run_lock, int *pin_l
 	*run_lock = lock_path(path, false, "run-dir", cfg->run_dir);
 	if (*run_lock < 0) {
 		if (errno != EWOULDBLOCK)
-			nat_log("cannot lock %s: %s", path, strerror(errno));
+			nat_log_at(LOG_ERR, "cannot lock %s: %s", path, strerror(errno));
 		return -1;
 	}
 	*pin_lock = lock_path(cfg->pin_dir, true, "pin-dir", cfg->run_dir);
@@ -475,7 +557,7 @@ static int block_signals(sigset_t *mask)
 	sigaddset(mask, SIGTERM);
 	sigaddset(mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, mask, NULL)) {
-		nat_log("cannot block signals: %s", strerror(errno));
+		nat_log_at(LOG_ERR, "cannot block signals: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -488,12 +570,12 @@ static int open_event_fds(struct daemon_ctx *x, const sigset_t *mask)
 	x->signal_fd = signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	x->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (x->signal_fd < 0 || x->timer_fd < 0 || timerfd_settime(x->timer_fd, 0, &tick, NULL)) {
-		nat_log("cannot create signalfd/timerfd: %s", strerror(errno));
+		nat_log_at(LOG_ERR, "cannot create signalfd/timerfd: %s", strerror(errno));
 		return -1;
 	}
 	x->aw = addrwatch_open();
 	if (!x->aw) {
-		nat_log("cannot open the address watcher: %s", strerror(errno));
+		nat_log_at(LOG_ERR, "cannot open the address watcher: %s", strerror(errno));
 		return -1;
 	}
 	x->lw = linkwatch_open();
@@ -503,7 +585,7 @@ static int open_event_fds(struct daemon_ctx *x, const sigset_t *mask)
 	}
 	x->rg = routegen_open(x->maps.routegen, x->maps.ifslots);
 	if (!x->rg) {
-		nat_log("cannot open the route watcher: %s", strerror(errno));
+		nat_log_at(LOG_ERR, "cannot open the route watcher: %s", strerror(errno));
 		return -1;
 	}
 	routegen_links(x);
@@ -516,6 +598,11 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 	struct nat_daemon *d = x->d;
 
 	x->st.started = time(NULL);
+	/* before anything is attached: a metrics address that cannot be had
+	 * stops the start (no daemon runs half-configured) */
+	x->metrics_fd = metrics_socket(&d->cfg, LOG_ERR, "");
+	if (x->metrics_fd == -1)
+		return -1;
 	if (d->cfg.nddns && run_mkdir_p(d->cfg.state_dir, 0700)) {
 		nat_log("state-dir %s: %s", d->cfg.state_dir,
 			errno == EPERM && run_dir_unsafe(d->cfg.state_dir)
@@ -541,7 +628,7 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 	detach_unconfigured(x);
 	loader_adopt_finish(d);
 	if (!foreground && daemon(0, 1)) {
-		nat_log("cannot go to the background: %s", strerror(errno));
+		nat_log_at(LOG_ERR, "cannot go to the background: %s", strerror(errno));
 		return -1;
 	}
 	start_alg(x);	/* after daemon(): the ALG runs a thread */
@@ -549,14 +636,18 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 	if (status_daemon_started(&x->st) || open_event_fds(x, mask))
 		return -1;
 	x->ddns = ddns_start(&d->cfg);
+	start_metrics(x, x->metrics_fd);	/* a thread: after daemon() */
+	x->metrics_fd = -1;
 	if (addrwatch_dump(x->aw, on_addr_event, x))
-		nat_log("cannot read the current addresses; waiting for changes");
+		nat_log_at(LOG_ERR, "cannot read the current addresses; waiting for changes");
 	for (int i = 0; i < d->nlinks; i++)	/* addresses adopted unchanged, too */
 		wanstate_announce(&x->ws, (uint32_t)d->links[i].ifindex);
 	x->status_dirty = true;
 	x->running = true;
 	nat_log("running: %d interfaces, %d forwards, pins in %s", d->nlinks, d->cfg.nforwards,
 		d->cfg.pin_dir);
+	sd_notifyf(0, "READY=1\nSTATUS=running: %d interfaces, %d forwards", d->nlinks,
+		   d->cfg.nforwards);
 	return 0;
 }
 
@@ -566,6 +657,10 @@ static void daemon_stop(struct daemon_ctx *x)
 {
 	struct nat_daemon *d = x->d;
 
+	sd_notify(0, "STOPPING=1");
+	metrics_stop(x->metrics);	/* it reads the DDNS state */
+	if (x->metrics_fd >= 0)
+		close(x->metrics_fd);
 	ddns_stop(x->ddns);
 	addrwatch_close(x->aw);
 	linkwatch_close(x->lw);
@@ -577,7 +672,7 @@ static void daemon_stop(struct daemon_ctx *x)
 			status_remove(d->cfg.run_dir);
 			d->nlinks = 0;
 		} else {
-			nat_log("start failed; the data path of the previous run stays attached");
+			nat_log_at(LOG_ERR, "start failed; the data path of the previous run stays attached");
 			status_daemon_stopped(&x->st);
 		}
 	} else if (d->skel) {
@@ -599,7 +694,7 @@ int daemon_run(const char *config_path, bool foreground)
 {
 	static struct nat_daemon d;
 	struct daemon_ctx x = { .d = &d, .signal_fd = -1, .timer_fd = -1, .lock_fd = -1,
-				.pin_lock_fd = -1 };
+				.pin_lock_fd = -1, .metrics_fd = -1 };
 	sigset_t mask;
 	int nerr, rc = 1;
 
@@ -607,9 +702,10 @@ int daemon_run(const char *config_path, bool foreground)
 		return 1;
 	nerr = load_config(config_path, &d.cfg, stderr);
 	if (nerr) {
-		nat_log("%s: %d error(s), nothing changed", config_path, nerr);
+		nat_log_at(LOG_ERR, "%s: %d error(s), nothing changed", config_path, nerr);
 		return 1;
 	}
+	nat_log_set_level(d.cfg.log_level);
 	if (take_locks(&d.cfg, &x.lock_fd, &x.pin_lock_fd))
 		return 1;
 	if (daemon_start(&x, foreground, &mask) == 0)
@@ -626,7 +722,7 @@ int daemon_detach(const char *config_path)
 	bool have_rec;
 
 	if (load_config(config_path, &cfg, stderr)) {
-		nat_log("%s: not detaching with a configuration that has errors", config_path);
+		nat_log_at(LOG_ERR, "%s: not detaching with a configuration that has errors", config_path);
 		return 1;
 	}
 	if (take_locks(&cfg, &lock_fd, &pin_lock_fd))
@@ -653,10 +749,10 @@ int daemon_detach(const char *config_path)
 	}
 	n += loader_unpin_all(cfg.pin_dir);
 	if (have_rec && rec.pin_dir_made[0] && rmdir(rec.pin_dir_made) && errno != ENOENT)
-		nat_log("cannot remove %s: %s", rec.pin_dir_made, strerror(errno));
+		nat_log_at(LOG_ERR, "cannot remove %s: %s", rec.pin_dir_made, strerror(errno));
 	if (have_rec && rec.bpffs_mounted[0] && umount2(rec.bpffs_mounted, MNT_DETACH) &&
 	    errno != EINVAL && errno != ENOENT)
-		nat_log("cannot unmount %s: %s", rec.bpffs_mounted, strerror(errno));
+		nat_log_at(LOG_ERR, "cannot unmount %s: %s", rec.bpffs_mounted, strerror(errno));
 	status_remove(cfg.run_dir);
 	nat_log(n ? "detached: programs, filters and pins of xdpnat removed"
 		  : "nothing of xdpnat was attached");

@@ -185,7 +185,7 @@ static void adopt_copy(struct nat_daemon *d, bool fill_only)
 		map = bpf_object__find_map_by_name(d->skel->obj, m->name);
 		err = map ? migrate_copy(m, bpf_map__fd(map), fill_only) : -ENOENT;
 		if (err)
-			nat_log("%s: cannot copy the previous run's entries: %s", m->name,
+			nat_log_at(LOG_ERR, "%s: cannot copy the previous run's entries: %s", m->name,
 				strerror(-err));
 	}
 }
@@ -200,12 +200,12 @@ int loader_load(struct nat_daemon *d)
 	libbpf_set_print(libbpf_print);
 	d->skel = xdpnat_bpf__open();
 	if (!d->skel) {
-		nat_log("cannot open the BPF object: %s", strerror(errno));
+		nat_log_at(LOG_ERR, "cannot open the BPF object: %s", strerror(errno));
 		return -1;
 	}
 	err = bpf_map__set_max_entries(d->skel->maps.nat_ct, 2 * d->cfg.conntrack_max);
 	if (err) {
-		nat_log("cannot size nat_ct to %u entries: %s", 2 * d->cfg.conntrack_max,
+		nat_log_at(LOG_ERR, "cannot size nat_ct to %u entries: %s", 2 * d->cfg.conntrack_max,
 			strerror(-err));
 		return -1;
 	}
@@ -223,14 +223,14 @@ int loader_load(struct nat_daemon *d)
 	       : ring > XDPNAT_UNASSURED_MAX ? XDPNAT_UNASSURED_MAX : ring;
 	err = bpf_map__set_max_entries(d->skel->maps.nat_unassured, ring);
 	if (err) {
-		nat_log("cannot size nat_unassured to %u entries: %s", ring, strerror(-err));
+		nat_log_at(LOG_ERR, "cannot size nat_unassured to %u entries: %s", ring, strerror(-err));
 		return -1;
 	}
 	d->skel->rodata->unassured_ring = ring;
 	adopt_plan(d);
 	err = xdpnat_bpf__load(d->skel);
 	if (err) {
-		nat_log("cannot load the BPF programs: %s", strerror(-err));
+		nat_log_at(LOG_ERR, "cannot load the BPF programs: %s", strerror(-err));
 		return -1;
 	}
 	adopt_copy(d, false);
@@ -303,7 +303,7 @@ static int write_config_map(struct nat_daemon *d)
 	bpf_map_lookup_elem(fd, &zero, &cur);
 	config_value(&d->cfg, cur.flags, &val);
 	if (bpf_map_update_elem(fd, &zero, &val, BPF_ANY)) {
-		nat_log("cannot write nat_config: %s", strerror(errno));
+		nat_log_at(LOG_ERR, "cannot write nat_config: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -370,7 +370,7 @@ static int write_forwards(struct nat_daemon *d)
 				break;	/* its WAN is absent: written when it appears */
 			forward_value(&d->cfg, f, (uint16_t)p, &val);
 			if (bpf_map_update_elem(fd, &key, &val, BPF_ANY)) {
-				nat_log("cannot write forward %s port %u: %s", f->wan, p,
+				nat_log_at(LOG_ERR, "cannot write forward %s port %u: %s", f->wan, p,
 					strerror(errno));
 				return -1;
 			}
@@ -445,7 +445,7 @@ static bool is_bpffs(const char *path)
 static int mount_bpffs(struct nat_daemon *d, const char *where)
 {
 	if (mount("bpf", where, "bpf", 0, "mode=0700")) {
-		nat_log("cannot mount bpffs on %s: %s", where, strerror(errno));
+		nat_log_at(LOG_ERR, "cannot mount bpffs on %s: %s", where, strerror(errno));
 		return -1;
 	}
 	snprintf(d->bpffs_mounted, sizeof(d->bpffs_mounted), "%s", where);
@@ -478,7 +478,7 @@ static int ensure_pin_dir(struct nat_daemon *d)
 	if (!is_bpffs(parent) && mount_bpffs(d, parent))
 		return -1;
 	if (mkdir(dir, 0700)) {
-		nat_log("cannot create pin-dir %s: %s", dir, strerror(errno));
+		nat_log_at(LOG_ERR, "cannot create pin-dir %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	snprintf(d->pin_dir_made, sizeof(d->pin_dir_made), "%s", dir);
@@ -521,7 +521,7 @@ int loader_pin_maps(struct nat_daemon *d)
 			nat_log("replaced the pin %s", path);
 		err = bpf_map__pin(map, path);
 		if (err) {
-			nat_log("cannot pin %s: %s", path, strerror(-err));
+			nat_log_at(LOG_ERR, "cannot pin %s: %s", path, strerror(-err));
 			return -1;
 		}
 	}
@@ -536,12 +536,12 @@ void loader_unpin_maps(struct nat_daemon *d)
 		return;
 	bpf_object__for_each_map(map, d->skel->obj)
 		if (bpf_map__is_pinned(map) && bpf_map__unpin(map, NULL))
-			nat_log("cannot unpin %s", bpf_map__name(map));
+			nat_log_at(LOG_ERR, "cannot unpin %s", bpf_map__name(map));
 	if (d->pin_dir_made[0] && rmdir(d->pin_dir_made))
-		nat_log("cannot remove %s: %s", d->pin_dir_made, strerror(errno));
+		nat_log_at(LOG_ERR, "cannot remove %s: %s", d->pin_dir_made, strerror(errno));
 	d->pin_dir_made[0] = '\0';
 	if (d->bpffs_mounted[0] && umount2(d->bpffs_mounted, MNT_DETACH))
-		nat_log("cannot unmount %s: %s", d->bpffs_mounted, strerror(errno));
+		nat_log_at(LOG_ERR, "cannot unmount %s: %s", d->bpffs_mounted, strerror(errno));
 	d->bpffs_mounted[0] = '\0';
 }
 
@@ -605,14 +605,14 @@ static int takeover_xdp(struct nat_daemon *d, struct nat_link *l, __u32 old_id, 
 	__u32 len = sizeof(info);
 
 	if (old_fd < 0) {
-		nat_log("%s: cannot open the running xdpnat program (id %u): %s", l->ifname,
+		nat_log_at(LOG_ERR, "%s: cannot open the running xdpnat program (id %u): %s", l->ifname,
 			old_id, strerror(errno));
 		return -1;
 	}
 	err = bpf_xdp_attach(l->ifindex, fd, mode | XDP_FLAGS_REPLACE, &opts);
 	close(old_fd);
 	if (err) {
-		nat_log("%s: cannot replace the running xdpnat program (id %u): %s", l->ifname,
+		nat_log_at(LOG_ERR, "%s: cannot replace the running xdpnat program (id %u): %s", l->ifname,
 			old_id, strerror(-err));
 		return -1;
 	}
@@ -659,7 +659,7 @@ static int attach_xdp(struct nat_daemon *d, struct nat_link *l)
 			break;
 	}
 	if (err) {
-		nat_log("cannot attach XDP to %s: %s", l->ifname,
+		nat_log_at(LOG_ERR, "cannot attach XDP to %s: %s", l->ifname,
 			err == -EBUSY || err == -EEXIST ? "another XDP program is attached"
 							: strerror(-err));
 		return -1;
@@ -684,7 +684,7 @@ static int replace_xdp(struct nat_daemon *d, struct nat_link *l)
 		return 0;
 	err = bpf_xdp_attach(l->ifindex, fd, l->xdp_mode | XDP_FLAGS_REPLACE, &opts);
 	if (err) {
-		nat_log("%s: cannot replace the XDP program for its new role: %s", l->ifname,
+		nat_log_at(LOG_ERR, "%s: cannot replace the XDP program for its new role: %s", l->ifname,
 			strerror(-err));
 		return -1;
 	}
@@ -703,7 +703,7 @@ static void detach_xdp(struct nat_link *l)
 		return;
 	err = bpf_xdp_attach(l->ifindex, -1, l->xdp_mode | XDP_FLAGS_REPLACE, &opts);
 	if (err)
-		nat_log("cannot detach XDP from %s: %s", l->ifname, strerror(-err));
+		nat_log_at(LOG_ERR, "cannot detach XDP from %s: %s", l->ifname, strerror(-err));
 	else
 		nat_log("%s: XDP detached", l->ifname);
 	l->xdp_mode = 0;
@@ -748,7 +748,7 @@ static int attach_tc(struct nat_daemon *d, struct nat_link *l)
 	int err = bpf_tc_hook_create(&hook);
 
 	if (err && err != -EEXIST) {
-		nat_log("cannot create clsact qdisc on %s: %s", l->ifname, strerror(-err));
+		nat_log_at(LOG_ERR, "cannot create clsact qdisc on %s: %s", l->ifname, strerror(-err));
 		return -1;
 	}
 	/* a clsact made by the run before us (recorded in status.json) is
@@ -759,7 +759,7 @@ static int attach_tc(struct nat_daemon *d, struct nat_link *l)
 	choose_tc_slot(l, new_clsact, &hook, &opts);
 	err = bpf_tc_attach(&hook, &opts);
 	if (err) {
-		nat_log("cannot attach tc egress to %s: %s", l->ifname, strerror(-err));
+		nat_log_at(LOG_ERR, "cannot attach tc egress to %s: %s", l->ifname, strerror(-err));
 		if (new_clsact) {
 			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 			bpf_tc_hook_destroy(&hook);
@@ -790,7 +790,7 @@ static void detach_tc(struct nat_link *l)
 		err = bpf_tc_detach(&hook, &opts);
 	}
 	if (err && err != -ENOENT && err != -ENODEV)
-		nat_log("cannot detach tc from %s: %s", l->ifname, strerror(-err));
+		nat_log_at(LOG_ERR, "cannot detach tc from %s: %s", l->ifname, strerror(-err));
 	else
 		nat_log("%s: tc egress detached%s", l->ifname,
 			l->clsact_created ? ", clsact removed" : "");
@@ -1085,7 +1085,7 @@ int loader_reload(struct nat_daemon *d, const struct xdpnat_config *new_cfg,
 	keep_restart_only(&d->cfg, &cfg);
 	nnext = links_from_config(&cfg, next, true, true);
 	if (nnext < 0) {
-		nat_log("reload: refused, keeping the running configuration");
+		nat_log_at(LOG_WARNING, "reload: refused, keeping the running configuration");
 		return -1;
 	}
 	d->cfg = cfg;
@@ -1145,7 +1145,7 @@ int loader_detach_ours(const char *ifname, int ifindex, bool clsact_created)
 		if (fd >= 0)
 			close(fd);
 		if (err)
-			nat_log("%s: cannot detach XDP: %s", ifname, strerror(-err));
+			nat_log_at(LOG_ERR, "%s: cannot detach XDP: %s", ifname, strerror(-err));
 		else
 			removed++;
 	}
@@ -1160,7 +1160,7 @@ int loader_detach_ours(const char *ifname, int ifindex, bool clsact_created)
 			err = bpf_tc_detach(&hook, &opts);
 		}
 		if (err)
-			nat_log("%s: cannot detach tc: %s", ifname, strerror(-err));
+			nat_log_at(LOG_ERR, "%s: cannot detach tc: %s", ifname, strerror(-err));
 		else
 			removed++;
 	}
@@ -1181,7 +1181,7 @@ int loader_unpin_all(const char *pin_dir)
 		if (!unlink(path))
 			n++;
 		else if (errno != ENOENT)
-			nat_log("cannot remove the pin %s: %s", path, strerror(errno));
+			nat_log_at(LOG_ERR, "cannot remove the pin %s: %s", path, strerror(errno));
 	}
 	return n;
 }

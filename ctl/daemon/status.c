@@ -25,7 +25,7 @@ static int set_daemon_fields(const struct daemon_status *st, pid_t pid)
 	cs.daemon_pid = (__u64)pid;
 	cs.daemon_started = pid ? (__u64)st->started : 0;
 	if (bpf_map_update_elem(st->m->ctl_stats, &zero, &cs, BPF_ANY)) {
-		nat_log("cannot write nat_ctl_stats: %s", strerror(errno));
+		nat_log_at(LOG_ERR, "cannot write nat_ctl_stats: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -37,13 +37,13 @@ int status_daemon_started(struct daemon_status *st)
 	char path[PATH_MAX], text[32];
 
 	if (run_mkdir_p(dir, 0755)) {
-		nat_log("cannot create run-dir %s: %s", dir, strerror(errno));
+		nat_log_at(LOG_ERR, "cannot create run-dir %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	snprintf(text, sizeof(text), "%d\n", (int)getpid());
 	if (run_path(path, sizeof(path), dir, RUN_PID_FILE) ||
 	    run_write_atomic(path, text, strlen(text))) {
-		nat_log("cannot write %s/%s: %s", dir, RUN_PID_FILE, strerror(errno));
+		nat_log_at(LOG_ERR, "cannot write %s/%s: %s", dir, RUN_PID_FILE, strerror(errno));
 		return -1;
 	}
 	st->pid_file_written = true;
@@ -183,6 +183,7 @@ int status_write(const struct daemon_status *st)
 	if (st->stopped)
 		json_object_object_add(root, "stopped", json_object_new_int64(st->stopped_at));
 	json_object_object_add(root, "alg", json_object_new_string(st->alg ? st->alg : "off"));
+	json_object_object_add(root, "metrics", json_object_new_string(st->metrics));
 	json_object_object_add(root, "bpffs_mounted", json_object_new_string(d->bpffs_mounted));
 	json_object_object_add(root, "pin_dir_made", json_object_new_string(d->pin_dir_made));
 	json_object_object_add(root, "config", json_object_new_string(d->cfg.path));
@@ -200,7 +201,7 @@ int status_write(const struct daemon_status *st)
 	if (!err)
 		err = run_write_atomic(path, text, strlen(text));
 	if (err)
-		nat_log("cannot write %s/%s: %s", d->cfg.run_dir, RUN_STATUS_FILE,
+		nat_log_at(LOG_ERR, "cannot write %s/%s: %s", d->cfg.run_dir, RUN_STATUS_FILE,
 			strerror(errno));
 	json_object_put(root);
 	return err;
@@ -220,19 +221,27 @@ static int64_t jint(json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
 }
 
-int status_read_record(const char *run_dir, struct status_record *out)
+/* run-dir's status.json parsed, NULL if there is none (or it is not JSON). */
+static json_object *read_status_json(const char *run_dir)
 {
 	char path[PATH_MAX];
-	json_object *root, *ifs;
-
-	memset(out, 0, sizeof(*out));
+	json_object *root;
 	int fd;
 
 	if (run_path(path, sizeof(path), run_dir, RUN_STATUS_FILE) ||
 	    (fd = run_open_read(path)) < 0)
-		return -1;
+		return NULL;
 	root = json_object_from_fd(fd);
 	close(fd);
+	return root;
+}
+
+int status_read_record(const char *run_dir, struct status_record *out)
+{
+	json_object *root, *ifs;
+
+	memset(out, 0, sizeof(*out));
+	root = read_status_json(run_dir);
 	if (!root)
 		return -1;
 	snprintf(out->bpffs_mounted, sizeof(out->bpffs_mounted), "%s", jstr(root, "bpffs_mounted"));
@@ -255,6 +264,17 @@ int status_read_record(const char *run_dir, struct status_record *out)
 					    json_object_get_boolean(b);
 		}
 	}
+	json_object_put(root);
+	return 0;
+}
+
+int status_read_metrics(const char *run_dir, char *buf, size_t size)
+{
+	json_object *root = read_status_json(run_dir);
+
+	if (!root)
+		return -1;
+	snprintf(buf, size, "%s", jstr(root, "metrics"));
 	json_object_put(root);
 	return 0;
 }

@@ -28,6 +28,7 @@ struct daemon_status {
 	bool pid_file_written;
 	bool stopped;			/* status.json says so */
 	const char *alg;		/* "running", "failed" (degraded) or "off" */
+	char metrics[32];		/* "A.B.C.D:PORT" served now, "" = none */
 	time_t stopped_at;
 };
 
@@ -60,6 +61,10 @@ struct status_record {
 
 /* 0 and *out filled, or -1 (no record: *out empty). */
 int status_read_record(const char *run_dir, struct status_record *out);
+
+/* The metrics endpoint the daemon recorded as serving ("" if none) in
+ * buf. 0, or -1 without a status.json. */
+int status_read_metrics(const char *run_dir, char *buf, size_t size);
 
 /* Remove status.json and the pid file (after `xdpnat detach`). */
 void status_remove(const char *run_dir);

@@ -44,6 +44,8 @@ struct ddns_entry {
 	char last_result[DDNS_MSG_MAX];
 	time_t last_time;
 	struct stat secret_st;		/* secret file at a permanent failure */
+	uint64_t failures_total;	/* failed answers since the daemon started
+					 * (metrics; kept across reloads) */
 };
 
 struct ddns {
@@ -64,8 +66,8 @@ struct ddns {
 	struct ddns_entry snap[CFG_MAX_DDNS];
 };
 
-static void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void dlog(const char *fmt, ...)
+static void dlog_at(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void dlog_at(int prio, const char *fmt, ...)
 {
 	char line[1024];
 	va_list ap;
@@ -73,8 +75,10 @@ static void dlog(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	nat_log("ddns: %s", line);
+	nat_log_at(prio, "ddns: %s", line);
 }
+
+#define dlog(...) dlog_at(LOG_INFO, __VA_ARGS__)
 
 static const char *provider_name(enum cfg_ddns_provider p)
 {
@@ -457,7 +461,7 @@ static void state_save(const char *state_dir, const struct cfg_ddns *c, const st
 	state_path(state_dir, c->fqdn, path, sizeof(path));
 	if (ddns_state_format(buf, sizeof(buf), c, st) || run_mkdir_p(dir, 0700) ||
 	    run_write_atomic(path, buf, strlen(buf)))
-		dlog("%s: cannot save state to %s: %s", c->fqdn, path, strerror(errno));
+		dlog_at(LOG_ERR, "%s: cannot save state to %s: %s", c->fqdn, path, strerror(errno));
 }
 
 static struct ddns_file_id file_id(const struct stat *st)
@@ -541,7 +545,7 @@ static void status_write(const char *run_dir, const struct ddns_entry *e, int n)
 	text = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY);
 	if (run_path(path, sizeof(path), run_dir, RUN_DDNS_FILE) || run_mkdir_p(run_dir, 0755) ||
 	    run_write_atomic(path, text, strlen(text)))
-		dlog("cannot write %s: %s", path, strerror(errno));
+		dlog_at(LOG_ERR, "cannot write %s: %s", path, strerror(errno));
 	json_object_put(arr);
 }
 
@@ -593,6 +597,7 @@ static void apply_result(struct ddns_entry *e, struct in_addr addr, enum ddns_ou
 {
 	snprintf(e->last_result, sizeof(e->last_result), "%s", msg);
 	e->last_time = now;
+	e->failures_total += o != DDNS_OK;
 	if (o == DDNS_OK) {
 		e->s.sent = addr;
 		e->s.sent_time = now;
@@ -616,10 +621,10 @@ static void log_result(const struct ddns_entry *e, enum ddns_outcome o, const ch
 		dlog("%s (%s on %s): %s", e->cfg.fqdn, provider_name(e->cfg.provider),
 		     e->cfg.wan, msg);
 	else if (o == DDNS_TEMPFAIL)
-		dlog("%s (%s on %s): update failed: %s; retry in %u s", e->cfg.fqdn,
+		dlog_at(LOG_WARNING, "%s (%s on %s): update failed: %s; retry in %u s", e->cfg.fqdn,
 		     provider_name(e->cfg.provider), e->cfg.wan, msg, ddns_backoff(e->s.failures));
 	else
-		dlog("%s (%s on %s): permanent failure: %s; no more updates until its "
+		dlog_at(LOG_ERR, "%s (%s on %s): permanent failure: %s; no more updates until its "
 		     "configuration or secret file changes", e->cfg.fqdn,
 		     provider_name(e->cfg.provider), e->cfg.wan, msg);
 }
@@ -712,6 +717,7 @@ static void run_update(struct ddns *d, struct ddns_entry *e)
 		e->s.stopped = r->s.stopped;
 		e->secret_st = r->secret_st;
 		e->last_time = r->last_time;
+		e->failures_total += o != DDNS_OK;	/* r's copy counted it too */
 		memcpy(e->last_result, r->last_result, sizeof(e->last_result));
 		d->dirty = true;
 	}
@@ -1064,4 +1070,30 @@ int ddns_main(int argc, char **argv)
 	curl_global_cleanup();
 	free(cfg);
 	return rc;
+}
+
+int ddns_snapshot(struct ddns *d, struct ddns_name_state *out, int max)
+{
+	int n = 0;
+
+	if (!d)
+		return 0;
+	pthread_mutex_lock(&d->lock);
+	for (int i = 0; i < d->n && n < max; i++, n++) {
+		const struct ddns_entry *e = &d->e[i];
+		struct ddns_name_state *o = &out[n];
+
+		memset(o, 0, sizeof(*o));
+		snprintf(o->fqdn, sizeof(o->fqdn), "%s", e->cfg.fqdn);
+		snprintf(o->wan, sizeof(o->wan), "%s", e->cfg.wan);
+		o->provider = e->cfg.provider;
+		o->answered = e->last_time != 0;
+		o->last_ok = o->answered && !e->s.stopped && !e->s.failures;
+		o->stopped = e->s.stopped;
+		o->last_time = e->last_time;
+		o->last_success = e->s.sent_time;
+		o->failures_total = e->failures_total;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return n;
 }

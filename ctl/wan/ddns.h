@@ -36,6 +36,24 @@ void ddns_address_changed(struct ddns *d, const char *wan_ifname, struct in_addr
  * entry (or a changed secret file) clears a permanent failure. */
 void ddns_reload(struct ddns *d, const struct xdpnat_config *cfg);
 
+/* What the metrics endpoint shows of one name. */
+struct ddns_name_state {
+	char fqdn[256];
+	char wan[IF_NAMESIZE];
+	enum cfg_ddns_provider provider;
+	bool answered;			/* an answer came (this run or a saved one) */
+	bool last_ok;			/* the last answer was a success */
+	bool stopped;			/* permanent failure: no more updates */
+	time_t last_time;		/* the last answer (unix), 0 = none */
+	time_t last_success;		/* the last successful update (unix), 0 = never */
+	uint64_t failures_total;	/* failed answers since the daemon started */
+};
+
+/* Copy the state of up to max names, under the worker's lock (it is held
+ * for a few copies only, never across a transfer). Returns how many; 0
+ * for d NULL. Safe from any thread while d lives. */
+int ddns_snapshot(struct ddns *d, struct ddns_name_state *out, int max);
+
 /* Stop the worker (aborting a transfer in flight) and free d. NULL is ok. */
 void ddns_stop(struct ddns *d);
 

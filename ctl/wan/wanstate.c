@@ -38,7 +38,7 @@ static int fail(uint32_t ifindex, const char *what)
 	char name[IF_NAMESIZE];
 	int err = errno ? errno : EIO;
 
-	nat_log("wan %s: %s: %s", ifname_of(ifindex, name), what, strerror(err));
+	nat_log_at(LOG_WARNING, "wan %s: %s: %s", ifname_of(ifindex, name), what, strerror(err));
 	return -err;
 }
 
@@ -281,7 +281,7 @@ __u16 wanstate_mss(const struct cfg_wan *w)
 	mtu = ioctl(fd, SIOCGIFMTU, &ifr) ? -1 : ifr.ifr_mtu;
 	close(fd);
 	if (mtu < 0) {
-		nat_log("wan %s: mss-clamp auto: cannot read the MTU (%s): not clamped",
+		nat_log_at(LOG_ERR, "wan %s: mss-clamp auto: cannot read the MTU (%s): not clamped",
 			w->ifname, strerror(errno));
 		return 0;
 	}

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
+#include <syslog.h>
 #include <cmocka.h>
 
 #include "xdpnat.h"
@@ -446,6 +447,42 @@ test_wan_mss_clamp(void **state)
 	expect_error(BASE "wan eth3 mss-clamp 1400 via 10.0.0.1", 4, "unknown wan option 'via'");
 	/* a wan with a bad mss-clamp still counts as a wan for later lines */
 	expect_error(BASE "wan eth3 mss-clamp big\noutbound eth3", 4, "bad mss-clamp 'big'");
+}
+
+/* log-level and metrics: what the line alone shows. */
+static void
+test_log_level_metrics(void **state)
+{
+	(void)state;
+	expect_ok("wan eth0\nlan eth1\n");
+	assert_int_equal(cfg.log_level, LOG_INFO);
+	assert_false(cfg.metrics.enabled);
+	expect_ok("wan eth0\nlan eth1\nlog-level debug\nmetrics 192.168.0.1:9100\n");
+	assert_int_equal(cfg.log_level, LOG_DEBUG);
+	assert_true(cfg.metrics.enabled);
+	assert_int_equal(ntohl(cfg.metrics.addr.s_addr), 0xc0a80001);
+	assert_int_equal(cfg.metrics.port, 9100);
+	assert_false(cfg.metrics.allow_wan);
+	assert_int_equal(cfg.metrics.line, 4);
+	expect_ok("wan eth0\nlan eth1\nlog-level err\nmetrics 127.0.0.1:9100\n");
+	assert_int_equal(cfg.log_level, LOG_ERR);
+	expect_ok("wan eth0\nlan eth1\nmetrics 0.0.0.0:9100 allow-wan\n");
+	assert_true(cfg.metrics.allow_wan);
+	assert_int_equal(cfg.metrics.addr.s_addr, 0);
+
+	expect_error(BASE "log-level loud", 4, "unknown log-level 'loud'");
+	expect_error(BASE "log-level info\nlog-level err", 5, "log-level already set at line 4");
+	expect_error(BASE "metrics 192.168.0.1", 4, "bad metrics address '192.168.0.1'");
+	expect_error(BASE "metrics 192.168.0:9100", 4, "bad IPv4 address '192.168.0'");
+	expect_error(BASE "metrics 192.168.0.1:0", 4, "port 0 is not allowed");
+	expect_error(BASE "metrics 192.168.0.1:70000", 4, "port 70000 out of range");
+	expect_error(BASE "metrics 224.0.0.1:9100", 4, "224.0.0.1 is not an address to listen on");
+	expect_error(BASE "metrics 0.0.0.0:9100", 4,
+	    "metrics on 0.0.0.0 listens on the WANs' addresses too");
+	expect_error(BASE "metrics 10.0.0.1:9100 allow-lan", 4,
+	    "unexpected 'allow-lan' (only 'allow-wan' may follow)");
+	expect_error(BASE "metrics 10.0.0.1:9100\nmetrics 10.0.0.1:9101", 5,
+	    "metrics already declared at line 4");
 }
 
 static void
@@ -1026,6 +1063,7 @@ main(void)
 		cmocka_unit_test(test_lexical),
 		cmocka_unit_test(test_forward_map),
 		cmocka_unit_test(test_wan_mss_clamp),
+		cmocka_unit_test(test_log_level_metrics),
 		cmocka_unit_test(test_err_syntax),
 		cmocka_unit_test(test_err_numbers),
 		cmocka_unit_test(test_err_addresses),
