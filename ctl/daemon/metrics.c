@@ -26,7 +26,7 @@
 static const char *const kind_names[METRICS_KINDS] = {
 	[NAT_KIND_MASQ] = "masquerade", [NAT_KIND_FORWARD] = "forward",
 	[NAT_KIND_HAIRPIN] = "hairpin", [NAT_KIND_EXPECT] = "expect",
-	[NAT_KIND_ROUTED] = "routed",
+	[NAT_KIND_ROUTED] = "routed", [NAT_KIND_MAPPED] = "mapped",
 };
 
 static const char *const state_names[METRICS_STATES] = {

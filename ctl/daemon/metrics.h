@@ -27,7 +27,7 @@
 #include "config/config.h"
 #include "wan/ddns.h"
 
-#define METRICS_KINDS	(NAT_KIND_ROUTED + 1)		/* enum nat_ct_kind, 0 unused */
+#define METRICS_KINDS	(NAT_KIND_MAPPED + 1)		/* enum nat_ct_kind, 0 unused */
 #define METRICS_STATES	(NAT_CT_SYN_RECV + 1)		/* enum nat_ct_state */
 
 enum { METRICS_RX, METRICS_TX };	/* from the WAN, to the WAN */
