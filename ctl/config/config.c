@@ -740,7 +740,11 @@ st_portmap(struct parser *p, int ac, char **av)
 		switch (k) {
 		case 0:
 			m.pcp = m.natpmp = false;
-			if (strlen(av[i + 1]) >= sizeof(buf))
+			/* strtok_r would skip empty words: refuse them here */
+			if (strlen(av[i + 1]) >= sizeof(buf) ||
+			    av[i + 1][0] == ',' ||
+			    av[i + 1][strlen(av[i + 1]) - 1] == ',' ||
+			    strstr(av[i + 1], ",,") != NULL)
 				goto bad_proto;
 			copy(buf, sizeof(buf), av[i + 1]);
 			for (w = strtok_r(buf, ",", &save); w != NULL;
