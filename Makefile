@@ -28,7 +28,7 @@ BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 BPF_HDRS  := $(wildcard bpf/*.h include/*.h)
 
-# ctl/ is one folder per subsystem (common, config, daemon, wan, alg, cli)
+# ctl/ is one folder per subsystem (common, config, daemon, wan, alg, cli, portmap)
 # plus main.c. Base names are unique across folders, so a unit test
 # tests/unit/test_NAME.c finds its module as ctl/*/NAME.c.
 CTL_SRCS  := $(wildcard ctl/*.c ctl/*/*.c)
@@ -86,6 +86,7 @@ UNIT_DEPS_wanstate  := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call 
 		       $(call unit_mod,config)
 UNIT_DEPS_alg_segment := $(call unit_mod,alg_ftp)
 UNIT_DEPS_alg_session := $(call unit_mod,alg_ftp) $(call unit_mod,log) $(call unit_mod,maps)
+UNIT_DEPS_portmap_table := $(call unit_mod,portmap_rate)
 UNIT_DEPS_alg        := $(call unit_mod,alg_session) $(call unit_mod,alg_segment) \
 		       $(call unit_mod,alg_xsk) $(UNIT_DEPS_alg_session)
 .SECONDEXPANSION:
@@ -104,6 +105,7 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Ictl -I$(BUILD) \
 fuzz_src = $(wildcard ctl/*/$(1).c)
 FUZZ_SRCS_alg_ftp := $(call fuzz_src,alg_ftp)
 FUZZ_SRCS_alg_segment := $(call fuzz_src,alg_segment) $(call fuzz_src,alg_ftp)
+FUZZ_SRCS_pcp_codec := $(call fuzz_src,pcp_codec)
 $(BUILD)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(CTL_HDRS)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(LDLIBS)
