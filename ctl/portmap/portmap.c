@@ -674,6 +674,27 @@ static void pcp_peer(struct portmap *pm, struct portmap_lan *l, const struct pcp
 	resp->ext_addr = v.to_saddr;
 }
 
+/* A well-formed request: what this server makes of it. */
+static void pcp_serve_request(struct portmap *pm, struct portmap_lan *l,
+			      const struct pcp_request *q, uint32_t src, uint32_t waddr,
+			      struct pcp_response *resp)
+{
+	if (q->client_v6 || q->client_addr != src)
+		resp->result = PCP_ADDRESS_MISMATCH;	/* a NAT between it and us */
+	else if (q->third_party)
+		resp->result = PCP_NOT_AUTHORIZED;	/* only for the asking host itself */
+	else if (q->filter)
+		resp->result = PCP_UNSUPP_OPTION;
+	else if (q->opcode == PCP_OP_ANNOUNCE)
+		resp->lifetime = 0;
+	else if (!waddr && !(q->opcode == PCP_OP_MAP && q->lifetime == 0))
+		resp->result = PCP_NETWORK_FAILURE;	/* a delete needs no address */
+	else if (q->opcode == PCP_OP_MAP)
+		pcp_map(pm, l, q, src, waddr, resp);
+	else
+		pcp_peer(pm, l, q, src, resp);
+}
+
 static void serve_pcp(struct portmap *pm, struct portmap_lan *l, const struct dgram *d)
 {
 	static uint8_t out[PCP_MAX_LEN];
@@ -687,27 +708,45 @@ static void serve_pcp(struct portmap *pm, struct portmap_lan *l, const struct dg
 		return;
 	}
 	resp.result = (uint8_t)rc;
-	if (rc != PCP_SUCCESS)
-		;
-	else if (q.client_v6 || q.client_addr != src)
-		resp.result = PCP_ADDRESS_MISMATCH;
-	else if (q.third_party)
-		resp.result = PCP_NOT_AUTHORIZED;	/* only for the asking host itself */
-	else if (q.filter)
-		resp.result = PCP_UNSUPP_OPTION;
-	else if (q.opcode == PCP_OP_ANNOUNCE)
-		resp.lifetime = 0;
-	else if (!waddr && !(q.opcode == PCP_OP_MAP && q.lifetime == 0))
-		resp.result = PCP_NETWORK_FAILURE;	/* a delete needs no address */
-	else if (q.opcode == PCP_OP_MAP)
-		pcp_map(pm, l, &q, src, waddr, &resp);
-	else
-		pcp_peer(pm, l, &q, src, &resp);
+	if (rc == PCP_SUCCESS)
+		pcp_serve_request(pm, l, &q, src, waddr, &resp);
 	if (resp.result != PCP_SUCCESS) {
 		resp.lifetime = pcp_err_lifetime(resp.result);
 		pm->n.errors_sent++;
 	}
 	reply(pm, l, d, out, pcp_encode_response(d->buf, d->len, &q, &resp, out, sizeof(out)));
+}
+
+/* A well-formed NAT-PMP request: what this server makes of it. */
+static void natpmp_serve_request(struct portmap *pm, struct portmap_lan *l,
+				 const struct natpmp_request *q, uint32_t src, uint32_t waddr,
+				 struct natpmp_response *resp)
+{
+	if (q->opcode != NATPMP_OP_ADDRESS && q->lifetime == 0) {
+		/* RFC 6886 §3.4: port 0 deletes them all; no address needed */
+		portmap_table_delete(&pm->table, src, q->protocol, q->internal_port, NULL, false,
+				     deleted, pm);
+	} else if (!waddr) {
+		resp->result = NATPMP_NETWORK_FAILURE;
+	} else if (q->opcode == NATPMP_OP_ADDRESS) {
+		resp->ext_addr = waddr;
+	} else if (!q->internal_port) {
+		resp->result = NATPMP_NOT_AUTHORIZED;
+	} else {
+		struct portmap_req r = { .by = PORTMAP_BY_NATPMP, .proto = q->protocol,
+					 .lan_ifindex = l->ifindex, .wan_ifindex = l->wan_ifindex,
+					 .int_addr = src, .int_port = q->internal_port,
+					 .ext_port = q->ext_port, .lifetime = q->lifetime,
+					 .seed = seed() };
+		struct portmap_entry *e;
+
+		if (map(pm, l, &r, &e) == PORTMAP_OK) {
+			resp->ext_port = e->ext_port;
+			resp->lifetime = (uint32_t)(e->expires - now_sec());
+		} else {
+			resp->result = NATPMP_NO_RESOURCES;
+		}
+	}
 }
 
 static void serve_natpmp(struct portmap *pm, struct portmap_lan *l, const struct dgram *d)
@@ -724,33 +763,8 @@ static void serve_natpmp(struct portmap *pm, struct portmap_lan *l, const struct
 	}
 	resp.result = (uint8_t)rc;
 	resp.internal_port = q.internal_port;
-	if (rc != NATPMP_SUCCESS) {
-		;
-	} else if (q.opcode != NATPMP_OP_ADDRESS && q.lifetime == 0) {
-		/* RFC 6886 §3.4: port 0 deletes them all; no address needed */
-		portmap_table_delete(&pm->table, src, q.protocol, q.internal_port, NULL, false,
-				     deleted, pm);
-	} else if (!waddr) {
-		resp.result = NATPMP_NETWORK_FAILURE;
-	} else if (q.opcode == NATPMP_OP_ADDRESS) {
-		resp.ext_addr = waddr;
-	} else if (!q.internal_port) {
-		resp.result = NATPMP_NOT_AUTHORIZED;
-	} else {
-		struct portmap_req r = { .by = PORTMAP_BY_NATPMP, .proto = q.protocol,
-					 .lan_ifindex = l->ifindex, .wan_ifindex = l->wan_ifindex,
-					 .int_addr = src, .int_port = q.internal_port,
-					 .ext_port = q.ext_port, .lifetime = q.lifetime,
-					 .seed = seed() };
-		struct portmap_entry *e;
-
-		if (map(pm, l, &r, &e) == PORTMAP_OK) {
-			resp.ext_port = e->ext_port;
-			resp.lifetime = (uint32_t)(e->expires - now_sec());
-		} else {
-			resp.result = NATPMP_NO_RESOURCES;
-		}
-	}
+	if (rc == NATPMP_SUCCESS)
+		natpmp_serve_request(pm, l, &q, src, waddr, &resp);
 	if (resp.result != NATPMP_SUCCESS)
 		pm->n.errors_sent++;
 	reply(pm, l, d, out, natpmp_encode_response(&q, &resp, out, sizeof(out)));

@@ -13,7 +13,7 @@
 #     for the same mapping is NOT_AUTHORIZED; a truncated MAP is
 #     MALFORMED_REQUEST; a request flood is rate limited (counted).
 #  D. restart (SIGTERM + run): the mappings survive, still reachable, and the
-#     epoch goes on (not reset).
+#     epoch goes on (not reset); SIGKILL + run keeps them too.
 #  E. reload with a static forward on the UDP mapping's port: the static
 #     forward wins, the mapping is gone.
 #  F. the WAN address changes: a LAN listener on 224.0.0.1:5350 hears the
@@ -21,6 +21,8 @@
 #     mapping is reached on the new address.
 #  G. natpmpc deletes the TCP mapping (lifetime 0): the Internet host no
 #     longer reaches it.
+#  H. expiry: with max-lifetime 2 (a reload), a mapping is reachable, then
+#     gone within a second of its end.
 . "$(dirname "$0")/lib.sh"
 e2e_require_root
 e2e_require natpmpc curl python3 jq
@@ -173,6 +175,14 @@ EPOCH2=$(echo "$out" | jq -r '.epoch // 0')
 	&& e2e_ok "after a restart the PCP mapping keeps its port and the epoch goes on ($EPOCH1 -> $EPOCH2)" \
 	|| e2e_fail "after a restart the mapping keeps its port and the epoch goes on" "epoch $EPOCH1 -> $out"
 
+# a crash (SIGKILL) keeps them too: the table was saved within a second
+sleep 1.5
+e2e_xdpnat_kill
+e2e_xdpnat_start router "$CONF" || { e2e_fail "daemon starts after SIGKILL"; e2e_finish; }
+got=$(e2e_in inet curl -s -m 5 "http://198.51.100.1:$TPORT/")
+[ "$got" = "hello from lanc" ] && e2e_ok "after SIGKILL and a new run the NAT-PMP mapping is still reachable" \
+	|| e2e_fail "after SIGKILL and a new run the NAT-PMP mapping is still reachable" "got '$got'"
+
 # ---------------------------------------------------------------- E. reload
 echo "forward udp wan0 $UPORT to 192.168.0.254:9" >> "$CONF"
 conf=$(e2e_xdpnat_conf "$CONF")
@@ -221,5 +231,23 @@ out=$(e2e_xdpnat status 2>&1)
 echo "$out" | grep -Eq "tcp 192\.168\.0\.10:8000 -> " \
 	&& e2e_fail "the deleted mapping is gone from xdpnat status" "$out" \
 	|| e2e_ok "the deleted mapping is gone from xdpnat status"
+
+# ---------------------------------------------------------------- H. expiry
+sed -i 's/max-lifetime 3600/max-lifetime 2/' "$CONF"
+conf=$(e2e_xdpnat_conf "$CONF")
+n=$(grep -c "reload: applied" "$E2E_XDPNAT_LOG")
+kill -HUP "$E2E_XDPNAT_PID"
+e2e_wait_for -t 5 bash -c "[ \$(grep -c 'reload: applied' '$E2E_XDPNAT_LOG') -gt $n ]"
+out=$(e2e_in lanc python3 "$PCP" map 192.168.0.1 udp 9000 --lifetime 600 --nonce $NONCE)
+XPORT=$(echo "$out" | jq -r '.ext_port // 0')
+[ "$(echo "$out" | jq -r .lifetime)" = 2 ] && e2e_ok "max-lifetime 2: a request for 600 s gets 2 s" \
+	|| e2e_fail "max-lifetime 2: a request for 600 s gets 2 s" "$out"
+e2e_check "before it expires the mapping is reachable" \
+	e2e_in inet python3 "$UDP" send 198.51.100.3 "$XPORT" 100
+sleep 3.5
+e2e_check_not "after its lifetime the mapping is gone: UDP from the Internet no longer gets through" \
+	e2e_in inet python3 "$UDP" send 198.51.100.3 "$XPORT" 100
+grep -q "port-mapping: udp 192.168.0.10:9000 -> port $XPORT removed" "$E2E_XDPNAT_LOG" \
+	&& e2e_ok "the daemon logs the expiry" || e2e_fail "the daemon logs the expiry" "$(tail -5 "$E2E_XDPNAT_LOG")"
 
 e2e_finish
