@@ -7,7 +7,8 @@
 #  B. PCP (tests/e2e/pcp_client.py): a MAP for UDP answered SUCCESS with the
 #     nonce echoed, the WAN address, a port of the range, the lifetime asked
 #     for and an epoch; UDP from the Internet then reaches the LAN host.
-#  C. refusals: a PCP request from the WAN side gets no answer; the per-host
+#  C. refusals: a PCP or NAT-PMP request from the WAN side (to the WAN or the
+#     LAN address) gets no answer; the per-host
 #     limit (max-per-host 3) gets USER_EX_QUOTA from PCP and "out of
 #     resources" from NAT-PMP; THIRD_PARTY is NOT_AUTHORIZED; another nonce
 #     for the same mapping is NOT_AUTHORIZED; a truncated MAP is
@@ -104,6 +105,18 @@ out=$(e2e_in inet python3 "$PCP" map 198.51.100.1 udp 9100 --client-addr 198.51.
 [ "$(echo "$out" | jq -c .answer)" = null ] \
 	&& e2e_ok "a PCP request from the WAN side gets no answer" \
 	|| e2e_fail "a PCP request from the WAN side gets no answer" "$out"
+
+# ... nor one sent from the WAN side to the router's LAN address
+e2e_in inet ip route add 192.168.0.1/32 via 198.51.100.1
+out=$(e2e_in inet python3 "$PCP" map 192.168.0.1 udp 9100 --client-addr 198.51.100.2 --timeout 1)
+[ "$(echo "$out" | jq -c .answer)" = null ] \
+	&& e2e_ok "a PCP request from the WAN side to the LAN address gets no answer" \
+	|| e2e_fail "a PCP request from the WAN side to the LAN address gets no answer" "$out"
+out=$(e2e_in inet timeout 5 natpmpc -g 192.168.0.1 2>&1)
+echo "$out" | grep -q "Public IP address" \
+	&& e2e_fail "a NAT-PMP request from the WAN side gets no answer" "$out" \
+	|| e2e_ok "a NAT-PMP request from the WAN side gets no answer"
+e2e_in inet ip route del 192.168.0.1/32 via 198.51.100.1
 
 out=$(e2e_in lanc python3 "$PCP" map 192.168.0.1 udp 9001 --lifetime 300)
 [ "$(echo "$out" | jq -r .result)" = 0 ] && e2e_ok "third mapping of the host: SUCCESS" \
