@@ -2,6 +2,7 @@
 """A small PCP (RFC 6887) client for the e2e tests; Debian has none.
 
   pcp_client.py map SERVER PROTO INT_PORT [options]   MAP request, print the answer
+  pcp_client.py peer SERVER PROTO INT_PORT PEER PEER_PORT  PEER request, print the answer
   pcp_client.py announce SERVER                        ANNOUNCE request, print the answer
   pcp_client.py raw SERVER HEX                         send these bytes, print the answer
   pcp_client.py listen SECONDS                         print what arrives on 224.0.0.1:5350
@@ -9,7 +10,8 @@
 options: --ext-port N --lifetime S --nonce HEX24 --client-addr A --third-party A
          --prefer-failure --timeout S
 The answer is one JSON line: version, opcode, result, lifetime, epoch and, for
-MAP, nonce, protocol, internal_port, ext_port, ext_addr. No answer within the
+MAP and PEER, nonce, protocol, internal_port, ext_port, ext_addr (PEER: and
+peer_port, peer_addr). No answer within the
 timeout prints {"answer": null} and exits 1.
 """
 import argparse
@@ -41,10 +43,12 @@ def decode(data):
     out.update(version=data[0], r=data[1] >> 7, opcode=data[1] & 0x7f, result=data[3],
                lifetime=struct.unpack("!I", data[4:8])[0],
                epoch=struct.unpack("!I", data[8:12])[0])
-    if out["opcode"] == 1 and len(data) >= 60:
+    if out["opcode"] in (1, 2) and len(data) >= 60:
         d = data[24:60]
         out.update(nonce=d[:12].hex(), protocol=d[12], internal_port=struct.unpack("!H", d[16:18])[0],
                    ext_port=struct.unpack("!H", d[18:20])[0], ext_addr=unaddr16(d[20:36]))
+    if out["opcode"] == 2 and len(data) >= 80:
+        out.update(peer_port=struct.unpack("!H", data[60:62])[0], peer_addr=unaddr16(data[64:80]))
     return out
 
 
@@ -108,6 +112,12 @@ def main():
         payload = bytes.fromhex(a.args[1])
     elif a.cmd == "announce":
         payload = struct.pack("!BBHI", 2, 0, 0, 0) + addr16(client)
+    elif a.cmd == "peer":
+        proto = {"tcp": 6, "udp": 17}[a.args[1]]
+        nonce = bytes.fromhex(a.nonce) if a.nonce else os.urandom(12)
+        payload = struct.pack("!BBHI", 2, 2, 0, a.lifetime) + addr16(client)
+        payload += nonce + struct.pack("!B3xHH", proto, int(a.args[2]), 0) + addr16("0.0.0.0")
+        payload += struct.pack("!H2x", int(a.args[4])) + addr16(a.args[3])
     elif a.cmd == "map":
         proto = {"tcp": 6, "udp": 17}.get(a.args[1], None)
         proto = int(a.args[1]) if proto is None else proto

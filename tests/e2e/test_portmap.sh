@@ -6,7 +6,8 @@
 #     `xdpnat status` and, with its flow, by `xdpnat flows` as kind "pcp".
 #  B. PCP (tests/e2e/pcp_client.py): a MAP for UDP answered SUCCESS with the
 #     nonce echoed, the WAN address, a port of the range, the lifetime asked
-#     for and an epoch; UDP from the Internet then reaches the LAN host.
+#     for and an epoch; UDP from the Internet then reaches the LAN host. A
+#     PEER for a flow the host has answers with that flow's outside endpoint.
 #  C. refusals: a PCP or NAT-PMP request from the WAN side (to the WAN or the
 #     LAN address) gets no answer; the per-host
 #     limit (max-per-host 3) gets USER_EX_QUOTA from PCP and "out of
@@ -99,6 +100,29 @@ out=$(e2e_in lanc python3 "$PCP" map 192.168.0.1 udp 9000 --lifetime 300 --nonce
 [ "$(echo "$out" | jq -r .ext_port)" = "$UPORT" ] && [ "$(echo "$out" | jq -r .result)" = 0 ] \
 	&& e2e_ok "a PCP refresh with the same nonce keeps the outside port" \
 	|| e2e_fail "a PCP refresh with the same nonce keeps the outside port" "$out"
+
+# PEER: the outside address and port of a flow the host already has
+e2e_bg inet python3 -u "$UDP" echo 203.0.113.10 7000
+ECHO_LOG=$E2E_BG_LOG
+e2e_wait_for -t 3 e2e_in inet bash -c "ss -lun | grep -q ':7000 '"
+e2e_in lanc python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("192.168.0.10", 9500))
+s.settimeout(2)
+s.sendto(b"hello", ("203.0.113.10", 7000))
+s.recv(100)
+'
+e2e_wait_for -t 3 test -s "$ECHO_LOG"
+seen=$(awk '{ print $1 ":" $2; exit }' "$ECHO_LOG")
+out=$(e2e_in lanc python3 "$PCP" peer 192.168.0.1 udp 9500 203.0.113.10 7000 --lifetime 30)
+[ "$(echo "$out" | jq -r '"\(.ext_addr):\(.ext_port)"')" = "$seen" ] && [ "$(echo "$out" | jq -r .result)" = 0 ] \
+	&& e2e_ok "PCP PEER for a UDP flow: SUCCESS with the outside endpoint the peer sees ($seen)" \
+	|| e2e_fail "PCP PEER for a UDP flow answers with its outside endpoint ($seen)" "$out"
+out=$(e2e_in lanc python3 "$PCP" peer 192.168.0.1 udp 9501 203.0.113.10 7000)
+[ "$(echo "$out" | jq -r .result)" = 8 ] \
+	&& e2e_ok "PCP PEER for a flow that does not exist: NO_RESOURCES" \
+	|| e2e_fail "PCP PEER for a flow that does not exist: NO_RESOURCES" "$out"
 
 # ---------------------------------------------------------------- C. refusals
 out=$(e2e_in inet python3 "$PCP" map 198.51.100.1 udp 9100 --client-addr 198.51.100.2 --timeout 1)
