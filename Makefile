@@ -87,6 +87,7 @@ UNIT_DEPS_wanstate  := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call 
 UNIT_DEPS_alg_segment := $(call unit_mod,alg_ftp)
 UNIT_DEPS_alg_session := $(call unit_mod,alg_ftp) $(call unit_mod,log) $(call unit_mod,maps)
 UNIT_DEPS_portmap_table := $(call unit_mod,portmap_rate)
+UNIT_DEPS_portmap_state := $(call unit_mod,portmap_table) $(call unit_mod,runfiles)
 UNIT_DEPS_alg        := $(call unit_mod,alg_session) $(call unit_mod,alg_segment) \
 		       $(call unit_mod,alg_xsk) $(UNIT_DEPS_alg_session)
 .SECONDEXPANSION:

@@ -20,6 +20,7 @@
 #include "portmap/pcp_codec.h"
 #include "portmap/portmap.h"
 #include "portmap/portmap_rate.h"
+#include "portmap/portmap_state.h"
 #include "portmap/portmap_table.h"
 #include "xdpnat.h"
 
@@ -40,24 +41,13 @@ struct portmap_lan {
 	uint32_t announce_gap;		/* seconds to the next one */
 };
 
-struct portmap_counters {
-	uint64_t requests;		/* datagrams read */
-	uint64_t answered;
-	uint64_t dropped_not_lan;	/* not to an address of the LAN interface */
-	uint64_t dropped_rate;		/* over the per-host or global rate */
-	uint64_t dropped_malformed;	/* too short to answer, or a response */
-	uint64_t errors_sent;		/* answers with a result other than success */
-	uint64_t created, deleted, expired, purged;
-};
-
 struct portmap {
 	const struct xdpnat_config *cfg;
 	const struct nat_maps *m;
 	struct portmap_lan lans[CFG_MAX_IFACES];
 	int nlans;
-	struct portmap_table table;
+	struct portmap_state st;	/* table, counters; st.epoch as last saved */
 	struct portmap_rate rate;
-	struct portmap_counters n;
 	uint64_t epoch_base;		/* epoch seconds at mono_start */
 	uint64_t mono_start;		/* monotonic seconds */
 	struct portmap_counters saved_n;	/* as last saved */
@@ -68,6 +58,13 @@ struct portmap {
 static uint64_t now_sec(void)
 {
 	return nat_now_ns() / NS_PER_SEC;
+}
+
+/* Lifetimes start at the next whole second and end when now_sec() reaches
+ * their end: a mapping lives at least the seconds it was granted. */
+static uint64_t now_sec_up(void)
+{
+	return (nat_now_ns() + NS_PER_SEC - 1) / NS_PER_SEC;
 }
 
 /* RFC 6887 §8.5: seconds since the mapping state began. */
@@ -171,114 +168,42 @@ static void on_gone(void *arg, const struct portmap_entry *e)
 
 /* ---------------------------------------------------------------- state file */
 
-/* The table, and for `xdpnat status` the WAN and its address now. */
-static json_object *mappings_json(struct portmap *pm)
+/* For `xdpnat status`: the WAN's name and its address now. */
+static void annotate(void *arg, json_object *o)
 {
-	json_object *arr = portmap_table_to_json(&pm->table, now_sec());
+	struct portmap *pm = arg;
+	json_object *w;
+	uint32_t ifindex = 0;
+	char a[INET_ADDRSTRLEN], name[IF_NAMESIZE];
 
-	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		json_object *o = json_object_array_get_idx(arr, i), *w;
-		uint32_t ifindex = 0;
-		char a[INET_ADDRSTRLEN], name[IF_NAMESIZE];
-
-		if (json_object_object_get_ex(o, "wan_ifindex", &w))
-			ifindex = (uint32_t)json_object_get_int64(w);
-		json_object_object_add(o, "wan", json_object_new_string(
-			if_indextoname(ifindex, name) ? name : "?"));
-		json_object_object_add(o, "outside", json_object_new_string(
-			addr_str(wan_addr(pm, ifindex), a)));
-	}
-	return arr;
+	if (json_object_object_get_ex(o, "wan_ifindex", &w))
+		ifindex = (uint32_t)json_object_get_int64(w);
+	json_object_object_add(o, "wan", json_object_new_string(
+		if_indextoname(ifindex, name) ? name : "?"));
+	json_object_object_add(o, "outside", json_object_new_string(
+		addr_str(wan_addr(pm, ifindex), a)));
 }
 
 static void save(struct portmap *pm)
 {
-	json_object *root = json_object_new_object(), *c = json_object_new_object();
-	const char *text;
-
-	json_object_object_add(root, "epoch", json_object_new_int64(epoch(pm)));
-	json_object_object_add(root, "saved_at", json_object_new_int64((int64_t)time(NULL)));
-	json_object_object_add(root, "mappings", mappings_json(pm));
-#define COUNTER(f) json_object_object_add(c, #f, json_object_new_int64((int64_t)pm->n.f))
-	COUNTER(requests);
-	COUNTER(answered);
-	COUNTER(dropped_not_lan);
-	COUNTER(dropped_rate);
-	COUNTER(dropped_malformed);
-	COUNTER(errors_sent);
-	COUNTER(created);
-	COUNTER(deleted);
-	COUNTER(expired);
-	COUNTER(purged);
-#undef COUNTER
-	json_object_object_add(root, "counters", c);
-	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
-	if (run_write_atomic(pm->path, text, strlen(text))) {
+	pm->st.epoch = epoch(pm);
+	if (portmap_state_save(pm->path, &pm->st, now_sec(), time(NULL), annotate, pm)) {
 		nat_log("port-mapping: cannot save %s: %s", pm->path, strerror(errno));
-	} else {
-		pm->dirty = false;
-		pm->saved_n = pm->n;
+		return;
 	}
-	json_object_put(root);
+	pm->dirty = false;
+	pm->saved_n = pm->st.n;
 }
 
-static int64_t jint(json_object *o, const char *k, int64_t dflt)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_int)
-		       ? json_object_get_int64(v) : dflt;
-}
-
-static void load_counters(struct portmap_counters *n, json_object *c)
-{
-#define COUNTER(f) n->f = (uint64_t)jint(c, #f, 0)
-	COUNTER(requests);
-	COUNTER(answered);
-	COUNTER(dropped_not_lan);
-	COUNTER(dropped_rate);
-	COUNTER(dropped_malformed);
-	COUNTER(errors_sent);
-	COUNTER(created);
-	COUNTER(deleted);
-	COUNTER(expired);
-	COUNTER(purged);
-#undef COUNTER
-}
-
-/* The saved table and epoch; a missing or unreadable file is a new
- * epoch 0 with no mappings (RFC 6887 §8.5: state lost). */
 static void load(struct portmap *pm)
 {
-	int fd = run_open_read(pm->path);
-	json_object *root = fd >= 0 ? json_object_from_fd(fd) : NULL, *arr;
-	int64_t saved_at, ep, elapsed;
+	int rc = portmap_state_load(pm->path, &pm->st, now_sec(), time(NULL));
 
-	if (fd >= 0)
-		close(fd);
+	if (rc < 0)
+		nat_log("port-mapping: %s unreadable, not ours, or from the future (the clock "
+			"went back); starting a new epoch", pm->path);
 	pm->mono_start = now_sec();
-	pm->epoch_base = 0;
-	portmap_table_init(&pm->table);
-	if (!root) {
-		if (fd >= 0 || errno != ENOENT)
-			nat_log("port-mapping: %s unreadable; starting a new epoch", pm->path);
-		return;
-	}
-	saved_at = jint(root, "saved_at", -1);
-	ep = jint(root, "epoch", -1);
-	elapsed = (int64_t)time(NULL) - saved_at;
-	if (saved_at < 0 || ep < 0 || elapsed < 0 || ep + elapsed > UINT32_MAX) {
-		nat_log("port-mapping: %s is not a state this build wrote (or the clock went "
-			"back); starting a new epoch", pm->path);
-		json_object_put(root);
-		return;
-	}
-	pm->epoch_base = (uint64_t)(ep + elapsed);
-	if (json_object_object_get_ex(root, "counters", &arr))	/* counted since the epoch */
-		load_counters(&pm->n, arr);
-	if (json_object_object_get_ex(root, "mappings", &arr))
-		portmap_table_from_json(&pm->table, arr, pm->mono_start, (uint64_t)elapsed);
-	json_object_put(root);
+	pm->epoch_base = pm->st.epoch;
 }
 
 /* ---------------------------------------------------------------- start */
@@ -311,7 +236,7 @@ static void sync_forwards(struct portmap *pm)
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &v) || !(v.flags & NAT_FWD_F_PCP))
 			continue;
-		e = portmap_table_find_ext(&pm->table, key.ifindex, key.proto, ntohs(key.port));
+		e = portmap_table_find_ext(&pm->st.table, key.ifindex, key.proto, ntohs(key.port));
 		if (e && e->int_addr == v.addr && htons(e->int_port) == v.port)
 			continue;
 		if (n == cap) {
@@ -327,12 +252,12 @@ static void sync_forwards(struct portmap *pm)
 		bpf_map_delete_elem(fd, &doomed[i]);
 	free(doomed);
 	for (int i = 0; i < PORTMAP_MAX; i++) {
-		struct portmap_entry *e = &pm->table.e[i];
+		struct portmap_entry *e = &pm->st.table.e[i];
 
 		if (e->used && fwd_put(pm, e)) {
 			nat_log("port-mapping: cannot write the forward of port %u: %s; "
 				"mapping dropped", e->ext_port, strerror(errno));
-			portmap_table_delete(&pm->table, e->int_addr, e->proto, e->int_port,
+			portmap_table_delete(&pm->st.table, e->int_addr, e->proto, e->int_port,
 					     NULL, false, NULL, NULL);
 		}
 	}
@@ -441,9 +366,9 @@ int portmap_start(struct portmap **out, const struct xdpnat_config *cfg,
 		return -1;
 	}
 	load(pm);
-	purged = portmap_table_purge(&pm->table, stale, pm, NULL, NULL);
-	pm->n.purged += (uint64_t)purged;
-	kept = pm->table.n;
+	purged = portmap_table_purge(&pm->st.table, stale, pm, NULL, NULL);
+	pm->st.n.purged += (uint64_t)purged;
+	kept = pm->st.table.n;
 	sync_forwards(pm);
 	if (!cfg->nportmaps) {
 		if (unlink(pm->path) && errno != ENOENT)
@@ -524,7 +449,7 @@ static void reply(struct portmap *pm, const struct portmap_lan *l, const struct 
 	c->cmsg_len = CMSG_LEN(sizeof(pi));
 	memcpy(CMSG_DATA(c), &pi, sizeof(pi));
 	if (len && sendmsg(l->fd, &mh, MSG_DONTWAIT) == (ssize_t)len)
-		pm->n.answered++;
+		pm->st.n.answered++;
 }
 
 static uint32_t seed(void)
@@ -542,7 +467,7 @@ static void log_created(const struct portmap_entry *e, const char *by)
 
 	nat_log("port-mapping: %s %s:%u -> port %u for %u s (%s)", proto_str(e->proto),
 		addr_str(e->int_addr, a), e->int_port, e->ext_port,
-		(unsigned)(e->expires - now_sec()), by);
+		(unsigned)(e->expires - now_sec_up()), by);
 }
 
 /* Create or refresh; the forward written for a new one. */
@@ -550,8 +475,8 @@ static enum portmap_status map(struct portmap *pm, struct portmap_lan *l,
 			       const struct portmap_req *r, struct portmap_entry **e)
 {
 	bool created;
-	enum portmap_status st = portmap_table_request(&pm->table, r, &l->lim, port_taken, pm,
-						       now_sec(), e, &created);
+	enum portmap_status st = portmap_table_request(&pm->st.table, r, &l->lim, port_taken, pm,
+						       now_sec_up(), e, &created);
 
 	if (st != PORTMAP_OK)
 		return st;
@@ -561,12 +486,12 @@ static enum portmap_status map(struct portmap *pm, struct portmap_lan *l,
 	if (fwd_put(pm, *e)) {
 		nat_log("port-mapping: cannot write the forward of port %u: %s", (*e)->ext_port,
 			strerror(errno));
-		portmap_table_delete(&pm->table, r->int_addr, r->proto, r->int_port, NULL, false,
+		portmap_table_delete(&pm->st.table, r->int_addr, r->proto, r->int_port, NULL, false,
 				     NULL, NULL);
 		*e = NULL;
 		return PORTMAP_TABLE_FULL;
 	}
-	pm->n.created++;
+	pm->st.n.created++;
 	log_created(*e, r->by == PORTMAP_BY_PCP ? "pcp" : "natpmp");
 	return PORTMAP_OK;
 }
@@ -575,7 +500,7 @@ static void deleted(void *arg, const struct portmap_entry *e)
 {
 	struct portmap *pm = arg;
 
-	pm->n.deleted++;
+	pm->st.n.deleted++;
 	on_gone(pm, e);
 }
 
@@ -616,7 +541,7 @@ static void pcp_map(struct portmap *pm, struct portmap_lan *l, const struct pcp_
 
 	memcpy(r.nonce, q->nonce, PORTMAP_NONCE_LEN);
 	if (q->lifetime == 0) {		/* delete (§15); protocol 0: all of them */
-		st = portmap_table_delete(&pm->table, src, q->protocol, q->internal_port,
+		st = portmap_table_delete(&pm->st.table, src, q->protocol, q->internal_port,
 					  q->nonce, true, deleted, pm);
 		resp->result = pcp_status(st);
 		resp->ext_port = q->ext_port;
@@ -638,7 +563,7 @@ static void pcp_map(struct portmap *pm, struct portmap_lan *l, const struct pcp_
 	st = map(pm, l, &r, &e);
 	resp->result = pcp_status(st);
 	if (st == PORTMAP_OK) {
-		resp->lifetime = (uint32_t)(e->expires - now_sec());
+		resp->lifetime = (uint32_t)(e->expires - now_sec_up());
 		resp->ext_port = e->ext_port;
 		resp->ext_addr = waddr;
 	}
@@ -702,7 +627,7 @@ static void serve_pcp(struct portmap *pm, struct portmap_lan *l, const struct dg
 	int rc = pcp_decode_request(d->buf, d->len, &q);
 
 	if (rc == PORTMAP_DROP) {
-		pm->n.dropped_malformed++;
+		pm->st.n.dropped_malformed++;
 		return;
 	}
 	resp.result = (uint8_t)rc;
@@ -710,7 +635,7 @@ static void serve_pcp(struct portmap *pm, struct portmap_lan *l, const struct dg
 		pcp_serve_request(pm, l, &q, src, waddr, &resp);
 	if (resp.result != PCP_SUCCESS) {
 		resp.lifetime = pcp_err_lifetime(resp.result);
-		pm->n.errors_sent++;
+		pm->st.n.errors_sent++;
 	}
 	reply(pm, l, d, out, pcp_encode_response(d->buf, d->len, &q, &resp, out, sizeof(out)));
 }
@@ -722,7 +647,7 @@ static void natpmp_serve_request(struct portmap *pm, struct portmap_lan *l,
 {
 	if (q->opcode != NATPMP_OP_ADDRESS && q->lifetime == 0) {
 		/* RFC 6886 §3.4: port 0 deletes them all; no address needed */
-		portmap_table_delete(&pm->table, src, q->protocol, q->internal_port, NULL, false,
+		portmap_table_delete(&pm->st.table, src, q->protocol, q->internal_port, NULL, false,
 				     deleted, pm);
 	} else if (!waddr) {
 		resp->result = NATPMP_NETWORK_FAILURE;
@@ -740,7 +665,7 @@ static void natpmp_serve_request(struct portmap *pm, struct portmap_lan *l,
 
 		if (map(pm, l, &r, &e) == PORTMAP_OK) {
 			resp->ext_port = e->ext_port;
-			resp->lifetime = (uint32_t)(e->expires - now_sec());
+			resp->lifetime = (uint32_t)(e->expires - now_sec_up());
 		} else {
 			resp->result = NATPMP_NO_RESOURCES;
 		}
@@ -756,7 +681,7 @@ static void serve_natpmp(struct portmap *pm, struct portmap_lan *l, const struct
 	int rc = natpmp_decode_request(d->buf, d->len, &q);
 
 	if (rc == PORTMAP_DROP) {
-		pm->n.dropped_malformed++;
+		pm->st.n.dropped_malformed++;
 		return;
 	}
 	resp.result = (uint8_t)rc;
@@ -764,7 +689,7 @@ static void serve_natpmp(struct portmap *pm, struct portmap_lan *l, const struct
 	if (rc == NATPMP_SUCCESS)
 		natpmp_serve_request(pm, l, &q, src, waddr, &resp);
 	if (resp.result != NATPMP_SUCCESS)
-		pm->n.errors_sent++;
+		pm->st.n.errors_sent++;
 	reply(pm, l, d, out, natpmp_encode_response(&q, &resp, out, sizeof(out)));
 }
 
@@ -780,10 +705,10 @@ static void serve_wrong_version(struct portmap *pm, struct portmap_lan *l, const
 	struct natpmp_response nr = { .result = NATPMP_UNSUPP_VERSION, .epoch = epoch(pm) };
 
 	if (d->len < 2 || (d->buf[1] & 0x80)) {
-		pm->n.dropped_malformed++;
+		pm->st.n.dropped_malformed++;
 		return;
 	}
-	pm->n.errors_sent++;
+	pm->st.n.errors_sent++;
 	if (l->cfg.pcp)		/* version 0 asked of a PCP-only LAN */
 		reply(pm, l, d, out, pcp_encode_response(d->buf, d->len, &q, &resp, out,
 							  sizeof(out)));
@@ -796,7 +721,7 @@ static void serve(struct portmap *pm, struct portmap_lan *l, const struct dgram 
 	bool natpmp = d->len > 0 && d->buf[0] == NATPMP_VERSION;
 
 	if (d->len == 0) {
-		pm->n.dropped_malformed++;
+		pm->st.n.dropped_malformed++;
 		return;
 	}
 	if (natpmp ? !l->cfg.natpmp : !l->cfg.pcp)
@@ -842,15 +767,15 @@ void portmap_input(struct portmap *pm, int fd)
 		if (pm->lans[i].fd == fd)
 			l = &pm->lans[i];
 	for (int budget = INPUT_BUDGET; l && budget > 0 && receive(fd, &d); budget--) {
-		pm->n.requests++;
+		pm->st.n.requests++;
 		/* only to this LAN's own addresses, from this LAN; never from a WAN */
 		if (d.ifindex != l->ifindex || d.src.sin_port == 0 ||
 		    !lan_has_addr(l->cfg.lan, d.dst)) {
-			pm->n.dropped_not_lan++;
+			pm->st.n.dropped_not_lan++;
 			continue;
 		}
 		if (!portmap_rate_allow(&pm->rate, d.src.sin_addr.s_addr, nat_now_ms())) {
-			pm->n.dropped_rate++;
+			pm->st.n.dropped_rate++;
 			continue;
 		}
 		serve(pm, l, &d);
@@ -881,7 +806,7 @@ static void expired(void *arg, const struct portmap_entry *e)
 {
 	struct portmap *pm = arg;
 
-	pm->n.expired++;
+	pm->st.n.expired++;
 	on_gone(pm, e);
 }
 
@@ -891,7 +816,7 @@ void portmap_tick(struct portmap *pm)
 
 	if (!pm)
 		return;
-	portmap_table_expire(&pm->table, now, expired, pm);
+	portmap_table_expire(&pm->st.table, now, expired, pm);
 	for (int i = 0; i < pm->nlans; i++) {
 		struct portmap_lan *l = &pm->lans[i];
 
@@ -903,7 +828,7 @@ void portmap_tick(struct portmap *pm)
 		l->next_announce = now + l->announce_gap;
 	}
 	/* at most once a second, whatever the request rate */
-	if (pm->dirty || memcmp(&pm->n, &pm->saved_n, sizeof(pm->n)))
+	if (pm->dirty || memcmp(&pm->st.n, &pm->saved_n, sizeof(pm->saved_n)))
 		save(pm);
 }
 
