@@ -1105,8 +1105,15 @@ check_portmap(struct parser *p, struct cfg_portmap *m)
 		if (strcmp(p->cfg->lans[i].ifname, m->lan) == 0)
 			break;
 	if (i == p->cfg->nlans) {
-		perr_at(p, m->line, "port-mapping: %s is not a lan interface "
-		    "(no 'lan %s' line)", m->lan, m->lan);
+		const struct cfg_wan *w = cfg_find_wan(p->cfg, m->lan);
+
+		if (w != NULL)
+			perr_at(p, m->line, "port-mapping: %s is a wan (line %d), "
+			    "not a lan: requests from a WAN are never served",
+			    m->lan, w->line);
+		else
+			perr_at(p, m->line, "port-mapping: %s is not a lan "
+			    "interface (no 'lan %s' line)", m->lan, m->lan);
 		return;
 	}
 	if (m->wan[0] == '\0') {

@@ -1008,7 +1008,7 @@ test_portmap(void **state)
 {
 	static const struct ecase cases[] = {
 		{ "port-mapping eth9", 4, "port-mapping: eth9 is not a lan interface" },
-		{ "port-mapping eth0", 4, "port-mapping: eth0 is not a lan interface" },
+		{ "port-mapping eth0", 4, "port-mapping: eth0 is a wan (line 1), not a lan" },
 		{ "port-mapping eth2 wan eth2", 4, "port-mapping: eth2 is a lan (line 3), not a wan" },
 		{ "port-mapping eth2 wan eth7", 4, "port-mapping: eth7 is not a wan interface" },
 		{ "port-mapping eth2 protocols upnp", 4, "port-mapping protocols 'upnp'" },
