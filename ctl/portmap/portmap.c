@@ -768,14 +768,19 @@ void portmap_input(struct portmap *pm, int fd)
 			l = &pm->lans[i];
 	for (int budget = INPUT_BUDGET; l && budget > 0 && receive(fd, &d); budget--) {
 		pm->st.n.requests++;
-		/* only to this LAN's own addresses, from this LAN; never from a WAN */
-		if (d.ifindex != l->ifindex || d.src.sin_port == 0 ||
-		    !lan_has_addr(l->cfg.lan, d.dst)) {
+		/* only from this LAN, to its own addresses; never from a WAN.
+		 * The rate limit comes before the address check, which costs
+		 * a netlink dump: a flood to a broadcast address is cheap too */
+		if (d.ifindex != l->ifindex || d.src.sin_port == 0) {
 			pm->st.n.dropped_not_lan++;
 			continue;
 		}
 		if (!portmap_rate_allow(&pm->rate, d.src.sin_addr.s_addr, nat_now_ms())) {
 			pm->st.n.dropped_rate++;
+			continue;
+		}
+		if (!lan_has_addr(l->cfg.lan, d.dst)) {
+			pm->st.n.dropped_not_lan++;
 			continue;
 		}
 		serve(pm, l, &d);

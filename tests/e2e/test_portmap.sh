@@ -142,6 +142,21 @@ echo "$out" | grep -q "Public IP address" \
 	|| e2e_ok "a NAT-PMP request from the WAN side gets no answer"
 e2e_in inet ip route del 192.168.0.1/32 via 198.51.100.1
 
+# ... nor one to the LAN's broadcast address (not one of the router's)
+out=$(e2e_in lanc python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+s.settimeout(1)
+s.sendto(b"\0\0", ("192.168.0.255", 5351))
+try:
+    print("answer", s.recvfrom(100))
+except socket.timeout:
+    print("none")
+')
+[ "$out" = none ] && e2e_ok "a NAT-PMP request to the LAN broadcast address gets no answer" \
+	|| e2e_fail "a NAT-PMP request to the LAN broadcast address gets no answer" "$out"
+
 out=$(e2e_in lanc python3 "$PCP" map 192.168.0.1 udp 9001 --lifetime 300)
 [ "$(echo "$out" | jq -r .result)" = 0 ] && e2e_ok "third mapping of the host: SUCCESS" \
 	|| e2e_fail "third mapping of the host: SUCCESS" "$out"
