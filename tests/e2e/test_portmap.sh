@@ -25,6 +25,7 @@
 #     longer reaches it.
 #  H. expiry: with max-lifetime 2 (a reload), a mapping is reachable, then
 #     gone within a second of its end.
+#  I. `protocols pcp` (a reload): NAT-PMP gets UNSUPP_VERSION, PCP answers.
 . "$(dirname "$0")/lib.sh"
 e2e_require_root
 e2e_require natpmpc curl python3 jq
@@ -301,5 +302,20 @@ e2e_check_not "after its lifetime the mapping is gone: UDP from the Internet no 
 	e2e_in inet python3 "$UDP" send 198.51.100.3 "$XPORT" 100
 grep -q "port-mapping: udp 192.168.0.10:9000 -> port $XPORT removed" "$E2E_XDPNAT_LOG" \
 	&& e2e_ok "the daemon logs the expiry" || e2e_fail "the daemon logs the expiry" "$(tail -5 "$E2E_XDPNAT_LOG")"
+
+# ---------------------------------------------------------------- I. protocols pcp
+sed -i 's/^port-mapping lan0 /port-mapping lan0 protocols pcp /' "$CONF"
+conf=$(e2e_xdpnat_conf "$CONF")
+n=$(grep -c "reload: applied" "$E2E_XDPNAT_LOG")
+kill -HUP "$E2E_XDPNAT_PID"
+e2e_wait_for -t 5 bash -c "[ \$(grep -c 'reload: applied' '$E2E_XDPNAT_LOG') -gt $n ]"
+sleep 0.5
+out=$(e2e_in lanc python3 "$PCP" raw 192.168.0.1 0000)
+[ "$(echo "$out" | jq -r '"\(.version) \(.result)"')" = "2 1" ] \
+	&& e2e_ok "protocols pcp: a NAT-PMP request gets UNSUPP_VERSION naming version 2" \
+	|| e2e_fail "protocols pcp: a NAT-PMP request gets UNSUPP_VERSION" "$out"
+out=$(e2e_in lanc python3 "$PCP" announce 192.168.0.1)
+[ "$(echo "$out" | jq -r .result)" = 0 ] && e2e_ok "protocols pcp: PCP is still served" \
+	|| e2e_fail "protocols pcp: PCP is still served" "$out"
 
 e2e_finish
