@@ -267,6 +267,16 @@ static void report_parse_errors(char *text)
 		nat_log("reload: %s", line);
 }
 
+/* After a reload or a link change: the PCP/NAT-PMP server starts again on
+ * its saved table; mappings a new static forward overlaps, or of a LAN no
+ * longer served, go; those of a WAN device made anew follow it. */
+static void restart_portmap(struct daemon_ctx *x, const char *why)
+{
+	portmap_stop(x->pm);
+	if (portmap_start(&x->pm, &x->d->cfg, &x->maps))
+		nat_log("%s: port-mapping is not served until the next reload", why);
+}
+
 /* SIGHUP: a bad file changes nothing; a good one is applied in place. */
 static void on_reload(struct daemon_ctx *x)
 {
@@ -290,11 +300,7 @@ static void on_reload(struct daemon_ctx *x)
 		alg_watch(x);
 		ddns_reload(x->ddns, &x->d->cfg);
 		addrwatch_dump(x->aw, on_addr_event, x);	/* addresses of added interfaces */
-		/* mappings are saved and taken over: those a new static
-		 * forward overlaps, or of a LAN no longer served, go */
-		portmap_stop(x->pm);
-		if (portmap_start(&x->pm, &x->d->cfg, &x->maps))
-			nat_log("reload: port-mapping is not served until the next reload");
+		restart_portmap(x, "reload");
 		routegen_links(x);
 		x->status_dirty = true;
 	}
@@ -317,6 +323,7 @@ static void on_links_changed(struct daemon_ctx *x)
 	put_ifaces(x);
 	reload_alg(x);
 	alg_watch(x);
+	restart_portmap(x, "link");	/* a WAN's new ifindex */
 	if (addrwatch_dump(x->aw, on_addr_event, x))	/* the new device's address */
 		nat_log("link: cannot read the current addresses; waiting for changes");
 	routegen_links(x);

@@ -208,13 +208,37 @@ static void load(struct portmap *pm)
 
 /* ---------------------------------------------------------------- start */
 
+/*
+ * A WAN device that was deleted and made again (pppd's ppp0) has a new
+ * ifindex: its LAN's mappings follow it. One whose old ifindex now names
+ * another device was made on a WAN the configuration no longer names for
+ * that LAN: stale() drops it.
+ */
+static void follow_wans(struct portmap *pm)
+{
+	for (int i = 0; i < PORTMAP_MAX; i++) {
+		struct portmap_entry *e = &pm->st.table.e[i];
+		struct portmap_lan *l = e->used ? lan_by_ifindex(pm, e->lan_ifindex) : NULL;
+		char name[IF_NAMESIZE];
+
+		if (!l || !l->wan_ifindex || e->wan_ifindex == l->wan_ifindex)
+			continue;
+		if (if_indextoname(e->wan_ifindex, name) && strcmp(name, l->cfg.wan))
+			continue;
+		e->wan_ifindex = l->wan_ifindex;	/* its old forward: sync_forwards */
+	}
+}
+
 /* What a loaded mapping needs to stay: its LAN served, on the same WAN,
- * its port in the range and not a static forward's. */
+ * its port in the range and not a static forward's. While the WAN has no
+ * device (a ppp0 not up yet) its mappings wait for it. */
 static bool stale(void *arg, const struct portmap_entry *e)
 {
 	struct portmap *pm = arg;
 	struct portmap_lan *l = lan_by_ifindex(pm, e->lan_ifindex);
 
+	if (l && !l->wan_ifindex)
+		return false;
 	return !l || l->wan_ifindex != e->wan_ifindex || e->ext_port < l->lim.port_lo ||
 	       e->ext_port > l->lim.port_hi || port_taken(pm, e->wan_ifindex, e->proto, e->ext_port);
 }
@@ -254,6 +278,10 @@ static void sync_forwards(struct portmap *pm)
 	for (int i = 0; i < PORTMAP_MAX; i++) {
 		struct portmap_entry *e = &pm->st.table.e[i];
 
+		struct portmap_lan *l = e->used ? lan_by_ifindex(pm, e->lan_ifindex) : NULL;
+
+		if (l && !l->wan_ifindex)
+			continue;	/* waits for its WAN's device */
 		if (e->used && fwd_put(pm, e)) {
 			nat_log("port-mapping: cannot write the forward of port %u: %s; "
 				"mapping dropped", e->ext_port, strerror(errno));
@@ -302,11 +330,14 @@ static int setup_lans(struct portmap *pm)
 		l->fd = -1;
 		l->ifindex = if_nametoindex(l->cfg.lan);
 		l->wan_ifindex = if_nametoindex(l->cfg.wan);
-		if (!l->ifindex || !l->wan_ifindex) {
+		if (!l->ifindex) {	/* the loader has made sure a LAN exists */
 			nat_log("port-mapping on line %d: no interface %s", l->cfg.line,
-				l->ifindex ? l->cfg.wan : l->cfg.lan);
+				l->cfg.lan);
 			return -1;
 		}
+		if (!l->wan_ifindex)	/* answered NETWORK_FAILURE until it comes */
+			nat_log("port-mapping %s: wan %s has no device yet", l->cfg.lan,
+				l->cfg.wan);
 		l->lim = (struct portmap_limits){ .port_lo = l->cfg.port_lo,
 						  .port_hi = l->cfg.port_hi,
 						  .max_per_host = l->cfg.max_per_host,
@@ -366,6 +397,7 @@ int portmap_start(struct portmap **out, const struct xdpnat_config *cfg,
 		return -1;
 	}
 	load(pm);
+	follow_wans(pm);
 	purged = portmap_table_purge(&pm->st.table, stale, pm, NULL, NULL);
 	pm->st.n.purged += (uint64_t)purged;
 	kept = pm->st.table.n;

@@ -27,8 +27,10 @@ struct portmap;
  * Start serving the `port-mapping` statements of cfg: load the saved
  * table, drop what no longer fits the configuration (a LAN no longer
  * served, another WAN, a port a static forward now holds, a lifetime that
- * ran out while no daemon ran), make nat_forwards agree with it, open the
- * sockets and announce the epoch. With no `port-mapping` line every
+ * ran out while no daemon ran), follow a WAN device that was made anew
+ * (a new ifindex), make nat_forwards agree, open the sockets and announce
+ * the epoch. A WAN with no device yet is waited for: its LAN is answered
+ * NETWORK_FAILURE and its saved mappings are kept for it. With no `port-mapping` line every
  * mapping left from before is removed and *out is NULL. 0, or -1 (logged).
  */
 int portmap_start(struct portmap **out, const struct xdpnat_config *cfg,

@@ -21,6 +21,8 @@
 #  F. the WAN address changes: a LAN listener on 224.0.0.1:5350 hears the
 #     NAT-PMP announcement of the new address and a PCP ANNOUNCE; the TCP
 #     mapping is reached on the new address.
+#  J. wan0 deleted and made again (a new ifindex, as pppd's ppp0): the TCP
+#     mapping follows the new device.
 #  G. natpmpc deletes the TCP mapping (lifetime 0): the Internet host no
 #     longer reaches it.
 #  H. expiry: with max-lifetime 2 (a reload), a mapping is reachable, then
@@ -272,6 +274,25 @@ cp "$ANN_LOG" "$ANN"
 got=$(e2e_in inet curl -s -m 5 "http://198.51.100.3:$TPORT/")
 [ "$got" = "hello from lanc" ] && e2e_ok "the NAT-PMP mapping follows the new WAN address" \
 	|| e2e_fail "the NAT-PMP mapping follows the new WAN address" "got '$got'"
+
+# ---------------------------------------------------------------- J. WAN device made anew
+# (pppd's ppp0 is deleted and made again: a new ifindex, same name)
+old_if=$(e2e_in router cat /sys/class/net/wan0/ifindex)
+ip -n "$(e2e_ns router)" link del wan0
+e2e_wait_for -t 5 grep -q "wan0 (ifindex $old_if) is gone" "$E2E_XDPNAT_LOG"
+e2e_veth router wan0 inet eth0
+e2e_addr router wan0 198.51.100.3/24
+e2e_addr inet eth0 198.51.100.2/24
+e2e_host_if inet eth0
+e2e_router_peer_if inet eth0
+ip -n "$(e2e_ns router)" route replace default via 198.51.100.2 dev wan0
+new_if=$(e2e_in router cat /sys/class/net/wan0/ifindex)
+e2e_wait_for -t 5 grep -q "wan0 (ifindex $new_if) added as wan" "$E2E_XDPNAT_LOG"
+e2e_wait_for -t 5 bash -c "'$E2E_XDPNAT' status -c '$E2E_XDPNAT_CONF' | grep -q '198.51.100.3 via'" 2>/dev/null
+got=$(e2e_in inet curl -s -m 5 "http://198.51.100.3:$TPORT/")
+[ "$got" = "hello from lanc" ] \
+	&& e2e_ok "wan0 deleted and made again (ifindex $old_if -> $new_if): the mapping follows it" \
+	|| e2e_fail "wan0 made again: the mapping follows it" "got '$got'; $(tail -5 "$E2E_XDPNAT_LOG")"
 
 # ---------------------------------------------------------------- G. delete
 out=$(e2e_in lanc natpmpc -g 192.168.0.1 -a "$TPORT" 8000 tcp 0 2>&1)
