@@ -32,7 +32,7 @@ BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 BPF_HDRS  := $(wildcard bpf/*.h include/*.h)
 
-# ctl/ is one folder per subsystem (common, config, daemon, wan, alg, cli)
+# ctl/ is one folder per subsystem (common, config, daemon, wan, alg, cli, portmap)
 # plus main.c. Base names are unique across folders, so a unit test
 # tests/unit/test_NAME.c finds its module as ctl/*/NAME.c.
 CTL_SRCS  := $(wildcard ctl/*.c ctl/*/*.c)
@@ -96,6 +96,8 @@ UNIT_DEPS_alg_segment := $(call unit_mod,alg_ftp)
 UNIT_DEPS_alg_session := $(call unit_mod,alg_ftp) $(call unit_mod,log) $(call unit_mod,maps)
 # metrics.c is the whole endpoint (maps, DDNS, HTTP thread): the rest of ctl/
 UNIT_DEPS_metrics    = $(filter-out $(call unit_mod,metrics),$(LIB_OBJS))
+UNIT_DEPS_portmap_table := $(call unit_mod,portmap_rate)
+UNIT_DEPS_portmap_state := $(call unit_mod,portmap_table) $(call unit_mod,runfiles)
 UNIT_DEPS_alg        := $(call unit_mod,alg_session) $(call unit_mod,alg_segment) \
 		       $(call unit_mod,alg_xsk) $(UNIT_DEPS_alg_session)
 .SECONDEXPANSION:
@@ -115,6 +117,7 @@ fuzz_src = $(wildcard ctl/*/$(1).c)
 FUZZ_SRCS_alg_ftp := $(call fuzz_src,alg_ftp)
 FUZZ_SRCS_alg_segment := $(call fuzz_src,alg_segment) $(call fuzz_src,alg_ftp)
 FUZZ_SRCS_metrics_req := $(call fuzz_src,metrics_req)
+FUZZ_SRCS_pcp_codec := $(call fuzz_src,pcp_codec)
 $(BUILD)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(CTL_HDRS)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(LDLIBS)

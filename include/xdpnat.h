@@ -38,7 +38,11 @@
  *                                                  read-modify-write)
  *  nat_ifaces     wan/wanstate.c                   dp, daemon/status.c read
  *  nat_wanaddr    wan/wanstate.c                   dp reads
- *  nat_forwards   daemon/loader.c, from the file   dp, alg/alg_session.c read
+ *  nat_forwards   daemon/loader.c, from the file;  dp, alg/alg_session.c read
+ *                 portmap/portmap.c the entries
+ *                 flagged NAT_FWD_F_PCP (mappings
+ *                 LAN hosts asked for); a static
+ *                 forward overwrites one
  *  nat_ifslots    wan/routegen.c                   dp reads
  *  nat_routegen   wan/routegen.c                   dp, cli read
  *  nat_ct         dp creates flows and updates     alg/alg_session.c sets the
@@ -286,6 +290,11 @@ struct nat_fwd_value {
 #define NAT_FWD_F_ALG		(1U << 2)	/* an `alg ftp` port: flows go to the ALG */
 #define NAT_FWD_F_FTP_CTRL	(1U << 1)	/* an `alg ftp` control port (or implicit TLS): its
 						 * established flows open the gate for their peer */
+/* A mapping a LAN host asked for with PCP or NAT-PMP (ctl/portmap/): the
+ * data path treats it as any forward; the loader's reload leaves it alone
+ * unless a static forward takes its port, and portmap.c removes it when
+ * its lifetime ends. */
+#define NAT_FWD_F_PCP		(1U << 3)
 
 /* ---------------------------------------------------------------------
  * nat_eim: HASH, RFC 4787 endpoint-independent mapping. A masquerading

@@ -2,7 +2,8 @@
 /*
  * cli_flows.c - `xdpnat flows`: one row per flow of nat_ct (its ORIG
  * entry, with the counters of its REPLY twin), and for an FTP control
- * flow the ALG's state and the expectations it opened.
+ * flow the ALG's state and the expectations it opened. A forward through
+ * a PCP/NAT-PMP mapping shows as kind "pcp".
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -101,8 +102,19 @@ static void flow_endpoints(const struct nat_ct_key *k, const struct nat_ct_value
 	}
 }
 
-static void flow_row_fill(int ct_fd, const struct nat_ct_key *k, const struct nat_ct_value *v,
-			  uint64_t now_ns, struct flow_row *r)
+/* A forwarded flow through a PCP/NAT-PMP mapping is its own kind, "pcp":
+ * the nat_forwards entry of its outside port says so (NAT_FWD_F_PCP). */
+static bool via_portmap(int fwd_fd, const struct nat_ct_key *k, const struct nat_ct_value *v)
+{
+	struct nat_fwd_key fk = { .ifindex = v->wan_ifindex, .port = k->dport, .proto = k->proto };
+	struct nat_fwd_value fv;
+
+	return fwd_fd >= 0 && v->kind == NAT_KIND_FORWARD &&
+	       !bpf_map_lookup_elem(fwd_fd, &fk, &fv) && (fv.flags & NAT_FWD_F_PCP);
+}
+
+static void flow_row_fill(int ct_fd, int fwd_fd, const struct nat_ct_key *k,
+			  const struct nat_ct_value *v, uint64_t now_ns, struct flow_row *r)
 {
 	struct nat_ct_key rk;
 	struct nat_ct_value rv = {};
@@ -114,7 +126,8 @@ static void flow_row_fill(int ct_fd, const struct nat_ct_key *k, const struct na
 	    nat_ticks_since(rv.last_seen, last) > 0)
 		last = rv.last_seen;
 	snprintf(r->proto, sizeof(r->proto), "%s", proto_name(k->proto, r->proto, sizeof(r->proto)));
-	snprintf(r->kind, sizeof(r->kind), "%s", kind_name(v->kind));
+	snprintf(r->kind, sizeof(r->kind), "%s",
+		 via_portmap(fwd_fd, k, v) ? "pcp" : kind_name(v->kind));
 	flow_endpoints(k, v, r);
 	if (!if_indextoname(v->wan_ifindex, r->wan))
 		snprintf(r->wan, sizeof(r->wan), "#%u", v->wan_ifindex);
@@ -245,7 +258,7 @@ static void alg_print(json_object *alg)
 
 int cli_flows(const struct cli_ctx *c)
 {
-	int fd = cli_open_map(c, XDPNAT_MAP_CT);
+	int fd = cli_open_map(c, XDPNAT_MAP_CT), fwd_fd = cli_open_map(c, XDPNAT_MAP_FORWARDS);
 	json_object *arr = json_object_new_array();
 	struct nat_ct_key key, next;
 	struct nat_ct_value val;
@@ -255,11 +268,15 @@ int cli_flows(const struct cli_ctx *c)
 	void *prev = NULL;
 
 	if (fd < 0) {
+		if (fwd_fd >= 0)
+			close(fwd_fd);
 		json_object_put(arr);
 		return 1;
 	}
 	algv = calloc(1, sizeof(*algv));
 	if (!algv) {
+		if (fwd_fd >= 0)
+			close(fwd_fd);
 		close(fd);
 		json_object_put(arr);
 		return 1;
@@ -275,7 +292,7 @@ int cli_flows(const struct cli_ctx *c)
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &val) || val.dir != NAT_DIR_ORIG)
 			continue;
-		flow_row_fill(fd, &key, &val, now, &row);
+		flow_row_fill(fd, fwd_fd, &key, &val, now, &row);
 		n++;
 		if (val.flags & NAT_CT_F_ALG)
 			alg = alg_json(algv, &key, now);
@@ -300,6 +317,8 @@ int cli_flows(const struct cli_ctx *c)
 	if (algv->alg_fd >= 0)
 		close(algv->alg_fd);
 	free(algv);
+	if (fwd_fd >= 0)
+		close(fwd_fd);
 	close(fd);
 	return 0;
 }

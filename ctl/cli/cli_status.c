@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * cli_status.c - `xdpnat status`: the daemon's own account of itself
- * (<run-dir>/status.json and ddns.json), with each interface checked
+ * (<run-dir>/status.json and ddns.json, and the PCP/NAT-PMP mappings of
+ * <state-dir>/portmap.json), with each interface checked
  * against the kernel for whether our XDP program is still attached.
  *
  * The data path outlives the daemon, so there are three answers, each
@@ -156,9 +157,61 @@ static void status_print_ddns(json_object *ddns)
 		status_print_ddns_entry(json_object_array_get_idx(ddns, i));
 }
 
+/* <state-dir>/portmap.json, written by the PCP/NAT-PMP server
+ * (portmap/portmap.c): its mappings, each with the seconds left now. */
+static json_object *read_portmap(const struct xdpnat_config *cfg)
+{
+	char path[PATH_MAX];
+	json_object *o, *arr;
+	int64_t since;
+	int fd;
+
+	if (!cfg->nportmaps || run_path(path, sizeof(path), cfg->state_dir, STATE_PORTMAP_FILE) ||
+	    (fd = run_open_read(path)) < 0)
+		return NULL;
+	o = json_object_from_fd(fd);
+	close(fd);
+	if (!o)
+		return NULL;
+	since = (int64_t)time(NULL) - jint(o, "saved_at");
+	if (json_object_object_get_ex(o, "mappings", &arr))
+		for (size_t i = 0; i < json_object_array_length(arr); i++) {
+			json_object *m = json_object_array_get_idx(arr, i);
+			int64_t left = jint(m, "lifetime_left") - (since > 0 ? since : 0);
+
+			json_object_object_add(m, "lifetime_left",
+					       json_object_new_int64(left > 0 ? left : 0));
+		}
+	return o;
+}
+
+static void status_print_portmap(json_object *pm)
+{
+	json_object *arr, *c;
+
+	printf("port mappings (PCP, NAT-PMP), epoch %lld:\n", (long long)jint(pm, "epoch"));
+	if (json_object_object_get_ex(pm, "mappings", &arr))
+		for (size_t i = 0; i < json_object_array_length(arr); i++) {
+			json_object *m = json_object_array_get_idx(arr, i);
+
+			printf("  %s %s:%lld -> %s:%lld on %s (%s, %lld s left)\n",
+			       jstr(m, "proto", "?"), jstr(m, "inside", "?"),
+			       (long long)jint(m, "inside_port"), jstr(m, "outside", "?"),
+			       (long long)jint(m, "outside_port"), jstr(m, "wan", "?"),
+			       jstr(m, "by", "?"), (long long)jint(m, "lifetime_left"));
+		}
+	if (json_object_object_get_ex(pm, "counters", &c)) {
+		printf("  requests %lld, answered %lld, errors %lld; dropped: not to the LAN "
+		       "%lld, rate limit %lld, malformed %lld\n",
+		       (long long)jint(c, "requests"), (long long)jint(c, "answered"),
+		       (long long)jint(c, "errors_sent"), (long long)jint(c, "dropped_not_lan"),
+		       (long long)jint(c, "dropped_rate"), (long long)jint(c, "dropped_malformed"));
+	}
+}
+
 static void status_print(json_object *st, int64_t uptime, bool running)
 {
-	json_object *ifs, *ddns;
+	json_object *ifs, *ddns, *pm;
 
 	printf("daemon: %s", running ? "running" : "NOT RUNNING");
 	if (running)
@@ -172,6 +225,8 @@ static void status_print(json_object *st, int64_t uptime, bool running)
 			status_print_iface(json_object_array_get_idx(ifs, i));
 	if (json_object_object_get_ex(st, "ddns", &ddns))
 		status_print_ddns(ddns);
+	if (json_object_object_get_ex(st, "port_mapping", &pm))
+		status_print_portmap(pm);
 }
 
 /* Is an XDP program of ours on interface `name`? */
@@ -233,7 +288,7 @@ static int status_no_daemon(const struct cli_ctx *c, json_object *st)
 
 int cli_status(const struct cli_ctx *c)
 {
-	json_object *st = read_json_file(c->cfg, RUN_STATUS_FILE), *ddns;
+	json_object *st = read_json_file(c->cfg, RUN_STATUS_FILE), *ddns, *pm;
 	int64_t uptime;
 	int detached, rc;
 	bool degraded;
@@ -252,6 +307,9 @@ int cli_status(const struct cli_ctx *c)
 		json_object_object_add(st, "ddns", ddns);
 	else
 		json_object_put(ddns);
+	pm = read_portmap(c->cfg);
+	if (pm)
+		json_object_object_add(st, "port_mapping", pm);
 	if (c->json)
 		cli_print_json(st);
 	else

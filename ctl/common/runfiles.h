@@ -2,7 +2,8 @@
 /*
  * runfiles.h - the files xdpnat keeps outside the kernel: in run-dir
  * (what the daemon is doing now: pid, status, DDNS status; gone after a
- * clean stop) and in state-dir (what must outlive a restart: DDNS state).
+ * clean stop) and in state-dir (what must outlive a restart: DDNS state,
+ * PCP/NAT-PMP mappings).
  * Every module that writes or reads one goes through here, so the names,
  * the atomic replace and the directory rules are in one place.
  */
@@ -19,6 +20,7 @@
 #define RUN_LOCK_FILE		"xdpnat.lock"	/* flock: one daemon per run-dir */
 /* Under state-dir. */
 #define STATE_DDNS_DIR		"ddns"		/* one file per DDNS name */
+#define STATE_PORTMAP_FILE	"portmap.json"	/* PCP/NAT-PMP mappings, epoch, counters */
 
 /* buf = dir/name; -1 (errno ENAMETOOLONG) if it does not fit. */
 int run_path(char *buf, size_t len, const char *dir, const char *name);

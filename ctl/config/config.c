@@ -726,6 +726,97 @@ st_dir(struct parser *p, int ac, char **av)
 	return 0;
 }
 
+/*
+ * port-mapping <lan-if> [protocols pcp,natpmp] [wan <wan-if>]
+ *     [ports <lo>-<hi>] [max-per-host <n>] [max-lifetime <seconds>]
+ */
+static int
+st_portmap(struct parser *p, int ac, char **av)
+{
+	static const char *const opts[] = { "protocols", "wan", "ports",
+	    "max-per-host", "max-lifetime", NULL };
+	struct cfg_portmap m;
+	unsigned seen = 0;
+	unsigned long v;
+	char buf[32], *w, *save;
+	int i, k;
+
+	memset(&m, 0, sizeof(m));
+	if (parse_ifname(p, av[1], m.lan) == -1)
+		return -1;
+	m.pcp = m.natpmp = true;
+	m.port_lo = XDPNAT_PORT_LO_DEFAULT;
+	m.port_hi = XDPNAT_PORT_HI_DEFAULT;
+	m.max_per_host = CFG_PORTMAP_PER_HOST_DEFAULT;
+	m.max_lifetime = CFG_PORTMAP_LIFETIME_DEFAULT;
+	for (i = 2; i < ac; i += 2) {
+		if ((k = parse_opt(p, "port-mapping", opts, ac, av, i, &seen)) == -1)
+			return -1;
+		switch (k) {
+		case 0:
+			m.pcp = m.natpmp = false;
+			/* strtok_r would skip empty words: refuse them here */
+			if (strlen(av[i + 1]) >= sizeof(buf) ||
+			    av[i + 1][0] == ',' ||
+			    av[i + 1][strlen(av[i + 1]) - 1] == ',' ||
+			    strstr(av[i + 1], ",,") != NULL)
+				goto bad_proto;
+			copy(buf, sizeof(buf), av[i + 1]);
+			for (w = strtok_r(buf, ",", &save); w != NULL;
+			    w = strtok_r(NULL, ",", &save)) {
+				if (strcmp(w, "pcp") == 0)
+					m.pcp = true;
+				else if (strcmp(w, "natpmp") == 0)
+					m.natpmp = true;
+				else
+					goto bad_proto;
+			}
+			if (!m.pcp && !m.natpmp)
+				goto bad_proto;
+			break;
+		case 1:
+			if (parse_ifname(p, av[i + 1], m.wan) == -1)
+				return -1;
+			break;
+		case 2:
+			if (parse_range(p, av[i + 1], &m.port_lo, &m.port_hi) == -1)
+				return -1;
+			break;
+		case 3:
+			if (parse_num(p, "max-per-host", av[i + 1], 1,
+			    CFG_PORTMAP_PER_HOST_MAX, &v) == -1)
+				return -1;
+			m.max_per_host = (unsigned)v;
+			break;
+		default:
+			if (parse_num(p, "max-lifetime", av[i + 1], 1,
+			    CFG_TIMEOUT_MAX, &v) == -1)
+				return -1;
+			m.max_lifetime = (unsigned)v;
+			break;
+		}
+	}
+	for (i = 0; i < p->cfg->nportmaps; i++) {
+		if (strcmp(p->cfg->portmaps[i].lan, m.lan) == 0) {
+			perr(p, "port-mapping %s already declared at line %d",
+			    m.lan, p->cfg->portmaps[i].line);
+			return -1;
+		}
+	}
+	if (p->cfg->nportmaps >= CFG_MAX_IFACES) {
+		perr(p, "too many port-mapping statements (max %d)",
+		    CFG_MAX_IFACES);
+		return -1;
+	}
+	m.line = p->line;
+	p->cfg->portmaps[p->cfg->nportmaps++] = m;
+	return 0;
+bad_proto:
+	perr(p, "port-mapping protocols '%s': expected pcp, natpmp or "
+	    "pcp,natpmp", av[i + 1]);
+	return -1;
+}
+
 /* ddns options, in the order of their bits in `needs` below */
 enum { O_USER, O_PASSWORD_FILE, O_TOKEN_FILE, O_SERVER, O_CA_FILE,
     O_INTERVAL, O_URL };
@@ -1024,6 +1115,9 @@ static const struct statement {
 	    "[<option> <value>]...", st_ddns },
 	{ "alg", 1, 1 + 2 * 3, "alg ftp [ports <port>[,<port>...]] "
 	    "[implicit-tls <port>] [expect-timeout <seconds>]", st_alg },
+	{ "port-mapping", 1, 1 + 2 * 5, "port-mapping <lan-if> "
+	    "[protocols pcp,natpmp] [wan <wan-if>] [ports <lo>-<hi>] "
+	    "[max-per-host <n>] [max-lifetime <seconds>]", st_portmap },
 	{ "pin-dir", 1, 1, "pin-dir <path>", st_dir },
 	{ "state-dir", 1, 1, "state-dir <path>", st_dir },
 	{ "run-dir", 1, 1, "run-dir <path>", st_dir },
@@ -1093,6 +1187,35 @@ need_wan(struct parser *p, int line, const char *stmt, const char *name)
 	return -1;
 }
 
+/* A port-mapping serves a lan and maps on a wan (the first by default). */
+static void
+check_portmap(struct parser *p, struct cfg_portmap *m)
+{
+	int i;
+
+	for (i = 0; i < p->cfg->nlans; i++)
+		if (strcmp(p->cfg->lans[i].ifname, m->lan) == 0)
+			break;
+	if (i == p->cfg->nlans) {
+		const struct cfg_wan *w = cfg_find_wan(p->cfg, m->lan);
+
+		if (w != NULL)
+			perr_at(p, m->line, "port-mapping: %s is a wan (line %d), "
+			    "not a lan: requests from a WAN are never served",
+			    m->lan, w->line);
+		else
+			perr_at(p, m->line, "port-mapping: %s is not a lan "
+			    "interface (no 'lan %s' line)", m->lan, m->lan);
+		return;
+	}
+	if (m->wan[0] == '\0') {
+		if (p->cfg->nwans > 0)
+			copy(m->wan, sizeof(m->wan), p->cfg->wans[0].ifname);
+		return;
+	}
+	need_wan(p, m->line, "port-mapping", m->wan);
+}
+
 static void
 check_file(struct parser *p, int last)
 {
@@ -1131,6 +1254,8 @@ check_file(struct parser *p, int last)
 	}
 	for (i = 0; i < cfg->nddns; i++)
 		need_wan(p, cfg->ddns[i].line, "ddns", cfg->ddns[i].wan);
+	for (i = 0; i < cfg->nportmaps; i++)
+		check_portmap(p, &cfg->portmaps[i]);
 }
 
 static int
@@ -1294,5 +1419,21 @@ cfg_iface_name(const struct xdpnat_config *cfg, int i)
 		return cfg->wans[i].ifname;
 	if (i < cfg->nwans + cfg->nlans)
 		return cfg->lans[i - cfg->nwans].ifname;
+	return NULL;
+}
+
+const struct cfg_forward *
+cfg_find_forward(const struct xdpnat_config *cfg, const char *wan,
+    uint8_t proto, uint16_t port)
+{
+	const struct cfg_forward *f;
+	int i;
+
+	for (i = 0; i < cfg->nforwards; i++) {
+		f = &cfg->forwards[i];
+		if (f->proto == proto && port >= f->port_lo &&
+		    port <= f->port_hi && strcmp(f->wan, wan) == 0)
+			return f;
+	}
 	return NULL;
 }

@@ -36,6 +36,9 @@
 #define CFG_MSS_MIN		536		/* `wan <if> mss-clamp <bytes>` */
 #define CFG_MSS_MAX		65495
 #define CFG_MSS_AUTO		0xffff		/* `mss-clamp` or `mss-clamp auto` */
+#define CFG_PORTMAP_PER_HOST_DEFAULT 16		/* `port-mapping ... max-per-host` */
+#define CFG_PORTMAP_PER_HOST_MAX 1024
+#define CFG_PORTMAP_LIFETIME_DEFAULT 86400	/* `port-mapping ... max-lifetime` */
 
 /* RFC 4787 filtering of a masquerading WAN (`outbound <wan> filtering`). */
 enum cfg_filtering {
@@ -70,6 +73,17 @@ struct cfg_forward {
 	struct in_addr to_addr;
 	uint16_t to_lo, to_hi;		/* inside, host order; see cfg_forward_map() */
 	bool gate_ftp;			/* `gate ftp` */
+	int line;
+};
+
+/* `port-mapping <lan-if> ...`: PCP and NAT-PMP served on that LAN. */
+struct cfg_portmap {
+	char lan[IF_NAMESIZE];
+	char wan[IF_NAMESIZE];		/* where mappings are made; default: the first wan */
+	bool pcp, natpmp;		/* `protocols`, default both */
+	uint16_t port_lo, port_hi;	/* outside ports handed out, host order */
+	unsigned max_per_host;		/* mappings per inside address */
+	unsigned max_lifetime;		/* seconds */
 	int line;
 };
 
@@ -127,6 +141,8 @@ struct xdpnat_config {
 	int nforwards;
 	struct cfg_ddns ddns[CFG_MAX_DDNS];
 	int nddns;
+	struct cfg_portmap portmaps[CFG_MAX_IFACES];
+	int nportmaps;
 	struct cfg_alg_ftp alg_ftp;
 	struct cfg_timeouts timeouts;
 	unsigned conntrack_max;		/* flows */
@@ -165,6 +181,10 @@ int cfg_parse_string(struct xdpnat_config *cfg, const char *name, const char *te
 uint16_t cfg_forward_map(const struct cfg_forward *f, uint16_t port);
 
 const struct cfg_wan *cfg_find_wan(const struct xdpnat_config *cfg, const char *ifname);
+
+/* The static forward of `wan` that covers outside port `port`, or NULL. */
+const struct cfg_forward *cfg_find_forward(const struct xdpnat_config *cfg, const char *wan,
+					   uint8_t proto, uint16_t port);
 
 /* The name of the i-th interface of the file, WANs first, NULL past the
  * last (i from 0): every `wan` and `lan` in one loop. */

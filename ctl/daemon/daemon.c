@@ -9,6 +9,10 @@
  * own thread (alg/alg.c). The DDNS worker is another thread (wan/ddns.c),
  * fed through ddns_address_changed() and never waited on.
  *
+ * The PCP/NAT-PMP server (portmap/portmap.c) runs in the loop: its
+ * sockets are polled, its expiry rides the GC tick, and a reload restarts
+ * it on its saved table.
+ *
  * The loop is one thread around poll(): a signalfd (SIGINT/SIGTERM stop,
  * SIGHUP reloads), a 1 s timerfd (GC), the address watcher's and the
  * route watcher's netlink sockets, and the link watcher's: a configured
@@ -57,6 +61,7 @@
 #include "daemon/metrics.h"
 #include "daemon/metrics_http.h"
 #include "daemon/status.h"
+#include "portmap/portmap.h"
 #include "wan/addrwatch.h"
 #include "wan/ddns.h"
 #include "wan/routegen.h"
@@ -74,6 +79,7 @@ struct daemon_ctx {
 	struct metrics *metrics;	/* the Prometheus endpoint's thread, NULL without */
 	int metrics_fd;			/* its socket, bound before the start attaches */
 	struct alg *alg;		/* FTP ALG over AF_XDP, NULL without `alg ftp` */
+	struct portmap *pm;		/* PCP/NAT-PMP server, NULL without `port-mapping` */
 	struct alg_iface alg_ifs[XDPNAT_MAX_IFACES];	/* what it was started on */
 	int alg_nifs;
 	struct status_record prev;	/* what the previous run recorded */
@@ -102,6 +108,7 @@ static void on_wan_addr(void *arg, uint32_t ifindex, struct in_addr addr)
 
 	if (l)
 		ddns_address_changed(x->ddns, l->ifname, addr);
+	portmap_wan_changed(x->pm, ifindex);
 }
 
 static void on_addr_event(void *arg, const struct addrwatch_event *ev)
@@ -140,6 +147,7 @@ static void on_gc_tick(struct daemon_ctx *x)
 	if (read(x->timer_fd, &expirations, sizeof(expirations)) < 0)
 		return;
 	alg_watch(x);
+	portmap_tick(x->pm);
 	rc = gc_step(&x->maps, &x->gc, nat_now_ns(), GC_ENTRIES_PER_SEC, &r);
 	if (rc < 0 && !x->gc_failing)
 		nat_log_at(LOG_WARNING, "gc: %s (logged once until it recovers)", strerror(-rc));
@@ -307,6 +315,16 @@ static void start_metrics(struct daemon_ctx *x, int fd)
 	nat_log("metrics: serving http://%s/metrics", x->st.metrics);
 }
 
+/* After a reload or a link change: the PCP/NAT-PMP server starts again on
+ * its saved table; mappings a new static forward overlaps, or of a LAN no
+ * longer served, go; those of a WAN device made anew follow it. */
+static void restart_portmap(struct daemon_ctx *x, const char *why)
+{
+	portmap_stop(x->pm);
+	if (portmap_start(&x->pm, &x->d->cfg, &x->maps))
+		nat_log("%s: port-mapping is not served until the next reload", why);
+}
+
 /* SIGHUP: a bad file changes nothing; a good one is applied in place. */
 static void on_reload(struct daemon_ctx *x)
 {
@@ -357,6 +375,7 @@ static void on_reload(struct daemon_ctx *x)
 		alg_watch(x);
 		ddns_reload(x->ddns, &x->d->cfg);
 		addrwatch_dump(x->aw, on_addr_event, x);	/* addresses of added interfaces */
+		restart_portmap(x, "reload");
 		routegen_links(x);
 		x->status_dirty = true;
 	} else if (mfd >= 0) {
@@ -385,6 +404,7 @@ static void on_links_changed(struct daemon_ctx *x)
 	put_ifaces(x);
 	reload_alg(x);
 	alg_watch(x);
+	restart_portmap(x, "link");	/* a WAN's new ifindex */
 	if (addrwatch_dump(x->aw, on_addr_event, x))	/* the new device's address */
 		nat_log("link: cannot read the current addresses; waiting for changes");
 	routegen_links(x);
@@ -406,9 +426,11 @@ static bool on_signal(struct daemon_ctx *x)
 	return false;
 }
 
+#define POLL_BASE	5		/* signal, timer, address, route and link watchers */
+
 static int event_loop(struct daemon_ctx *x)
 {
-	struct pollfd pfd[5] = {
+	struct pollfd pfd[POLL_BASE + CFG_MAX_IFACES] = {
 		{ .fd = x->signal_fd, .events = POLLIN },
 		{ .fd = x->timer_fd, .events = POLLIN },
 		{ .fd = addrwatch_fd(x->aw), .events = POLLIN },
@@ -416,13 +438,17 @@ static int event_loop(struct daemon_ctx *x)
 		{ .fd = linkwatch_fd(x->lw), .events = POLLIN },
 	};
 	bool rg_failing = false;
+	int npm;
 
 	for (;;) {
 		if (x->status_dirty) {
 			status_write(&x->st);
 			x->status_dirty = false;
 		}
-		if (poll(pfd, 5, routegen_timeout_ms(x->rg, nat_now_ms())) < 0) {
+		/* a reload may have reopened them */
+		npm = portmap_pollfds(x->pm, pfd + POLL_BASE, CFG_MAX_IFACES);
+		if (poll(pfd, (nfds_t)(POLL_BASE + npm),
+			 routegen_timeout_ms(x->rg, nat_now_ms())) < 0) {
 			if (errno == EINTR)
 				continue;
 			nat_log_at(LOG_ERR, "poll: %s", strerror(errno));
@@ -447,6 +473,9 @@ static int event_loop(struct daemon_ctx *x)
 			rg_failing = err != 0;
 		}
 		routegen_flush(x->rg, nat_now_ms());	/* a bump held back by the rate limit */
+		for (int i = POLL_BASE; i < POLL_BASE + npm; i++)
+			if (pfd[i].revents & POLLIN)
+				portmap_input(x->pm, pfd[i].fd);
 	}
 }
 
@@ -642,6 +671,8 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 		nat_log_at(LOG_ERR, "cannot read the current addresses; waiting for changes");
 	for (int i = 0; i < d->nlinks; i++)	/* addresses adopted unchanged, too */
 		wanstate_announce(&x->ws, (uint32_t)d->links[i].ifindex);
+	if (portmap_start(&x->pm, &d->cfg, &x->maps))
+		return -1;
 	x->status_dirty = true;
 	x->running = true;
 	nat_log("running: %d interfaces, %d forwards, pins in %s", d->nlinks, d->cfg.nforwards,
@@ -661,6 +692,7 @@ static void daemon_stop(struct daemon_ctx *x)
 	metrics_stop(x->metrics);	/* it reads the DDNS state */
 	if (x->metrics_fd >= 0)
 		close(x->metrics_fd);
+	portmap_stop(x->pm);	/* mappings stay saved and in nat_forwards */
 	ddns_stop(x->ddns);
 	addrwatch_close(x->aw);
 	linkwatch_close(x->lw);

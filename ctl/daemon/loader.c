@@ -393,8 +393,9 @@ static bool forward_wanted(const struct xdpnat_config *cfg, const struct nat_fwd
 	return false;
 }
 
-/* Delete the ports no longer forwarded; collect first, the walk must not
- * see its own deletions. Returns how many were deleted. */
+/* Delete the ports no longer forwarded (static ones: PCP/NAT-PMP mappings
+ * stay); collect first, the walk must not see its own deletions. Returns
+ * how many were deleted. */
 static int prune_forwards(struct nat_daemon *d)
 {
 	int fd = bpf_map__fd(d->skel->maps.nat_forwards);
@@ -403,9 +404,14 @@ static int prune_forwards(struct nat_daemon *d)
 	void *prev = NULL;
 
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct nat_fwd_value val;
+
 		key = next;
 		prev = &key;
 		if (forward_wanted(&d->cfg, &key))
+			continue;
+		/* a PCP/NAT-PMP mapping is portmap.c's to remove */
+		if (!bpf_map_lookup_elem(fd, &key, &val) && (val.flags & NAT_FWD_F_PCP))
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 256;

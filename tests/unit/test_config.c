@@ -1054,6 +1054,62 @@ test_provider_names(void **state)
 	assert_string_equal(cfg_ddns_provider_name((enum cfg_ddns_provider)99), "unknown");
 }
 
+/* port-mapping: defaults, every option, and its errors. */
+static void
+test_portmap(void **state)
+{
+	static const struct ecase cases[] = {
+		{ "port-mapping eth9", 4, "port-mapping: eth9 is not a lan interface" },
+		{ "port-mapping eth0", 4, "port-mapping: eth0 is a wan (line 1), not a lan" },
+		{ "port-mapping eth2 wan eth2", 4, "port-mapping: eth2 is a lan (line 3), not a wan" },
+		{ "port-mapping eth2 wan eth7", 4, "port-mapping: eth7 is not a wan interface" },
+		{ "port-mapping eth2 protocols upnp", 4, "port-mapping protocols 'upnp'" },
+		{ "port-mapping eth2 protocols pcp,", 4, "port-mapping protocols 'pcp,'" },
+		{ "port-mapping eth2 protocols ,", 4, "port-mapping protocols ','" },
+		{ "port-mapping eth2 ports 2000-1000", 4, "is backwards" },
+		{ "port-mapping eth2 ports 0-10", 4, "port 0 is not allowed" },
+		{ "port-mapping eth2 max-per-host 0", 4, "max-per-host 0 out of range (1-1024)" },
+		{ "port-mapping eth2 max-per-host 1025", 4, "max-per-host 1025 out of range" },
+		{ "port-mapping eth2 max-lifetime 0", 4, "max-lifetime 0 out of range" },
+		{ "port-mapping eth2 max-lifetime 2592001", 4, "max-lifetime 2592001 out of range" },
+		{ "port-mapping eth2 max-lifetime x", 4, "bad max-lifetime 'x'" },
+		{ "port-mapping eth2 lifetime 10", 4, "unknown port-mapping option 'lifetime'" },
+		{ "port-mapping eth2 ports", 4, "port-mapping ports needs a value" },
+		{ "port-mapping eth2 ports 1-2 ports 3-4", 4, "port-mapping option ports given twice" },
+		{ "port-mapping eth2\nport-mapping eth2", 5, "port-mapping eth2 already declared at line 4" },
+	};
+
+	(void)state;
+	RUN(cases);
+	expect_ok(BASE "port-mapping eth2\n");
+	assert_int_equal(cfg.nportmaps, 1);
+	assert_string_equal(cfg.portmaps[0].lan, "eth2");
+	assert_string_equal(cfg.portmaps[0].wan, "eth0");	/* the first wan */
+	assert_true(cfg.portmaps[0].pcp && cfg.portmaps[0].natpmp);
+	assert_int_equal(cfg.portmaps[0].port_lo, XDPNAT_PORT_LO_DEFAULT);
+	assert_int_equal(cfg.portmaps[0].port_hi, XDPNAT_PORT_HI_DEFAULT);
+	assert_int_equal(cfg.portmaps[0].max_per_host, CFG_PORTMAP_PER_HOST_DEFAULT);
+	assert_int_equal(cfg.portmaps[0].max_lifetime, CFG_PORTMAP_LIFETIME_DEFAULT);
+	expect_ok(BASE "port-mapping eth2 protocols natpmp wan eth1 ports 20000-20999 "
+	    "max-per-host 4 max-lifetime 7200\n");
+	assert_string_equal(cfg.portmaps[0].wan, "eth1");
+	assert_false(cfg.portmaps[0].pcp);
+	assert_true(cfg.portmaps[0].natpmp);
+	assert_int_equal(cfg.portmaps[0].port_lo, 20000);
+	assert_int_equal(cfg.portmaps[0].port_hi, 20999);
+	assert_int_equal(cfg.portmaps[0].max_per_host, 4);
+	assert_int_equal(cfg.portmaps[0].max_lifetime, 7200);
+	/* before its lan and wan lines: checked at the end of the file */
+	expect_ok("port-mapping eth2 protocols pcp,natpmp wan eth1\n" BASE);
+	assert_string_equal(cfg.portmaps[0].wan, "eth1");
+	assert_true(cfg.portmaps[0].pcp && cfg.portmaps[0].natpmp);
+	expect_ok(BASE "forward udp eth0 5000-5010 to 192.168.0.2\n");
+	assert_non_null(cfg_find_forward(&cfg, "eth0", IPPROTO_UDP, 5005));
+	assert_null(cfg_find_forward(&cfg, "eth0", IPPROTO_TCP, 5005));
+	assert_null(cfg_find_forward(&cfg, "eth1", IPPROTO_UDP, 5005));
+	assert_null(cfg_find_forward(&cfg, "eth0", IPPROTO_UDP, 5011));
+}
+
 int
 main(void)
 {
@@ -1078,6 +1134,7 @@ main(void)
 		cmocka_unit_test(test_parse_file),
 		cmocka_unit_test(test_doc_example),
 		cmocka_unit_test(test_provider_names),
+		cmocka_unit_test(test_portmap),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, setup, teardown);
