@@ -50,6 +50,7 @@
 #include "daemon/status.h"
 #include "wan/addrwatch.h"
 #include "wan/ddns.h"
+#include "wan/failover.h"
 #include "wan/routegen.h"
 #include "wan/wanstate.h"
 
@@ -62,6 +63,7 @@ struct daemon_ctx {
 	struct linkwatch *lw;		/* interfaces created and deleted (ppp0) */
 	struct routegen *rg;		/* next-hop cache invalidation */
 	struct ddns *ddns;
+	struct failover *fo;		/* `track`: probes and steering, or NULL */
 	struct alg *alg;		/* FTP ALG over AF_XDP, NULL without `alg ftp` */
 	struct alg_iface alg_ifs[XDPNAT_MAX_IFACES];	/* what it was started on */
 	int alg_nifs;
@@ -280,6 +282,8 @@ static void on_reload(struct daemon_ctx *x)
 		reload_alg(x);
 		alg_watch(x);
 		ddns_reload(x->ddns, &x->d->cfg);
+		failover_reload(&x->fo, &x->d->cfg, &x->ws, x->ddns);
+		x->st.fo = x->fo;
 		addrwatch_dump(x->aw, on_addr_event, x);	/* addresses of added interfaces */
 		routegen_links(x);
 		x->status_dirty = true;
@@ -326,12 +330,13 @@ static bool on_signal(struct daemon_ctx *x)
 
 static int event_loop(struct daemon_ctx *x)
 {
-	struct pollfd pfd[5] = {
+	struct pollfd pfd[6] = {
 		{ .fd = x->signal_fd, .events = POLLIN },
 		{ .fd = x->timer_fd, .events = POLLIN },
 		{ .fd = addrwatch_fd(x->aw), .events = POLLIN },
 		{ .fd = routegen_fd(x->rg), .events = POLLIN },
 		{ .fd = linkwatch_fd(x->lw), .events = POLLIN },
+		{ .fd = -1, .events = POLLIN },		/* failover, after a reload too */
 	};
 	bool rg_failing = false;
 
@@ -340,7 +345,8 @@ static int event_loop(struct daemon_ctx *x)
 			status_write(&x->st);
 			x->status_dirty = false;
 		}
-		if (poll(pfd, 5, routegen_timeout_ms(x->rg, nat_now_ms())) < 0) {
+		pfd[5].fd = failover_fd(x->fo);
+		if (poll(pfd, 6, routegen_timeout_ms(x->rg, nat_now_ms())) < 0) {
 			if (errno == EINTR)
 				continue;
 			nat_log("poll: %s", strerror(errno));
@@ -364,6 +370,8 @@ static int event_loop(struct daemon_ctx *x)
 				nat_log("route watch: %s (logged once)", strerror(-err));
 			rg_failing = err != 0;
 		}
+		if ((pfd[5].revents & POLLIN) && failover_process(x->fo))
+			x->status_dirty = true;
 		routegen_flush(x->rg, nat_now_ms());	/* a bump held back by the rate limit */
 	}
 }
@@ -553,6 +561,10 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 		nat_log("cannot read the current addresses; waiting for changes");
 	for (int i = 0; i < d->nlinks; i++)	/* addresses adopted unchanged, too */
 		wanstate_announce(&x->ws, (uint32_t)d->links[i].ifindex);
+	x->fo = failover_start(&d->cfg, &x->ws, x->ddns);
+	if (!x->fo && errno)
+		return -1;
+	x->st.fo = x->fo;
 	x->status_dirty = true;
 	x->running = true;
 	nat_log("running: %d interfaces, %d forwards, pins in %s", d->nlinks, d->cfg.nforwards,
@@ -566,6 +578,9 @@ static void daemon_stop(struct daemon_ctx *x)
 {
 	struct nat_daemon *d = x->d;
 
+	failover_stop(x->fo);	/* routes back as they were */
+	x->fo = NULL;
+	x->st.fo = NULL;
 	ddns_stop(x->ddns);
 	addrwatch_close(x->aw);
 	linkwatch_close(x->lw);

@@ -20,6 +20,7 @@
 #include <net/if.h>
 #include "common/maps.h"
 #include "daemon/loader.h"
+#include "wan/failover.h"
 
 struct daemon_status {
 	const struct nat_daemon *d;
@@ -28,6 +29,7 @@ struct daemon_status {
 	bool pid_file_written;
 	bool stopped;			/* status.json says so */
 	const char *alg;		/* "running", "failed" (degraded) or "off" */
+	const struct failover *fo;	/* WAN health ("failover"), or NULL */
 	time_t stopped_at;
 };
 
