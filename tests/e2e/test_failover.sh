@@ -107,6 +107,13 @@ echo "$st" | grep -E '^  wan[01] +(up|down) +since' | sed 's/^/# /'
 echo "$st" | grep -qE '^  wan0 +down +since .*steered away' && e2e_ok "xdpnat status shows wan0 down and steered" \
 	|| e2e_fail "status shows the failover" "$st"
 
+# A reload with the same tracking keeps the verdict and the steering.
+kill -HUP "$E2E_XDPNAT_PID"
+sleep 2
+rt=$(ip -n "$R" route show default)
+is_state wan0 down && ! echo "$rt" | grep -q wan0 && e2e_ok "SIGHUP keeps wan0 down and steered" \
+	|| e2e_fail "SIGHUP keeps the failover" "$(fo_state wan0) / $rt"
+
 # ISP1 recovers.
 e2e_in isp1 nft delete table ip isp_outage
 e2e_check "wan0 is up again after ISP1 recovers" e2e_wait_for -t 15 is_state wan0 up
@@ -131,6 +138,21 @@ rt=$(ip -n "$R" route show default)
 	|| e2e_fail "default route avoids wan0 without carrier" "$rt"
 e2e_in isp1 ip link set down0 up
 e2e_check "wan0 is up again with its carrier" e2e_wait_for -t 15 is_state wan0 up
+
+# The probe target fails beyond both ISPs: both WANs are marked down, and
+# then nothing is steered (the target is the likelier culprit).
+e2e_in inet ip addr del 203.0.113.10/32 dev lo
+both_down() { is_state wan0 down && is_state wan1 down; }
+e2e_check "a target unanswered on both WANs marks both down" e2e_wait_for -t 15 both_down
+rt=$(ip -n "$R" -d route show default)
+[ "$rt" = "$ROUTE0" ] && e2e_ok "both down: nothing is steered (ECMP route as configured)" \
+	|| e2e_fail "both down: nothing steered" "$rt"
+grep -q 'every tracked WAN is down' "$E2E_XDPNAT_LOG" && e2e_ok "both down: said so in the log" \
+	|| e2e_fail "both down logged"
+e2e_in inet ip addr add 203.0.113.10/32 dev lo
+both_up() { is_state wan0 up && is_state wan1 up; }
+e2e_check "both up again when the target answers" e2e_wait_for -t 15 both_up
+grep 'failover:' "$E2E_XDPNAT_LOG" | sed 's/^/# log: /'
 
 grep -q 'failover: wan wan0 down' "$E2E_XDPNAT_LOG" && e2e_ok "the state changes are logged" \
 	|| e2e_fail "state changes logged"
