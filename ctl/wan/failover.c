@@ -44,6 +44,7 @@ struct fo_wan {
 	unsigned rtt_ms;		/* of the last answered round */
 	struct in_addr addr, gw;	/* as seen on the last tick */
 	bool p2p, no_gw_logged;
+	bool link_was_ok;		/* on the previous tick */
 	bool steered;			/* in the set the routes avoid */
 	uint64_t flows_removed;		/* flows of this WAN removed as dead */
 };
@@ -289,8 +290,12 @@ static bool tick(struct failover *f)
 		struct fo_wan *w = &f->w[i];
 		bool came, ok = look_at_link(f, w, &came), can_probe;
 
+		/* an address back or a link back up: the kernel may have
+		 * flushed the probe table's route meanwhile */
 		if (w->ifindex && (w->gw.s_addr || w->p2p))
-			routesteer_probe_route(f->rs, w->wan_id, w->ifname, w->ifindex, w->gw, came);
+			routesteer_probe_route(f->rs, w->wan_id, w->ifname, w->ifindex, w->gw,
+					       came || (ok && !w->link_was_ok));
+		w->link_was_ok = ok;
 		can_probe = ok && (w->gw.s_addr || w->p2p);
 		if (ok && !can_probe && !w->no_gw_logged)
 			nat_log("failover: wan %s: no gateway known to probe through: "
