@@ -145,7 +145,8 @@ static void read_replies(struct fo_wan *w, uint64_t now)
 	socklen_t fl;
 	ssize_t n;
 
-	for (;;) {
+	/* bounded: a flood of replies must not hold the daemon's loop */
+	for (int k = 0; k < 64; k++) {
 		const struct iphdr *ip = (const void *)buf;
 		const struct icmphdr *h;
 		size_t hl;

@@ -28,6 +28,7 @@
 struct rs_saved {
 	char msg[RS_MSG_MAX];		/* the route as it was, a ready RTM_NEWROUTE */
 	size_t len;
+	bool failed;			/* putting it back failed (logged once) */
 };
 
 struct rs_probe {
@@ -212,8 +213,10 @@ static int restore_all(struct routesteer *rs)
 		ret = nl_do(rs->nl, (struct nlmsghdr *)rs->buf, rs->buf, sizeof(rs->buf), &rs->seq);
 		route_str((const struct nlmsghdr *)s->msg, txt, sizeof(txt));
 		if (ret) {
-			nat_log("failover: cannot put back the route %s: %s (retrying)", txt,
-				strerror(-ret));
+			if (!s->failed)
+				nat_log("failover: cannot put back the route %s: %s (retrying, "
+					"logged once)", txt, strerror(-ret));
+			s->failed = true;
 			err = err ? err : ret;
 			rs->saved[j++] = *s;
 			continue;
@@ -281,7 +284,8 @@ static int steer_route(struct routesteer *rs, struct rs_saved *r, const int *dea
 		(*left)++;
 		return ret;
 	}
-	rs->saved[rs->nsaved++] = *r;
+	rs->saved[rs->nsaved] = *r;
+	rs->saved[rs->nsaved++].failed = false;
 	(*left)++;
 	nat_log("failover: route %s now %s", route_str(orig, txt, sizeof(txt)),
 		route_str((const struct nlmsghdr *)out, txt + 128, sizeof(txt) - 128));
@@ -304,7 +308,8 @@ static int delete_route(struct routesteer *rs, struct rs_saved *r)
 		nat_log("failover: cannot delete the route %s: %s", txt, strerror(-ret));
 		return ret;
 	}
-	rs->saved[rs->nsaved++] = *r;
+	rs->saved[rs->nsaved] = *r;
+	rs->saved[rs->nsaved++].failed = false;
 	nat_log("failover: route %s deleted (only through dead WANs)", txt);
 	return 0;
 }
