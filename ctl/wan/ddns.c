@@ -726,7 +726,8 @@ static void run_update(struct ddns *d, struct ddns_entry *e)
 	unsigned id = e->id;
 	enum ddns_outcome o;
 	struct stat st;
-	bool aborted;
+	bool aborted, other;
+	int own;
 
 	if (!r) {
 		dlog("%s: out of memory", e->cfg.fqdn);
@@ -734,7 +735,16 @@ static void run_update(struct ddns *d, struct ddns_entry *e)
 	}
 	*r = *e;
 	memcpy(state_dir, d->state_dir, sizeof(state_dir));
+	own = wan_find(d, e->cfg.wan);
+	other = e->cfg.failover[0] && own >= 0 && d->wan[own].down &&
+		addr.s_addr != d->wan[own].addr.s_addr;
 	pthread_mutex_unlock(&d->lock);
+	if (other) {
+		char a[INET_ADDRSTRLEN];
+
+		dlog("%s: %s is down: sending %s's address %s", r->cfg.fqdn, r->cfg.wan,
+		     r->cfg.failover, inet_ntop(AF_INET, &addr, a, sizeof(a)));
+	}
 	o = update_once(&r->cfg, addr, &d->stop, msg, sizeof(msg));
 	aborted = o != DDNS_OK && atomic_load(&d->stop);
 	if (!aborted) {
