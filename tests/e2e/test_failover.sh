@@ -154,6 +154,15 @@ both_up() { is_state wan0 up && is_state wan1 up; }
 e2e_check "both up again when the target answers" e2e_wait_for -t 15 both_up
 grep 'failover:' "$E2E_XDPNAT_LOG" | sed 's/^/# log: /'
 
+# A reload without `track`: probing stops, its rules and tables go.
+sed -i 's/ track 203\.0\.113\.10 interval 1 down 3 up 3//' "$E2E_XDPNAT_CONF"
+kill -HUP "$E2E_XDPNAT_PID"
+no_tracking() {
+	! grep -q '"failover"' "$E2E_RUN_DIR/xdpnat/status.json" &&
+	! ip -n "$R" rule show | grep -q 30820
+}
+e2e_check "SIGHUP without track: no probing, no probe rules" e2e_wait_for -t 5 no_tracking
+
 grep -q 'failover: wan wan0 down' "$E2E_XDPNAT_LOG" && e2e_ok "the state changes are logged" \
 	|| e2e_fail "state changes logged"
 e2e_xdpnat_stop && e2e_ok "daemon stops cleanly" || e2e_fail "daemon stops cleanly"
