@@ -209,9 +209,27 @@ static void status_print_portmap(json_object *pm)
 	}
 }
 
+/* status.json's "failover" (wan/failover.h): one line per tracked WAN. */
+static void status_print_failover(json_object *fo)
+{
+	char since[32];
+
+	printf("failover:\n");
+	json_object_object_foreach(fo, name, w) {
+		format_time(jint(w, "since"), since, sizeof(since));
+		printf("  %-12s %-4s since %s (%s), probes %s (newest first), rtt %lld ms, "
+		       "%s, %lld flows removed\n", name, jstr(w, "state", "?"), since,
+		       jstr(w, "reason", "?"), *jstr(w, "probes", "") ? jstr(w, "probes", "") : "-",
+		       (long long)jint(w, "last_rtt_ms"),
+		       json_object_get_boolean(json_object_object_get(w, "steered"))
+			       ? "new flows steered away" : "in use",
+		       (long long)jint(w, "flows_removed"));
+	}
+}
+
 static void status_print(json_object *st, int64_t uptime, bool running)
 {
-	json_object *ifs, *ddns, *pm;
+	json_object *ifs, *ddns, *pm, *fo;
 
 	printf("daemon: %s", running ? "running" : "NOT RUNNING");
 	if (running)
@@ -223,6 +241,8 @@ static void status_print(json_object *st, int64_t uptime, bool running)
 	if (json_object_object_get_ex(st, "interfaces", &ifs))
 		for (size_t i = 0; i < json_object_array_length(ifs); i++)
 			status_print_iface(json_object_array_get_idx(ifs, i));
+	if (json_object_object_get_ex(st, "failover", &fo))
+		status_print_failover(fo);
 	if (json_object_object_get_ex(st, "ddns", &ddns))
 		status_print_ddns(ddns);
 	if (json_object_object_get_ex(st, "port_mapping", &pm))

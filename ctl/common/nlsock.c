@@ -57,3 +57,25 @@ int nl_dump(struct mnl_socket *req, char *buf, size_t len, unsigned *seq, uint16
 	} while (ret > MNL_CB_STOP);
 	return ret < 0 ? -errno : 0;
 }
+
+int nl_do(struct mnl_socket *req, struct nlmsghdr *nlh, char *buf, size_t len, unsigned *seq)
+{
+	unsigned portid = mnl_socket_get_portid(req);
+	int ret;
+
+	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = ++*seq;
+	while (mnl_socket_sendto(req, nlh, nlh->nlmsg_len) < 0)
+		if (errno != EINTR)
+			return -errno;
+	do {
+		ssize_t n = mnl_socket_recvfrom(req, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		ret = mnl_cb_run(buf, n, *seq, portid, NULL, NULL);
+	} while (ret > MNL_CB_STOP);
+	return ret < 0 ? -errno : 0;
+}

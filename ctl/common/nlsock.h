@@ -22,4 +22,9 @@ void nl_rcvbuf(struct mnl_socket *nl, int bytes);
 int nl_dump(struct mnl_socket *req, char *buf, size_t len, unsigned *seq, uint16_t type,
 	    uint8_t family, size_t hdrlen, mnl_cb_t cb, void *data);
 
+/* Send one request (NLM_F_ACK is added) built in nlh and wait for its
+ * answer; buf (len bytes) receives it and may be nlh's own buffer.
+ * 0 or -errno (the kernel's error). */
+int nl_do(struct mnl_socket *req, struct nlmsghdr *nlh, char *buf, size_t len, unsigned *seq);
+
 #endif /* XDPNAT_NLSOCK_H */

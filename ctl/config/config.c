@@ -21,7 +21,7 @@
 #include "xdpnat.h"
 #include "config/config.h"
 
-#define MAX_WORDS	32		/* the longest statement, ddns, has 20 */
+#define MAX_WORDS	32		/* the longest statement, ddns, has 22 */
 #define CFG_FILE_MAX	(1 << 20)	/* a config file is small; refuse a huge one */
 #define SPACE		" \t\r\f\v"
 
@@ -390,19 +390,115 @@ iface_taken(struct parser *p, const char *kind, const char *name)
 	return 0;
 }
 
+/* "192.0.2.1" or "192.0.2.1,198.51.100.1": `track` targets, no repeats. */
+static int
+parse_track_list(struct parser *p, const char *s, struct cfg_wan *w)
+{
+	char buf[CFG_TRACK_MAX * 16 + 1], *tok, *next;
+	struct in_addr a;
+	int i;
+
+	if (strlen(s) >= sizeof(buf) || s[0] == ',' || s[strlen(s) - 1] == ',' ||
+	    strstr(s, ",,") != NULL) {
+		perr(p, "bad track list '%s' (at most %d addresses, "
+		    "comma-separated)", s, CFG_TRACK_MAX);
+		return -1;
+	}
+	copy(buf, sizeof(buf), s);
+	w->ntrack = 0;
+	for (tok = buf; tok != NULL; tok = next) {
+		if ((next = strchr(tok, ',')) != NULL)
+			*next++ = '\0';
+		if (parse_host(p, tok, &a) == -1)
+			return -1;
+		for (i = 0; i < w->ntrack; i++) {
+			if (w->track[i].s_addr == a.s_addr) {
+				perr(p, "track address %s listed twice", tok);
+				return -1;
+			}
+		}
+		if (w->ntrack == CFG_TRACK_MAX) {
+			perr(p, "too many track addresses (max %d)", CFG_TRACK_MAX);
+			return -1;
+		}
+		w->track[w->ntrack++] = a;
+	}
+	return 0;
+}
+
+/* wan option bits, in the order of wan_opts */
+enum { W_GATEWAY, W_MSS, W_TRACK, W_INTERVAL, W_DOWN, W_UP };
+static const char *const wan_opts[] = { "gateway", "mss-clamp", "track",
+    "interval", "down", "up", NULL };
+
+static int
+wan_opt(struct parser *p, struct cfg_wan *w, int k, const char *v)
+{
+	unsigned long n;
+
+	switch (k) {
+	case W_GATEWAY:
+		return parse_host(p, v, &w->gateway);
+	case W_MSS:
+		if (strcmp(v, "auto") == 0) {
+			w->mss_clamp = CFG_MSS_AUTO;
+			return 0;
+		}
+		if (parse_num(p, "mss-clamp", v, CFG_MSS_MIN, CFG_MSS_MAX, &n) == -1)
+			return -1;
+		w->mss_clamp = (uint16_t)n;
+		return 0;
+	case W_TRACK:
+		return parse_track_list(p, v, w);
+	case W_INTERVAL:
+		if (parse_num(p, "interval", v, 1, CFG_TRACK_INTERVAL_MAX, &n) == -1)
+			return -1;
+		w->track_interval = (unsigned)n;
+		return 0;
+	default:
+		if (parse_num(p, k == W_DOWN ? "down" : "up", v, 1,
+		    CFG_TRACK_COUNT_MAX, &n) == -1)
+			return -1;
+		if (k == W_DOWN)
+			w->track_down = (unsigned)n;
+		else
+			w->track_up = (unsigned)n;
+		return 0;
+	}
+}
+
+/* A point-to-point link's peer is its gateway. An interface that does not
+ * exist yet (ppp0 before pppd runs) is given the benefit of the doubt:
+ * the daemon says so when it cannot probe. */
+static bool
+iface_not_p2p(const char *ifname)
+{
+	char path[64], buf[32];
+	unsigned long flags;
+	FILE *f;
+	bool no;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/flags", ifname);
+	if ((f = fopen(path, "re")) == NULL)
+		return false;
+	no = fgets(buf, sizeof(buf), f) != NULL &&
+	    !((flags = strtoul(buf, NULL, 16)) & 0x10 /* IFF_POINTOPOINT */);
+	fclose(f);
+	return no;
+}
+
 /*
  * The wan is declared even if an option is bad, so that the lines naming
  * it do not add a misleading "not a wan" to the one real error.
  * Options, in any order: gateway <ipv4>, mss-clamp [<bytes>|auto] (alone,
- * or followed by the next option: auto).
+ * or followed by the next option: auto), track <ip>[,<ip>...], and with
+ * track: interval <s>, down <n>, up <n>.
  */
 static int
 st_wan(struct parser *p, int ac, char **av)
 {
-	static const char *const opts[] = { "gateway", "mss-clamp", NULL };
 	char name[IF_NAMESIZE];
 	struct cfg_wan *w;
-	unsigned long v;
 	unsigned seen = 0;
 	int i, k;
 
@@ -413,33 +509,36 @@ st_wan(struct parser *p, int ac, char **av)
 	copy(w->ifname, sizeof(w->ifname), name);
 	w->port_lo = XDPNAT_PORT_LO_DEFAULT;
 	w->port_hi = XDPNAT_PORT_HI_DEFAULT;
+	w->track_interval = CFG_TRACK_INTERVAL_DEFAULT;
+	w->track_down = CFG_TRACK_COUNT_DEFAULT;
+	w->track_up = CFG_TRACK_COUNT_DEFAULT;
 	w->line = p->line;
 	for (i = 2; i < ac; i += 2) {
 		if (strcmp(av[i], "mss-clamp") == 0 &&
-		    (i + 1 >= ac || lookup(opts, av[i + 1]) != -1)) {
+		    (i + 1 >= ac || lookup(wan_opts, av[i + 1]) != -1)) {
 			/* no value: auto */
-			if (seen & (1U << 1)) {
+			if (seen & (1U << W_MSS)) {
 				perr(p, "wan option mss-clamp given twice");
 				return -1;
 			}
-			seen |= 1U << 1;
+			seen |= 1U << W_MSS;
 			w->mss_clamp = CFG_MSS_AUTO;
 			i--;
 			continue;
 		}
-		if ((k = parse_opt(p, "wan", opts, ac, av, i, &seen)) == -1)
+		if ((k = parse_opt(p, "wan", wan_opts, ac, av, i, &seen)) == -1 ||
+		    wan_opt(p, w, k, av[i + 1]) == -1)
 			return -1;
-		if (k == 0) {
-			if (parse_host(p, av[i + 1], &w->gateway) == -1)
-				return -1;
-		} else if (strcmp(av[i + 1], "auto") == 0) {
-			w->mss_clamp = CFG_MSS_AUTO;
-		} else {
-			if (parse_num(p, "mss-clamp", av[i + 1], CFG_MSS_MIN,
-			    CFG_MSS_MAX, &v) == -1)
-				return -1;
-			w->mss_clamp = (uint16_t)v;
-		}
+	}
+	if ((seen & (1U << W_INTERVAL | 1U << W_DOWN | 1U << W_UP)) &&
+	    !(seen & (1U << W_TRACK))) {
+		perr(p, "wan %s: interval, down and up belong to track", name);
+		return -1;
+	}
+	if ((seen & (1U << W_TRACK)) && !w->gateway.s_addr && iface_not_p2p(name)) {
+		perr(p, "wan %s: track needs a gateway to probe through: add "
+		    "'gateway <ip>' (%s is not a point-to-point link)", name, name);
+		return -1;
 	}
 	return 0;
 }
@@ -819,9 +918,9 @@ bad_proto:
 
 /* ddns options, in the order of their bits in `needs` below */
 enum { O_USER, O_PASSWORD_FILE, O_TOKEN_FILE, O_SERVER, O_CA_FILE,
-    O_INTERVAL, O_URL };
+    O_INTERVAL, O_URL, O_FAILOVER };
 static const char *const ddns_opts[] = { "user", "password-file",
-    "token-file", "server", "ca-file", "interval", "url", NULL };
+    "token-file", "server", "ca-file", "interval", "url", "failover", NULL };
 
 /* Indexed by enum cfg_ddns_provider. */
 static const struct provider {
@@ -862,6 +961,8 @@ ddns_opt(struct parser *p, struct cfg_ddns *d, int k, const char *v)
 			return -1;
 		d->interval = (unsigned)n;
 		return 0;
+	case O_FAILOVER:	/* checked against the wans at the end */
+		return parse_ifname(p, v, d->failover);
 	default:
 		return parse_url(p, "url", v, d->url, sizeof(d->url));
 	}
@@ -1100,8 +1201,9 @@ static const struct statement {
 	const char *usage;
 	int (*parse)(struct parser *, int, char **);
 } statements[] = {
-	{ "wan", 1, 5, "wan <ifname> [gateway <ipv4>] "
-	    "[mss-clamp [<bytes>|auto]]", st_wan },
+	{ "wan", 1, 13, "wan <ifname> [gateway <ipv4>] "
+	    "[mss-clamp [<bytes>|auto]] [track <ip>[,<ip>...] "
+	    "[interval <s>] [down <n>] [up <n>]]", st_wan },
 	{ "lan", 1, 1, "lan <ifname>", st_lan },
 	{ "outbound", 1, 5, "outbound <wan-if> [ports <lo>-<hi>] [filtering "
 	  "address-port-dependent|address-dependent|endpoint-independent]", st_outbound },
@@ -1111,7 +1213,7 @@ static const struct statement {
 	{ "timeout", 2, 2, "timeout <tcp-syn|tcp-established|tcp-closing|"
 	    "udp|icmp> <seconds>", st_timeout },
 	{ "conntrack-max", 1, 1, "conntrack-max <entries>", st_ctmax },
-	{ "ddns", 3, 3 + 2 * 7, "ddns <wan-if> <provider> <fqdn> "
+	{ "ddns", 3, 3 + 2 * 8, "ddns <wan-if> <provider> <fqdn> "
 	    "[<option> <value>]...", st_ddns },
 	{ "alg", 1, 1 + 2 * 3, "alg ftp [ports <port>[,<port>...]] "
 	    "[implicit-tls <port>] [expect-timeout <seconds>]", st_alg },
@@ -1252,8 +1354,17 @@ check_file(struct parser *p, int last)
 		if (f->gate_ftp && p->alg_line == 0)
 			perr_at(p, f->line, "gate ftp needs an 'alg ftp' line");
 	}
-	for (i = 0; i < cfg->nddns; i++)
-		need_wan(p, cfg->ddns[i].line, "ddns", cfg->ddns[i].wan);
+	for (i = 0; i < cfg->nddns; i++) {
+		const struct cfg_ddns *d = &cfg->ddns[i];
+
+		if (need_wan(p, d->line, "ddns", d->wan) || !d->failover[0])
+			continue;
+		if (strcmp(d->failover, d->wan) == 0)
+			perr_at(p, d->line, "ddns %s: failover names its own wan %s",
+			    d->fqdn, d->wan);
+		else
+			need_wan(p, d->line, "ddns failover", d->failover);
+	}
 	for (i = 0; i < cfg->nportmaps; i++)
 		check_portmap(p, &cfg->portmaps[i]);
 }

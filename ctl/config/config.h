@@ -46,6 +46,11 @@ enum cfg_filtering {
 	CFG_FILTER_AD = 1,		/* address-dependent */
 	CFG_FILTER_EI = 2,		/* endpoint-independent ("full cone") */
 };
+#define CFG_TRACK_MAX		4		/* `track` targets per WAN */
+#define CFG_TRACK_INTERVAL_DEFAULT 5		/* seconds between probe rounds */
+#define CFG_TRACK_INTERVAL_MAX	3600
+#define CFG_TRACK_COUNT_DEFAULT	3		/* `down` and `up` */
+#define CFG_TRACK_COUNT_MAX	100
 
 struct cfg_wan {
 	char ifname[IF_NAMESIZE];
@@ -58,6 +63,11 @@ struct cfg_wan {
 	uint16_t mss_clamp;		/* `wan <if> mss-clamp [<bytes>|auto]`: 0 = off,
 					 * CFG_MSS_AUTO = the WAN's MTU - 40, else the
 					 * value (CFG_MSS_MIN..CFG_MSS_MAX) */
+	/* `track <ip>[,<ip>...] [interval <s>] [down <n>] [up <n>]`: probe
+	 * through this WAN only (wan/failover.h); ntrack 0 = not tracked */
+	struct in_addr track[CFG_TRACK_MAX];
+	int ntrack;
+	unsigned track_interval, track_down, track_up;
 	int line;
 };
 
@@ -106,6 +116,8 @@ struct cfg_ddns {
 	char ca_file[CFG_PATH_MAX];
 	char url[1024];			/* custom: template */
 	unsigned interval;		/* seconds between forced refreshes */
+	char failover[IF_NAMESIZE];	/* `failover <wan>`: its address while
+					 * this WAN is down; "" = none */
 	int line;
 };
 

@@ -64,6 +64,7 @@
 #include "portmap/portmap.h"
 #include "wan/addrwatch.h"
 #include "wan/ddns.h"
+#include "wan/failover.h"
 #include "wan/routegen.h"
 #include "wan/wanstate.h"
 
@@ -78,6 +79,7 @@ struct daemon_ctx {
 	struct ddns *ddns;
 	struct metrics *metrics;	/* the Prometheus endpoint's thread, NULL without */
 	int metrics_fd;			/* its socket, bound before the start attaches */
+	struct failover *fo;		/* `track`: probes and steering, or NULL */
 	struct alg *alg;		/* FTP ALG over AF_XDP, NULL without `alg ftp` */
 	struct portmap *pm;		/* PCP/NAT-PMP server, NULL without `port-mapping` */
 	struct alg_iface alg_ifs[XDPNAT_MAX_IFACES];	/* what it was started on */
@@ -374,6 +376,8 @@ static void on_reload(struct daemon_ctx *x)
 		reload_alg(x);
 		alg_watch(x);
 		ddns_reload(x->ddns, &x->d->cfg);
+		failover_reload(&x->fo, &x->d->cfg, &x->ws, x->ddns);
+		x->st.fo = x->fo;
 		addrwatch_dump(x->aw, on_addr_event, x);	/* addresses of added interfaces */
 		restart_portmap(x, "reload");
 		routegen_links(x);
@@ -426,7 +430,8 @@ static bool on_signal(struct daemon_ctx *x)
 	return false;
 }
 
-#define POLL_BASE	5		/* signal, timer, address, route and link watchers */
+#define POLL_BASE	6		/* signal, timer, address, route and link watchers,
+				 * failover */
 
 static int event_loop(struct daemon_ctx *x)
 {
@@ -436,6 +441,7 @@ static int event_loop(struct daemon_ctx *x)
 		{ .fd = addrwatch_fd(x->aw), .events = POLLIN },
 		{ .fd = routegen_fd(x->rg), .events = POLLIN },
 		{ .fd = linkwatch_fd(x->lw), .events = POLLIN },
+		{ .fd = -1, .events = POLLIN },		/* failover, after a reload too */
 	};
 	bool rg_failing = false;
 	int npm;
@@ -446,6 +452,7 @@ static int event_loop(struct daemon_ctx *x)
 			x->status_dirty = false;
 		}
 		/* a reload may have reopened them */
+		pfd[5].fd = failover_fd(x->fo);
 		npm = portmap_pollfds(x->pm, pfd + POLL_BASE, CFG_MAX_IFACES);
 		if (poll(pfd, (nfds_t)(POLL_BASE + npm),
 			 routegen_timeout_ms(x->rg, nat_now_ms())) < 0) {
@@ -472,6 +479,8 @@ static int event_loop(struct daemon_ctx *x)
 				nat_log_at(LOG_WARNING, "route watch: %s (logged once)", strerror(-err));
 			rg_failing = err != 0;
 		}
+		if ((pfd[5].revents & POLLIN) && failover_process(x->fo))
+			x->status_dirty = true;
 		routegen_flush(x->rg, nat_now_ms());	/* a bump held back by the rate limit */
 		for (int i = POLL_BASE; i < POLL_BASE + npm; i++)
 			if (pfd[i].revents & POLLIN)
@@ -673,6 +682,10 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 		wanstate_announce(&x->ws, (uint32_t)d->links[i].ifindex);
 	if (portmap_start(&x->pm, &d->cfg, &x->maps))
 		return -1;
+	x->fo = failover_start(&d->cfg, &x->ws, x->ddns);
+	if (!x->fo && errno)
+		return -1;
+	x->st.fo = x->fo;
 	x->status_dirty = true;
 	x->running = true;
 	nat_log("running: %d interfaces, %d forwards, pins in %s", d->nlinks, d->cfg.nforwards,
@@ -693,6 +706,9 @@ static void daemon_stop(struct daemon_ctx *x)
 	if (x->metrics_fd >= 0)
 		close(x->metrics_fd);
 	portmap_stop(x->pm);	/* mappings stay saved and in nat_forwards */
+	failover_stop(x->fo);	/* routes back as they were */
+	x->fo = NULL;
+	x->st.fo = NULL;
 	ddns_stop(x->ddns);
 	addrwatch_close(x->aw);
 	linkwatch_close(x->lw);

@@ -196,6 +196,8 @@ int status_write(const struct daemon_status *st)
 		if (loader_link_absent(d, name))
 			json_object_array_add(ifs, absent_json(name, i < d->cfg.nwans));
 	json_object_object_add(root, "interfaces", ifs);
+	if (st->fo)
+		json_object_object_add(root, "failover", failover_status(st->fo));
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
 	err = run_path(path, sizeof(path), d->cfg.run_dir, RUN_STATUS_FILE);
 	if (!err)

@@ -20,6 +20,7 @@
 #include <net/if.h>
 #include "common/maps.h"
 #include "daemon/loader.h"
+#include "wan/failover.h"
 
 struct daemon_status {
 	const struct nat_daemon *d;
@@ -29,6 +30,7 @@ struct daemon_status {
 	bool stopped;			/* status.json says so */
 	const char *alg;		/* "running", "failed" (degraded) or "off" */
 	char metrics[32];		/* "A.B.C.D:PORT" served now, "" = none */
+	const struct failover *fo;	/* WAN health ("failover"), or NULL */
 	time_t stopped_at;
 };
 

@@ -58,7 +58,11 @@ struct ddns {
 	char run_dir[CFG_PATH_MAX];
 	struct ddns_entry e[CFG_MAX_DDNS];
 	int n;
-	struct { char ifname[IF_NAMESIZE]; struct in_addr addr; } wan[CFG_MAX_IFACES];
+	struct {
+		char ifname[IF_NAMESIZE];
+		struct in_addr addr;
+		bool down;		/* wan/failover.c found it dead */
+	} wan[CFG_MAX_IFACES];
 	int nwan;
 	unsigned next_id;
 	bool dirty;			/* status file needs writing */
@@ -523,6 +527,8 @@ static struct json_object *status_entry(const struct ddns_entry *e)
 		at = 0;
 	json_object_object_add(o, "name", json_object_new_string(e->cfg.fqdn));
 	json_object_object_add(o, "wan", json_object_new_string(e->cfg.wan));
+	if (e->cfg.failover[0])
+		json_object_object_add(o, "failover", json_object_new_string(e->cfg.failover));
 	json_object_object_add(o, "provider", json_object_new_string(provider_name(e->cfg.provider)));
 	json_object_object_add(o, "last_address", json_object_new_string(a));
 	json_object_object_add(o, "last_result", json_object_new_string(e->last_result));
@@ -551,12 +557,52 @@ static void status_write(const char *run_dir, const struct ddns_entry *e, int n)
 
 /* ---- the worker ------------------------------------------------------------ */
 
-static struct in_addr wan_addr(const struct ddns *d, const char *ifname)
+static int wan_find(const struct ddns *d, const char *ifname)
 {
 	for (int i = 0; i < d->nwan; i++)
 		if (strcmp(d->wan[i].ifname, ifname) == 0)
-			return d->wan[i].addr;
-	return (struct in_addr){ 0 };
+			return i;
+	return -1;
+}
+
+/* The WAN's slot, added if new; -1 if the table is full. */
+static int wan_get(struct ddns *d, const char *ifname)
+{
+	int i = wan_find(d, ifname);
+
+	if (i < 0 && d->nwan < CFG_MAX_IFACES) {
+		i = d->nwan++;
+		snprintf(d->wan[i].ifname, sizeof(d->wan[i].ifname), "%s", ifname);
+		d->wan[i].addr.s_addr = 0;
+		d->wan[i].down = false;
+	}
+	return i;
+}
+
+/* The address entry c publishes: its WAN's own, or with `failover W`,
+ * W's while its own WAN is down and W is up with an address. */
+static struct in_addr entry_addr(const struct ddns *d, const struct cfg_ddns *c)
+{
+	int own = wan_find(d, c->wan), alt;
+	struct in_addr none = { 0 };
+
+	if (own < 0)
+		return none;
+	if (c->failover[0] && d->wan[own].down) {
+		alt = wan_find(d, c->failover);
+		if (alt >= 0 && !d->wan[alt].down && d->wan[alt].addr.s_addr)
+			return d->wan[alt].addr;
+	}
+	return d->wan[own].addr;
+}
+
+/* Every entry's wanted address after a WAN changed; with lock held. */
+static void entries_follow(struct ddns *d)
+{
+	for (int i = 0; i < d->n; i++)
+		d->e[i].s.want = entry_addr(d, &d->e[i].cfg);
+	d->dirty = true;
+	pthread_cond_signal(&d->wake);
 }
 
 /* The entry due first; *wake = when to look again if none is due now. */
@@ -685,7 +731,8 @@ static void run_update(struct ddns *d, struct ddns_entry *e)
 	unsigned id = e->id;
 	enum ddns_outcome o;
 	struct stat st;
-	bool aborted;
+	bool aborted, other;
+	int own;
 
 	if (!r) {
 		dlog("%s: out of memory", e->cfg.fqdn);
@@ -693,7 +740,16 @@ static void run_update(struct ddns *d, struct ddns_entry *e)
 	}
 	*r = *e;
 	memcpy(state_dir, d->state_dir, sizeof(state_dir));
+	own = wan_find(d, e->cfg.wan);
+	other = e->cfg.failover[0] && own >= 0 && d->wan[own].down &&
+		addr.s_addr != d->wan[own].addr.s_addr;
 	pthread_mutex_unlock(&d->lock);
+	if (other) {
+		char a[INET_ADDRSTRLEN];
+
+		dlog("%s: %s is down: sending %s's address %s", r->cfg.fqdn, r->cfg.wan,
+		     r->cfg.failover, inet_ntop(AF_INET, &addr, a, sizeof(a)));
+	}
 	o = update_once(&r->cfg, addr, &d->stop, msg, sizeof(msg));
 	aborted = o != DDNS_OK && atomic_load(&d->stop);
 	if (!aborted) {
@@ -793,12 +849,14 @@ static void merge_entries(struct ddns *d, struct ddns_entry *fresh, int n)
 			continue;
 		}
 		f->id = ++d->next_id;
-		f->s.want = wan_addr(d, f->cfg.wan);
+		f->s.want = entry_addr(d, &f->cfg);
 		if (!f->last_result[0])		/* else what the state file kept */
 			snprintf(f->last_result, sizeof(f->last_result), "not sent yet");
 	}
 	memcpy(d->e, fresh, sizeof(d->e[0]) * (size_t)n);
 	d->n = n;
+	for (int i = 0; i < n; i++)	/* kept entries too: a WAN may be down */
+		d->e[i].s.want = entry_addr(d, &d->e[i].cfg);
 	d->dirty = true;
 }
 
@@ -853,20 +911,25 @@ void ddns_address_changed(struct ddns *d, const char *wan_ifname, struct in_addr
 	if (!d || !wan_ifname)
 		return;
 	pthread_mutex_lock(&d->lock);
-	for (i = 0; i < d->nwan; i++)
-		if (strcmp(d->wan[i].ifname, wan_ifname) == 0)
-			break;
-	if (i == d->nwan && d->nwan < CFG_MAX_IFACES) {
-		snprintf(d->wan[i].ifname, sizeof(d->wan[i].ifname), "%s", wan_ifname);
-		d->nwan++;
-	}
-	if (i < d->nwan)
+	i = wan_get(d, wan_ifname);
+	if (i >= 0)
 		d->wan[i].addr = addr;
-	for (i = 0; i < d->n; i++)
-		if (strcmp(d->e[i].cfg.wan, wan_ifname) == 0)
-			d->e[i].s.want = addr;
-	d->dirty = true;
-	pthread_cond_signal(&d->wake);
+	entries_follow(d);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void ddns_wan_state(struct ddns *d, const char *wan_ifname, bool up)
+{
+	int i;
+
+	if (!d || !wan_ifname)
+		return;
+	pthread_mutex_lock(&d->lock);
+	i = wan_get(d, wan_ifname);
+	if (i >= 0 && d->wan[i].down != !up) {
+		d->wan[i].down = !up;
+		entries_follow(d);
+	}
 	pthread_mutex_unlock(&d->lock);
 }
 

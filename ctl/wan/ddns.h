@@ -4,7 +4,8 @@
  *
  * A `ddns` line binds a name to a WAN: whenever that WAN's own address
  * changes (and every `interval` as a forced refresh) the name is updated
- * with that address at the provider. One worker thread does all network
+ * with that address at the provider. With `failover OTHER`, while the WAN
+ * is down (ddns_wan_state) and OTHER is up, the name gets OTHER's address. One worker thread does all network
  * I/O; the public calls only queue events under a mutex, so a slow or
  * broken DDNS server never stalls the daemon.
  *
@@ -31,6 +32,11 @@ struct ddns *ddns_start(const struct xdpnat_config *cfg);
 /* Non-blocking: record the WAN's current address and wake the worker.
  * addr.s_addr == 0 means the WAN has no address (nothing is sent). */
 void ddns_address_changed(struct ddns *d, const char *wan_ifname, struct in_addr addr);
+
+/* Non-blocking: wan/failover.c's verdict on a tracked WAN. A name with
+ * `failover OTHER` on a WAN that is down publishes OTHER's address while
+ * OTHER is up; a WAN never reported is up. */
+void ddns_wan_state(struct ddns *d, const char *wan_ifname, bool up);
 
 /* Take a new configuration. Unchanged entries keep their state; a changed
  * entry (or a changed secret file) clears a permanent failure. */

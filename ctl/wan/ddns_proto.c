@@ -624,7 +624,8 @@ bool ddns_cfg_equal(const struct cfg_ddns *a, const struct cfg_ddns *b)
 	       strcmp(a->password_file, b->password_file) == 0 &&
 	       strcmp(a->token_file, b->token_file) == 0 &&
 	       strcmp(a->server, b->server) == 0 && strcmp(a->ca_file, b->ca_file) == 0 &&
-	       strcmp(a->url, b->url) == 0 && a->interval == b->interval;
+	       strcmp(a->url, b->url) == 0 && a->interval == b->interval &&
+	       strcmp(a->failover, b->failover) == 0;
 }
 
 bool ddns_fqdn_ok(const char *fqdn)

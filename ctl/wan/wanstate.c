@@ -194,6 +194,24 @@ int wanstate_set_addr(const struct wanstate *ws, uint32_t ifindex, struct in_add
 	return ctl_stats_add_addr_change(ws, ifindex, (unsigned)flows);
 }
 
+int wanstate_flush_wan(const struct wanstate *ws, uint32_t ifindex, unsigned *flows_removed)
+{
+	struct nat_iface ifc;
+	int ret, flows;
+
+	if (flows_removed)
+		*flows_removed = 0;
+	ret = wan_lookup(ws, ifindex, &ifc);
+	if (ret <= 0 || !ifc.addr)
+		return ret < 0 ? ret : 0;
+	flows = ct_purge(ws, ifindex, ifc.addr);
+	if (flows < 0)
+		return flows;
+	if (flows_removed)
+		*flows_removed = (unsigned)flows;
+	return 0;
+}
+
 void wanstate_announce(const struct wanstate *ws, uint32_t ifindex)
 {
 	struct nat_iface ifc;

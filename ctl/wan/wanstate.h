@@ -74,6 +74,11 @@ int wanstate_remove_iface(const struct wanstate *ws, uint32_t ifindex);
 int wanstate_set_addr(const struct wanstate *ws, uint32_t ifindex, struct in_addr addr,
 		      unsigned *flows_removed);
 
+/* The WAN is dead (wan/failover.h): every flow bound to it (its current
+ * address) is removed as in an address change, which it keeps. *flows_removed
+ * (may be NULL) gets their number. 0 or -errno. */
+int wanstate_flush_wan(const struct wanstate *ws, uint32_t ifindex, unsigned *flows_removed);
+
 /* Store `gw` (0.0.0.0: unknown) as the WAN's symmetric-return next hop;
  * does not look at the configuration (wanstate_apply does). */
 int wanstate_set_gateway(const struct wanstate *ws, uint32_t ifindex, struct in_addr gw);

@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 """ddns_server.py - a local HTTPS double of the DDNS providers, for test_ddns.sh.
 
-Listens on 127.0.0.1 only (a free port unless --port), writes the port to
+Listens on --addr (default 127.0.0.1; a free port unless --port), writes the port to
 --port-file once it accepts connections, and appends every request as one
 JSON line to --log: {"method", "path", "query" (dict of lists), "auth"
-(the raw Authorization header), "agent", "body"}.
+(the raw Authorization header), "agent", "body", "peer" (the client address)}.
 
 Endpoints:
   GET   /nic/update?hostname=H&myip=A          dyndns2 and noip (Basic auth)
@@ -63,6 +63,7 @@ class Handler(BaseHTTPRequestHandler):
             "method": self.command, "path": u.path, "query": parse_qs(u.query),
             "auth": self.headers.get("Authorization", ""),
             "agent": self.headers.get("User-Agent", ""), "body": body,
+            "peer": self.client_address[0],
         }
         with self.server.log_lock:
             with open(self.server.args.log, "a") as f:
@@ -189,6 +190,7 @@ def main():
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)
     ap.add_argument("--log", required=True)
+    ap.add_argument("--addr", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     ap.add_argument("--user", default="alice")
@@ -196,7 +198,7 @@ def main():
     ap.add_argument("--token", default="token")
     args = ap.parse_args()
 
-    srv = Server(("127.0.0.1", args.port), Handler)
+    srv = Server((args.addr, args.port), Handler)
     srv.args = args
     srv.log_lock = threading.Lock()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -485,6 +485,66 @@ test_log_level_metrics(void **state)
 	    "metrics already declared at line 4");
 }
 
+/* `track` on a wan, `failover` on a ddns line (issue 16). */
+static void
+test_track_failover(void **state)
+{
+	(void)state;
+	expect_ok("wan eth0 gateway 198.51.100.2 track 203.0.113.10\nlan eth1\n");
+	assert_int_equal(cfg.wans[0].ntrack, 1);
+	assert_int_equal(ntohl(cfg.wans[0].track[0].s_addr), 0xcb00710a);
+	assert_int_equal(cfg.wans[0].track_interval, CFG_TRACK_INTERVAL_DEFAULT);
+	assert_int_equal(cfg.wans[0].track_down, 3);
+	assert_int_equal(cfg.wans[0].track_up, 3);
+	expect_ok("wan eth0 track 203.0.113.10,192.0.2.53 interval 2 down 4 up 6 "
+	    "gateway 198.51.100.2 mss-clamp\nlan eth1\n");
+	assert_int_equal(cfg.wans[0].ntrack, 2);
+	assert_int_equal(ntohl(cfg.wans[0].track[1].s_addr), 0xc0000235);
+	assert_int_equal(cfg.wans[0].track_interval, 2);
+	assert_int_equal(cfg.wans[0].track_down, 4);
+	assert_int_equal(cfg.wans[0].track_up, 6);
+	assert_int_equal(cfg.wans[0].mss_clamp, CFG_MSS_AUTO);
+	/* without track: not tracked, as before */
+	expect_ok("wan eth0\nlan eth1\n");
+	assert_int_equal(cfg.wans[0].ntrack, 0);
+	/* an interface that does not exist (ppp0 before pppd) may be a
+	 * point-to-point link: no gateway needed at check time */
+	expect_ok("wan xnnoexist0 track 203.0.113.10\nlan eth1\n");
+
+	/* lo exists and is not point-to-point: no gateway to probe through */
+	expect_error("wan lo track 203.0.113.10\nlan eth1\n", 1,
+	    "wan lo: track needs a gateway to probe through");
+	expect_error(BASE "wan eth3 gateway 10.0.0.1 interval 5", 4,
+	    "interval, down and up belong to track");
+	expect_error(BASE "wan eth3 gateway 10.0.0.1 track 203.0.113.10 interval 0", 4,
+	    "interval 0 out of range");
+	expect_error(BASE "wan eth3 gateway 10.0.0.1 track 203.0.113.10 down 0", 4,
+	    "down 0 out of range");
+	expect_error(BASE "wan eth3 gateway 10.0.0.1 track 203.0.113.10 up 101", 4,
+	    "up 101 out of range");
+	expect_error(BASE "wan eth3 gateway 10.0.0.1 track 203.0.113.10,203.0.113.10", 4,
+	    "track address 203.0.113.10 listed twice");
+	expect_error(BASE "wan eth3 gateway 10.0.0.1 track 203.0.113.10,", 4, "bad track list");
+	expect_error(BASE "wan eth3 gateway 10.0.0.1 track 1.1.1.1,2.2.2.2,3.3.3.3,4.4.4.4,5.5.5.5",
+	    4, "too many track addresses (max 4)");
+	expect_error(BASE "wan eth3 gateway 10.0.0.1 track 127.0.0.1", 4, "127.0.0.1");
+	expect_error(BASE "wan eth3 gateway 10.0.0.1 track 203.0.113.10 track 203.0.113.11", 4,
+	    "wan option track given twice");
+
+	expect_ok("wan eth0\nwan eth1\nlan eth2\n"
+	    "ddns eth0 dyndns2 office.example.net user u password-file @PW600@ "
+	    "failover eth1\n");
+	assert_string_equal(cfg.ddns[0].failover, "eth1");
+	expect_ok(BASE "ddns eth0 custom office.example.net url https://x/{addr}\n");
+	assert_string_equal(cfg.ddns[0].failover, "");
+	expect_error(BASE "ddns eth0 custom office.example.net url https://x/{addr} "
+	    "failover eth0", 4, "failover names its own wan eth0");
+	expect_error(BASE "ddns eth0 custom office.example.net url https://x/{addr} "
+	    "failover eth9", 4, "ddns failover: eth9 is not a wan interface");
+	expect_error(BASE "ddns eth0 custom office.example.net url https://x/{addr} "
+	    "failover eth2", 4, "ddns failover: eth2 is a lan (line 3), not a wan");
+}
+
 static void
 test_forward_map(void **state)
 {
@@ -558,7 +618,7 @@ test_err_syntax(void **state)
 		{ "conntrack-max 2048 4096", 4, "unexpected '4096'" },
 		{ "state-dir /a /b", 4, "unexpected '/b'" },
 		{ "wan eth3 gateway 10.0.0.1 metric", 4, "unknown wan option 'metric'" },
-		{ "wan eth3 gateway 10.0.0.1 mss-clamp 1400 metric", 4, "unexpected 'metric'" },
+		{ "wan eth3 gateway 10.0.0.1 mss-clamp 1400 metric", 4, "unknown wan option 'metric'" },
 		{ "forward tcp eth0 80 to 192.168.0.10 gate ftp now", 4, "unexpected 'now'" },
 		{ "wan eth3 via 10.0.0.1", 4, "unknown wan option 'via'" },
 		{ "outbound eth0 range 1000-2000", 4, "unknown outbound option 'range'" },
@@ -1129,6 +1189,7 @@ main(void)
 		cmocka_unit_test(test_err_alg_dirs),
 		cmocka_unit_test(test_alg_ftp_ports_limit),
 		cmocka_unit_test(test_err_missing_ifaces),
+		cmocka_unit_test(test_track_failover),
 		cmocka_unit_test(test_err_many),
 		cmocka_unit_test(test_err_limits),
 		cmocka_unit_test(test_parse_file),

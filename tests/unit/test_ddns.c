@@ -653,6 +653,68 @@ static void test_worker_update_and_restart(void **state)
 	wtest_free(w);
 }
 
+/* `failover eth2`: while eth0 is down and eth2 up, the name gets eth2's
+ * address; one update per change; both down: its own address again. */
+static void test_worker_failover(void **state)
+{
+	struct wtest *w = calloc(1, sizeof(*w));
+	struct responder r;
+	struct json_object *st;
+	char url[128], pw[128], text[1024];
+	struct ddns *d;
+
+	(void)state;
+	strcpy(w->dir, "/tmp/test_ddns_wXXXXXX");
+	assert_non_null(mkdtemp(w->dir));
+	responder_start(&r, "HTTP/1.0 200 OK\r\n\r\ngood\n");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/u?ip={addr}", r.port);
+	snprintf(pw, sizeof(pw), "%s/pw", w->dir);
+	write_file(pw, "s3cr&t\n", 7);
+	chmod(pw, 0600);
+	snprintf(text, sizeof(text),
+		 "wan eth0\nwan eth2\nlan eth1\nstate-dir %s/state\nrun-dir %s/run\n"
+		 "ddns eth0 custom w.example password-file %s url %s failover eth2\n",
+		 w->dir, w->dir, pw, url);
+	assert_int_equal(cfg_parse_string(&w->cfg, "test", text, stderr), 0);
+	d = ddns_start(&w->cfg);
+	assert_non_null(d);
+	ddns_address_changed(d, "eth0", ip("198.51.100.7"));
+	ddns_address_changed(d, "eth2", ip("192.0.2.20"));
+	st = status_when(w, "last_address", "198.51.100.7");
+	assert_non_null(st);
+	assert_string_equal(field(st, "failover"), "eth2");
+	json_object_put(st);
+
+	ddns_wan_state(d, "eth0", false);
+	st = status_when(w, "last_address", "192.0.2.20");
+	assert_non_null(st);
+	json_object_put(st);
+	assert_non_null(strstr(r.last, "GET /u?ip=192.0.2.20 "));
+	ddns_wan_state(d, "eth0", false);		/* no change: nothing sent */
+	ddns_address_changed(d, "eth0", ip("198.51.100.8"));	/* still down */
+	usleep(300000);
+	assert_int_equal(atomic_load(&r.hits), 2);
+
+	/* both down: nothing to fail over to, its own (new) address */
+	ddns_wan_state(d, "eth2", false);
+	st = status_when(w, "last_address", "198.51.100.8");
+	assert_non_null(st);
+	json_object_put(st);
+	ddns_wan_state(d, "eth2", true);
+	st = status_when(w, "last_address", "192.0.2.20");
+	assert_non_null(st);
+	json_object_put(st);
+	ddns_wan_state(d, "eth0", true);
+	st = status_when(w, "last_address", "198.51.100.8");
+	assert_non_null(st);
+	json_object_put(st);
+	usleep(300000);
+	assert_int_equal(atomic_load(&r.hits), 5);
+	ddns_stop(d);
+	responder_stop(&r);
+	wtest_free(w);
+}
+
 static void test_worker_failures(void **state)
 {
 	struct wtest *w = calloc(1, sizeof(*w));
@@ -853,6 +915,7 @@ int main(void)
 		cmocka_unit_test(test_fqdn_ok),
 		cmocka_unit_test(test_worker_update_and_restart),
 		cmocka_unit_test(test_worker_failures),
+		cmocka_unit_test(test_worker_failover),
 		cmocka_unit_test(test_worker_stop_survives_restart),
 		cmocka_unit_test(test_worker_backoff_survives_restart),
 	};

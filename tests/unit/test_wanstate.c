@@ -299,6 +299,29 @@ static void test_change_removes_flows_of_old_address(void **state)
 	assert_non_null(strstr(log, ": wan if1001: address " OLD_A " -> " NEW_A ", 3 flows removed\n"));
 }
 
+/* A dead WAN (failover): its flows go, its address and B's flows stay. */
+static void test_flush_wan(void **state)
+{
+	const struct nat_maps *m = *state;
+	unsigned flows = 99;
+
+	assert_int_equal(wanstate_flush_wan(WS(m), WAN_A, &flows), 0);
+	assert_int_equal(flows, 3);
+	assert_false(flow_has(m, a_masq, a_masq_x));
+	assert_false(flow_has(m, a_fwd, a_fwd_x));
+	assert_false(flow_has(m, a_hp, a_hp_x));
+	assert_false(ct_has(m, a_hp_egress));
+	assert_true(flow_has(m, b_masq, b_masq_x));
+	assert_true(flow_has(m, b_to_old, b_to_old_x));
+	assert_int_equal(iface_get(m, WAN_A).addr, ip(OLD_A));
+	assert_int_equal(wanaddr_owner(m, OLD_A), WAN_A);
+	assert_int_equal(addr_changes(m), 5);	/* not an address change */
+	assert_int_equal(wanstate_flush_wan(WS(m), WAN_A, &flows), 0);
+	assert_int_equal(flows, 0);
+	assert_int_equal(wanstate_flush_wan(WS(m), LAN, &flows), 0);	/* not a WAN */
+	assert_int_equal(flows, 0);
+}
+
 static void test_same_address_is_noop(void **state)
 {
 	const struct nat_maps *m = *state;
@@ -568,6 +591,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_change_removes_flows_of_old_address, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_wan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_same_address_is_noop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_wan_is_noop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_address_gone, setup, teardown),
