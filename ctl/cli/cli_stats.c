@@ -41,6 +41,7 @@ static const struct counter_field stats_fields[] = {
 	STATS_FIELD(gate_full),
 	STATS_FIELD(passed_vlan),
 	STATS_FIELD(csum_finished), STATS_FIELD(csum_kept), STATS_FIELD(csum_to_kernel),
+	STATS_FIELD(flowlog_lost),
 };
 _Static_assert(sizeof(stats_fields) / sizeof(stats_fields[0]) ==
 	       sizeof(struct nat_stats) / sizeof(__u64), "every nat_stats field is listed");

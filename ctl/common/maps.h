@@ -30,6 +30,7 @@ struct nat_maps {
 	int unassured;		/* nat_unassured */
 	int frag_src;		/* nat_frag_src */
 	int alg_stats;		/* nat_alg_stats */
+	int flowlog;		/* nat_flowlog (RINGBUF) */
 };
 
 /* The pinned name of the i-th map, NULL past the last. */
