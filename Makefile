@@ -84,6 +84,7 @@ UNIT_DEPS_ddns      := $(call unit_mod,config) $(call unit_mod,ddns_proto) $(cal
 UNIT_DEPS_gc        := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call unit_mod,maps)
 UNIT_DEPS_wanstate  := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call unit_mod,maps) $(call unit_mod,log) \
 		       $(call unit_mod,config)
+UNIT_DEPS_flowlog_fmt := $(call unit_mod,flowdesc)
 UNIT_DEPS_alg_segment := $(call unit_mod,alg_ftp)
 UNIT_DEPS_alg_session := $(call unit_mod,alg_ftp) $(call unit_mod,log) $(call unit_mod,maps)
 UNIT_DEPS_alg        := $(call unit_mod,alg_session) $(call unit_mod,alg_segment) \

@@ -116,6 +116,8 @@ struct xdpnat_config {
 	char pin_dir[CFG_PATH_MAX];	/* `pin-dir <path>`, default XDPNAT_PIN_DIR_DEFAULT */
 	char state_dir[CFG_PATH_MAX];	/* `state-dir <path>`, default /var/lib/xdpnat */
 	char run_dir[CFG_PATH_MAX];	/* `run-dir <path>`, default /run/xdpnat: pid and status files */
+	char flow_log[CFG_PATH_MAX];	/* `flow-log <path>|syslog`: the NAT log; "" = none,
+					 * "syslog" = syslog(3), else a file */
 };
 
 /* Fill in every default. */

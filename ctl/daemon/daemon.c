@@ -42,6 +42,7 @@
 #include "common/runfiles.h"
 #include "config/config.h"
 #include "daemon/daemon.h"
+#include "daemon/flowlog.h"
 #include "daemon/gc.h"
 #include "daemon/loader.h"
 #include "daemon/status.h"
@@ -68,6 +69,7 @@ struct daemon_ctx {
 	bool status_dirty;
 	bool gc_failing;
 	struct gc_cursor gc;		/* where the GC's walk of nat_ct stands */
+	struct flowlog *fl;		/* the NAT log (`flow-log`); always reads the ring */
 };
 
 /* Parse into *cfg; the parser prints every error as FILE:LINE: message. */
@@ -131,6 +133,7 @@ static void on_gc_tick(struct daemon_ctx *x)
 	else if (rc >= 0 && x->gc_failing)
 		nat_log("gc: recovered");
 	x->gc_failing = rc < 0;
+	flowlog_tick(x->fl);
 	if (rc == 1 && (r.flows_expired || r.orphans_deleted || r.expects_expired ||
 			r.gates_expired || r.algs_deleted))
 		nat_log("gc: %llu flows expired, %llu orphan entries, %llu expectations, "
@@ -291,6 +294,9 @@ static bool on_signal(struct daemon_ctx *x)
 		return true;
 	if (si.ssi_signo == SIGHUP) {
 		on_reload(x);
+		/* reopened on every SIGHUP, also when the file had errors:
+		 * logrotate moved it away */
+		flowlog_set_target(x->fl, x->d->cfg.flow_log);
 		return true;
 	}
 	nat_log("%s received, stopping", strsignal((int)si.ssi_signo));
@@ -299,11 +305,12 @@ static bool on_signal(struct daemon_ctx *x)
 
 static int event_loop(struct daemon_ctx *x)
 {
-	struct pollfd pfd[4] = {
+	struct pollfd pfd[5] = {
 		{ .fd = x->signal_fd, .events = POLLIN },
 		{ .fd = x->timer_fd, .events = POLLIN },
 		{ .fd = addrwatch_fd(x->aw), .events = POLLIN },
 		{ .fd = routegen_fd(x->rg), .events = POLLIN },
+		{ .fd = flowlog_fd(x->fl), .events = POLLIN },
 	};
 	bool rg_failing = false;
 
@@ -312,7 +319,7 @@ static int event_loop(struct daemon_ctx *x)
 			status_write(&x->st);
 			x->status_dirty = false;
 		}
-		if (poll(pfd, 4, routegen_timeout_ms(x->rg, nat_now_ms())) < 0) {
+		if (poll(pfd, 5, routegen_timeout_ms(x->rg, nat_now_ms())) < 0) {
 			if (errno == EINTR)
 				continue;
 			nat_log("poll: %s", strerror(errno));
@@ -332,6 +339,9 @@ static int event_loop(struct daemon_ctx *x)
 			rg_failing = err != 0;
 		}
 		routegen_flush(x->rg, nat_now_ms());	/* a bump held back by the rate limit */
+		if (pfd[4].revents & POLLIN)
+			flowlog_process(x->fl);	/* a batch; more keeps the fd readable */
+		flowlog_flush(x->fl);		/* flows the GC or wanstate removed */
 	}
 }
 
@@ -478,6 +488,10 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 	struct nat_daemon *d = x->d;
 
 	x->st.started = time(NULL);
+	/* the NAT log's file first: a daemon that cannot keep it does not start */
+	x->fl = flowlog_new(2 * (size_t)d->cfg.conntrack_max);
+	if (!x->fl || flowlog_set_target(x->fl, d->cfg.flow_log))
+		return -1;
 	if (d->cfg.nddns && run_mkdir_p(d->cfg.state_dir, 0700)) {
 		nat_log("state-dir %s: %s", d->cfg.state_dir,
 			errno == EPERM && run_dir_unsafe(d->cfg.state_dir)
@@ -487,6 +501,8 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 	if (loader_load(d))
 		return -1;
 	loader_maps(d, &x->maps);
+	if (flowlog_attach(x->fl, &x->maps))
+		return -1;
 	x->ws = (struct wanstate){ .m = &x->maps, .cfg = &d->cfg, .addr_changed = on_wan_addr,
 				   .arg = x };
 	x->st.d = d;
@@ -549,6 +565,7 @@ static void daemon_stop(struct daemon_ctx *x)
 		close(x->signal_fd);
 	if (x->timer_fd >= 0)
 		close(x->timer_fd);
+	flowlog_free(x->fl);
 	if (d->nlinks)
 		nat_log("stopped; the data path stays attached and keeps translating "
 			"(`xdpnat detach` removes it)");
