@@ -204,8 +204,15 @@ int cli_flows(const struct cli_ctx *c)
 	struct flow_row row;
 	uint64_t now = nat_now_ns(), n = 0;
 	struct alg_view *algv;
+	struct cli_match match;
 	void *prev = NULL;
 
+	if (cli_match_init(c, &match)) {
+		if (fd >= 0)
+			close(fd);
+		json_object_put(arr);
+		return 1;
+	}
 	if (fd < 0) {
 		json_object_put(arr);
 		return 1;
@@ -225,7 +232,8 @@ int cli_flows(const struct cli_ctx *c)
 
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &val) || val.dir != NAT_DIR_ORIG)
+		if (bpf_map_lookup_elem(fd, &key, &val) || val.dir != NAT_DIR_ORIG ||
+		    !cli_match_flow(&match, &key, &val))
 			continue;
 		flow_row_fill(fd, &key, &val, now, &row);
 		n++;
