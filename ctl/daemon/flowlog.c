@@ -47,7 +47,7 @@ struct flowlog {
 	uint64_t written, in_buffer;
 	int64_t real_minus_mono;	/* CLOCK_REALTIME - CLOCK_MONOTONIC, per batch */
 	unsigned batch;
-	struct { uint32_t ifindex; char name[IF_NAMESIZE]; } wans[FLOWLOG_WANS];
+	struct { uint32_t ifindex; char json[2 * IF_NAMESIZE + 8]; } wans[FLOWLOG_WANS];
 };
 
 static int start_cmp(const void *a, const void *b)
@@ -65,16 +65,20 @@ static void clock_offset(struct flowlog *fl)
 			      (int64_t)nat_now_ns();
 }
 
-static const char *wan_name(struct flowlog *fl, uint32_t ifindex)
+/* The WAN's name as a JSON string, cached: a line must not cost a syscall. */
+static const char *wan_json(struct flowlog *fl, uint32_t ifindex)
 {
 	unsigned slot = ifindex % FLOWLOG_WANS;
+	char name[IF_NAMESIZE];
 
-	if (fl->wans[slot].ifindex != ifindex || !fl->wans[slot].name[0]) {
+	if (fl->wans[slot].ifindex != ifindex || !fl->wans[slot].json[0]) {
 		fl->wans[slot].ifindex = ifindex;
-		if (!if_indextoname(ifindex, fl->wans[slot].name))
-			snprintf(fl->wans[slot].name, IF_NAMESIZE, "#%u", ifindex);
+		if (!if_indextoname(ifindex, name))
+			snprintf(name, sizeof(name), "#%u", ifindex);
+		if (flowlog_json_string(name, fl->wans[slot].json, sizeof(fl->wans[slot].json)) < 0)
+			snprintf(fl->wans[slot].json, sizeof(fl->wans[slot].json), "\"#%u\"", ifindex);
 	}
-	return fl->wans[slot].name;
+	return fl->wans[slot].json;
 }
 
 /* Remember when the flow started; forget it and say how long it lived. */
@@ -141,7 +145,7 @@ static void log_event(struct flowlog *fl, const struct nat_flow_event *ev, uint6
 	if (!fl->syslog && !fl->out)
 		return;
 	if (flowlog_format(ev, (uint64_t)((int64_t)ev->time_ns + fl->real_minus_mono),
-			   wan_name(fl, ev->wan_ifindex), dur, line, sizeof(line)) < 0)
+			   wan_json(fl, ev->wan_ifindex), dur, line, sizeof(line)) < 0)
 		return;
 	write_line(fl, line);
 }

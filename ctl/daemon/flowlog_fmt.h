@@ -25,13 +25,16 @@ const char *flowlog_reason_name(uint8_t reason);
 /* "2026-12-01T12:00:00.123Z" from CLOCK_REALTIME ns; buf of 32 bytes. */
 void flowlog_rfc3339(uint64_t real_ns, char *buf, size_t len);
 
+/* `s` as a JSON string, quoted and escaped (json-c); length or -1. */
+int flowlog_json_string(const char *s, char *buf, size_t len);
+
 /*
  * Render event `ev` as one JSON line (no newline) into buf: time
- * `real_ns` (CLOCK_REALTIME), WAN name `wan`, duration in ns or -1 when
- * unknown (END only). Returns the length, or -1 if it does not fit or the
- * event is not a START or END.
+ * `real_ns` (CLOCK_REALTIME), the WAN's name as flowlog_json_string()
+ * gives it, duration in ns or -1 when unknown (END only). Returns the
+ * length, or -1 if it does not fit or the event is not a START or END.
  */
-int flowlog_format(const struct nat_flow_event *ev, uint64_t real_ns, const char *wan,
+int flowlog_format(const struct nat_flow_event *ev, uint64_t real_ns, const char *wan_json,
 		   int64_t duration_ns, char *buf, size_t len);
 
 /* The "lost" line: `count` events the log could not record (ring full, or

@@ -47,7 +47,7 @@ static void test_masq_start(void **state)
 	char buf[512];
 
 	(void)state;
-	assert_true(flowlog_format(&ev, T0, "wan0", -1, buf, sizeof(buf)) > 0);
+	assert_true(flowlog_format(&ev, T0, "\"wan0\"", -1, buf, sizeof(buf)) > 0);
 	assert_string_equal(buf,
 		"{\"time\":\"2026-12-01T12:00:00.123Z\",\"event\":\"start\",\"proto\":\"tcp\","
 		"\"kind\":\"masq\",\"inside\":\"192.168.1.10:40000\","
@@ -65,12 +65,12 @@ static void test_masq_end(void **state)
 	char buf[512];
 
 	(void)state;
-	assert_true(flowlog_format(&ev, T0, "wan0", 520000000, buf, sizeof(buf)) > 0);
+	assert_true(flowlog_format(&ev, T0, "\"wan0\"", 520000000, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, "\"event\":\"end\""));
 	assert_non_null(strstr(buf, ",\"reason\":\"closed\",\"packets_out\":12,\"bytes_out\":900,"
 				    "\"packets_in\":20,\"bytes_in\":1500000,\"duration_s\":0.520}"));
 	/* no start seen: no duration */
-	assert_true(flowlog_format(&ev, T0, "wan0", -1, buf, sizeof(buf)) > 0);
+	assert_true(flowlog_format(&ev, T0, "\"wan0\"", -1, buf, sizeof(buf)) > 0);
 	assert_null(strstr(buf, "duration_s"));
 }
 
@@ -87,7 +87,7 @@ static void test_forward_end(void **state)
 	char buf[512];
 
 	(void)state;
-	assert_true(flowlog_format(&ev, T0, "ppp0", 0, buf, sizeof(buf)) > 0);
+	assert_true(flowlog_format(&ev, T0, "\"ppp0\"", 0, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, "\"kind\":\"forward\",\"inside\":\"192.168.1.20:80\","
 				    "\"outside\":\"203.0.113.1:8080\",\"remote\":\"198.51.100.7:5555\","
 				    "\"wan\":\"ppp0\",\"reason\":\"addr-change\",\"packets_out\":4,"
@@ -110,7 +110,7 @@ static void test_udp_icmp_reasons(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
 		ev.reason = reasons[i].r;
-		assert_true(flowlog_format(&ev, T0, "wan0", -1, buf, sizeof(buf)) > 0);
+		assert_true(flowlog_format(&ev, T0, "\"wan0\"", -1, buf, sizeof(buf)) > 0);
 		snprintf(want, sizeof(want), "\"reason\":\"%s\"", reasons[i].name);
 		assert_non_null(strstr(buf, want));
 		assert_non_null(strstr(buf, "\"proto\":\"icmp\""));
@@ -129,12 +129,25 @@ static void test_refused(void **state)
 	char buf[512];
 
 	(void)state;
-	assert_int_equal(flowlog_format(&ev, T0, "wan0", -1, buf, sizeof(buf)), -1);
+	assert_int_equal(flowlog_format(&ev, T0, "\"wan0\"", -1, buf, sizeof(buf)), -1);
 	ev.event = 7;
 	ev.reason = NAT_FLOW_END_TIMEOUT;
-	assert_int_equal(flowlog_format(&ev, T0, "wan0", -1, buf, sizeof(buf)), -1);
+	assert_int_equal(flowlog_format(&ev, T0, "\"wan0\"", -1, buf, sizeof(buf)), -1);
 	ev.event = NAT_FLOW_EV_START;
-	assert_int_equal(flowlog_format(&ev, T0, "wan0", -1, buf, 40), -1);	/* too small */
+	assert_int_equal(flowlog_format(&ev, T0, "\"wan0\"", -1, buf, 40), -1);	/* too small */
+}
+
+/* The WAN's name is the one free-form string: escaped by json-c. */
+static void test_json_string(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(flowlog_json_string("wan0", buf, sizeof(buf)), 6);
+	assert_string_equal(buf, "\"wan0\"");
+	assert_true(flowlog_json_string("a\"b\\c", buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "\"a\\\"b\\\\c\"");
+	assert_int_equal(flowlog_json_string("wan0", buf, 6), -1);
 }
 
 static void test_lost(void **state)
@@ -156,6 +169,7 @@ int main(void)
 		cmocka_unit_test(test_forward_end),
 		cmocka_unit_test(test_udp_icmp_reasons),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_json_string),
 		cmocka_unit_test(test_lost),
 	};
 
