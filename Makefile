@@ -105,6 +105,7 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Ictl -I$(BUILD) \
 fuzz_src = $(wildcard ctl/*/$(1).c)
 FUZZ_SRCS_alg_ftp := $(call fuzz_src,alg_ftp)
 FUZZ_SRCS_alg_segment := $(call fuzz_src,alg_segment) $(call fuzz_src,alg_ftp)
+FUZZ_SRCS_flowlog_fmt := $(call fuzz_src,flowlog_fmt) $(call fuzz_src,flowdesc)
 $(BUILD)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(CTL_HDRS)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(LDLIBS)
