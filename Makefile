@@ -92,6 +92,7 @@ UNIT_DEPS_ddns      := $(call unit_mod,config) $(call unit_mod,ddns_proto) $(cal
 UNIT_DEPS_gc        := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call unit_mod,maps)
 UNIT_DEPS_wanstate  := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call unit_mod,maps) $(call unit_mod,log) \
 		       $(call unit_mod,config)
+UNIT_DEPS_flowlog_fmt := $(call unit_mod,flowdesc)
 UNIT_DEPS_alg_segment := $(call unit_mod,alg_ftp)
 UNIT_DEPS_alg_session := $(call unit_mod,alg_ftp) $(call unit_mod,log) $(call unit_mod,maps)
 # metrics.c is the whole endpoint (maps, DDNS, HTTP thread): the rest of ctl/
@@ -118,6 +119,7 @@ FUZZ_SRCS_alg_ftp := $(call fuzz_src,alg_ftp)
 FUZZ_SRCS_alg_segment := $(call fuzz_src,alg_segment) $(call fuzz_src,alg_ftp)
 FUZZ_SRCS_metrics_req := $(call fuzz_src,metrics_req)
 FUZZ_SRCS_pcp_codec := $(call fuzz_src,pcp_codec)
+FUZZ_SRCS_flowlog_fmt := $(call fuzz_src,flowlog_fmt) $(call fuzz_src,flowdesc)
 $(BUILD)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(CTL_HDRS)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(LDLIBS)

@@ -110,6 +110,59 @@ static __always_inline void ct_insert_hairpin_egress(const struct ct_new *n,
 	bpf_map_update_elem(&nat_ct, &k, rval, BPF_ANY);
 }
 
+static volatile const __u32 flowlog_key0 = 0;
+
+/*
+ * The NAT log (`flow-log`): one event into nat_flowlog for the flow whose
+ * ORIG entry is (key, v): START (reason NAT_FLOW_END_NONE) or END with
+ * `reason`. The record is filled in place in the ring, no copy on the
+ * stack: the XDP programs have almost none left, and a global function is
+ * verified once on its own instead of on every path of its callers. Only
+ * flow creation and eviction call it, and it does nothing unless
+ * nat_config.flow_log is set. An END carries both directions' counters.
+ */
+__noinline int xdpnat_flowlog_emit(const struct nat_ct_key *key, const struct nat_ct_value *v,
+				   __u64 now, __u32 reason)
+{
+	/* Map keys from .rodata, not the stack: this function's frame adds to
+	 * its callers' (the XDP programs' 496 bytes), and it has none. */
+	struct nat_config *cfg = bpf_map_lookup_elem(&nat_config, (const void *)&flowlog_key0);
+	struct nat_ct_value *t;
+	struct nat_flow_event *e;
+	struct nat_stats *st;
+
+	if (!cfg || !cfg->flow_log || !key || !v)
+		return 0;
+	e = bpf_ringbuf_reserve(&nat_flowlog, sizeof(*e), 0);
+	if (!e) {
+		st = bpf_map_lookup_elem(&nat_stats, (const void *)&flowlog_key0);
+		if (st)
+			st->flowlog_lost++;
+		return 0;
+	}
+	e->time_ns = now;
+	e->orig = *key;
+	ct_twin_key(&e->reply, v, key->proto);
+	e->wan_ifindex = v->wan_ifindex;
+	e->event = reason ? NAT_FLOW_EV_END : NAT_FLOW_EV_START;
+	e->reason = (__u8)reason;
+	e->kind = v->kind;
+	e->pad = 0;
+	e->packets[NAT_DIR_ORIG] = reason ? v->packets : 0;
+	e->bytes[NAT_DIR_ORIG] = reason ? v->bytes : 0;
+	e->packets[NAT_DIR_REPLY] = 0;
+	e->bytes[NAT_DIR_REPLY] = 0;
+	if (reason) {
+		t = bpf_map_lookup_elem(&nat_ct, &e->reply);
+		if (t) {
+			e->packets[NAT_DIR_REPLY] = t->packets;
+			e->bytes[NAT_DIR_REPLY] = t->bytes;
+		}
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
 /* Remember a new flow's ORIG key in the eviction ring. */
 static __always_inline void ct_note_new(const struct nat_ct_key *key)
 {
@@ -177,6 +230,7 @@ static __always_inline bool ct_evict_unassured(void)
 		v = bpf_map_lookup_elem(&nat_ct, &key);
 		if (!v || v->dir != NAT_DIR_ORIG || nat_ct_assured(key.proto, v->state))
 			continue;
+		xdpnat_flowlog_emit(&key, v, bpf_ktime_get_ns(), NAT_FLOW_END_EVICTED);
 		ct_remove_flow(&key, v);
 		STAT_INC(ct_evicted);
 		return true;
@@ -215,6 +269,7 @@ static __always_inline int ct_create_once(struct ct_new *n, struct nat_ct_value 
 	if (!err) {
 		STAT_INC(flows_created);
 		ct_note_new(&n->key);
+		xdpnat_flowlog_emit(&n->key, *out, now, NAT_FLOW_END_NONE);
 	}
 	return CT_NEW_OK;
 }

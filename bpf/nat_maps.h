@@ -157,6 +157,12 @@ struct {
 	__type(value, struct nat_ct_key);
 } nat_unassured SEC(".maps");
 
+/* Flow events for the NAT log (include/xdpnat.h, nat_flowlog). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XDPNAT_FLOWLOG_RING_BYTES);
+} nat_flowlog SEC(".maps");
+
 /* Entries of nat_unassured (set by the loader before load; read through a
  * volatile pointer so clang cannot fold it to this initial value). */
 volatile const __u32 unassured_ring = XDPNAT_UNASSURED_MIN;

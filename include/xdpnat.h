@@ -81,6 +81,8 @@
  *  nat_eim        dp creates mappings (bpf/        gc refreshes the mappings of
  *                 nat_eim.h); only daemon/gc.c     live flows and expires the
  *                 deletes                          rest; cli reads
+ *  nat_flowlog    dp reserves and submits flow     daemon/flowlog.c consumes
+ *                 events (RINGBUF)                 (the only reader)
  */
 #define XDPNAT_MAP_CONFIG	"nat_config"
 #define XDPNAT_MAP_IFACES	"nat_ifaces"
@@ -102,6 +104,7 @@
 #define XDPNAT_MAP_FRAG_SRC	"nat_frag_src"
 #define XDPNAT_MAP_ALG_STATS	"nat_alg_stats"
 #define XDPNAT_MAP_EIM		"nat_eim"
+#define XDPNAT_MAP_FLOWLOG	"nat_flowlog"
 
 #define XDPNAT_MAX_IFACES	64
 #define XDPNAT_MAX_FORWARD_PORTS 262144	/* forward ranges are expanded per port */
@@ -144,6 +147,8 @@ struct nat_config {
 	__u32 flags;			/* NAT_CFG_F_* */
 	/* `alg ftp ports`: masqueraded flows to these (host order, 0 = unused) go to the ALG */
 	__u16 ftp_ports[XDPNAT_FTP_PORTS];
+	__u32 flow_log;			/* `flow-log`: 1 = the data path sends flow events to
+					 * nat_flowlog; 0 = it never touches the ring */
 };
 
 #define NAT_CFG_F_NO_FASTPATH	(1U << 0)	/* never redirect in XDP: all via kernel path */
@@ -601,6 +606,8 @@ struct nat_stats {
 					 * port free for one; its port chosen per destination */
 	__u64 eim_inbound;		/* flows opened from outside to a mapping by
 					 * endpoint-independent or address-dependent filtering */
+	__u64 flowlog_lost;		/* flow events not sent: nat_flowlog was full (the
+					 * daemon is behind, or not running) */
 };
 
 /* nat_ctl_stats: ARRAY, one entry, written by the controller only. */
@@ -743,6 +750,47 @@ struct nat_alg_meta {
 	__u32 egress_ifindex;
 	__u32 ingress_ifindex;
 	struct nat_ct_key key;		/* the entry the packet matched (as on the wire) */
+};
+
+/* ---------------------------------------------------------------------
+ * nat_flowlog: RINGBUF of XDPNAT_FLOWLOG_RING_BYTES, records struct
+ * nat_flow_event. While nat_config.flow_log is set the data path sends one
+ * when it creates a flow (START) and when it evicts one (END, reason
+ * NAT_FLOW_END_EVICTED); a reservation that fails is counted in
+ * nat_stats.flowlog_lost. The ends the controller decides (timeout, TCP
+ * close, address change, flush) never pass through the ring: the
+ * controller logs them where it deletes the flow (common/ctflow.c).
+ * The ring survives a restart of the daemon with the rest of the maps:
+ * events of flows made meanwhile wait there (up to its size).
+ */
+#define XDPNAT_FLOWLOG_RING_BYTES	(8U << 20)	/* ~100,000 events */
+
+enum nat_flow_ev {
+	NAT_FLOW_EV_START = 1,
+	NAT_FLOW_EV_END = 2,
+};
+
+enum nat_flow_end {
+	NAT_FLOW_END_NONE = 0,		/* START events */
+	NAT_FLOW_END_CLOSED = 1,	/* TCP: both FINs or an RST, then removed by the GC */
+	NAT_FLOW_END_TIMEOUT = 2,	/* idle past its timeout */
+	NAT_FLOW_END_EVICTED = 3,	/* unassured, evicted from a full table (data path) */
+	NAT_FLOW_END_ADDR_CHANGE = 4,	/* its WAN's address changed or went */
+	NAT_FLOW_END_FLUSH = 5,		/* its WAN was removed from the configuration */
+	NAT_FLOW_END_WAN_DOWN = 6,	/* its WAN failed its probes (`track`) */
+};
+
+struct nat_flow_event {
+	__u64 time_ns;			/* CLOCK_MONOTONIC */
+	struct nat_ct_key orig;		/* ORIG entry's key: the first packet's tuple */
+	struct nat_ct_key reply;	/* REPLY entry's key (ct_twin_key() of ORIG) */
+	__u32 wan_ifindex;
+	__u8 event;			/* enum nat_flow_ev */
+	__u8 reason;			/* enum nat_flow_end */
+	__u8 kind;			/* enum nat_ct_kind */
+	__u8 pad;
+	__u64 packets[2];		/* END: by direction, [NAT_DIR_ORIG], [NAT_DIR_REPLY] */
+	__u64 bytes[2];
 };
 
 #endif /* XDPNAT_H */

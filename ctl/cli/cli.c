@@ -13,10 +13,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include "cli/cli.h"
 #include "cli/cli_internal.h"
+#include "common/flowdesc.h"
 #include "common/runfiles.h"
 
 pid_t cli_daemon_pid(const struct xdpnat_config *cfg)
@@ -86,4 +89,38 @@ void cli_print_json(json_object *o)
 {
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 						       JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+int cli_match_init(const struct cli_ctx *c, struct cli_match *m)
+{
+	m->f = &c->filter;
+	m->wan_ifindex = 0;
+	if (!c->filter.wan[0])
+		return 0;
+	m->wan_ifindex = if_nametoindex(c->filter.wan);
+	if (!m->wan_ifindex) {
+		fprintf(stderr, "xdpnat: --wan %s: no such interface\n", c->filter.wan);
+		return -1;
+	}
+	return 0;
+}
+
+bool cli_match_flow(const struct cli_match *m, const struct nat_ct_key *k,
+		    const struct nat_ct_value *v)
+{
+	const struct cli_filter *f = m->f;
+	struct flowdesc_ends e;
+
+	if (f->kind && v->kind != f->kind)
+		return false;
+	if (m->wan_ifindex && v->wan_ifindex != m->wan_ifindex)
+		return false;
+	flowdesc_ends(k, v, &e);
+	if (f->has_host && e.inside != f->host.s_addr && e.outside != f->host.s_addr &&
+	    e.remote != f->host.s_addr)
+		return false;
+	if (f->port && ntohs(e.inside_port) != f->port && ntohs(e.outside_port) != f->port &&
+	    ntohs(e.remote_port) != f->port)
+		return false;
+	return true;
 }

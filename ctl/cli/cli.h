@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * cli.h - the read-only commands: `xdpnat flows`, `stats`, `status`
+ * cli.h - the read-only commands: `xdpnat flows`, `top`, `stats`, `status`
  * (one file each, cli_<command>.c), and how main.c prepares their context
  * (cli.c). JSON (json-c) with --json; field names in JSON are stable.
  *
@@ -15,16 +15,33 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include "config/config.h"
+
+/* `flows` and `top`: which flows to show (like conntrack -L's filters);
+ * every one given must match. */
+struct cli_filter {
+	bool has_host;
+	struct in_addr host;		/* --host: the inside, outside or remote address */
+	uint16_t port;			/* --port, host order, 0 = any: one of their ports */
+	char wan[IF_NAMESIZE];		/* --wan, "" = any */
+	uint8_t kind;			/* --kind, enum nat_ct_kind, 0 = any */
+};
 
 struct cli_ctx {
 	const struct xdpnat_config *cfg;
 	bool json;
 	pid_t daemon_pid;		/* from <run-dir>/xdpnat.pid, 0 = none */
+	struct cli_filter filter;
+	bool once;			/* top: one frame, then exit */
+	unsigned interval_ms;		/* top: between samples, 0 = 1000 */
+	unsigned rows;			/* top: flows shown, 0 = 20 */
 };
 
 /* Each prints to stdout and returns the process exit status. */
 int cli_flows(const struct cli_ctx *c);
+int cli_top(const struct cli_ctx *c);
 int cli_stats(const struct cli_ctx *c);
 int cli_status(const struct cli_ctx *c);
 

@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "cli/cli_internal.h"
 #include "common/clock.h"
+#include "common/flowdesc.h"
 #include "nat_ct_key.h"
 #include "xdpnat.h"
 
@@ -32,35 +33,12 @@ static const char *endpoint(__be32 addr, __be16 port, char *buf, size_t len)
 }
 
 struct flow_row {
-	char proto[8], kind[8], inside[24], outside[24], remote[24];
+	char proto[8], kind[8], inside[FLOWDESC_EP_LEN], outside[FLOWDESC_EP_LEN],
+	     remote[FLOWDESC_EP_LEN];
 	char wan[IF_NAMESIZE], state[12];
 	uint64_t pkts_orig, bytes_orig, pkts_reply, bytes_reply;
 	uint64_t idle;			/* seconds since either direction's last packet */
 };
-
-static const char *proto_name(uint8_t proto, char *buf, size_t len)
-{
-	switch (proto) {
-	case IPPROTO_TCP: return "tcp";
-	case IPPROTO_UDP: return "udp";
-	case IPPROTO_ICMP: return "icmp";
-	}
-	snprintf(buf, len, "%u", proto);
-	return buf;
-}
-
-static const char *kind_name(uint8_t kind)
-{
-	switch (kind) {
-	case NAT_KIND_MASQ: return "masq";
-	case NAT_KIND_FORWARD: return "forward";
-	case NAT_KIND_HAIRPIN: return "hairpin";
-	case NAT_KIND_EXPECT: return "expect";
-	case NAT_KIND_ROUTED: return "routed";
-	case NAT_KIND_MAPPED: return "mapped";
-	}
-	return "?";
-}
 
 static const char *state_name(uint8_t state)
 {
@@ -73,33 +51,6 @@ static const char *state_name(uint8_t state)
 	case NAT_CT_CLOSING: return "closing";
 	}
 	return "?";
-}
-
-/*
- * Who is who depends on the kind: a masqueraded flow starts inside, a
- * forwarded or expected one starts outside, and a hairpin starts inside
- * towards a WAN address and ends at an inside server (shown as remote).
- */
-static void flow_endpoints(const struct nat_ct_key *k, const struct nat_ct_value *v,
-			   struct flow_row *r)
-{
-	switch (v->kind) {
-	case NAT_KIND_MASQ:
-		endpoint(k->saddr, k->sport, r->inside, sizeof(r->inside));
-		endpoint(v->to_saddr, v->to_sport, r->outside, sizeof(r->outside));
-		endpoint(k->daddr, k->dport, r->remote, sizeof(r->remote));
-		break;
-	case NAT_KIND_HAIRPIN:
-		endpoint(k->saddr, k->sport, r->inside, sizeof(r->inside));
-		endpoint(k->daddr, k->dport, r->outside, sizeof(r->outside));
-		endpoint(v->to_daddr, v->to_dport, r->remote, sizeof(r->remote));
-		break;
-	default:	/* FORWARD, EXPECT */
-		endpoint(v->to_daddr, v->to_dport, r->inside, sizeof(r->inside));
-		endpoint(k->daddr, k->dport, r->outside, sizeof(r->outside));
-		endpoint(k->saddr, k->sport, r->remote, sizeof(r->remote));
-		break;
-	}
 }
 
 /* A forwarded flow through a PCP/NAT-PMP mapping is its own kind, "pcp":
@@ -125,10 +76,11 @@ static void flow_row_fill(int ct_fd, int fwd_fd, const struct nat_ct_key *k,
 	if (bpf_map_lookup_elem(ct_fd, &rk, &rv) == 0 &&
 	    nat_ticks_since(rv.last_seen, last) > 0)
 		last = rv.last_seen;
-	snprintf(r->proto, sizeof(r->proto), "%s", proto_name(k->proto, r->proto, sizeof(r->proto)));
+	snprintf(r->proto, sizeof(r->proto), "%s",
+		 flowdesc_proto(k->proto, r->proto, sizeof(r->proto)));
 	snprintf(r->kind, sizeof(r->kind), "%s",
-		 via_portmap(fwd_fd, k, v) ? "pcp" : kind_name(v->kind));
-	flow_endpoints(k, v, r);
+		 via_portmap(fwd_fd, k, v) ? "pcp" : flowdesc_kind(v->kind));
+	flowdesc_endpoints(k, v, r->inside, r->outside, r->remote);
 	if (!if_indextoname(v->wan_ifindex, r->wan))
 		snprintf(r->wan, sizeof(r->wan), "#%u", v->wan_ifindex);
 	snprintf(r->state, sizeof(r->state), "%s", state_name(v->state));
@@ -265,8 +217,15 @@ int cli_flows(const struct cli_ctx *c)
 	struct flow_row row;
 	uint64_t now = nat_now_ns(), n = 0;
 	struct alg_view *algv;
+	struct cli_match match;
 	void *prev = NULL;
 
+	if (cli_match_init(c, &match)) {
+		if (fd >= 0)
+			close(fd);
+		json_object_put(arr);
+		return 1;
+	}
 	if (fd < 0) {
 		if (fwd_fd >= 0)
 			close(fwd_fd);
@@ -290,7 +249,8 @@ int cli_flows(const struct cli_ctx *c)
 
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &val) || val.dir != NAT_DIR_ORIG)
+		if (bpf_map_lookup_elem(fd, &key, &val) || val.dir != NAT_DIR_ORIG ||
+		    !cli_match_flow(&match, &key, &val))
 			continue;
 		flow_row_fill(fd, fwd_fd, &key, &val, now, &row);
 		n++;

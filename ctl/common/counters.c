@@ -67,6 +67,8 @@ static const struct counter_field stats_fields[] = {
 	  "New flows without a mapping (nat_eim full or no free port): port per destination."),
 	S(eim_inbound, COUNTER_TOTAL, "eim_inbound_flows_total",
 	  "Flows opened from outside to a mapping by its filter."),
+	S(flowlog_lost, COUNTER_TOTAL, "flowlog_lost_events_total",
+	  "Flow log events lost: the ring buffer was full."),
 };
 _Static_assert(NFIELDS(stats_fields) == sizeof(struct nat_stats) / sizeof(__u64),
 	       "every nat_stats field is listed");

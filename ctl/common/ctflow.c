@@ -87,23 +87,47 @@ static void remove_halves(const struct nat_maps *m, const struct nat_ct_key *oke
 	}
 }
 
-void ctflow_remove_rest(const struct nat_maps *m, const struct nat_ct_key *okey,
-			const struct nat_ct_value *oval, uint64_t now_ns)
+static ctflow_end_fn end_hook;
+static void *end_hook_arg;
+
+void ctflow_set_end_hook(ctflow_end_fn fn, void *arg)
 {
+	end_hook = fn;
+	end_hook_arg = arg;
+}
+
+/* Tell the hook, with the REPLY entry's counters read before it goes. */
+static void tell_end(const struct nat_maps *m, const struct nat_ct_key *okey,
+		     const struct nat_ct_value *oval, uint64_t now, enum nat_flow_end why)
+{
+	struct nat_ct_key rk;
+	struct nat_ct_value rv;
+
+	if (!end_hook)
+		return;
+	ct_twin_key(&rk, oval, okey->proto);
+	end_hook(end_hook_arg, okey, oval, bpf_map_lookup_elem(m->ct, &rk, &rv) ? NULL : &rv,
+		 why, now);
+}
+
+void ctflow_remove_rest(const struct nat_maps *m, const struct nat_ct_key *okey,
+			const struct nat_ct_value *oval, uint64_t now_ns, enum nat_flow_end why)
+{
+	tell_end(m, okey, oval, now_ns, why);
 	retire(oval);
 	remove_halves(m, okey, oval, true);
 	gate_release(m->gate, okey, oval, now_ns);
 }
 
 bool ctflow_remove(const struct nat_maps *m, const struct nat_ct_key *okey,
-		   const struct nat_ct_value *oval, uint64_t now_ns)
+		   const struct nat_ct_value *oval, uint64_t now_ns, enum nat_flow_end why)
 {
 	bool deleted = bpf_map_delete_elem(m->ct, okey) == 0;
 
 	/* Halves without their ORIG are removed either way; the gate count
 	 * belongs to whoever deleted the ORIG entry, so it is given back once. */
 	if (deleted)
-		ctflow_remove_rest(m, okey, oval, now_ns);
+		ctflow_remove_rest(m, okey, oval, now_ns, why);
 	else
 		remove_halves(m, okey, oval, false);
 	return deleted;

@@ -27,11 +27,24 @@
  * other halves are removed either way.
  */
 bool ctflow_remove(const struct nat_maps *m, const struct nat_ct_key *okey,
-		   const struct nat_ct_value *oval, uint64_t now_ns);
+		   const struct nat_ct_value *oval, uint64_t now_ns, enum nat_flow_end why);
 
 /* The same after the caller deleted the ORIG entry itself. */
 void ctflow_remove_rest(const struct nat_maps *m, const struct nat_ct_key *okey,
-			const struct nat_ct_value *oval, uint64_t now_ns);
+			const struct nat_ct_value *oval, uint64_t now_ns, enum nat_flow_end why);
+
+/*
+ * Who is told of every flow this module removes (the NAT log,
+ * daemon/flowlog.c): called once per flow, by whoever deleted its ORIG
+ * entry, before its other entries go, with the REPLY entry as it was then
+ * (NULL if it was gone already) and why the flow ended. One hook per
+ * process (the daemon's thread removes flows); NULL fn: none.
+ */
+typedef void (*ctflow_end_fn)(void *arg, const struct nat_ct_key *okey,
+			      const struct nat_ct_value *oval, const struct nat_ct_value *rval,
+			      enum nat_flow_end why, uint64_t now_ns);
+
+void ctflow_set_end_hook(ctflow_end_fn fn, void *arg);
 
 /*
  * What the flows this process removed had carried, per WAN and direction

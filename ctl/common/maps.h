@@ -31,6 +31,7 @@ struct nat_maps {
 	int frag_src;		/* nat_frag_src */
 	int eim;		/* nat_eim */
 	int alg_stats;		/* nat_alg_stats */
+	int flowlog;		/* nat_flowlog (RINGBUF) */
 };
 
 /* The pinned name of the i-th map, NULL past the last. */

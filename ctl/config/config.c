@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
 
@@ -51,7 +52,7 @@ struct parser {
 	int ninb;
 	/* line of each single-valued statement already seen, 0 = none */
 	int timeout_line[5];
-	int ctmax_line, pin_line, state_line, run_line, log_line;
+	int ctmax_line, pin_line, state_line, run_line, log_line, flowlog_line;
 	int alg_line;			/* an `alg ftp` line, even a bad one */
 	unsigned long fwd_ports;	/* nat_forwards entries the forwards expand to */
 };
@@ -916,6 +917,65 @@ bad_proto:
 	return -1;
 }
 
+/*
+ * flow-log <path>|syslog: the NAT log. The file is opened by the daemon
+ * (appended to, created 0640); its directory must exist and be writable
+ * now, and a file already there must be a writable regular file, so that
+ * a typo is a `check` error and not a daemon that starts without its log.
+ */
+static int
+st_flowlog(struct parser *p, int ac, char **av)
+{
+	char dir[CFG_PATH_MAX], *slash;
+	struct stat st;
+
+	(void)ac;
+	if (p->flowlog_line != 0) {
+		perr(p, "flow-log already set at line %d", p->flowlog_line);
+		return -1;
+	}
+	if (strcmp(av[1], "syslog") == 0) {
+		copy(p->cfg->flow_log, sizeof(p->cfg->flow_log), av[1]);
+		p->flowlog_line = p->line;
+		return 0;
+	}
+	if (parse_path(p, "flow-log", av[1], p->cfg->flow_log) == -1)
+		return -1;
+	copy(dir, sizeof(dir), p->cfg->flow_log);
+	slash = strrchr(dir, '/');
+	if (slash[1] == '\0') {
+		perr(p, "flow-log %s names a directory, not a file", av[1]);
+		goto bad;
+	}
+	*(slash == dir ? slash + 1 : slash) = '\0';
+	if (stat(dir, &st) == -1) {
+		perr(p, "flow-log %s: directory %s: %s", av[1], dir, strerror(errno));
+		goto bad;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		perr(p, "flow-log %s: %s is not a directory", av[1], dir);
+		goto bad;
+	}
+	if (stat(av[1], &st) == 0) {
+		if (!S_ISREG(st.st_mode)) {
+			perr(p, "flow-log %s is not a regular file", av[1]);
+			goto bad;
+		}
+		if (access(av[1], W_OK) == -1) {
+			perr(p, "flow-log %s: %s", av[1], strerror(errno));
+			goto bad;
+		}
+	} else if (access(dir, W_OK | X_OK) == -1) {
+		perr(p, "flow-log %s: directory %s: %s", av[1], dir, strerror(errno));
+		goto bad;
+	}
+	p->flowlog_line = p->line;
+	return 0;
+bad:
+	p->cfg->flow_log[0] = '\0';
+	return -1;
+}
+
 /* ddns options, in the order of their bits in `needs` below */
 enum { O_USER, O_PASSWORD_FILE, O_TOKEN_FILE, O_SERVER, O_CA_FILE,
     O_INTERVAL, O_URL, O_FAILOVER };
@@ -1226,6 +1286,7 @@ static const struct statement {
 	{ "log-level", 1, 1, "log-level err|warning|notice|info|debug",
 	    st_log_level },
 	{ "metrics", 1, 2, "metrics <ipv4>:<port> [allow-wan]", st_metrics },
+	{ "flow-log", 1, 1, "flow-log <path>|syslog", st_flowlog },
 };
 
 static void

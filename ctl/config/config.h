@@ -163,6 +163,8 @@ struct xdpnat_config {
 	char run_dir[CFG_PATH_MAX];	/* `run-dir <path>`, default /run/xdpnat: pid and status files */
 	struct cfg_metrics metrics;
 	int log_level;			/* `log-level`: LOG_ERR..LOG_DEBUG, default LOG_INFO */
+	char flow_log[CFG_PATH_MAX];	/* `flow-log <path>|syslog`: the NAT log; "" = none,
+					 * "syslog" = syslog(3), else a file */
 };
 
 /* Fill in every default. */

@@ -55,6 +55,7 @@
 #include "common/runfiles.h"
 #include "config/config.h"
 #include "daemon/daemon.h"
+#include "daemon/flowlog.h"
 #include "daemon/gc.h"
 #include "daemon/linkwatch.h"
 #include "daemon/loader.h"
@@ -91,6 +92,7 @@ struct daemon_ctx {
 	bool status_dirty;
 	bool gc_failing;
 	struct gc_cursor gc;		/* where the GC's walk of nat_ct stands */
+	struct flowlog *fl;		/* the NAT log (`flow-log`); always reads the ring */
 };
 
 /* Parse into *cfg; the parser prints every error as FILE:LINE: message. */
@@ -156,6 +158,7 @@ static void on_gc_tick(struct daemon_ctx *x)
 	else if (rc >= 0 && x->gc_failing)
 		nat_log("gc: recovered");
 	x->gc_failing = rc < 0;
+	flowlog_tick(x->fl);
 	if (rc == 1 && (r.flows_expired || r.orphans_deleted || r.expects_expired ||
 			r.gates_expired || r.algs_deleted))
 		nat_log("gc: %llu flows expired, %llu orphan entries, %llu expectations, "
@@ -424,14 +427,17 @@ static bool on_signal(struct daemon_ctx *x)
 		return true;
 	if (si.ssi_signo == SIGHUP) {
 		on_reload(x);
+		/* reopened on every SIGHUP, also when the file had errors:
+		 * logrotate moved it away */
+		flowlog_set_target(x->fl, x->d->cfg.flow_log);
 		return true;
 	}
 	nat_log("%s received, stopping", strsignal((int)si.ssi_signo));
 	return false;
 }
 
-#define POLL_BASE	6		/* signal, timer, address, route and link watchers,
-				 * failover */
+#define POLL_BASE	7		/* signal, timer, address, route and link watchers,
+				 * failover, flow log */
 
 static int event_loop(struct daemon_ctx *x)
 {
@@ -442,6 +448,7 @@ static int event_loop(struct daemon_ctx *x)
 		{ .fd = routegen_fd(x->rg), .events = POLLIN },
 		{ .fd = linkwatch_fd(x->lw), .events = POLLIN },
 		{ .fd = -1, .events = POLLIN },		/* failover, after a reload too */
+		{ .fd = flowlog_fd(x->fl), .events = POLLIN },
 	};
 	bool rg_failing = false;
 	int npm;
@@ -485,6 +492,9 @@ static int event_loop(struct daemon_ctx *x)
 		for (int i = POLL_BASE; i < POLL_BASE + npm; i++)
 			if (pfd[i].revents & POLLIN)
 				portmap_input(x->pm, pfd[i].fd);
+		if (pfd[6].revents & POLLIN)
+			flowlog_process(x->fl);	/* a batch; more keeps the fd readable */
+		flowlog_flush(x->fl);		/* flows the GC or wanstate removed */
 	}
 }
 
@@ -641,6 +651,10 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 	x->metrics_fd = metrics_socket(&d->cfg, LOG_ERR, "");
 	if (x->metrics_fd == -1)
 		return -1;
+	/* the NAT log's file too: a daemon that cannot keep it does not start */
+	x->fl = flowlog_new(2 * (size_t)d->cfg.conntrack_max);
+	if (!x->fl || flowlog_set_target(x->fl, d->cfg.flow_log))
+		return -1;
 	if (d->cfg.nddns && run_mkdir_p(d->cfg.state_dir, 0700)) {
 		nat_log("state-dir %s: %s", d->cfg.state_dir,
 			errno == EPERM && run_dir_unsafe(d->cfg.state_dir)
@@ -650,6 +664,8 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 	if (loader_load(d))
 		return -1;
 	loader_maps(d, &x->maps);
+	if (flowlog_attach(x->fl, &x->maps))
+		return -1;
 	x->ws = (struct wanstate){ .m = &x->maps, .cfg = &d->cfg, .addr_changed = on_wan_addr,
 				   .arg = x };
 	x->st.d = d;
@@ -731,6 +747,7 @@ static void daemon_stop(struct daemon_ctx *x)
 		close(x->signal_fd);
 	if (x->timer_fd >= 0)
 		close(x->timer_fd);
+	flowlog_free(x->fl);
 	if (d->nlinks)
 		nat_log("stopped; the data path stays attached and keeps translating "
 			"(`xdpnat detach` removes it)");

@@ -147,7 +147,11 @@ static void judge(const struct nat_maps *m, const struct nat_config *cfg,
 		  uint64_t pass_start, struct gc_result *res)
 {
 	if (v->dir == NAT_DIR_ORIG) {
-		if (flow_expired(m->ct, cfg, k, v, now) && ctflow_remove(m, k, v, now))
+		/* a TCP flow that closed waits out timeout_tcp_closing here */
+		enum nat_flow_end why = k->proto == IPPROTO_TCP && v->state == NAT_CT_CLOSING
+					? NAT_FLOW_END_CLOSED : NAT_FLOW_END_TIMEOUT;
+
+		if (flow_expired(m->ct, cfg, k, v, now) && ctflow_remove(m, k, v, now, why))
 			res->flows_expired++;
 		else
 			eim_keep(m->eim, k, v, pass_start, now);

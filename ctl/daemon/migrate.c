@@ -286,6 +286,15 @@ int migrate_decide(const struct migrate_target *t, int old_fd, struct migrate_ma
 		go_fresh(m, "its map type changed");
 		return 0;
 	}
+	/* a ring buffer (nat_flowlog): the events the previous run's data path
+	 * left there are read by the new daemon; a ring of another size is new */
+	if (m->old.type == BPF_MAP_TYPE_RINGBUF) {
+		if (m->old.max_entries == t->max_entries && m->old.map_flags == t->map_flags)
+			m->how = MIGRATE_REUSE;
+		else
+			go_fresh(m, NULL);
+		return 0;
+	}
 	if (!is_hash(m->old.type) && !is_array(m->old.type)) {
 		go_fresh(m, NULL);	/* e.g. XSKMAP: sockets of a process that is gone */
 		return 0;

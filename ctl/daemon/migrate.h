@@ -10,6 +10,7 @@
  *
  *  - REUSE: same type, flags, size and layout. The new programs use the
  *    very same map (bpf_map__reuse_fd): nothing is copied, nothing lost.
+ *    A ring buffer of the same size too: what waits in it is read next.
  *  - CONVERT: same type, but another size (a new `conntrack-max`) or
  *    another layout (an upgrade that changed a struct). A new map is made
  *    and every entry copied into it, field by field: a field of the new

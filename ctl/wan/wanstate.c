@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <bpf/bpf.h>
 
+#include "nat_ct_key.h"
 #include "common/clock.h"
 #include "common/ctflow.h"
 #include "common/log.h"
@@ -69,6 +70,7 @@ struct purge {
 	__be32 addr;
 	uint64_t now;
 	unsigned flows;
+	enum nat_flow_end why;		/* for the NAT log */
 };
 
 static bool bound_to_addr(const void *key, const void *val, void *ctx)
@@ -76,10 +78,20 @@ static bool bound_to_addr(const void *key, const void *val, void *ctx)
 	const struct nat_ct_key *k = key;
 	const struct nat_ct_value *v = val;
 	const struct purge *p = ctx;
+	struct nat_ct_key t;
+	struct nat_ct_value tv;
 
-	return v->wan_ifindex == p->ifindex &&
-	       (k->saddr == p->addr || k->daddr == p->addr ||
-		v->to_saddr == p->addr || v->to_daddr == p->addr);
+	if (v->wan_ifindex != p->ifindex ||
+	    (k->saddr != p->addr && k->daddr != p->addr &&
+	     v->to_saddr != p->addr && v->to_daddr != p->addr))
+		return false;
+	/* A REPLY entry whose ORIG is there goes with its flow
+	 * (entry_removed), after its counters were read for the NAT log. */
+	if (v->dir == NAT_DIR_REPLY) {
+		ct_twin_key(&t, v, k->proto);
+		return bpf_map_lookup_elem(p->ws->m->ct, &t, &tv) != 0;
+	}
+	return true;
 }
 
 /* An entry bound to the old address is gone; if it was a flow's ORIG
@@ -91,14 +103,16 @@ static void entry_removed(const void *key, const void *val, void *ctx)
 
 	if (v->dir != NAT_DIR_ORIG)
 		return;
-	ctflow_remove_rest(p->ws->m, key, v, p->now);
+	ctflow_remove_rest(p->ws->m, key, v, p->now, p->why);
 	p->flows++;
 }
 
 /* Remove every flow bound to `addr` on this WAN; the flow count or <0. */
-static int ct_purge(const struct wanstate *ws, uint32_t ifindex, __be32 addr)
+static int ct_purge(const struct wanstate *ws, uint32_t ifindex, __be32 addr,
+		    enum nat_flow_end why)
 {
-	struct purge p = { .ws = ws, .ifindex = ifindex, .addr = addr, .now = nat_now_ns() };
+	struct purge p = { .ws = ws, .ifindex = ifindex, .addr = addr, .now = nat_now_ns(),
+			   .why = why };
 	long n = map_sweep(ws->m->ct, sizeof(struct nat_ct_key), sizeof(struct nat_ct_value),
 			   bound_to_addr, &p, entry_removed);
 
@@ -166,8 +180,9 @@ static int wan_switch_addr(const struct wanstate *ws, uint32_t ifindex, struct n
 	return 0;
 }
 
-int wanstate_set_addr(const struct wanstate *ws, uint32_t ifindex, struct in_addr addr,
-		      unsigned *flows_removed)
+/* wanstate_set_addr(); `why` the flows of the old address are removed. */
+static int set_addr(const struct wanstate *ws, uint32_t ifindex, struct in_addr addr,
+		    unsigned *flows_removed, enum nat_flow_end why)
 {
 	struct nat_iface ifc;
 	__be32 old;
@@ -183,7 +198,7 @@ int wanstate_set_addr(const struct wanstate *ws, uint32_t ifindex, struct in_add
 	if (ret)
 		return ret;
 	if (old)
-		flows = ct_purge(ws, ifindex, old);
+		flows = ct_purge(ws, ifindex, old, why);
 	if (flows < 0)
 		return flows;
 	if (flows_removed)
@@ -204,12 +219,18 @@ int wanstate_flush_wan(const struct wanstate *ws, uint32_t ifindex, unsigned *fl
 	ret = wan_lookup(ws, ifindex, &ifc);
 	if (ret <= 0 || !ifc.addr)
 		return ret < 0 ? ret : 0;
-	flows = ct_purge(ws, ifindex, ifc.addr);
+	flows = ct_purge(ws, ifindex, ifc.addr, NAT_FLOW_END_WAN_DOWN);
 	if (flows < 0)
 		return flows;
 	if (flows_removed)
 		*flows_removed = (unsigned)flows;
 	return 0;
+}
+
+int wanstate_set_addr(const struct wanstate *ws, uint32_t ifindex, struct in_addr addr,
+		      unsigned *flows_removed)
+{
+	return set_addr(ws, ifindex, addr, flows_removed, NAT_FLOW_END_ADDR_CHANGE);
 }
 
 void wanstate_announce(const struct wanstate *ws, uint32_t ifindex)
@@ -272,7 +293,7 @@ int wanstate_remove_iface(const struct wanstate *ws, uint32_t ifindex)
 	if (ret <= 0)
 		return ret;
 	if (ifc.role == NAT_IF_WAN && ifc.addr) {
-		ret = wanstate_set_addr(ws, ifindex, (struct in_addr){ 0 }, NULL);
+		ret = set_addr(ws, ifindex, (struct in_addr){ 0 }, NULL, NAT_FLOW_END_FLUSH);
 		if (ret)
 			return ret;
 	}

@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/bench/run.sh - the xdpnat benchmark (`make bench`). See doc/readme/bench.md.
 #
-#   tests/bench/run.sh [micro] [macro] [newflows] [tcp] [memory]   default: all
+#   tests/bench/run.sh [micro] [macro] [newflows] [flowlog] [tcp] [memory]   default: all
 #
 # Environment: BUILD (default build), BENCH_WARM / BENCH_INTERVAL (seconds
 # of warm-up and of measurement per macro point, default 1 / 2),
@@ -17,7 +17,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/e2e/lib.sh
 
-sections=${*:-micro macro newflows tcp memory}
+sections=${*:-micro macro newflows flowlog tcp memory}
 WARM=${BENCH_WARM:-1}
 INTERVAL=${BENCH_INTERVAL:-2}
 REPEAT=${BENCH_REPEAT:-2}
@@ -151,6 +151,7 @@ path_up() {
 			while [ "$ct" -lt $((need * 5 / 4)) ]; do ct=$((ct * 2)); done
 		fi
 		printf 'conntrack-max %s\n' "$ct" >>"$conf"
+		[ -n "${XDPNAT_EXTRA_CONF:-}" ] && printf '%s\n' "$XDPNAT_EXTRA_CONF" >>"$conf"
 		chmod 600 "$conf"
 		if ! e2e_in rtr "$E2E_XDPNAT" check -c "$conf" >/dev/null 2>&1; then
 			printf 'wan wan0\nlan lan0\noutbound wan0\n' >"$conf"
@@ -308,6 +309,68 @@ newflows() {
 	done
 	e2e_ns_del gen rtr sink
 	say "   xdpnat / nft: $(ratio "${DEL[xdpnat,0,fresh]:-}" "${DEL[nft,0,fresh]:-}")"
+	say ""
+}
+
+# ---------------------------------------------------------------- NAT log
+# `flow-log FILE`: every new flow is a start line written by the daemon from
+# the data path's ring buffer. Paced at FLOWLOG_RATE new UDP flows/s (a new
+# source port every packet) for FLOWLOG_SECS s, then unpaced for 1 s; after
+# each run the daemon drains the ring. Reported: flows the data path made,
+# start lines in the file, events it counted as lost (ring full), and the
+# writer's rate (lines / time from the first packet until the file stopped
+# growing).
+FLOWLOG_RATE=${BENCH_FLOWLOG_RATE:-100000}
+FLOWLOG_SECS=${BENCH_FLOWLOG_SECS:-3}
+
+# stat ROLE-less: one counter of `xdpnat stats --json`
+flowlog_stat() { e2e_xdpnat stats --json 2>/dev/null | jq -r "[.. | objects | .\"$1\"? | numbers] | first // 0"; }
+
+# flowlog_run LABEL PPS SECS: one run on fresh namespaces and a fresh log
+flowlog_run() {
+	local label=$1 pps=$2 secs=$3 log=$E2E_TMP/bench-flows.log g t0 t1 n prev same created lost lines
+	rm -f "$log"
+	macro_topo || { say "   $label: topology failed"; return 1; }
+	XDPNAT_EXTRA_CONF="flow-log $log" path_up xdpnat 0 ||
+		{ say "   $label: xdpnat not runnable"; path_down xdpnat; return 1; }
+	t0=$(date +%s.%N)
+	g=$(XNBENCH_PPS=$pps XNBENCH_REPEAT=$([ "$pps" = 0 ] && echo 65536 || echo 2000) \
+		e2e_in gen taskset -c 0 "$B/xnbench" gen "$B/gen.bpf.o" gen0 0 "$secs" 0 fresh \
+		"$GEN_MAC" "$RTR_LAN_MAC" 192.168.1.1 203.0.113.10 9 2>&1)
+	# drained: the file has not grown for 1 s
+	prev=-1 same=0 t1=$t0
+	for _ in $(seq 300); do
+		n=$(wc -l <"$log" 2>/dev/null || echo 0)
+		if [ "$n" = "$prev" ]; then
+			same=$((same + 1)); [ $same -ge 10 ] && break
+		else
+			same=0 prev=$n t1=$(date +%s.%N)
+		fi
+		sleep 0.1
+	done
+	created=$(flowlog_stat flows_created)
+	lost=$(flowlog_stat flowlog_lost)
+	note "flowlog $label: drained after $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s; daemon: $(grep -E 'flow-log|lost' "$E2E_XDPNAT_LOG" | tail -3 | tr '\n' ' ')"
+	path_down xdpnat
+	# the next run must not adopt this one's flows (and counters)
+	e2e_in rtr "$E2E_XDPNAT" detach -c "$E2E_XDPNAT_CONF" >/dev/null 2>&1
+	lines=$(grep -c '"event":"start"' "$log" 2>/dev/null || echo 0)
+	note "flowlog $label: $g; created=$created lines=$lines lost=$lost"
+	say "$(printf '%-28s %12s %12s %12s %12s %14s' "$label" \
+		"$(echo "$g" | sed -n 's/.* pps=\([0-9]*\) .*/\1/p')" "$created" "$lines" "$lost" \
+		"$(awk -v n="$lines" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')")"
+	echo "flowlog,$label,$created,$pps,$lines,lost=$lost" >>"$CSV"
+}
+
+flowlog() {
+	say "== NAT log (flow-log to a file): new UDP flows, one start line each (ring: 8 MiB)"
+	command -v jq >/dev/null || { say "   n/a: no jq"; say ""; return; }
+	say "$(printf '%-28s %12s %12s %12s %12s %14s' run 'offered/s' 'flows made' 'lines' 'lost' 'lines/s')"
+	flowlog_run "paced ${FLOWLOG_RATE}/s, ${FLOWLOG_SECS} s" "$FLOWLOG_RATE" "$FLOWLOG_SECS"
+	flowlog_run "unpaced, 1 s" 0 1
+	e2e_ns_del gen rtr sink
+	say "   lines/s: start lines / time from the first packet until the file stopped growing"
+	say "   (a lower bound of the writer's rate); lost: nat_stats.flowlog_lost (ring full)"
 	say ""
 }
 
@@ -486,6 +549,7 @@ for s in $sections; do
 	micro) type micro >/dev/null 2>&1 && micro ;;
 	macro) macro ;;
 	newflows) type newflows >/dev/null 2>&1 && newflows ;;
+	flowlog) flowlog ;;
 	tcp) type tcp_bench >/dev/null 2>&1 && tcp_bench ;;
 	memory) type memory >/dev/null 2>&1 && memory ;;
 	*) echo "bench: unknown section $s" >&2; exit 2 ;;

@@ -8,6 +8,9 @@
  *       seconds; every frame is XDP_TXed out of IFNAME. Prints the frames
  *       generated in the window [WARMUP, WARMUP + INTERVAL] (the same window
  *       the sink counts): "offered_pkts=N seconds=S pps=P".
+ *       XNBENCH_PPS=P paces the generator to P frames a second (a sleep after
+ *       each call; use with a small XNBENCH_REPEAT), e.g. new flows/s in the
+ *       NAT log's benchmark.
  *       With XNBENCH_SINK=NETNS_PATH:IFNAME:SINK_OBJ it also attaches the sink
  *       (entering that namespace for the attach only) and reads its counters
  *       at the very call boundaries that delimit the offered window, adding
@@ -47,6 +50,8 @@ static void die(const char *what)
 	fprintf(stderr, "xnbench: %s: %s\n", what, strerror(errno));
 	exit(1);
 }
+
+static void sleep_s(double s);
 
 static void parse_mac(const char *s, unsigned char *m)
 {
@@ -166,6 +171,8 @@ static int cmd_gen(int argc, char **argv)
 	__u32 repeat = fixed ? strtoul(fixed, NULL, 0) : 16384;	/* then adapted */
 	unsigned long long total = 0, w0 = 0, w1 = 0, d0 = 0, d1 = 0, o0 = 0, o1 = 0;
 	const char *sink = getenv("XNBENCH_SINK");
+	const char *pace = getenv("XNBENCH_PPS");
+	double pps = pace ? strtod(pace, NULL) : 0;
 	if (sink && sink_setup(sink)) {
 		fprintf(stderr, "xnbench: bad XNBENCH_SINK %s\n", sink);
 		return 2;
@@ -182,6 +189,10 @@ static int cmd_gen(int argc, char **argv)
 			die("BPF_PROG_RUN live frames");
 		total += repeat;
 		t = now() - t0;
+		if (pps > 0 && total / pps > t) {
+			sleep_s(total / pps - t);
+			t = now() - t0;
+		}
 		if (!fixed && t > tc) {
 			double r = repeat / (t - tc) * 0.1;
 			repeat = r < 16384 ? 16384 : r > (1 << 20) ? 1 << 20 : (__u32)r;

@@ -2519,6 +2519,92 @@ static void test_ct_full_evicts_unassured(void **state)
 	CHECK_EQ(ct_count(), 4, "nat_ct entries: two whole flows, no half left");
 }
 
+/* The NAT log's events (nat_flowlog): none while nat_config.flow_log is 0;
+ * with it set, a START for every flow created, with both keys, kind and
+ * WAN, and an END (reason evicted, the ORIG direction's counters) for
+ * every flow evicted. Room for two flows (setup_ct5). */
+struct flow_events {
+	int n;
+	struct nat_flow_event ev[16];
+};
+
+static int on_flow_event(void *ctx, void *data, size_t size)
+{
+	struct flow_events *fe = ctx;
+
+	if (size >= sizeof(struct nat_flow_event) && fe->n < 16)
+		memcpy(&fe->ev[fe->n++], data, sizeof(struct nat_flow_event));
+	return 0;
+}
+
+static void flow_log_set(__u32 on)
+{
+	struct nat_config cfg;
+	__u32 zero = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(E.m_config, &zero, &cfg), 0);
+	cfg.flow_log = on;
+	assert_int_equal(bpf_map_update_elem(E.m_config, &zero, &cfg, BPF_ANY), 0);
+}
+
+static void test_flowlog_events(void **state)
+{
+	struct flow_events fe = {};
+	struct ring_buffer *rb;
+	struct nat_maps m;
+	int starts = 0, ends = 0;
+	struct res r;
+
+	(void)state;
+	env_maps(&E, &m);
+	rb = ring_buffer__new(m.flowlog, on_flow_event, &fe, NULL);
+	assert_non_null(rb);
+	assert_int_equal(env_forward(&E, E.if_wan0, IPPROTO_TCP, 8080, A_SERVER, 80), 0);
+
+	masq_syn(A_CLIENT, MAC_CLIENT, 40000, 40000);	/* flow_log 0; established: */
+	syn_ack_reply();				/* never evicted */
+	client_ack();
+	ring_buffer__consume(rb);
+	CHECK_EQ(fe.n, 0, "events while flow_log is 0");
+
+	flow_log_set(1);
+	for (int i = 0; i < 3; i++) {	/* one fits, then each evicts the one before */
+		struct pk syn = wan_tcp(IP4(192, 0, 2, 100 + i), 30000, A_WAN0, 8080, PK_TCP_SYN);
+
+		xdp_pk(E.if_wan0, &syn, &r, NULL);
+		expect_xdp_ret("SYN to the forward", &r, XDP_REDIRECT);
+	}
+	ring_buffer__consume(rb);
+	CHECK_EQ(stats().ct_evicted, 2, "ct_evicted");
+	CHECK_EQ(stats().flowlog_lost, 0, "flowlog_lost");
+	for (int i = 0; i < fe.n; i++) {
+		const struct nat_flow_event *e = &fe.ev[i];
+
+		CHECK_EQ(e->kind, NAT_KIND_FORWARD, "event kind");
+		CHECK_EQ(e->wan_ifindex, E.if_wan0, "event WAN");
+		CHECK_EQ(e->orig.daddr, htonl(A_WAN0), "ORIG key: to the WAN address");
+		CHECK_EQ(e->orig.dport, htons(8080), "ORIG key: the forward's port");
+		CHECK_EQ(e->reply.saddr, htonl(A_SERVER), "REPLY key: from the server");
+		CHECK_EQ(e->reply.sport, htons(80), "REPLY key: its port");
+		CHECK(e->time_ns > 0, "event time");
+		if (e->event == NAT_FLOW_EV_START) {
+			CHECK_EQ(e->reason, NAT_FLOW_END_NONE, "START reason");
+			CHECK_EQ(e->orig.saddr, htonl(IP4(192, 0, 2, 100 + starts)), "START order");
+			starts++;
+		} else {
+			CHECK_EQ(e->event, NAT_FLOW_EV_END, "event");
+			CHECK_EQ(e->reason, NAT_FLOW_END_EVICTED, "END reason");
+			CHECK_EQ(e->packets[NAT_DIR_ORIG], 1, "END: the SYN counted");
+			CHECK_EQ(e->packets[NAT_DIR_REPLY], 0, "END: nothing back");
+			CHECK_EQ(e->orig.saddr, htonl(IP4(192, 0, 2, 100 + ends)), "END: the oldest");
+			ends++;
+		}
+	}
+	CHECK_EQ(starts, 3, "START events");
+	CHECK_EQ(ends, 2, "END events (evicted)");
+	ring_buffer__free(rb);
+}
+
 /* The tc path's own checksum code (bpf_l4_csum_replace with
  * BPF_F_MARK_MANGLED_0 for UDP, in-place for ICMP): flows created on tc
  * egress of wan0, with a translated port/id (one-port range). */
@@ -3778,6 +3864,7 @@ int main(void)
 		T(test_tc_malformed),
 		cmocka_unit_test_setup_teardown(test_ct_full_rollback, setup_ct5, teardown),
 		cmocka_unit_test_setup_teardown(test_ct_full_evicts_unassured, setup_ct5, teardown),
+		cmocka_unit_test_setup_teardown(test_flowlog_events, setup_ct5, teardown),
 		cmocka_unit_test_setup_teardown(test_icmp_err_third_party_lan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spoofed_lan_tuple_on_wan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inbound_policy, setup, teardown),

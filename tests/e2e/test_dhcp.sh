@@ -20,7 +20,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ddns_lib.sh"
 e2e_require_root
-e2e_require ip dnsmasq dhclient curl python3 ethtool
+e2e_require ip dnsmasq dhclient curl python3 ethtool jq
 [ -x "$E2E_XDPNAT" ] || e2e_skip_all "no $E2E_XDPNAT (run make first)"
 
 ISP=198.51.100.1
@@ -120,6 +120,7 @@ wan wan0
 lan lan0
 outbound wan0
 state-dir $E2E_TMP/state
+flow-log $E2E_TMP/flows.log
 ddns wan0 dyndns2 ftp.example.net server $DDNS_URL ca-file $E2E_TMP/ddns/ca.crt user alice password-file $E2E_TMP/ddns/pass
 EOF
 ddns_seen() { [ "$(ddns_requests ftp.example.net | tr '\n' ' ')" = "$1" ]; }
@@ -150,6 +151,17 @@ e2e_check "flows of $ADDR1 are gone" no_flow_with $ADDR1
 after=$(addr_changes)
 e2e_check "ct_addr_change counted the removed flows ($before -> $after)" \
 	test "${after:-0}" -gt "${before:-0}"
+# the NAT log: each removed flow ends with reason addr-change, as many as
+# were counted, every one on the old address
+addr_change_ends() {
+	local n
+	n=$(jq -c --arg a "$ADDR1:" 'select(.event == "end" and .reason == "addr-change" and
+		(.outside | startswith($a)))' "$E2E_TMP/flows.log" | grep -c .)
+	[ "$n" -ge 1 ] && [ "$n" = "$((after - before))" ] &&
+		[ "$(jq -c 'select(.reason == "addr-change")' "$E2E_TMP/flows.log" | grep -c .)" = "$n" ]
+}
+e2e_check "flow-log: the removed flows end with reason addr-change ($((after - before)))" \
+	e2e_wait_for -t 3 addr_change_ends
 e2e_check "a fresh connection leaves with $ADDR2" source_is $ADDR2
 e2e_check "DDNS: exactly one more update, with $ADDR2" e2e_wait_for -t 5 ddns_seen "$ADDR1 $ADDR2 "
 # One line "address A1 -> A2" when the flush and the add were read together,

@@ -1170,6 +1170,35 @@ test_portmap(void **state)
 	assert_null(cfg_find_forward(&cfg, "eth0", IPPROTO_UDP, 5011));
 }
 
+/* flow-log: a file in a directory that is there and writable, or syslog;
+ * anything else is the line's error (the daemon must not start without
+ * its log). */
+static void
+test_flow_log(void **state)
+{
+	char text[512];
+
+	(void)state;
+	expect_ok(BASE "flow-log syslog");
+	assert_string_equal(cfg.flow_log, "syslog");
+	snprintf(text, sizeof(text), BASE "flow-log %s/flows.log", tmpdir);
+	expect_ok(text);
+	assert_non_null(strstr(cfg.flow_log, "/flows.log"));
+	expect_ok(BASE);
+	assert_string_equal(cfg.flow_log, "");
+	expect_error(BASE "flow-log flows.log", 4, "must be an absolute path");
+	snprintf(text, sizeof(text), BASE "flow-log %s/none/flows.log", tmpdir);
+	expect_error(text, 4, "No such file or directory");
+	snprintf(text, sizeof(text), BASE "flow-log %s/", tmpdir);
+	expect_error(text, 4, "names a directory, not a file");
+	snprintf(text, sizeof(text), BASE "flow-log %s", tmpdir);
+	expect_error(text, 4, "is not a regular file");
+	snprintf(text, sizeof(text), BASE "flow-log %s/x", secrets[0].path);
+	expect_error(text, 4, "is not a directory");
+	expect_error(BASE "flow-log syslog\nflow-log syslog", 5, "flow-log already set at line 4");
+	expect_error(BASE "flow-log", 4, "missing arguments; usage: flow-log <path>|syslog");
+}
+
 int
 main(void)
 {
@@ -1196,6 +1225,7 @@ main(void)
 		cmocka_unit_test(test_doc_example),
 		cmocka_unit_test(test_provider_names),
 		cmocka_unit_test(test_portmap),
+		cmocka_unit_test(test_flow_log),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, setup, teardown);

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <cmocka.h>
 #include <bpf/bpf.h>
+#include "common/ctflow.h"
 #include "common/maps.h"
 #include "daemon/gc.h"
 
@@ -532,6 +533,78 @@ static void test_steps(void **state)
 	assert_false(c.started);	/* the next step starts a new pass */
 }
 
+/* The NAT log's hook (ctflow_set_end_hook): told once per flow the GC
+ * removes, why (a closed TCP flow: closed; an idle one: timeout), with
+ * both directions' counters read before the entries went. */
+struct ended {
+	int n;
+	struct nat_ct_key key[4];
+	enum nat_flow_end why[4];
+	uint64_t orig_bytes[4], reply_bytes[4];
+	bool have_reply[4];
+};
+
+static void on_end(void *arg, const struct nat_ct_key *okey, const struct nat_ct_value *oval,
+		   const struct nat_ct_value *rval, enum nat_flow_end why, uint64_t now_ns)
+{
+	struct ended *e = arg;
+
+	(void)now_ns;
+	assert_true(e->n < 4);
+	e->key[e->n] = *okey;
+	e->why[e->n] = why;
+	e->orig_bytes[e->n] = oval->bytes;
+	e->have_reply[e->n] = rval != NULL;
+	e->reply_bytes[e->n] = rval ? rval->bytes : 0;
+	e->n++;
+}
+
+static void set_bytes(int fd, const struct nat_ct_key *k, uint64_t bytes)
+{
+	struct nat_ct_value v;
+
+	assert_int_equal(bpf_map_lookup_elem(fd, k, &v), 0);
+	v.bytes = bytes;
+	assert_int_equal(bpf_map_update_elem(fd, k, &v, BPF_EXIST), 0);
+}
+
+static void test_end_hook_reasons(void **state)
+{
+	struct fixture *f = *state;
+	struct nat_ct_key ok1, rk1, ok2, rk2, ok3, rk3;
+	struct ended e = {};
+	struct gc_result r;
+
+	config_set(f->m.config, 60, 7440);
+	/* TCP closed 200 s ago (tcp-closing 120), UDP idle 100 s (udp 60),
+	 * and an established TCP flow that stays */
+	masq_flow(f->m.ct, IPPROTO_TCP, NAT_CT_CLOSING, 1, NOW - 200 * SEC_NS,
+		  NOW - 200 * SEC_NS, &ok1, &rk1);
+	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_ESTABLISHED, 2, NOW - 100 * SEC_NS,
+		  NOW - 100 * SEC_NS, &ok2, &rk2);
+	masq_flow(f->m.ct, IPPROTO_TCP, NAT_CT_ESTABLISHED, 3, NOW - 200 * SEC_NS,
+		  NOW - 200 * SEC_NS, &ok3, &rk3);
+	set_bytes(f->m.ct, &ok1, 900);
+	set_bytes(f->m.ct, &rk1, 1500000);
+	ctflow_set_end_hook(on_end, &e);
+	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
+	ctflow_set_end_hook(NULL, NULL);
+	assert_int_equal(r.flows_expired, 2);
+	assert_int_equal(e.n, 2);
+	for (int i = 0; i < 2; i++) {
+		if (!memcmp(&e.key[i], &ok1, sizeof(ok1))) {
+			assert_int_equal(e.why[i], NAT_FLOW_END_CLOSED);
+			assert_true(e.have_reply[i]);
+			assert_int_equal(e.orig_bytes[i], 900);
+			assert_int_equal(e.reply_bytes[i], 1500000);
+		} else {
+			assert_memory_equal(&e.key[i], &ok2, sizeof(ok2));
+			assert_int_equal(e.why[i], NAT_FLOW_END_TIMEOUT);
+		}
+	}
+	assert_true(ct_has(f->m.ct, &ok3));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -550,6 +623,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_flows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hairpin_egress_orphans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_steps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_end_hook_reasons, setup, teardown),
 	};
 
 	if (geteuid() != 0) {

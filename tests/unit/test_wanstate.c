@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "xdpnat.h"
+#include "common/ctflow.h"
 #include "common/maps.h"
 #include "wan/wanstate.h"
 
@@ -587,6 +588,53 @@ static void test_put_iface(void **state)
 	assert_int_equal(wanaddr_owner(m, "10.5.0.2"), 0);
 }
 
+/* The NAT log's hook: every flow of the old address is reported once,
+ * with its REPLY entry (read before it went) and the reason: addr-change,
+ * or flush when the WAN leaves the configuration. */
+struct ended {
+	int n, with_reply;
+	enum nat_flow_end why[8];
+};
+
+static void on_end(void *arg, const struct nat_ct_key *okey, const struct nat_ct_value *oval,
+		   const struct nat_ct_value *rval, enum nat_flow_end why, uint64_t now_ns)
+{
+	struct ended *e = arg;
+
+	(void)okey;
+	(void)now_ns;
+	assert_int_equal(oval->dir, NAT_DIR_ORIG);
+	assert_true(e->n < 8);
+	e->why[e->n++] = why;
+	if (rval) {
+		assert_int_equal(rval->dir, NAT_DIR_REPLY);
+		e->with_reply++;
+	}
+}
+
+static void test_end_hook(void **state)
+{
+	const struct nat_maps *m = *state;
+	struct ended e = {};
+	unsigned flows = 0;
+
+	ctflow_set_end_hook(on_end, &e);
+	assert_int_equal(wanstate_set_addr(WS(m), WAN_A, in(NEW_A), &flows), 0);
+	assert_int_equal(flows, 3);
+	assert_int_equal(e.n, 3);
+	assert_int_equal(e.with_reply, 3);	/* whatever order the sweep found them in */
+	for (int i = 0; i < e.n; i++)
+		assert_int_equal(e.why[i], NAT_FLOW_END_ADDR_CHANGE);
+	assert_a_purged(m);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(wanstate_remove_iface(WS(m), WAN_B), 0);
+	ctflow_set_end_hook(NULL, NULL);
+	assert_int_equal(e.n, 2);
+	assert_int_equal(e.with_reply, 2);
+	assert_int_equal(e.why[0], NAT_FLOW_END_FLUSH);
+	assert_int_equal(e.why[1], NAT_FLOW_END_FLUSH);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -600,6 +648,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_apply_pinned_gateway, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_map_fd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renumbering_releases_gate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_end_hook, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_iface, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_addr_changed_callback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_iface, setup, teardown),
