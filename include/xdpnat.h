@@ -164,7 +164,6 @@ struct nat_config {
 #define NAT_TIMEOUT_TCP_EST_DEFAULT	7440
 #define NAT_TIMEOUT_TCP_CLOSING_DEFAULT	120
 #define NAT_TIMEOUT_UDP_DEFAULT		120	/* RFC 4787 REQ-5: at least 2 minutes */
-#define NAT_TIMEOUT_UDP_STREAM		180	/* a UDP flow with replies: at least this */
 #define NAT_TIMEOUT_ICMP_DEFAULT	30
 #define NAT_TIMEOUT_EXPECT_DEFAULT	60
 #define NAT_GATE_LINGER_DEFAULT		10

@@ -41,9 +41,9 @@ uint32_t gc_flow_timeout(const struct nat_config *cfg, uint8_t proto, uint8_t st
 		return cfg->timeout_icmp;
 	default:
 		/* RFC 4787 REQ-5: 2 minutes at least (the default); a flow
-		 * that has seen replies (a "stream") lasts longer */
-		if (state == NAT_CT_ESTABLISHED && cfg->timeout_udp < NAT_TIMEOUT_UDP_STREAM)
-			return NAT_TIMEOUT_UDP_STREAM;
+		 * that has seen replies (a "stream") half as long again */
+		if (state == NAT_CT_ESTABLISHED)
+			return cfg->timeout_udp + cfg->timeout_udp / 2;
 		return cfg->timeout_udp;
 	}
 }
