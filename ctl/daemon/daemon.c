@@ -330,6 +330,14 @@ static void restart_portmap(struct daemon_ctx *x, const char *why)
 		nat_log("%s: port-mapping is not served until the next reload", why);
 }
 
+/* The tracked WANs' health, for the metrics endpoint. */
+static void health_to_metrics(struct daemon_ctx *x)
+{
+	struct failover_health h[CFG_MAX_IFACES];
+
+	metrics_set_health(x->metrics, h, failover_health(x->fo, h, CFG_MAX_IFACES));
+}
+
 /* SIGHUP: a bad file changes nothing; a good one is applied in place. */
 static void on_reload(struct daemon_ctx *x)
 {
@@ -380,6 +388,7 @@ static void on_reload(struct daemon_ctx *x)
 		alg_watch(x);
 		ddns_reload(x->ddns, &x->d->cfg);
 		failover_reload(&x->fo, &x->d->cfg, &x->ws, x->ddns);
+		health_to_metrics(x);
 		x->st.fo = x->fo;
 		addrwatch_dump(x->aw, on_addr_event, x);	/* addresses of added interfaces */
 		restart_portmap(x, "reload");
@@ -486,8 +495,10 @@ static int event_loop(struct daemon_ctx *x)
 				nat_log_at(LOG_WARNING, "route watch: %s (logged once)", strerror(-err));
 			rg_failing = err != 0;
 		}
-		if ((pfd[5].revents & POLLIN) && failover_process(x->fo))
+		if ((pfd[5].revents & POLLIN) && failover_process(x->fo)) {
 			x->status_dirty = true;
+			health_to_metrics(x);
+		}
 		routegen_flush(x->rg, nat_now_ms());	/* a bump held back by the rate limit */
 		for (int i = POLL_BASE; i < POLL_BASE + npm; i++)
 			if (pfd[i].revents & POLLIN)
@@ -702,6 +713,7 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 	if (!x->fo && errno)
 		return -1;
 	x->st.fo = x->fo;
+	health_to_metrics(x);
 	x->status_dirty = true;
 	x->running = true;
 	nat_log("running: %d interfaces, %d forwards, pins in %s", d->nlinks, d->cfg.nforwards,

@@ -156,6 +156,48 @@ static void ddns(FILE *out, const struct metrics_snapshot *s)
 	}
 }
 
+/* WAN health of `track` (wan/failover.c): up or down, since when, the
+ * last probe's round trip, flows removed because the WAN was dead. */
+static void health(FILE *out, const struct metrics_snapshot *s)
+{
+	if (!s->nhealth)
+		return;
+	head(out, "wan_up", "gauge", "1 if a tracked WAN answers its probes, 0 if it is down.");
+	for (int i = 0; i < s->nhealth; i++) {
+		fputs("xdpnat_wan_up{wan=\"", out);
+		label(out, s->health[i].ifname);
+		fprintf(out, "\"} %d\n", s->health[i].up);
+	}
+	head(out, "wan_state_since_timestamp_seconds", "gauge",
+	     "When a tracked WAN last went up or down (or tracking began), unix time.");
+	for (int i = 0; i < s->nhealth; i++) {
+		fputs("xdpnat_wan_state_since_timestamp_seconds{wan=\"", out);
+		label(out, s->health[i].ifname);
+		fprintf(out, "\"} %lld\n", (long long)s->health[i].since);
+	}
+	head(out, "wan_state_changes_total", "counter",
+	     "Up/down changes of a tracked WAN since the daemon started.");
+	for (int i = 0; i < s->nhealth; i++) {
+		fputs("xdpnat_wan_state_changes_total{wan=\"", out);
+		label(out, s->health[i].ifname);
+		fprintf(out, "\"} %" PRIu64 "\n", s->health[i].changes);
+	}
+	head(out, "wan_probe_rtt_seconds", "gauge",
+	     "Round trip of the last answered probe of a tracked WAN.");
+	for (int i = 0; i < s->nhealth; i++) {
+		fputs("xdpnat_wan_probe_rtt_seconds{wan=\"", out);
+		label(out, s->health[i].ifname);
+		fprintf(out, "\"} %.3f\n", s->health[i].rtt_ms / 1000.0);
+	}
+	head(out, "wan_dead_flows_removed_total", "counter",
+	     "Flows removed because their tracked WAN was down.");
+	for (int i = 0; i < s->nhealth; i++) {
+		fputs("xdpnat_wan_dead_flows_removed_total{wan=\"", out);
+		label(out, s->health[i].ifname);
+		fprintf(out, "\"} %" PRIu64 "\n", s->health[i].flows_removed);
+	}
+}
+
 int metrics_render(FILE *out, const struct metrics_snapshot *s)
 {
 	head(out, "build_info", "gauge", "The xdpnat build, as a label; always 1.");
@@ -177,6 +219,7 @@ int metrics_render(FILE *out, const struct metrics_snapshot *s)
 	    "Live FTP control sessions that hold a gated forward open (nat_gate).",
 	    s->gate_sessions);
 	wans(out, s);
+	health(out, s);
 	ddns(out, s);
 	return ferror(out) ? -1 : 0;
 }
@@ -193,6 +236,8 @@ struct metrics {
 	struct ddns *ddns;
 	time_t started;
 	uint64_t flows_limit;
+	struct failover_health health[CFG_MAX_IFACES];
+	int nhealth;
 };
 
 static struct metrics_wan *wan_of(struct metrics_snapshot *s, uint32_t ifindex)
@@ -340,6 +385,8 @@ static void collect(struct metrics *mt, struct metrics_snapshot *s)
 	s->start_time = mt->started;
 	s->flows_limit = mt->flows_limit;
 	s->nddns = ddns_snapshot(mt->ddns, s->ddns, CFG_MAX_DDNS);
+	memcpy(s->health, mt->health, sizeof(s->health));
+	s->nhealth = mt->nhealth;
 	pthread_mutex_unlock(&mt->lock);
 
 	if (mt->m.stats < 0 || counters_read_stats(mt->m.stats, &s->stats))
@@ -432,6 +479,18 @@ void metrics_update(struct metrics *mt, const struct xdpnat_config *cfg, struct 
 	mt->ddns = ddns;
 	mt->started = started;
 	mt->flows_limit = cfg->conntrack_max;
+	pthread_mutex_unlock(&mt->lock);
+}
+
+void metrics_set_health(struct metrics *mt, const struct failover_health *h, int n)
+{
+	if (!mt)
+		return;
+	if (n > CFG_MAX_IFACES)
+		n = CFG_MAX_IFACES;
+	pthread_mutex_lock(&mt->lock);
+	memcpy(mt->health, h, sizeof(h[0]) * (size_t)n);
+	mt->nhealth = n;
 	pthread_mutex_unlock(&mt->lock);
 }
 

@@ -26,6 +26,7 @@
 #include "common/maps.h"
 #include "config/config.h"
 #include "wan/ddns.h"
+#include "wan/failover.h"
 
 #define METRICS_KINDS	(NAT_KIND_MAPPED + 1)		/* enum nat_ct_kind, 0 unused */
 #define METRICS_STATES	(NAT_CT_SYN_RECV + 1)		/* enum nat_ct_state */
@@ -54,6 +55,8 @@ struct metrics_snapshot {
 	int nwans;
 	struct ddns_name_state ddns[CFG_MAX_DDNS];
 	int nddns;
+	struct failover_health health[CFG_MAX_IFACES];	/* tracked WANs (`track`) */
+	int nhealth;
 	bool partial;			/* a map could not be read: xdpnat_scrape_errors */
 };
 
@@ -71,6 +74,8 @@ struct metrics;
 struct metrics *metrics_start(int listen_fd, const struct nat_maps *m);
 void metrics_update(struct metrics *mt, const struct xdpnat_config *cfg, struct ddns *ddns,
 		    time_t started);
+/* The tracked WANs' health (failover_health()), after each change. */
+void metrics_set_health(struct metrics *mt, const struct failover_health *h, int n);
 void metrics_stop(struct metrics *mt);
 
 #endif /* XDPNAT_METRICS_H */

@@ -538,6 +538,24 @@ int failover_fd(const struct failover *f)
 	return f ? f->epfd : -1;
 }
 
+int failover_health(const struct failover *f, struct failover_health *out, int max)
+{
+	int n = 0;
+
+	for (int i = 0; f && i < f->nw && n < max; i++, n++) {
+		const struct fo_wan *w = &f->w[i];
+
+		memset(&out[n], 0, sizeof(out[n]));
+		snprintf(out[n].ifname, sizeof(out[n].ifname), "%s", w->ifname);
+		out[n].up = w->sm.state == PROBE_UP;
+		out[n].since = w->since;
+		out[n].rtt_ms = w->rtt_ms;
+		out[n].changes = w->sm.changes;
+		out[n].flows_removed = w->flows_removed;
+	}
+	return n;
+}
+
 struct json_object *failover_status(const struct failover *f)
 {
 	struct json_object *root;

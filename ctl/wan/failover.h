@@ -29,6 +29,9 @@
 #define XDPNAT_FAILOVER_H
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <net/if.h>
 #include "common/maps.h"
 #include "config/config.h"
 #include "wan/ddns.h"
@@ -60,6 +63,19 @@ bool failover_process(struct failover *f);
 
 /* Routes put back, probe rules and tables removed, sockets closed. NULL ok. */
 void failover_stop(struct failover *f);
+
+/* One tracked WAN's health, as the metrics endpoint shows it. */
+struct failover_health {
+	char ifname[IF_NAMESIZE];
+	bool up;
+	time_t since;			/* wall clock of the last change (or the start) */
+	unsigned rtt_ms;		/* of the last answered round, 0 = none yet */
+	uint64_t changes;		/* state changes since the start */
+	uint64_t flows_removed;		/* flows removed because the WAN was dead */
+};
+
+/* The tracked WANs' health into out (at most max); how many. 0 for NULL. */
+int failover_health(const struct failover *f, struct failover_health *out, int max);
 
 /* {"wan0": {"state": "up", "since": unix, "reason": ..., "probes": "+++-",
  *  "targets": [...], "flows_removed": n, "steered": bool}, ...}, new

@@ -29,6 +29,7 @@ forward tcp wan0 8080 to 192.168.0.254:80
 forward tcp wan1 8081 to 192.168.0.254:80
 state-dir $E2E_TMP/state
 ddns wan0 dyndns2 office.example.net $DDNS_OPTS failover wan1
+metrics 127.0.0.1:9109
 EOF2
 e2e_check "xdpnat check accepts track and failover" e2e_in router "$E2E_XDPNAT" check -c "$CONF"
 e2e_xdpnat_start router "$CONF" || { e2e_fail "xdpnat starts"; e2e_finish; }
@@ -107,6 +108,18 @@ echo "$st" | grep -E '^  wan[01] +(up|down) +since' | sed 's/^/# /'
 echo "$st" | grep -qE '^  wan0 +down +since .*steered away' && e2e_ok "xdpnat status shows wan0 down and steered" \
 	|| e2e_fail "status shows the failover" "$st"
 
+# the metrics endpoint shows the WANs' health (promtool, when there)
+m=$(e2e_in router curl -sf --max-time 5 http://127.0.0.1:9109/metrics)
+echo "$m" | grep -q '^xdpnat_wan_up{wan="wan0"} 0$' && echo "$m" | grep -q '^xdpnat_wan_up{wan="wan1"} 1$' \
+	&& echo "$m" | grep -qE '^xdpnat_wan_dead_flows_removed_total\{wan="wan0"\} [1-9]' \
+	&& e2e_ok "metrics: xdpnat_wan_up wan0 0, wan1 1, wan0's removed flows counted" \
+	|| e2e_fail "metrics show the WANs' health" "$(echo "$m" | grep -E '^xdpnat_wan_(up|dead)')"
+if command -v promtool >/dev/null; then
+	echo "$m" | promtool check metrics >/dev/null 2>"$E2E_TMP/promtool.out" \
+		&& e2e_ok "promtool accepts the metrics with WAN health" \
+		|| e2e_fail "promtool accepts the metrics" "$(cat "$E2E_TMP/promtool.out")"
+fi
+
 # A reload with the same tracking keeps the verdict and the steering.
 kill -HUP "$E2E_XDPNAT_PID"
 sleep 2
@@ -120,6 +133,8 @@ e2e_check "wan0 is up again after ISP1 recovers" e2e_wait_for -t 15 is_state wan
 rt=$(ip -n "$R" -d route show default)
 [ "$rt" = "$ROUTE0" ] && e2e_ok "the ECMP default route is back exactly as it was" \
 	|| e2e_fail "default route restored" "now: $rt; was: $ROUTE0"
+e2e_in router curl -sf --max-time 5 http://127.0.0.1:9109/metrics | grep -q '^xdpnat_wan_up{wan="wan0"} 1$' \
+	&& e2e_ok "metrics: xdpnat_wan_up wan0 1 again" || e2e_fail "metrics: wan0 up again"
 e2e_check "DDNS: the office name returns to wan0's address" e2e_wait_for -t 10 \
 	office_is "198.51.100.1 192.0.2.1 198.51.100.1 "
 : > "$INET_LOG"
