@@ -39,15 +39,14 @@ e2e_http_server lans 192.168.0.254 80 "$WWW"; LANS_LOG=$E2E_HTTP_LOG
 e2e_http_server inet 203.0.113.10 80 "$WWW"; INET_LOG=$E2E_HTTP_LOG
 
 # nat_config.flags through bpftool, as an operator would (struct nat_config
-# in include/xdpnat.h: eight u32 fields, flags last, then four u16 ports).
+# in include/xdpnat.h: flags is the eighth u32; the rest is kept as it is).
 set_flags() {
 	local pin=$E2E_BPFFS/xdpnat/nat_config bytes
 	bytes=$(e2e_in router bpftool -j map lookup pinned "$pin" key 0 0 0 0 | python3 -c '
 import json, struct, sys
-v = json.load(sys.stdin)["formatted"]["value"]
-f = [v[k] for k in ("timeout_tcp_syn", "timeout_tcp_est", "timeout_tcp_closing", "timeout_udp",
-                    "timeout_icmp", "timeout_expect", "gate_linger")] + [int(sys.argv[1])]
-print(" ".join(str(b) for b in struct.pack("<8I4H", *f, *v["ftp_ports"])))' "$1")
+v = bytearray(int(b, 16) for b in json.load(sys.stdin)["value"])
+struct.pack_into("<I", v, 28, int(sys.argv[1]))
+print(" ".join(str(b) for b in v))' "$1")
 	e2e_in router bpftool map update pinned "$pin" key 0 0 0 0 value $bytes
 }
 

@@ -80,6 +80,9 @@ grep -q 'CONNECT: Client "198\.51\.100\.2"' "$LANS_FTP_LOG" \
 	|| e2e_fail "B: the inside server sees the real client address" "$(head -n 5 "$LANS_FTP_LOG")"
 e2e_kill "$FTP_PID"
 
+# nat_alg_stats is written by the ALG thread once a second
+rewrites_seen() { [ "$(( $(ftp_stat alg_rewritten 2>/dev/null || echo 0) - rw0 ))" -ge 3 ]; }
+e2e_wait_for -t 3 rewrites_seen
 rw1=$(ftp_stat alg_rewritten 2>/dev/null || echo 0)
 tx=$(ftp_stat alg_tx 2>/dev/null || echo 0)
 [ "$((rw1 - rw0))" -ge 3 ] && [ "$tx" -gt 10 ] && e2e_ok "the ALG rewrote $((rw1 - rw0)) segments and sent $tx" \
