@@ -144,7 +144,7 @@ struct {
  * costs what the mappings in use cost. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XDPNAT_CT_MAX_DEFAULT);	/* set by the loader: conntrack-max */
+	__uint(max_entries, 3 * XDPNAT_CT_MAX_DEFAULT);	/* set by the loader: 3 x conntrack-max */
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct nat_eim_key);
 	__type(value, struct nat_eim_value);

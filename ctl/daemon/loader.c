@@ -209,12 +209,14 @@ int loader_load(struct nat_daemon *d)
 			strerror(-err));
 		return -1;
 	}
-	/* a mapping per flow at most (two entries, a third with
-	 * address-dependent filtering): past that a flow's port is chosen
-	 * for its destination (eim_full) */
-	err = bpf_map__set_max_entries(d->skel->maps.nat_eim, d->cfg.conntrack_max);
+	/* a mapping per flow at most (TCP clients open each connection from
+	 * a new port): two entries, a third with address-dependent
+	 * filtering; allocated as used (BPF_F_NO_PREALLOC), so the size is a
+	 * bound, not memory taken. Past it a flow's port is chosen for its
+	 * destination (eim_full). */
+	err = bpf_map__set_max_entries(d->skel->maps.nat_eim, 3 * d->cfg.conntrack_max);
 	if (err) {
-		nat_log("cannot size nat_eim to %u entries: %s", d->cfg.conntrack_max,
+		nat_log("cannot size nat_eim to %u entries: %s", 3 * d->cfg.conntrack_max,
 			strerror(-err));
 		return -1;
 	}

@@ -341,9 +341,24 @@ static void ct_fill(unsigned n)
 	}
 }
 
+/* nat_eim (RFC 4787 mappings) emptied too: in the router the GC removes a
+ * mapping with its last flow, so a new flow of a new endpoint makes one */
+static void eim_clear(void)
+{
+	int fd = bpf_map__fd(nat->maps.nat_eim);
+	struct nat_eim_key k, next;
+
+	while (!bpf_map_get_next_key(fd, NULL, &next)) {
+		k = next;
+		if (bpf_map_delete_elem(fd, &k))
+			break;
+	}
+}
+
 static void new_round(void)
 {
 	ct_clear();
+	eim_clear();
 	populate();
 }
 
@@ -470,6 +485,7 @@ static int cmd_run(int argc, char **argv)
 		return 0;
 	}
 	bpf_map__set_max_entries(nat->maps.nat_ct, 2 * 262144);
+	bpf_map__set_max_entries(nat->maps.nat_eim, 3 * 262144);	/* as the loader sizes it */
 	if (xdpnat_bpf__load(nat)) {
 		printf("nat\tn/a\tcannot load xdpnat.bpf.o: %s\n", strerror(errno));
 		return 0;
@@ -563,15 +579,17 @@ static int cmd_run(int argc, char **argv)
 	int ncpu = libbpf_num_possible_cpus();
 	struct nat_stats st[ncpu];
 	if (!bpf_map_lookup_elem(bpf_map__fd(nat->maps.nat_stats), &k, st)) {
-		unsigned long long created = 0, fwd = 0, full = 0, noport = 0;
+		unsigned long long created = 0, fwd = 0, full = 0, noport = 0, em = 0, ef = 0;
 		for (int i = 0; i < ncpu; i++) {
+			em += st[i].eim_created;
+			ef += st[i].eim_full;
 			created += st[i].flows_created;
 			fwd += st[i].xdp_forwarded;
 			full += st[i].drop_ct_full;
 			noport += st[i].drop_no_port;
 		}
-		printf("stats\tflows_created=%llu xdp_forwarded=%llu drop_ct_full=%llu drop_no_port=%llu\n",
-		       created, fwd, full, noport);
+		printf("stats\tflows_created=%llu xdp_forwarded=%llu drop_ct_full=%llu drop_no_port=%llu "
+		       "eim_created=%llu eim_full=%llu\n", created, fwd, full, noport, em, ef);
 	}
 	return 0;
 }
