@@ -361,6 +361,24 @@ e2e_topo_dual() {
 
 # Wait for IPv4 addresses to be usable (no DAD for IPv4, but links come up
 # asynchronously) - a cheap check that the router answers on both sides.
+# e2e_tun_link DEV ADDR : a PPP-like L3 WAN: two TUN devices joined by
+# tun_relay.py (DEV in the router, tinet in inet), `ADDR peer 198.51.100.2`
+# on DEV and the reverse on tinet, MTU 1492, the router's default route
+# through DEV. Sets E2E_TUN_RELAY_PID (killing it deletes both devices, as
+# pppd does when the line drops).
+e2e_tun_link() {	# DEV ADDR
+	local dev=$1 addr=$2
+	e2e_bg router python3 -u "$E2E_LIB_DIR/tun_relay.py" "$dev" tinet
+	E2E_TUN_RELAY_PID=$E2E_BG_PID
+	e2e_wait_for -t 5 grep -q ready "$E2E_BG_LOG" || { e2e_log "$(cat "$E2E_BG_LOG")"; return 1; }
+	ip -n "$(e2e_ns router)" link set tinet netns "$(e2e_ns inet)" &&
+	ip -n "$(e2e_ns router)" addr add "$addr" peer 198.51.100.2 dev "$dev" &&
+	ip -n "$(e2e_ns inet)" addr add 198.51.100.2 peer "$addr" dev tinet &&
+	ip -n "$(e2e_ns router)" link set "$dev" mtu 1492 up &&
+	ip -n "$(e2e_ns inet)" link set tinet mtu 1492 up &&
+	ip -n "$(e2e_ns router)" route add default dev "$dev"
+}
+
 _e2e_settle() {
 	e2e_wait_for -t 5 e2e_in lanc ping -c1 -W1 -q 192.168.0.1 >/dev/null 2>&1 || true
 }

@@ -17,15 +17,8 @@ e2e_require vsftpd curl tcpdump python3 sha256sum
 
 e2e_ns_add inet router || { e2e_fail "namespaces"; e2e_finish; }
 e2e_sysctl router net.ipv4.ip_forward=1
-e2e_bg router python3 -u "$E2E_LIB_DIR/tun_relay.py" ppp0 tinet
-e2e_wait_for -t 5 grep -q ready "$E2E_BG_LOG" || { e2e_fail "tun relay" "$(cat "$E2E_BG_LOG")"; e2e_finish; }
-ip -n "$(e2e_ns router)" link set tinet netns "$(e2e_ns inet)"
-ip -n "$(e2e_ns router)" addr add 198.51.100.1 peer 198.51.100.2 dev ppp0
-ip -n "$(e2e_ns inet)" addr add 198.51.100.2 peer 198.51.100.1 dev tinet
+e2e_tun_link ppp0 198.51.100.1 || { e2e_fail "tun link"; e2e_finish; }
 e2e_addr inet lo 203.0.113.10/32
-ip -n "$(e2e_ns router)" link set ppp0 mtu 1492 up
-ip -n "$(e2e_ns inet)" link set tinet mtu 1492 up
-ip -n "$(e2e_ns router)" route add default dev ppp0
 _e2e_lan || { e2e_fail "LAN"; e2e_finish; }
 _e2e_settle
 ftp_files || { e2e_fail "test files"; e2e_finish; }

@@ -20,16 +20,7 @@ _e2e_settle
 RELAY_PID=
 declare -a IDX
 link_up() {	# ADDR : create ppp0 (router) / tinet (inet), address them, route
-	local addr=$1
-	e2e_bg router python3 -u "$E2E_LIB_DIR/tun_relay.py" ppp0 tinet
-	RELAY_PID=$E2E_BG_PID
-	e2e_wait_for -t 5 grep -q ready "$E2E_BG_LOG" || return 1
-	ip -n "$(e2e_ns router)" link set tinet netns "$(e2e_ns inet)" &&
-	ip -n "$(e2e_ns router)" addr add "$addr" peer 198.51.100.2 dev ppp0 &&
-	ip -n "$(e2e_ns inet)" addr add 198.51.100.2 peer "$addr" dev tinet &&
-	ip -n "$(e2e_ns router)" link set ppp0 mtu 1492 up &&
-	ip -n "$(e2e_ns inet)" link set tinet mtu 1492 up &&
-	ip -n "$(e2e_ns router)" route add default dev ppp0
+	e2e_tun_link ppp0 "$1" && RELAY_PID=$E2E_TUN_RELAY_PID
 }
 link_down() {	# the relay exits: both TUN devices are deleted
 	e2e_kill "$RELAY_PID"

@@ -12,16 +12,9 @@ UDP=$E2E_LIB_DIR/udp_tool.py
 e2e_ns_add inet router || { e2e_fail "namespaces"; e2e_finish; }
 e2e_sysctl router net.ipv4.ip_forward=1
 # the relay creates both devices in the router's namespace, then one
-# moves to the Internet side
-e2e_bg router python3 -u "$E2E_LIB_DIR/tun_relay.py" wan0 tinet
-e2e_wait_for -t 5 grep -q ready "$E2E_BG_LOG" || { e2e_fail "tun relay" "$(cat "$E2E_BG_LOG")"; e2e_finish; }
-ip -n "$(e2e_ns router)" link set tinet netns "$(e2e_ns inet)"
-ip -n "$(e2e_ns router)" addr add 198.51.100.1 peer 198.51.100.2 dev wan0
-ip -n "$(e2e_ns inet)" addr add 198.51.100.2 peer 198.51.100.1 dev tinet
+# moves to the Internet side (e2e_tun_link in lib.sh)
+e2e_tun_link wan0 198.51.100.1 || { e2e_fail "tun link"; e2e_finish; }
 e2e_addr inet lo 203.0.113.10/32
-ip -n "$(e2e_ns router)" link set wan0 mtu 1492 up
-ip -n "$(e2e_ns inet)" link set tinet mtu 1492 up
-ip -n "$(e2e_ns router)" route add default dev wan0
 _e2e_lan || { e2e_fail "LAN"; e2e_finish; }
 _e2e_settle
 
