@@ -156,45 +156,50 @@ static void ddns(FILE *out, const struct metrics_snapshot *s)
 	}
 }
 
+/* xdpnat_<metric>{wan="..."} of a tracked WAN, before its value. */
+static void health_labels(FILE *out, const char *metric, const struct failover_health *h)
+{
+	fprintf(out, "xdpnat_%s{wan=\"", metric);
+	label(out, h->ifname);
+	fputs("\"} ", out);
+}
+
 /* WAN health of `track` (wan/failover.c): up or down, since when, the
  * last probe's round trip, flows removed because the WAN was dead. */
 static void health(FILE *out, const struct metrics_snapshot *s)
 {
+	const struct failover_health *h = s->health;
+
 	if (!s->nhealth)
 		return;
 	head(out, "wan_up", "gauge", "1 if a tracked WAN answers its probes, 0 if it is down.");
 	for (int i = 0; i < s->nhealth; i++) {
-		fputs("xdpnat_wan_up{wan=\"", out);
-		label(out, s->health[i].ifname);
-		fprintf(out, "\"} %d\n", s->health[i].up);
+		health_labels(out, "wan_up", &h[i]);
+		fprintf(out, "%d\n", h[i].up);
 	}
 	head(out, "wan_state_since_timestamp_seconds", "gauge",
 	     "When a tracked WAN last went up or down (or tracking began), unix time.");
 	for (int i = 0; i < s->nhealth; i++) {
-		fputs("xdpnat_wan_state_since_timestamp_seconds{wan=\"", out);
-		label(out, s->health[i].ifname);
-		fprintf(out, "\"} %lld\n", (long long)s->health[i].since);
+		health_labels(out, "wan_state_since_timestamp_seconds", &h[i]);
+		fprintf(out, "%lld\n", (long long)h[i].since);
 	}
 	head(out, "wan_state_changes_total", "counter",
 	     "Up/down changes of a tracked WAN since the daemon started.");
 	for (int i = 0; i < s->nhealth; i++) {
-		fputs("xdpnat_wan_state_changes_total{wan=\"", out);
-		label(out, s->health[i].ifname);
-		fprintf(out, "\"} %" PRIu64 "\n", s->health[i].changes);
+		health_labels(out, "wan_state_changes_total", &h[i]);
+		fprintf(out, "%" PRIu64 "\n", h[i].changes);
 	}
 	head(out, "wan_probe_rtt_seconds", "gauge",
 	     "Round trip of the last answered probe of a tracked WAN.");
 	for (int i = 0; i < s->nhealth; i++) {
-		fputs("xdpnat_wan_probe_rtt_seconds{wan=\"", out);
-		label(out, s->health[i].ifname);
-		fprintf(out, "\"} %.3f\n", s->health[i].rtt_ms / 1000.0);
+		health_labels(out, "wan_probe_rtt_seconds", &h[i]);
+		fprintf(out, "%.3f\n", h[i].rtt_ms / 1000.0);
 	}
 	head(out, "wan_dead_flows_removed_total", "counter",
 	     "Flows removed because their tracked WAN was down.");
 	for (int i = 0; i < s->nhealth; i++) {
-		fputs("xdpnat_wan_dead_flows_removed_total{wan=\"", out);
-		label(out, s->health[i].ifname);
-		fprintf(out, "\"} %" PRIu64 "\n", s->health[i].flows_removed);
+		health_labels(out, "wan_dead_flows_removed_total", &h[i]);
+		fprintf(out, "%" PRIu64 "\n", h[i].flows_removed);
 	}
 }
 

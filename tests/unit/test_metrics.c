@@ -175,6 +175,36 @@ static void test_values(void **state)
 	free(s);
 }
 
+/* The WAN health of `track`: a series per tracked WAN, none without. */
+static void test_health(void **state)
+{
+	struct metrics_snapshot *s = sample();
+	char *text;
+
+	(void)state;
+	text = render(s);
+	assert_null(strstr(text, "xdpnat_wan_up"));
+	free(text);
+	snprintf(s->health[0].ifname, sizeof(s->health[0].ifname), "wan0");
+	s->health[0].up = false;
+	s->health[0].since = 1700000200;
+	s->health[0].rtt_ms = 12;
+	s->health[0].changes = 2;
+	s->health[0].flows_removed = 9;
+	snprintf(s->health[1].ifname, sizeof(s->health[1].ifname), "wan1");
+	s->health[1].up = true;
+	s->nhealth = 2;
+	text = render(s);
+	assert_true(has_line(text, "xdpnat_wan_up{wan=\"wan0\"} 0"));
+	assert_true(has_line(text, "xdpnat_wan_up{wan=\"wan1\"} 1"));
+	assert_true(has_line(text, "xdpnat_wan_state_since_timestamp_seconds{wan=\"wan0\"} 1700000200"));
+	assert_true(has_line(text, "xdpnat_wan_state_changes_total{wan=\"wan0\"} 2"));
+	assert_true(has_line(text, "xdpnat_wan_probe_rtt_seconds{wan=\"wan0\"} 0.012"));
+	assert_true(has_line(text, "xdpnat_wan_dead_flows_removed_total{wan=\"wan0\"} 9"));
+	free(text);
+	free(s);
+}
+
 /* Every data path drop counter of nat_stats, by the shared table. */
 static void test_every_drop(void **state)
 {
@@ -219,6 +249,7 @@ int main(void)
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_every_drop),
+		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_escaping),
 	};
 
