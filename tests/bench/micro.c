@@ -222,6 +222,13 @@ static const char *verdict(__u32 rv)
 }
 
 static struct xdpnat_bpf *nat;
+
+/* MICRO_ONLY=est,rr,new,zipf: the cases to time (default all) */
+static int want(const char *what)
+{
+	const char *only = getenv("MICRO_ONLY");
+	return !only || !*only || strstr(only, what) != NULL;
+}
 static unsigned lan_if, wan_if;
 static __u8 lan_mac[6], wan_mac[6], lanc_mac[6], lans_mac[6], inet_mac[6];
 static __u32 A_WAN, A_LANC, A_LANS, A_REMOTE, A_GW;
@@ -506,7 +513,7 @@ static int cmd_run(int argc, char **argv)
 		{ "nat_fwd_l2w", f_fout, lan_if, { A_WAN, A_REMOTE, 8080, 5555, inet_mac }, c_l2w },
 		{ "nat_est_tcp_l2w", f_tcp_l2w, lan_if, { A_WAN, A_REMOTE, 61001, 9, inet_mac }, c_l2w },
 	};
-	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (unsigned i = 0; want("est") && i < sizeof(cases) / sizeof(cases[0]); i++) {
 		double t = -1;
 		int nat_fd = cases[i].ifx == lan_if ? lan_fd : wan_fd;	/* as the loader attaches */
 		if (!check(cases[i].name, nat_fd, cases[i].f, cases[i].ifx, 0, &cases[i].x, why, sizeof(why)))
@@ -516,7 +523,7 @@ static int cmd_run(int argc, char **argv)
 	/* the established LAN->WAN flow from a sender on this machine (a veth
 	 * with tx checksum offload): the UDP checksum unfinished (the folded
 	 * pseudo-header sum), finished in XDP before the redirect */
-	{
+	if (want("est")) {
 		struct nat_iface lan = { .role = NAT_IF_LAN, .slot = 0,
 					 .flags = NAT_IFACE_F_PARTIAL_CSUM };
 		int udplen = BENCH_FRAME_LEN - 34;
@@ -546,7 +553,7 @@ static int cmd_run(int argc, char **argv)
 		       ov.nh.slot, (unsigned long long)ov.packets);
 	/* the same without the cache: a FIB lookup for every packet */
 	ifslots_clear();
-	{
+	if (want("est")) {
 		double t = -1;
 		if (!check(cases[0].name, lan_fd, cases[0].f, cases[0].ifx, 0, &cases[0].x, why, sizeof(why)))
 			t = timed(lan_fd, cases[0].f, cases[0].ifx, 0, REPEAT, NULL) - base;
@@ -556,7 +563,7 @@ static int cmd_run(int argc, char **argv)
 	/* established LAN->WAN over many flows, round robin: the cost of a
 	 * flow entry that is not in the CPU cache */
 	static const unsigned nflows[] = { 1024, 16384, 131072 };
-	for (unsigned i = 0; i < sizeof(nflows) / sizeof(nflows[0]); i++) {
+	for (unsigned i = 0; want("rr") && i < sizeof(nflows) / sizeof(nflows[0]); i++) {
 		struct expect x_rr = { 0, A_REMOTE, 0, 9, inet_mac };
 		double t = -1;
 		ct_clear();
@@ -572,7 +579,7 @@ static int cmd_run(int argc, char **argv)
 	struct expect x_new = { A_WAN, A_REMOTE, 0, 9, inet_mac };
 	double t = -1;
 	new_round();
-	if (!check("nat_new", lan_fd, f_l2w, lan_if, 1, &x_new, why, sizeof(why)))
+	if (want("new") && !check("nat_new", lan_fd, f_l2w, lan_if, 1, &x_new, why, sizeof(why)))
 		t = timed(lan_fd, f_l2w, lan_if, 1, NEW_FLOWS, new_round) - base_vary;
 	printf("case\tnat_new_l2w\t%.1f\t%s\n", t, why);
 	__u32 k = 0;

@@ -488,7 +488,7 @@ micro() {
 	ip -n "$(e2e_ns mic)" neigh replace 198.51.100.2 lladdr "$wanp" dev wan0 nud permanent
 	ip -n "$(e2e_ns mic)" route add default via 198.51.100.2 dev wan0
 	out=$(e2e_in mic env MICRO_LANC_MAC="$lanp" MICRO_INET_MAC="$wanp" \
-		taskset -c 0 "$B/micro" run "$B/fwd.bpf.o" "$B/micro_wrap.bpf.o" lan0 wan0 2>&1)
+		${MICRO_PERF:-} taskset -c 0 "$B/micro" run "$B/fwd.bpf.o" "$B/micro_wrap.bpf.o" lan0 wan0 2>&1)
 	e2e_ns_del mic micp
 	echo "$out" | sed 's/^/# micro: /' >&2
 	local base
