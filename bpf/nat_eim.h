@@ -8,7 +8,10 @@
  * the destination. The original port is kept when it is free (port
  * preservation, attempt 0 of nat_port_candidate); a port is a mapping's
  * alone (its OUTSIDE entry, inserted with BPF_NOEXIST, is the allocation),
- * and never one a forward uses. When nat_eim is full or no port is free,
+ * and never one a forward uses. A mapping that keeps the inside port is
+ * that one entry (a new endpoint costs one insert, a known one one
+ * lookup); only a mapping that had to move to another port also has an
+ * INSIDE entry saying which. When nat_eim is full or no port is free,
  * the flow gets a port for its destination only, as before (eim_full).
  *
  * Filtering (REQ-8): a packet from outside that matches no flow and no
@@ -103,6 +106,33 @@ static __always_inline int eim_peer(struct eim_slot *s, __u16 port)
 	return port;
 }
 
+/* The inside port itself when the WAN's range holds it (port
+ * preservation, attempt 0 of nat_port_candidate), else 0. */
+static __always_inline __u16 eim_preserved(struct eim_slot *s)
+{
+	volatile struct eim_slot *vs = s;
+	__u16 orig = bpf_ntohs((__u16)(vs->inside >> 32));
+
+	if (orig < (__u16)(vs->wan >> 32) || orig > (__u16)(vs->wan >> 48))
+		return 0;
+	return orig;
+}
+
+/* Is outside port `port` (host order) the mapping of the endpoint in this
+ * CPU's slot? Its OUTSIDE entry is marked in use if so. */
+static __always_inline bool eim_owned(struct eim_slot *s, __u16 port)
+{
+	volatile struct eim_slot *vs = s;
+	struct nat_eim_value *m;
+
+	eim_key(s, NAT_EIM_OUTSIDE, bpf_htons(port));
+	m = bpf_map_lookup_elem(&nat_eim, &s->k);
+	if (!m || m->addr != (__u32)vs->inside || m->port != (__u16)(vs->inside >> 32))
+		return false;
+	m->seen_ns = vs->now;
+	return true;
+}
+
 /* Attempt i of the mapping of the endpoint in this CPU's slot: 0 the
  * candidate port is taken (try the next), -1 give up, else the mapping's
  * port (this one, or another CPU's that mapped the endpoint meanwhile)
@@ -132,10 +162,13 @@ __noinline int xdpnat_eim_try(__u32 i)
 	eim_key(s, NAT_EIM_OUTSIDE, bpf_htons(port));
 	eim_val(s, (__u32)vs->inside, (__u16)(vs->inside >> 32));
 	err = eim_insert(s);
-	if (err == -EEXIST_)
-		return 0;
+	if (err == -EEXIST_)	/* taken; by this endpoint if another CPU was quicker */
+		return eim_owned(s, port) ? eim_peer(s, port) : 0;
 	if (err)
 		return -1;
+	/* the inside port itself: its OUTSIDE entry is the whole mapping */
+	if (port == eim_preserved(s))
+		return eim_peer(s, port) | EIM_CREATED;
 	eim_key(s, NAT_EIM_INSIDE, 0);
 	eim_val(s, 0, bpf_htons(port));
 	if (!eim_insert(s))
@@ -162,11 +195,16 @@ __noinline int xdpnat_eim_map(void)
 {
 	struct eim_slot *s = eim_slot();
 	struct nat_eim_value *m;
+	__u16 port;
 	int rc;
 
 	if (!s)
 		return 0;
 	s->now = bpf_ktime_get_ns();
+	/* most endpoints keep their port: one lookup finds their mapping */
+	port = eim_preserved(s);
+	if (port && eim_owned(s, port))
+		return eim_peer(s, port);
 	eim_key(s, NAT_EIM_INSIDE, 0);
 	m = bpf_map_lookup_elem(&nat_eim, &s->k);
 	if (m) {

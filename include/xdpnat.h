@@ -305,16 +305,20 @@ struct nat_fwd_value {
  * WAN gives each inside endpoint (address, port or ICMP identifier,
  * protocol) one outside port for every destination while any of its
  * flows lives. Entries of a mapping, told apart by `side`:
- *   INSIDE  {inside addr, WAN ifindex, inside port, proto}
- *           -> {0, outside port}: what new flows of the endpoint use;
  *   OUTSIDE {0, WAN ifindex, outside port, proto}
  *           -> {inside addr, inside port}: the port's owner, inserted first
  *           (BPF_NOEXIST: that insert is the allocation), and what inbound
- *           filtering (NAT_IFACE_F_FILTER_*) and hairpinning look up;
+ *           filtering (NAT_IFACE_F_FILTER_*) and hairpinning look up. A
+ *           mapping that keeps the inside port (the usual case) is this
+ *           entry alone: new flows find it under their own port;
+ *   INSIDE  {inside addr, WAN ifindex, inside port, proto}
+ *           -> {0, outside port}: only for a mapping on another port than
+ *           the inside one, what new flows of the endpoint use;
  *   PEER    {remote addr, WAN ifindex, outside port, proto} -> {}: an
  *           address the mapping has sent to (address-dependent filtering).
- * seen_ns: created, or last found in use by the GC (gc.c keeps a mapping
- * while a flow uses it and removes it on the pass after its last flow).
+ * seen_ns: created, or last found in use by a new flow or the GC (gc.c
+ * keeps a mapping while a flow uses it and removes it on the pass after
+ * its last flow, an INSIDE entry before its OUTSIDE one).
  */
 enum nat_eim_side {
 	NAT_EIM_INSIDE = 1,

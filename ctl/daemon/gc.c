@@ -97,23 +97,31 @@ static bool orphaned(int ct_fd, const struct nat_ct_key *k, const struct nat_ct_
 	return bpf_map_lookup_elem(ct_fd, &t, &tv) || tv.dir != NAT_DIR_ORIG;
 }
 
-/* An nat_eim entry (a mapping's INSIDE or PEER) that a live flow uses:
- * marked as seen in this pass, with one write per pass at most. */
-static void eim_touch(int fd, const struct nat_eim_key *k, uint64_t pass_start, uint64_t now)
+/* An nat_eim entry that a live flow uses, if there is one (and, given
+ * `owner`, an OUTSIDE entry whose owner that is): marked as seen in this
+ * pass, with one write per pass at most. */
+static void eim_touch(int fd, const struct nat_eim_key *k, const struct nat_eim_key *owner,
+		      uint64_t pass_start, uint64_t now)
 {
 	struct nat_eim_value v;
 
-	if (!bpf_map_lookup_elem(fd, k, &v) && v.seen_ns < pass_start) {
+	if (bpf_map_lookup_elem(fd, k, &v))
+		return;
+	if (owner && (v.addr != owner->addr || v.port != owner->port))
+		return;
+	if (v.seen_ns < pass_start) {
 		v.seen_ns = now;
 		bpf_map_update_elem(fd, k, &v, BPF_EXIST);
 	}
 }
 
 /*
- * The mapping of a live flow (nat_eim, RFC 4787): its inside endpoint and
- * outside port, and the remote address (PEER, address-dependent
- * filtering). A masqueraded or hairpin flow's ORIG entry is seen from the
- * inside; a MAPPED one (let in by the filter) from the outside.
+ * The mapping of a live flow (nat_eim, RFC 4787): its outside port (the
+ * OUTSIDE entry, if the flow's endpoint owns it), its inside endpoint (an
+ * INSIDE entry, which only a mapping to another port than the inside one
+ * has), and the remote address (PEER, address-dependent filtering). A
+ * masqueraded or hairpin flow's ORIG entry is seen from the inside; a
+ * MAPPED one (let in by the filter) from the outside.
  */
 static void eim_keep(int fd, const struct nat_ct_key *k, const struct nat_ct_value *v,
 		     uint64_t pass_start, uint64_t now)
@@ -122,6 +130,8 @@ static void eim_keep(int fd, const struct nat_ct_key *k, const struct nat_ct_val
 				  .side = NAT_EIM_INSIDE };
 	struct nat_eim_key peer = { .ifindex = v->wan_ifindex, .proto = k->proto,
 				    .side = NAT_EIM_PEER };
+	struct nat_eim_key out = { .ifindex = v->wan_ifindex, .proto = k->proto,
+				   .side = NAT_EIM_OUTSIDE };
 
 	if (fd < 0)
 		return;
@@ -138,8 +148,10 @@ static void eim_keep(int fd, const struct nat_ct_key *k, const struct nat_ct_val
 	} else {
 		return;
 	}
-	eim_touch(fd, &in, pass_start, now);
-	eim_touch(fd, &peer, pass_start, now);
+	out.port = peer.port;
+	eim_touch(fd, &out, &in, pass_start, now);
+	eim_touch(fd, &in, NULL, pass_start, now);
+	eim_touch(fd, &peer, NULL, pass_start, now);
 }
 
 static void judge(const struct nat_maps *m, const struct nat_config *cfg,
@@ -282,13 +294,14 @@ static bool eim_port_free(const void *key, const void *val, void *ctx)
 	return bpf_map_lookup_elem(p->eim_fd, &in, &iv) || iv.port != k->port;
 }
 
-/* The INSIDE entries among those deleted: the mappings that went. */
+/* The OUTSIDE entries among those deleted (one a mapping): the mappings
+ * that went. */
 static void eim_count(const void *key, const void *val, void *ctx)
 {
 	const struct nat_eim_key *k = key;
 
 	(void)val;
-	if (k->side == NAT_EIM_INSIDE)
+	if (k->side == NAT_EIM_OUTSIDE)
 		((struct gc_pass *)ctx)->eim_mappings++;
 }
 
@@ -368,9 +381,9 @@ int gc_step(const struct nat_maps *maps, struct gc_cursor *c, uint64_t now_ns, u
 		pass.pass_start = c->pass_start;
 		if (!err && maps->eim >= 0 &&
 		    map_sweep(maps->eim, sizeof(struct nat_eim_key), sizeof(struct nat_eim_value),
-			      eim_unused, &pass, eim_count) >= 0)
+			      eim_unused, &pass, NULL) >= 0)
 			map_sweep(maps->eim, sizeof(struct nat_eim_key),
-				  sizeof(struct nat_eim_value), eim_port_free, &pass, NULL);
+				  sizeof(struct nat_eim_value), eim_port_free, &pass, eim_count);
 		step.eim_expired = pass.eim_mappings;
 	}
 	result_add(&c->pass, &step);

@@ -143,9 +143,10 @@ static struct nat_ctl_stats ctl_stats(int fd)
 	return st;
 }
 
-/* A mapping (nat_eim) of 10.0.0.2:sport on WAN 7 to outside port `out`,
- * as bpf/nat_eim.h makes it, created at `seen`. */
-static void eim_put(int fd, uint16_t sport, uint16_t out, uint64_t seen)
+/* A mapping (nat_eim) of `inside`:sport on WAN 7 to outside port `out`,
+ * as bpf/nat_eim.h makes it, created at `seen`: its OUTSIDE entry, and an
+ * INSIDE entry if the port is not the inside one. */
+static void eim_put_at(int fd, const char *inside, uint16_t sport, uint16_t out, uint64_t seen)
 {
 	struct nat_eim_key in = { .ifindex = 7, .port = htons(sport), .proto = IPPROTO_UDP,
 				  .side = NAT_EIM_INSIDE };
@@ -154,10 +155,25 @@ static void eim_put(int fd, uint16_t sport, uint16_t out, uint64_t seen)
 	struct nat_eim_value iv = { .port = htons(out), .seen_ns = seen };
 	struct nat_eim_value ov = { .port = htons(sport), .seen_ns = seen };
 
-	inet_pton(AF_INET, "10.0.0.2", &in.addr);
+	inet_pton(AF_INET, inside, &in.addr);
 	ov.addr = in.addr;
-	assert_int_equal(bpf_map_update_elem(fd, &in, &iv, BPF_NOEXIST), 0);
 	assert_int_equal(bpf_map_update_elem(fd, &o, &ov, BPF_NOEXIST), 0);
+	if (out != sport)
+		assert_int_equal(bpf_map_update_elem(fd, &in, &iv, BPF_NOEXIST), 0);
+}
+
+static void eim_put(int fd, uint16_t sport, uint16_t out, uint64_t seen)
+{
+	eim_put_at(fd, "10.0.0.2", sport, out, seen);
+}
+
+static bool eim_has_outside(int fd, uint16_t out)
+{
+	struct nat_eim_key o = { .ifindex = 7, .port = htons(out), .proto = IPPROTO_UDP,
+				 .side = NAT_EIM_OUTSIDE };
+	struct nat_eim_value v;
+
+	return bpf_map_lookup_elem(fd, &o, &v) == 0;
 }
 
 static unsigned map_count(int fd, size_t ksz)
@@ -198,6 +214,43 @@ static void test_eim_mapping_follows_flows(void **state)
 	assert_int_equal(r.flows_expired, 1);
 	assert_int_equal(gc_run(&f->m, NOW + 201 * SEC_NS, &r), 0);
 	assert_int_equal(map_count(f->m.eim, sizeof(struct nat_eim_key)), 0);
+}
+
+/* A mapping that kept the inside port is its OUTSIDE entry alone: the GC
+ * keeps it while a flow of its owner uses the port, not while a flow of
+ * another endpoint does (a port per destination after eim_full), and
+ * removes it after the pass that found no flow on it. */
+static void test_eim_preserved_port_mapping(void **state)
+{
+	struct fixture *f = *state;
+	struct nat_ct_key ok, rk;
+	struct nat_ct_value v;
+	struct gc_result r;
+
+	/* 10.0.0.2:40000 leaves as :40000 (masq_flow: 40000 + sport % 1000) */
+	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_NEW, 40000, NOW - SEC_NS, NOW - SEC_NS, &ok, &rk);
+	assert_int_equal(bpf_map_lookup_elem(f->m.ct, &ok, &v), 0);
+	v.wan_ifindex = 7;
+	assert_int_equal(bpf_map_update_elem(f->m.ct, &ok, &v, BPF_EXIST), 0);
+	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_NEW, 41002, NOW - SEC_NS, NOW - SEC_NS, &ok, &rk);
+	assert_int_equal(bpf_map_lookup_elem(f->m.ct, &ok, &v), 0);
+	v.wan_ifindex = 7;
+	assert_int_equal(bpf_map_update_elem(f->m.ct, &ok, &v, BPF_EXIST), 0);
+	eim_put(f->m.eim, 40000, 40000, NOW - 100 * SEC_NS);		/* the first flow's */
+	eim_put(f->m.eim, 40001, 40001, NOW - 100 * SEC_NS);		/* no flow's */
+	eim_put_at(f->m.eim, "10.0.0.3", 40002, 40002, NOW - 100 * SEC_NS); /* not 10.0.0.2's */
+	assert_int_equal(map_count(f->m.eim, sizeof(struct nat_eim_key)), 3);
+	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
+	assert_int_equal(r.eim_expired, 2);
+	assert_true(eim_has_outside(f->m.eim, 40000));
+	assert_false(eim_has_outside(f->m.eim, 40001));
+	assert_false(eim_has_outside(f->m.eim, 40002));
+	/* the flows expire: the mapping goes at the end of the next pass */
+	assert_int_equal(gc_run(&f->m, NOW + 200 * SEC_NS, &r), 0);
+	assert_int_equal(r.flows_expired, 2);
+	assert_int_equal(gc_run(&f->m, NOW + 201 * SEC_NS, &r), 0);
+	assert_int_equal(map_count(f->m.eim, sizeof(struct nat_eim_key)), 0);
+	assert_int_equal(ctl_stats(f->m.ctl_stats).eim_expired, 3);
 }
 
 /* RFC 4787 REQ-5: a UDP flow that has seen replies lasts half as long
@@ -612,6 +665,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_udp_idle_expires_both_halves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_udp_stream_lasts_longer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eim_mapping_follows_flows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eim_preserved_port_mapping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recent_reply_keeps_flow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_timeout_by_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_change_applies, setup, teardown),
