@@ -31,7 +31,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XDPNAT_MAX_FORWARD_PORTS);
+	__uint(max_entries, XDPNAT_MAX_FORWARD_PORTS);	/* set by the loader from the forwards */
 	__type(key, struct nat_fwd_key);
 	__type(value, struct nat_fwd_value);
 } nat_forwards SEC(".maps");

@@ -39,6 +39,7 @@
 #include "common/log.h"
 #include "daemon/loader.h"
 #include "daemon/migrate.h"
+#include "portmap/portmap_table.h"
 #include "xdpnat.skel.h"
 
 /* libbpf talks in multi-line fragments; keep its warnings, one line each. */
@@ -192,6 +193,49 @@ static void adopt_copy(struct nat_daemon *d, bool fill_only)
 
 /* ---------------------------------------------------------------- load */
 
+/* The nat_forwards entries a configuration needs: a port each, and room
+ * for every PCP/NAT-PMP mapping. */
+static __u32 forwards_needed(const struct xdpnat_config *cfg)
+{
+	__u32 n = PORTMAP_MAX;
+
+	for (int i = 0; i < cfg->nforwards; i++)
+		n += (__u32)cfg->forwards[i].port_hi - cfg->forwards[i].port_lo + 1;
+	return n;
+}
+
+/*
+ * nat_forwards is sized from the configuration, with room to grow on
+ * reload: twice what it needs, at least NAT_FORWARDS_MIN. A table sized
+ * for the largest configuration (XDPNAT_MAX_FORWARD_PORTS) took ~20 MiB
+ * up front, and its bucket array, mostly empty and too large for the
+ * CPU cache, cost a cache miss on every lookup: once per port a new
+ * mapping tries, and for every unsolicited packet from outside.
+ */
+#define NAT_FORWARDS_MIN	4096
+
+static __u32 forwards_capacity(const struct xdpnat_config *cfg)
+{
+	__u32 want = 2 * forwards_needed(cfg);
+
+	if (want < NAT_FORWARDS_MIN)
+		want = NAT_FORWARDS_MIN;
+	if (want > XDPNAT_MAX_FORWARD_PORTS + PORTMAP_MAX)
+		want = XDPNAT_MAX_FORWARD_PORTS + PORTMAP_MAX;
+	return want;
+}
+
+/* What the running nat_forwards holds (it may be the previous run's). */
+static __u32 forwards_held(const struct nat_daemon *d)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(bpf_map__fd(d->skel->maps.nat_forwards), &info, &len))
+		return 0;
+	return info.max_entries;
+}
+
 int loader_load(struct nat_daemon *d)
 {
 	__u32 ring;
@@ -218,6 +262,11 @@ int loader_load(struct nat_daemon *d)
 	if (err) {
 		nat_log("cannot size nat_eim to %u entries: %s", 3 * d->cfg.conntrack_max,
 			strerror(-err));
+		return -1;
+	}
+	err = bpf_map__set_max_entries(d->skel->maps.nat_forwards, forwards_capacity(&d->cfg));
+	if (err) {
+		nat_log_at(LOG_ERR, "cannot size nat_forwards: %s", strerror(-err));
 		return -1;
 	}
 	ring = d->cfg.conntrack_max / 4;
@@ -1092,6 +1141,13 @@ int loader_reload(struct nat_daemon *d, const struct xdpnat_config *new_cfg,
 
 	cfg = *new_cfg;
 	keep_restart_only(&d->cfg, &cfg);
+	if (forwards_needed(&cfg) > forwards_held(d)) {
+		nat_log_at(LOG_WARNING, "reload: refused, keeping the running configuration: the "
+			   "forwards need %u nat_forwards entries (with room for port-mapping), the "
+			   "table holds %u; a restart sizes it (flows are kept)",
+			   forwards_needed(&cfg), forwards_held(d));
+		return -1;
+	}
 	nnext = links_from_config(&cfg, next, true, true);
 	if (nnext < 0) {
 		nat_log_at(LOG_WARNING, "reload: refused, keeping the running configuration");
