@@ -626,9 +626,9 @@ memory() {
 		} >>"$CSV"
 	done
 	say "   up front: memlock of the three maps after loading (nat_ct and nat_unassured preallocated,"
-	say "   nat_eim's bucket array); eim full: nat_eim filled to its bound (3 entries per flow, the worst"
-	say "   case; a live flow with a mapping of its own has 2, flows of one endpoint share them);"
-	say "   B/entry: what one live nat_eim entry adds; the last B/flow: all three maps with nat_eim full."
+	say "   nat_eim's bucket array); eim full: nat_eim filled to its bound (3 entries per flow, the"
+	say "   worst case; flows of one inside endpoint share a mapping); B/entry: what one live"
+	say "   nat_eim entry adds; the last B/flow: all three maps with nat_eim full."
 	say "   Not counted (fixed size, not scaled by conntrack-max): the other maps, $(echo "$out" | awk -F'\t' '$1 == "memfixed" {print $3; exit}') B in all."
 	local obj
 	obj=$(awk '$1 == "nf_conntrack" {print $4}' /proc/slabinfo 2>/dev/null)
@@ -676,7 +676,8 @@ t_tcp() {
 	out=$(awk -F, -v n="$n" '$1 == "tcp" && $3 == n && ($2 == "nft" || $2 == "xdpnat") {
 			d = $6 == "" ? "up" : $6; k = $2 SUBSEP d
 			if (!(k in best) || $5 + 0 > best[k]) best[k] = $5 + 0; dirs[d] = 1 }
-		END { all = 1; any = 0; s = ""
+		END { if (length(dirs) == 0) { print "n/a (no rows)|none"; exit }
+			all = 1; any = 0; s = ""
 			for (d in dirs) {
 				if (!((("nft" SUBSEP d) in best) && (("xdpnat" SUBSEP d) in best))) { s = s " " d ": incomplete;"; continue }
 				x = best["xdpnat" SUBSEP d]; f = best["nft" SUBSEP d]; any = 1
