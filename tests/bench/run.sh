@@ -173,7 +173,14 @@ path_down() {
 	fwd)
 		e2e_in rtr ip link set dev lan0 xdpdrv off
 		e2e_in rtr ip link set dev wan0 xdpdrv off ;;
-	xdpnat) e2e_xdpnat_stop ;;
+	xdpnat)
+		e2e_xdpnat_stop
+		# and its pinned maps: a daemon started on the same pin-dir
+		# would adopt the previous point's flows and counters (a table
+		# sized for fewer flows then overflows: drop_ct_full)
+		e2e_in rtr "$E2E_XDPNAT" detach -c "$E2E_XDPNAT_CONF" >/dev/null 2>&1
+		[ -n "${E2E_BPFFS:-}" ] && rm -rf "${E2E_BPFFS:?}/xdpnat"
+		;;
 	esac
 	return 0
 }
