@@ -16,7 +16,13 @@
 enum bench_gen_mode {
 	GEN_MODE_RR = 0,	/* flow = seq % nflows (round robin over nflows flows) */
 	GEN_MODE_FRESH = 1,	/* flow = seq: a new 5-tuple on every packet */
+	GEN_MODE_ZIPF = 2,	/* flow = gen_zipf[seq % BENCH_ZIPF_LEN] (< nflows) */
 };
+
+/* The heavy-tailed mix (gen.bpf.c gen_zipf, micro_wrap.bpf.c wrap_zipf):
+ * an ARRAY of BENCH_ZIPF_LEN __u32 flow numbers, packet i is flow
+ * table[i % BENCH_ZIPF_LEN]; filled by userspace (bench_zipf.h). */
+#define BENCH_ZIPF_LEN	(1u << 20)
 
 struct bench_gen_cfg {
 	__u8 frame[BENCH_FRAME_LEN];	/* template: eth + IPv4 + UDP, csums not needed */
@@ -46,7 +52,7 @@ struct bench_wrap_cfg {
 	__u8 frame[BENCH_FRAME_LEN];	/* restored into the packet before every run */
 	__u32 vary;			/* 1: new UDP source port/address every run;
 					 * N > 1 (a power of 2): flow = run % N */
-	__u32 pad;
+	__u32 zipf;			/* with vary > 1: flow = wrap_zipf[run % BENCH_ZIPF_LEN] */
 };
 
 #endif

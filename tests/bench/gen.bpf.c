@@ -25,6 +25,15 @@ struct {
 	__type(value, __u64);
 } gen_seq SEC(".maps");
 
+/* GEN_MODE_ZIPF: packet i is flow gen_zipf[i % BENCH_ZIPF_LEN] (xnbench fills it) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BENCH_ZIPF_LEN);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u32);
+} gen_zipf SEC(".maps");
+
 static __always_inline __u16 csum_fold(__u32 c)
 {
 	c = (c & 0xffff) + (c >> 16);
@@ -50,8 +59,16 @@ int gen_xdp(struct xdp_md *ctx)
 	struct udphdr *udp = (void *)(ip + 1);
 	__u64 flow = (*seq)++;
 
-	if (cfg->mode == GEN_MODE_RR && cfg->nflows)
+	if (cfg->mode == GEN_MODE_RR && cfg->nflows) {
 		flow = flow % cfg->nflows;
+	} else if (cfg->mode == GEN_MODE_ZIPF) {
+		__u32 zi = flow & (BENCH_ZIPF_LEN - 1);
+		__u32 *zf = bpf_map_lookup_elem(&gen_zipf, &zi);
+
+		if (!zf)
+			return XDP_ABORTED;
+		flow = *zf;
+	}
 	udp->source = bpf_htons(1024 + flow % BENCH_PORTS_PER_DST);
 	flow /= BENCH_PORTS_PER_DST;
 	udp->dest = bpf_htons(bpf_ntohs(udp->dest) + flow % 256);

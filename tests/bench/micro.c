@@ -22,8 +22,16 @@
  * first with repeat=1: verdict XDP_REDIRECT and the translated header as
  * expected; a case that does not check out is reported, not timed silently.
  *
- * `memory` loads xdpnat.bpf.o with nat_ct sized for FLOWS flows (two
- * entries each) and prints the map's memlock from /proc/self/fdinfo.
+ * MICRO_ONLY=est,rr,new,zipf (default all) selects the cases: est = the
+ * one-flow cases, rr = round robin over many flows and the Zipf mix, new =
+ * new flows, zipf = the Zipf mix only. The harness and the forwarder (the
+ * ceiling) always run.
+ *
+ * `memory` loads xdpnat.bpf.o with every map the loader sizes from
+ * conntrack-max sized for FLOWS flows, as ctl/daemon/loader.c does
+ * (nat_ct 2 x, nat_eim 3 x, nat_unassured conntrack-max / 4 clamped),
+ * and prints each one's memlock from /proc/self/fdinfo; nat_eim is not
+ * preallocated, so it is also filled to its bound and read again.
  */
 #include <errno.h>
 #include <net/if.h>
@@ -38,6 +46,7 @@
 #include <bpf/libbpf.h>
 #include "xdpnat.h"
 #include "bench.h"
+#include "bench_zipf.h"
 #include "xdpnat.skel.h"
 
 #define ROUNDS		9
@@ -162,7 +171,8 @@ static void frame_tcp(__u8 *f, const __u8 *smac, const __u8 *dmac, __u32 saddr, 
 }
 
 struct harness {
-	int wrap_fd, nop_fd, cfg_fd, progs_fd;
+	int wrap_fd, nop_fd, cfg_fd, progs_fd, zipf_fd;
+	__u32 zipf;		/* wrap_cfg.zipf of the next runs */
 };
 
 static struct harness H;
@@ -171,7 +181,7 @@ static int run(int target_fd, const __u8 *f, unsigned ifindex, int vary, __u32 r
 	       __u32 *retval, __u32 *ns, __u8 *out)
 {
 	__u32 k = 0;
-	struct bench_wrap_cfg cfg = { .vary = vary };
+	struct bench_wrap_cfg cfg = { .vary = vary, .zipf = H.zipf };
 	__u8 buf[BENCH_FRAME_LEN + 64];
 	memcpy(cfg.frame, f, BENCH_FRAME_LEN);
 	if (bpf_map_update_elem(H.progs_fd, &k, &target_fd, 0))
@@ -449,6 +459,7 @@ static int cmd_run(int argc, char **argv)
 	H.nop_fd = bpf_program__fd(bpf_object__find_program_by_name(w, "micro_nop"));
 	H.cfg_fd = bpf_map__fd(bpf_object__find_map_by_name(w, "wrap_cfg"));
 	H.progs_fd = bpf_map__fd(bpf_object__find_map_by_name(w, "wrap_progs"));
+	H.zipf_fd = bpf_map__fd(bpf_object__find_map_by_name(w, "wrap_zipf"));
 	struct bpf_object *fo = bpf_object__open_file(argv[1], NULL);
 	if (!fo || libbpf_get_error(fo) || bpf_object__load(fo))
 		die(argv[1]);
@@ -574,15 +585,54 @@ static int cmd_run(int argc, char **argv)
 			t = timed(lan_fd, f_l2w, lan_if, (int)nflows[i], REPEAT, NULL) - base_vary;
 		printf("case\tnat_est_l2w_%u\t%.1f\t%s\n", nflows[i], t, why);
 	}
+	/* the same 131072 flows in a heavy-tailed mix (bench_zipf.h: Zipf
+	 * s=1.0 over the flows, ranks randomly permuted over the flow numbers,
+	 * fixed seed): run i is flow wrap_zipf[i % BENCH_ZIPF_LEN]; and in a
+	 * uniformly random order (s=0). Round robin in flow-number order walks
+	 * the preallocated elements in the order they were inserted (the
+	 * prefetcher follows); a random order does not. The harness's own
+	 * cost in this mode (the extra array lookup) is measured around the
+	 * empty program and subtracted. */
+	static const struct { const char *name; double s; } mixes[] = {
+		{ "zipf", BENCH_ZIPF_S }, { "random", 0.0 },
+	};
+	for (unsigned m = 0; (want("zipf") || want("rr")) && m < sizeof(mixes) / sizeof(mixes[0]); m++) {
+		const unsigned zn = 131072;
+		struct expect x_rr = { 0, A_REMOTE, 0, 9, inet_mac };
+		__u32 *z = malloc(sizeof(*z) * BENCH_ZIPF_LEN);
+		double t = -1, base_zipf, top1pct, top1;
+		__u32 distinct;
+
+		if (!z || bench_zipf_load(H.zipf_fd, zn, mixes[m].s, z))
+			die("filling wrap_zipf");
+		bench_zipf_describe(z, BENCH_ZIPF_LEN, zn, &top1pct, &top1, &distinct);
+		free(z);
+		if (m == 0) {
+			ct_clear();
+			populate();
+			ct_fill(zn);
+		}
+		H.zipf = 1;
+		base_zipf = timed(H.nop_fd, f_l2w, lan_if, (int)zn, REPEAT, NULL);
+		printf("zipf\t%s: s=%.1f over %u flows, a cycle of %u packets: top flow %.1f%%, top 1%% of "
+		       "flows %.1f%% of packets, %u flows seen; harness in this mode %.0f ns\n", mixes[m].name,
+		       mixes[m].s, zn, BENCH_ZIPF_LEN, 100 * top1, 100 * top1pct, distinct, base_zipf);
+		if (!check("nat_zipf", lan_fd, f_l2w, lan_if, (int)zn, &x_rr, why, sizeof(why)))
+			t = timed(lan_fd, f_l2w, lan_if, (int)zn, REPEAT, NULL) - base_zipf;
+		H.zipf = 0;
+		printf("case\tnat_est_l2w_%s%u\t%.1f\t%s\n", mixes[m].name, zn, t, why);
+	}
 	/* new flows: a fresh source port per run; the table is emptied before
 	 * each round of NEW_FLOWS runs, so the port allocator works in a
 	 * lightly used range (first tries succeed) */
-	struct expect x_new = { A_WAN, A_REMOTE, 0, 9, inet_mac };
-	double t = -1;
-	new_round();
-	if (want("new") && !check("nat_new", lan_fd, f_l2w, lan_if, 1, &x_new, why, sizeof(why)))
-		t = timed(lan_fd, f_l2w, lan_if, 1, NEW_FLOWS, new_round) - base_vary;
-	printf("case\tnat_new_l2w\t%.1f\t%s\n", t, why);
+	if (want("new")) {
+		struct expect x_new = { A_WAN, A_REMOTE, 0, 9, inet_mac };
+		double t = -1;
+		new_round();
+		if (!check("nat_new", lan_fd, f_l2w, lan_if, 1, &x_new, why, sizeof(why)))
+			t = timed(lan_fd, f_l2w, lan_if, 1, NEW_FLOWS, new_round) - base_vary;
+		printf("case\tnat_new_l2w\t%.1f\t%s\n", t, why);
+	}
 	__u32 k = 0;
 	int ncpu = libbpf_num_possible_cpus();
 	struct nat_stats st[ncpu];
@@ -617,6 +667,10 @@ static long long fdinfo_memlock(int fd)
 	return v;
 }
 
+/* one line per map: "memmap FLOWS NAME ENTRIES KEY VALUE MEMLOCK PREALLOC"
+ * for the maps sized from conntrack-max, then "memfixed FLOWS MEMLOCK" (all
+ * other maps together) and "memeim FLOWS ENTRIES MEMLOCK" (nat_eim after
+ * filling it to its bound). */
 static int cmd_memory(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -624,13 +678,45 @@ static int cmd_memory(int argc, char **argv)
 		struct xdpnat_bpf *o = xdpnat_bpf__open();
 		if (!o)
 			die("open skeleton");
+		/* as ctl/daemon/loader.c loader_load() sizes them */
+		__u32 ring = flows / 4;
+		ring = ring < XDPNAT_UNASSURED_MIN ? XDPNAT_UNASSURED_MIN
+		       : ring > XDPNAT_UNASSURED_MAX ? XDPNAT_UNASSURED_MAX : ring;
 		bpf_map__set_max_entries(o->maps.nat_ct, 2 * flows);
+		bpf_map__set_max_entries(o->maps.nat_eim, 3 * flows);
+		bpf_map__set_max_entries(o->maps.nat_unassured, ring);
 		if (xdpnat_bpf__load(o))
 			die("load skeleton");
-		long long m = fdinfo_memlock(bpf_map__fd(o->maps.nat_ct));
-		printf("memory\t%lu\t%u\t%u\t%u\t%lld\t%.1f\n", flows, 2 * (unsigned)flows,
-		       bpf_map__key_size(o->maps.nat_ct), bpf_map__value_size(o->maps.nat_ct), m,
-		       (double)m / flows);
+		struct bpf_map *scaled[] = { o->maps.nat_ct, o->maps.nat_eim, o->maps.nat_unassured };
+		long long fixed = 0;
+		struct bpf_map *m;
+		bpf_object__for_each_map(m, o->obj) {
+			int s = 0;
+			for (unsigned j = 0; j < sizeof(scaled) / sizeof(scaled[0]); j++)
+				s |= m == scaled[j];
+			long long ml = bpf_map__fd(m) >= 0 ? fdinfo_memlock(bpf_map__fd(m)) : -1;
+			if (s)
+				printf("memmap\t%lu\t%s\t%u\t%u\t%u\t%lld\t%s\n", flows, bpf_map__name(m),
+				       bpf_map__max_entries(m), bpf_map__key_size(m), bpf_map__value_size(m),
+				       ml, bpf_map__map_flags(m) & BPF_F_NO_PREALLOC ? "no" : "yes");
+			else if (ml > 0)
+				fixed += ml;
+		}
+		printf("memfixed\t%lu\t%lld\n", flows, fixed);
+		/* nat_eim is allocated as used: fill it to its bound (distinct
+		 * keys; the values do not matter for the size) */
+		int efd = bpf_map__fd(o->maps.nat_eim);
+		__u32 n = bpf_map__max_entries(o->maps.nat_eim), done = 0;
+		for (__u32 j = 0; j < n; j++) {
+			struct nat_eim_key k = { .addr = htonl(0x0a000000 + j / 50000),
+						 .ifindex = 1, .port = htons(1024 + j % 50000),
+						 .proto = IPPROTO_UDP };
+			struct nat_eim_value v = { .port = htons(1024 + j % 50000) };
+			if (bpf_map_update_elem(efd, &k, &v, BPF_NOEXIST))
+				break;
+			done++;
+		}
+		printf("memeim\t%lu\t%u\t%lld\n", flows, done, fdinfo_memlock(efd));
 		xdpnat_bpf__destroy(o);
 	}
 	return 0;

@@ -15,6 +15,9 @@
  * source address after 50000 runs), so every run creates a flow.
  * vary=N (a power of 2): run i is flow i % N of the same numbering, so N
  * established flows are visited round robin (the table-size cases).
+ * vary=N with zipf=1: run i is flow wrap_zipf[i % BENCH_ZIPF_LEN] (a
+ * precomputed heavy-tailed sequence of flow numbers < N, see
+ * bench_zipf.h); the harness baseline is measured in the same mode.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -34,6 +37,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } wrap_seq SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BENCH_ZIPF_LEN);
+	__uint(map_flags, BPF_F_MMAPABLE);	/* filled through mmap */
+	__type(key, __u32);
+	__type(value, __u32);
+} wrap_zipf SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
@@ -61,8 +72,16 @@ int micro_wrap(struct xdp_md *ctx)
 		if (!seq)
 			return XDP_ABORTED;
 		__u64 n = (*seq)++;
-		if (cfg->vary > 1)
+		if (cfg->vary > 1 && cfg->zipf) {
+			__u32 zi = n & (BENCH_ZIPF_LEN - 1);
+			__u32 *zf = bpf_map_lookup_elem(&wrap_zipf, &zi);
+
+			if (!zf)
+				return XDP_ABORTED;
+			n = *zf;		/* heavy-tailed mix over established flows */
+		} else if (cfg->vary > 1) {
 			n &= cfg->vary - 1;	/* round robin over established flows */
+		}
 		__u16 add = n / BENCH_PORTS_PER_DST;
 		udp->source = bpf_htons(1024 + n % BENCH_PORTS_PER_DST);
 		udp->check = 0;

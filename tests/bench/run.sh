@@ -1,13 +1,17 @@
 #!/bin/bash
 # tests/bench/run.sh - the xdpnat benchmark (`make bench`). See doc/readme/bench.md.
 #
-#   tests/bench/run.sh [micro] [macro] [newflows] [flowlog] [tcp] [memory]   default: all
+#   tests/bench/run.sh [micro] [macro] [newflows] [flowlog] [tcp] [memory] [targets]   default: all
+#   (targets: issue 15's targets met or not, from this run's rows or those of
+#   BENCH_TARGETS_CSV=FILE; keep it last)
 #
 # Environment: BUILD (default build), BENCH_WARM / BENCH_INTERVAL (seconds
 # of warm-up and of measurement per macro point, default 1 / 2),
 # BENCH_FLOWS (flow counts of the sweep, default "1 10 100 1000 10000 100000"),
 # BENCH_PATHS (default "linux nft xdpnat fwd"), BENCH_REPEAT (measurements per
-# point, the best counts; default 2).
+# point, the best counts; default 2), BENCH_ZIPF_MIN (the macro's Zipf mix runs
+# at the counts of BENCH_FLOWS from this one up; default 1000),
+# BENCH_MEM_FLOWS (conntrack-max values of the memory section).
 #
 # Output: a table on stdout and in tests/bench/results/latest.txt, the chart
 # tests/bench/results/pps-vs-flows.png, raw rows in tests/bench/results/latest.csv.
@@ -17,7 +21,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/e2e/lib.sh
 
-sections=${*:-micro macro newflows flowlog tcp memory}
+sections=${*:-micro macro newflows flowlog tcp memory targets}
 WARM=${BENCH_WARM:-1}
 INTERVAL=${BENCH_INTERVAL:-2}
 REPEAT=${BENCH_REPEAT:-2}
@@ -46,12 +50,14 @@ build() {
 	# shellcheck disable=SC2086
 	make -s BUILD="$BUILD" $objs "$BUILD/xdpnat.skel.h" >&2 || return 1
 	local cflags=(-O2 -g -Wall -Wextra -Werror -std=gnu11 -Iinclude -Itests/bench "-I$E2E_BUILD")
-	if [ ! -x "$B/xnbench" ] || [ tests/bench/xnbench.c -nt "$B/xnbench" ] || [ tests/bench/bench.h -nt "$B/xnbench" ]; then
-		gcc "${cflags[@]}" -o "$B/xnbench" tests/bench/xnbench.c -lbpf || return 1
+	if [ ! -x "$B/xnbench" ] || [ tests/bench/xnbench.c -nt "$B/xnbench" ] || [ tests/bench/bench.h -nt "$B/xnbench" ] ||
+	   [ tests/bench/bench_zipf.h -nt "$B/xnbench" ]; then
+		gcc "${cflags[@]}" -o "$B/xnbench" tests/bench/xnbench.c -lbpf -lm || return 1
 	fi
 	[ -f tests/bench/micro.c ] && if [ ! -x "$B/micro" ] || [ tests/bench/micro.c -nt "$B/micro" ] ||
-	   [ "$E2E_BUILD/xdpnat.skel.h" -nt "$B/micro" ] || [ tests/bench/bench.h -nt "$B/micro" ]; then
-		gcc "${cflags[@]}" -o "$B/micro" tests/bench/micro.c -lbpf -lelf -lz || return 1
+	   [ "$E2E_BUILD/xdpnat.skel.h" -nt "$B/micro" ] || [ tests/bench/bench.h -nt "$B/micro" ] ||
+	   [ tests/bench/bench_zipf.h -nt "$B/micro" ]; then
+		gcc "${cflags[@]}" -o "$B/micro" tests/bench/micro.c -lbpf -lelf -lz -lm || return 1
 	fi
 	return 0
 }
@@ -167,7 +173,14 @@ path_down() {
 	fwd)
 		e2e_in rtr ip link set dev lan0 xdpdrv off
 		e2e_in rtr ip link set dev wan0 xdpdrv off ;;
-	xdpnat) e2e_xdpnat_stop ;;
+	xdpnat)
+		e2e_xdpnat_stop
+		# and its pinned maps: a daemon started on the same pin-dir
+		# would adopt the previous point's flows and counters (a table
+		# sized for fewer flows then overflows: drop_ct_full)
+		e2e_in rtr "$E2E_XDPNAT" detach -c "$E2E_XDPNAT_CONF" >/dev/null 2>&1
+		[ -n "${E2E_BPFFS:-}" ] && rm -rf "${E2E_BPFFS:?}/xdpnat"
+		;;
 	esac
 	return 0
 }
@@ -285,6 +298,57 @@ macro() {
 	for p in $PATHS; do [ -n "${NOTE[$p,${FLOWS%% *},rr]:-}" ] && say "   $p: ${NOTE[$p,${FLOWS%% *},rr]}"; done
 	say ""
 	chart
+	macro_zipf
+}
+
+# The heavy-tailed mix next to the round robin above: the same flows, but
+# packet i is flow zipf[i % 2^20], a fixed sequence drawn from a Zipf
+# distribution (s = 1.0) over the flows with the ranks randomly permuted
+# over the flow numbers (tests/bench/bench_zipf.h); at the flow counts of
+# BENCH_FLOWS from BENCH_ZIPF_MIN (default 1000) up, for fwd, nft and
+# xdpnat (those of BENCH_PATHS).
+macro_zipf() {
+	local zflows="" zpaths="" p f line
+	for f in $FLOWS; do [ "$f" -ge "${BENCH_ZIPF_MIN:-1000}" ] && zflows="$zflows $f"; done
+	for p in $PATHS; do case $p in fwd|nft|xdpnat) zpaths="$zpaths $p" ;; esac; done
+	zflows=${zflows# } zpaths=${zpaths# }
+	[ -n "$zflows" ] && [ -n "$zpaths" ] || return 0
+	say "== Macro, heavy-tailed mix: the same, packet i is flow zipf[i mod 2^20] (Zipf s=1.0 over the"
+	say "   flows, ranks randomly permuted, fixed seed; bench_zipf.h); Mpps delivered/offered"
+	for f in $zflows; do
+		for p in $zpaths; do point "$p" "$f" zipf; done
+	done
+	e2e_ns_del gen rtr sink
+	line=$(printf '%-26s' "path \\ flows (Zipf)")
+	for f in $zflows; do line="$line$(printf ' %13s' "$f")"; done
+	say "$line"
+	for p in $zpaths; do
+		line=$(printf '%-26s' "$(path_name "$p")")
+		for f in $zflows; do line="$line$(printf ' %13s' "$(cell "$p,$f,zipf")")"; done
+		say "$line"
+	done
+	for p in $zpaths; do
+		[ "$p" = fwd ] && continue
+		case " $zpaths " in *" fwd "*) ;; *) continue ;; esac
+		line=$(printf '%-26s' "$p / fwd (delivered)")
+		for f in $zflows; do
+			line="$line$(printf ' %13s' "$(ratio "${DEL[$p,$f,zipf]:-}" "${DEL[fwd,$f,zipf]:-}")")"
+		done
+		say "$line"
+	done
+	case " $zpaths " in *" nft "*" xdpnat "*|*" xdpnat "*" nft "*)
+		line=$(printf '%-26s' "xdpnat / nft (delivered)")
+		for f in $zflows; do
+			line="$line$(printf ' %13s' "$(ratio "${DEL[xdpnat,$f,zipf]:-}" "${DEL[nft,$f,zipf]:-}")")"
+		done
+		say "$line" ;;
+	esac
+	for p in $zpaths; do
+		for f in $zflows; do
+			[ -n "${NOTE[$p,$f,zipf]:-}" ] && { say "   $p: ${NOTE[$p,$f,zipf]}"; break; }
+		done
+	done
+	say ""
 }
 
 cell() {	# key -> "delivered/offered" in Mpps, or n/a
@@ -487,6 +551,8 @@ micro() {
 	ip -n "$(e2e_ns mic)" neigh replace 192.168.0.254 lladdr "$lanp" dev lan0 nud permanent
 	ip -n "$(e2e_ns mic)" neigh replace 198.51.100.2 lladdr "$wanp" dev wan0 nud permanent
 	ip -n "$(e2e_ns mic)" route add default via 198.51.100.2 dev wan0
+	# MICRO_PERF: a command prefix, split into words on purpose
+	# shellcheck disable=SC2086
 	out=$(e2e_in mic env MICRO_LANC_MAC="$lanp" MICRO_INET_MAC="$wanp" \
 		${MICRO_PERF:-} taskset -c 0 "$B/micro" run "$B/fwd.bpf.o" "$B/micro_wrap.bpf.o" lan0 wan0 2>&1)
 	e2e_ns_del mic micp
@@ -510,6 +576,8 @@ micro() {
 		nat_est_tcp_l2w) label="xdpnat established TCP LAN->WAN"; ceil=$c_l2w ;;
 		nat_est_l2w_unfinished) label="xdpnat est. LAN->WAN, unfinished csum"; ceil=$c_l2w ;;
 		nat_est_l2w_nocache) label="  same, FIB lookup per packet (no cache)"; ceil=$c_l2w ;;
+		nat_est_l2w_zipf*) label="  same, Zipf s=1.0 over ${name##*_zipf} flows"; ceil=$c_l2w ;;
+		nat_est_l2w_random*) label="  same, random order over ${name##*_random} flows"; ceil=$c_l2w ;;
 		nat_est_l2w_[0-9]*) label="  same, round robin over ${name##*_} flows"; ceil=$c_l2w ;;
 		nat_new_l2w) label="xdpnat new flow LAN->WAN"; ceil=$c_l2w ;;
 		*) label=$name; ceil="" ;;
@@ -521,24 +589,158 @@ micro() {
 		fi
 		echo "micro,$name,,,$ns,$why" >>"$CSV"
 	done < <(echo "$out" | grep $'^case\t')
-	echo "$out" | grep -E $'^(nat|stats)\t' | cut -f2- | sed 's/^/   /' | tee -a "$OUT"
+	echo "$out" | grep -E $'^(nat|zipf|stats)\t' | cut -f2- | sed 's/^/   /' | tee -a "$OUT"
 	say ""
 }
 
 # ---------------------------------------------------------------- memory
+# Every map the loader (ctl/daemon/loader.c) sizes from conntrack-max:
+# nat_ct (2 entries a flow, preallocated), nat_eim (3 entries a flow at
+# most, BPF_F_NO_PREALLOC: its memlock is the bucket array up front plus
+# what the mappings in use take, so it is also filled to its bound and read
+# again) and nat_unassured (conntrack-max / 4, clamped, preallocated).
+# memlock from /proc/self/fdinfo: the kernel's own accounting.
+BENCH_MEM_FLOWS=${BENCH_MEM_FLOWS:-65536 262144 1048576}
 memory() {
-	say "== Memory per tracked flow (nat_ct: two entries per flow, BPF_MAP_TYPE_HASH, preallocated)"
+	say "== Memory per flow of conntrack-max: the maps sized from it (nat_ct, nat_eim, nat_unassured; memlock)"
 	local out
-	out=$("$B/micro" memory 65536 262144 1048576 2>&1) || { say "memory: $out"; say ""; return 1; }
-	say "$(printf '%12s %12s %6s %6s %14s %10s' flows entries key value 'memlock B' 'B/flow')"
-	while IFS=$'\t' read -r _ f e k v m b; do
-		say "$(printf '%12s %12s %6s %6s %14s %10s' "$f" "$e" "$k" "$v" "$m" "$b")"
-		echo "memory,nat_ct,$f,,,memlock=$m bytes_per_flow=$b" >>"$CSV"
-	done < <(echo "$out" | grep $'^memory\t')
+	# shellcheck disable=SC2086
+	out=$("$B/micro" memory $BENCH_MEM_FLOWS 2>&1) || { say "memory: $out"; say ""; return 1; }
+	say "$(printf '%10s %12s %12s %12s %13s %8s %13s %8s %8s' conntrack-max 'nat_ct B' 'nat_eim B' \
+		'unassured B' 'up front B' 'B/flow' 'eim full B' 'B/entry' 'B/flow')"
+	local f ct eim una fixed full n up upf fullf per
+	for f in $BENCH_MEM_FLOWS; do
+		ct=$(echo "$out" | awk -F'\t' -v f="$f" '$1 == "memmap" && $2 == f && $3 == "nat_ct" {print $7}')
+		eim=$(echo "$out" | awk -F'\t' -v f="$f" '$1 == "memmap" && $2 == f && $3 == "nat_eim" {print $7}')
+		una=$(echo "$out" | awk -F'\t' -v f="$f" '$1 == "memmap" && $2 == f && $3 == "nat_unassured" {print $7}')
+		fixed=$(echo "$out" | awk -F'\t' -v f="$f" '$1 == "memfixed" && $2 == f {print $3}')
+		n=$(echo "$out" | awk -F'\t' -v f="$f" '$1 == "memeim" && $2 == f {print $3}')
+		full=$(echo "$out" | awk -F'\t' -v f="$f" '$1 == "memeim" && $2 == f {print $4}')
+		if [ -z "$ct" ] || [ -z "$eim" ] || [ -z "$una" ] || [ -z "$full" ]; then
+			say "memory: no rows for $f: $out"
+			continue
+		fi
+		up=$((ct + eim + una))
+		upf=$(awk -v a="$up" -v f="$f" 'BEGIN { printf "%.1f", a / f }')
+		fullf=$(awk -v a="$((ct + full + una))" -v f="$f" 'BEGIN { printf "%.1f", a / f }')
+		per=$(awk -v a="$full" -v b="$eim" -v n="$n" 'BEGIN { if (n > 0) printf "%.1f", (a - b) / n; else print "n/a" }')
+		say "$(printf '%10s %12s %12s %12s %13s %8s %13s %8s %8s' "$f" "$ct" "$eim" "$una" "$up" "$upf" "$full" "$per" "$fullf")"
+		{
+			echo "memory,nat_ct,$f,,,memlock=$ct"
+			echo "memory,nat_eim,$f,,,memlock=$eim full_memlock=$full full_entries=$n"
+			echo "memory,nat_unassured,$f,,,memlock=$una"
+			echo "memory,total,$f,,,upfront_per_flow=$upf eim_full_per_flow=$fullf eim_bytes_per_entry=$per other_maps=$fixed"
+		} >>"$CSV"
+	done
+	say "   up front: memlock of the three maps after loading (nat_ct and nat_unassured preallocated,"
+	say "   nat_eim's bucket array); eim full: nat_eim filled to its bound (3 entries per flow, the"
+	say "   worst case; flows of one inside endpoint share a mapping); B/entry: what one live"
+	say "   nat_eim entry adds; the last B/flow: all three maps with nat_eim full."
+	say "   Not counted (fixed size, not scaled by conntrack-max): the other maps, $(echo "$out" | awk -F'\t' '$1 == "memfixed" {print $3; exit}') B in all."
 	local obj
 	obj=$(awk '$1 == "nf_conntrack" {print $4}' /proc/slabinfo 2>/dev/null)
 	[ -n "$obj" ] && say "   for comparison, nf_conntrack: $obj B per entry (slab object) + hash bucket, max $(cat /proc/sys/net/netfilter/nf_conntrack_max 2>/dev/null) entries"
-	say "   at the default conntrack-max ($(grep -o 'XDPNAT_CT_MAX_DEFAULT[[:space:]]*[0-9]*' include/xdpnat.h | awk '{print $2}') flows) xdpnat's nat_ct takes the first row's memlock, allocated up front"
+	say ""
+}
+
+# ---------------------------------------------------------------- targets
+# Issue 15's targets, each with the number measured and met / NOT met /
+# n/a, computed from the rows of this run ($CSV; BENCH_TARGETS_CSV=FILE
+# reads another run's rows instead, e.g. tests/bench/results/latest.csv).
+TCSV=""
+
+# tval SECTION_PREFIX VALUE: VALUE, or why there is none
+t_has() { grep -q "^$1," "$TCSV"; }
+# macro/newflows delivered pps of MODE,PATH,FLOWS (the best row)
+t_del() { awk -F, -v m="$1" -v p="$2" -v f="$3" '$1 == m && $2 == p && $3 == f && $5 + 0 > best { best = $5 + 0 } END { if (best > 0) print best }' "$TCSV"; }
+# micro ns of case NAME (failed cases are -1: none)
+t_micro() { awk -F, -v n="$1" '$1 == "micro" && $2 == n && $5 + 0 > 0 { v = $5 } END { if (v != "") print v }' "$TCSV"; }
+
+# t_line LABEL SECTION VALUE OP LIMIT [UNIT [EXTRA]]: one target line
+t_line() {
+	local label=$1 sec=$2 v=$3 op=$4 lim=$5 unit=${6:-} extra=${7:-} res
+	if ! t_has "$sec"; then
+		res="n/a (section not run)"; v=-
+	elif [ -z "$v" ] || [ "$v" = n/a ]; then
+		res="n/a (not measured in this run)"; v=-
+	else
+		res=$(awk -v v="$v" -v l="$lim" -v op="$op" 'BEGIN { ok = op == ">=" ? v + 0 >= l + 0 : v + 0 <= l + 0; print ok ? "met" : "NOT met" }')
+	fi
+	say "$(printf '  %-54s %-9s %-14s %s' "$label" "$op $lim$unit" "$v$([ "$v" = - ] || echo "$unit")" "$res")${extra:+   ($extra)}"
+	echo "target,$(echo "$label" | tr -s ' ,' '_'),,,$v,$res" >>"$CSV"
+}
+
+# t_tcp STREAMS: xdpnat >= nft in every direction both were measured in
+t_tcp() {
+	local n=$1 label out
+	label="TCP, $n stream$([ "$n" = 1 ] || echo s): xdpnat >= nftables"
+	if ! t_has tcp; then
+		say "$(printf '  %-54s %-9s %-14s %s' "$label" ">= nft" - "n/a (section not run)")"
+		echo "target,tcp_$n,,,-,n/a (section not run)" >>"$CSV"
+		return
+	fi
+	# per direction (an empty DIR is LAN->WAN, "up"): the best row of each path
+	out=$(awk -F, -v n="$n" '$1 == "tcp" && $3 == n && ($2 == "nft" || $2 == "xdpnat") {
+			d = $6 == "" ? "up" : $6; k = $2 SUBSEP d
+			if (!(k in best) || $5 + 0 > best[k]) best[k] = $5 + 0; dirs[d] = 1 }
+		END { if (length(dirs) == 0) { print "n/a (no rows)|none"; exit }
+			all = 1; any = 0; s = ""
+			for (d in dirs) {
+				if (!((("nft" SUBSEP d) in best) && (("xdpnat" SUBSEP d) in best))) { s = s " " d ": incomplete;"; continue }
+				x = best["xdpnat" SUBSEP d]; f = best["nft" SUBSEP d]; any = 1
+				if (x < f) all = 0
+				s = s sprintf(" %s %.2f vs %.2f Gbit/s (%.2fx);", d, x, f, f > 0 ? x / f : 0)
+			}
+			sub(/;$/, "", s); sub(/^ /, "", s)
+			print (any ? (all ? "met" : "NOT met") : "n/a (no xdpnat/nft pair)") "|" s }' "$TCSV")
+	say "$(printf '  %-54s %-9s %-14s %s' "$label" ">= nft" "see ->" "${out%%|*}")   (xdpnat vs nft: ${out#*|})"
+	echo "target,tcp_$n,,,${out#*|},${out%%|*}" >>"$CSV"
+}
+
+targets() {
+	TCSV=${BENCH_TARGETS_CSV:-$CSV}
+	[ -r "$TCSV" ] || { say "targets: cannot read $TCSV"; return 1; }
+	say "== Targets (issue 15), from $([ "$TCSV" = "$CSV" ] && echo "this run's rows" || echo "$TCSV")"
+	say "$(printf '  %-54s %-9s %-14s %s' target limit measured result)"
+	local f x fw nf mem
+	for f in 10000 100000; do
+		x=$(t_del rr xdpnat $f) fw=$(t_del rr fwd $f) nf=$(t_del rr nft $f)
+		t_line "established $f flows (round robin): xdpnat / fwd" rr "$(ratio "$x" "$fw")" ">=" \
+			"$([ $f = 10000 ] && echo 0.9 || echo 0.6)"
+		t_line "established $f flows (round robin): xdpnat / nft" rr "$(ratio "$x" "$nf")" ">=" 4
+	done
+	t_line "micro: round robin over 131072 flows" micro "$(t_micro nat_est_l2w_131072)" "<=" 130 " ns"
+	x=$(t_micro nat_est_l2w) fw=$(t_micro fwd_l2w)
+	t_line "micro: one flow (nat_est_l2w) / forwarder" micro "$(ratio "$x" "$fw")" "<=" 1.3 "" \
+		"${x:-?} ns vs ${fw:-?} ns"
+	t_tcp 1
+	t_tcp 8
+	x=$(t_del fresh xdpnat 0) nf=$(t_del fresh nft 0)
+	t_line "new flows/s: xdpnat / nft" fresh "$(ratio "$x" "$nf")" ">=" 3 "" \
+		"$(fmt_pps "$x") vs $(fmt_pps "$nf") M/s"
+	# memory: the largest conntrack-max of the run
+	mem=$(awk -F, '$1 == "memory" && $2 == "total" && $3 + 0 >= m { m = $3 + 0; r = $0 } END { print r }' "$TCSV")
+	f=$(echo "$mem" | cut -d, -f3)
+	t_line "memory per flow of conntrack-max ${f:-?}, up front" memory \
+		"$(echo "$mem" | sed -n 's/.*upfront_per_flow=\([0-9.]*\).*/\1/p')" "<=" 160 " B" \
+		"nat_ct + nat_eim buckets + nat_unassured"
+	t_line "  same, with nat_eim full (3 entries/flow, worst case)" memory \
+		"$(echo "$mem" | sed -n 's/.*eim_full_per_flow=\([0-9.]*\).*/\1/p')" "<=" 160 " B" \
+		"$(echo "$mem" | sed -n 's/.*eim_bytes_per_entry=\([0-9.]*\).*/\1/p') B per live nat_eim entry"
+	say "  information (no target): the heavy-tailed (Zipf) mix"
+	x=$(t_micro nat_est_l2w_zipf131072) fw=$(t_micro fwd_l2w)
+	if [ -n "$x" ]; then
+		say "    micro, Zipf s=1.0 over 131072 flows: $x ns ($(ratio "$x" "$fw")x the forwarder; round robin: $(t_micro nat_est_l2w_131072) ns, random order: $(t_micro nat_est_l2w_random131072) ns)"
+	else
+		say "    micro, Zipf s=1.0 over 131072 flows: n/a"
+	fi
+	local any=""
+	while read -r f; do
+		any=1
+		x=$(t_del zipf xdpnat "$f") fw=$(t_del zipf fwd "$f") nf=$(t_del zipf nft "$f")
+		say "    macro, Zipf over $f flows: xdpnat / fwd $(ratio "$x" "$fw"), xdpnat / nft $(ratio "$x" "$nf") (round robin: $(ratio "$(t_del rr xdpnat "$f")" "$(t_del rr fwd "$f")"), $(ratio "$(t_del rr xdpnat "$f")" "$(t_del rr nft "$f")"))"
+	done < <(awk -F, '$1 == "zipf" { print $3 }' "$TCSV" | sort -nu)
+	[ -n "$any" ] || say "    macro, Zipf: n/a (section not run)"
 	say ""
 }
 
@@ -552,6 +754,7 @@ for s in $sections; do
 	flowlog) flowlog ;;
 	tcp) type tcp_bench >/dev/null 2>&1 && tcp_bench ;;
 	memory) type memory >/dev/null 2>&1 && memory ;;
+	targets) targets ;;
 	*) echo "bench: unknown section $s" >&2; exit 2 ;;
 	esac
 done

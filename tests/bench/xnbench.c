@@ -2,10 +2,13 @@
 /*
  * xnbench - traffic generator and sink of the macro benchmark.
  *
- *   xnbench gen OBJ IFNAME WARMUP INTERVAL NFLOWS rr|fresh SRCMAC DSTMAC SRCIP DSTIP DPORT
+ *   xnbench gen OBJ IFNAME WARMUP INTERVAL NFLOWS rr|fresh|zipf SRCMAC DSTMAC SRCIP DSTIP DPORT
  *       BPF_PROG_RUN of gen.bpf.o with BPF_F_TEST_XDP_LIVE_FRAMES on IFNAME
  *       (must be run in IFNAME's namespace) for WARMUP + INTERVAL + 0.3
- *       seconds; every frame is XDP_TXed out of IFNAME. Prints the frames
+ *       seconds; every frame is XDP_TXed out of IFNAME. rr: flow = packet %
+ *       NFLOWS; fresh: a new flow every packet; zipf: a heavy-tailed mix
+ *       over NFLOWS flows (bench_zipf.h: Zipf s=1.0, ranks randomly
+ *       permuted over the flow numbers, fixed seed). Prints the frames
  *       generated in the window [WARMUP, WARMUP + INTERVAL] (the same window
  *       the sink counts): "offered_pkts=N seconds=S pps=P".
  *       XNBENCH_PPS=P paces the generator to P frames a second (a sleep after
@@ -37,6 +40,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "bench.h"
+#include "bench_zipf.h"
 
 static double now(void)
 {
@@ -124,14 +128,21 @@ static void sink_teardown(void)
 static int cmd_gen(int argc, char **argv)
 {
 	if (argc != 12) {
-		fprintf(stderr, "usage: xnbench gen OBJ IFNAME WARMUP INTERVAL NFLOWS rr|fresh SRCMAC DSTMAC SRCIP DSTIP DPORT\n");
+		fprintf(stderr, "usage: xnbench gen OBJ IFNAME WARMUP INTERVAL NFLOWS rr|fresh|zipf SRCMAC DSTMAC SRCIP DSTIP DPORT\n");
+		return 2;
+	}
+	__u32 mode = !strcmp(argv[6], "fresh") ? GEN_MODE_FRESH
+		     : !strcmp(argv[6], "zipf") ? GEN_MODE_ZIPF
+		     : !strcmp(argv[6], "rr") ? GEN_MODE_RR : ~0u;
+	if (mode == ~0u) {
+		fprintf(stderr, "xnbench: bad mode %s (rr, fresh or zipf)\n", argv[6]);
 		return 2;
 	}
 	double warm = atof(argv[3]), interval = atof(argv[4]);
 	struct bpf_object *obj = load(argv[1]);
 	unsigned ifindex = ifindex_of(argv[2]);
 	struct bench_gen_cfg cfg = { .nflows = strtoul(argv[5], NULL, 0),
-				     .mode = strcmp(argv[6], "fresh") ? GEN_MODE_RR : GEN_MODE_FRESH };
+				     .mode = mode };
 	unsigned char *f = cfg.frame;
 	struct in_addr a;
 
@@ -156,6 +167,14 @@ static int cmd_gen(int argc, char **argv)
 	struct bpf_map *m = bpf_object__find_map_by_name(obj, "gen_cfg");
 	if (!m || bpf_map_update_elem(bpf_map__fd(m), &k, &cfg, 0))
 		die("gen_cfg");
+	if (mode == GEN_MODE_ZIPF) {
+		struct bpf_map *zm = bpf_object__find_map_by_name(obj, "gen_zipf");
+
+		if (!zm || bench_zipf_load(bpf_map__fd(zm), cfg.nflows, BENCH_ZIPF_S, NULL)) {
+			fprintf(stderr, "xnbench: cannot fill gen_zipf (zipf needs NFLOWS > 0)\n");
+			return 1;
+		}
+	}
 	struct bpf_program *p = bpf_object__find_program_by_name(obj, "gen_xdp");
 	if (!p)
 		die("gen_xdp");
