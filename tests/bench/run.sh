@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/bench/run.sh - the xdpnat benchmark (`make bench`). See doc/readme/bench.md.
 #
-#   tests/bench/run.sh [micro] [macro] [newflows] [flowlog] [tcp] [memory] [targets]   default: all
+#   tests/bench/run.sh [micro] [macro] [newflows] [flowlog] [tcp] [memory] [table] [targets]   default: all
 #   (targets: issue 15's targets met or not, from this run's rows or those of
 #   BENCH_TARGETS_CSV=FILE; keep it last)
 #
@@ -21,7 +21,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/e2e/lib.sh
 
-sections=${*:-micro macro newflows flowlog tcp memory targets}
+sections=${*:-micro macro newflows flowlog tcp memory table targets}
 WARM=${BENCH_WARM:-1}
 INTERVAL=${BENCH_INTERVAL:-2}
 REPEAT=${BENCH_REPEAT:-2}
@@ -46,7 +46,7 @@ note() { echo "# $*" >&2; }
 build() {
 	local objs="" o
 	# make targets spelled with $BUILD exactly as make's BUILD is
-	for o in gen sink fwd micro_wrap; do objs="$objs $BUILD/tests/bench/$o.bpf.o"; done
+	for o in gen sink fwd micro_wrap table; do objs="$objs $BUILD/tests/bench/$o.bpf.o"; done
 	# shellcheck disable=SC2086
 	make -s BUILD="$BUILD" $objs "$BUILD/xdpnat.skel.h" >&2 || return 1
 	local cflags=(-O2 -g -Wall -Wextra -Werror -std=gnu11 -Iinclude -Itests/bench "-I$E2E_BUILD")
@@ -58,6 +58,9 @@ build() {
 	   [ "$E2E_BUILD/xdpnat.skel.h" -nt "$B/micro" ] || [ tests/bench/bench.h -nt "$B/micro" ] ||
 	   [ tests/bench/bench_zipf.h -nt "$B/micro" ]; then
 		gcc "${cflags[@]}" -o "$B/micro" tests/bench/micro.c -lbpf -lelf -lz -lm || return 1
+	fi
+	if [ ! -x "$B/table" ] || [ tests/bench/table.c -nt "$B/table" ] || [ tests/bench/table.h -nt "$B/table" ]; then
+		gcc "${cflags[@]}" -o "$B/table" tests/bench/table.c -lbpf || return 1
 	fi
 	return 0
 }
@@ -643,6 +646,30 @@ memory() {
 	say ""
 }
 
+# ---------------------------------------------------------------- table
+# The flow-table study (table.c, table.bpf.c): one established lookup +
+# update in the kernel's BPF hash (nat_ct today) against 64-byte slots with
+# open addressing in a BPF array (Robin Hood, load factor 0.8, 160 B a
+# flow), flows visited round robin and in random order.
+BENCH_TABLE_FLOWS=${BENCH_TABLE_FLOWS:-1 1024 16384 131072 1048576}
+table() {
+	say "== Flow-table study: one lookup + update, ns (BPF_PROG_TEST_RUN, fastest of 7 x 1000000 runs)"
+	local out
+	# shellcheck disable=SC2086
+	out=$(taskset -c 0 "$B/table" "$B/table.bpf.o" $BENCH_TABLE_FLOWS 2>&1) || { say "table: $out"; say ""; return 1; }
+	say "$(printf '%10s %-12s %10s %10s %8s %10s %10s %11s' flows order 'hash ns' 'slots ns' 'hash/sl' 'hash B/fl' 'slots B/fl' 'probes a/max')"
+	local f o h sl hb sb pa pm
+	while IFS=$'\t' read -r _ f o h sl hb sb pa pm; do
+		say "$(printf '%10s %-12s %10s %10s %8s %10s %10s %11s' "$f" "$o" "$h" "$sl" "$(ratio "$h" "$sl")" "$hb" "$sb" "$pa/$pm")"
+		echo "table,$o,$f,,,hash_ns=$h slots_ns=$sl hash_bytes_per_flow=$hb slots_bytes_per_flow=$sb probes_avg=$pa probes_max=$pm" >>"$CSV"
+	done < <(echo "$out" | grep $'^table\t')
+	say "   hash: BPF_MAP_TYPE_HASH of nat_ct's key and value, two entries a flow, as nat_ct today;"
+	say "   slots: a BPF array of 64-byte slots (16-byte key + 48-byte value in one cache line),"
+	say "   linear probing with Robin Hood insertion at load factor 0.8 (160 B a flow). A study of"
+	say "   the table alone, not the data path: it measures what issue 15's proposed layout would gain."
+	say ""
+}
+
 # ---------------------------------------------------------------- targets
 # Issue 15's targets, each with the number measured and met / NOT met /
 # n/a, computed from the rows of this run ($CSV; BENCH_TARGETS_CSV=FILE
@@ -754,6 +781,7 @@ for s in $sections; do
 	flowlog) flowlog ;;
 	tcp) type tcp_bench >/dev/null 2>&1 && tcp_bench ;;
 	memory) type memory >/dev/null 2>&1 && memory ;;
+	table) table ;;
 	targets) targets ;;
 	*) echo "bench: unknown section $s" >&2; exit 2 ;;
 	esac
