@@ -247,6 +247,39 @@ point() {
 	echo "$mode,$p,$f,$best_o,$best_d," >>"$CSV"
 }
 
+# Rows of a macro table, MODE (rr or zipf) over FLOWS ("1 10 ...") and
+# PATHS: the header, delivered/offered per path, and each path's ratio
+# to the bare forwarder (when it was run).
+rows_cells() {	# MODE FLOWS PATHS HEADER
+	local mode=$1 flows=$2 paths=$3 p f line
+	line=$(printf '%-26s' "$4")
+	for f in $flows; do line="$line$(printf ' %13s' "$f")"; done
+	say "$line"
+	for p in $paths; do
+		line=$(printf '%-26s' "$(path_name "$p")")
+		for f in $flows; do line="$line$(printf ' %13s' "$(cell "$p,$f,$mode")")"; done
+		say "$line"
+	done
+	has_paths "$paths" fwd || return 0
+	for p in $paths; do
+		[ "$p" = fwd ] || rows_ratio "$mode" "$flows" "$p" fwd
+	done
+}
+
+has_paths() {	# "PATHS" P...: every P is in PATHS
+	local p
+	for p in "${@:2}"; do case " $1 " in *" $p "*) ;; *) return 1 ;; esac; done
+}
+
+rows_ratio() {	# MODE FLOWS A B: the row "A / B (delivered)"
+	local mode=$1 flows=$2 a=$3 b=$4 f line
+	line=$(printf '%-26s' "$a / $b (delivered)")
+	for f in $flows; do
+		line="$line$(printf ' %13s' "$(ratio "${DEL[$a,$f,$mode]:-}" "${DEL[$b,$f,$mode]:-}")")"
+	done
+	say "$line"
+}
+
 macro() {
 	say "== Macro: 64-byte UDP, gen -> router -> sink (veth; XDP live-frames generator pinned to CPU 0)"
 	say "   per point: fresh namespaces, warm-up ${WARM}s, ${INTERVAL}s counted, best of $REPEAT; Mpps delivered/offered"
@@ -258,22 +291,7 @@ macro() {
 		for p in $PATHS; do point "$p" "$f" rr; done
 	done
 	e2e_ns_del gen rtr sink
-	line=$(printf '%-26s' "path \\ flows")
-	for f in $FLOWS; do line="$line$(printf ' %13s' "$f")"; done
-	say "$line"
-	for p in $PATHS; do
-		line=$(printf '%-26s' "$(path_name "$p")")
-		for f in $FLOWS; do line="$line$(printf ' %13s' "$(cell "$p,$f,rr")")"; done
-		say "$line"
-	done
-	for p in $PATHS; do
-		[ "$p" = fwd ] && continue
-		line=$(printf '%-26s' "$p / fwd (delivered)")
-		for f in $FLOWS; do
-			line="$line$(printf ' %13s' "$(ratio "${DEL[$p,$f,rr]:-}" "${DEL[fwd,$f,rr]:-}")")"
-		done
-		say "$line"
-	done
+	rows_cells rr "$FLOWS" "$PATHS" "path \\ flows"
 	line=$(printf '%-26s' "no router (gen -> sink)")
 	local direct=0
 	for f in $FLOWS; do
@@ -291,13 +309,7 @@ macro() {
 		for f in $FLOWS; do line="$line$(printf ' %13s' "$(router_ns "${DEL[$p,$f,rr]:-}" "$direct")")"; done
 		say "$line"
 	done
-	case " $PATHS " in *" nft "*" xdpnat "*|*" xdpnat "*" nft "*)
-		line=$(printf '%-26s' "xdpnat / nft (delivered)")
-		for f in $FLOWS; do
-			line="$line$(printf ' %13s' "$(ratio "${DEL[xdpnat,$f,rr]:-}" "${DEL[nft,$f,rr]:-}")")"
-		done
-		say "$line" ;;
-	esac
+	has_paths "$PATHS" nft xdpnat && rows_ratio rr "$FLOWS" xdpnat nft
 	for p in $PATHS; do [ -n "${NOTE[$p,${FLOWS%% *},rr]:-}" ] && say "   $p: ${NOTE[$p,${FLOWS%% *},rr]}"; done
 	say ""
 	chart
@@ -322,30 +334,8 @@ macro_zipf() {
 		for p in $zpaths; do point "$p" "$f" zipf; done
 	done
 	e2e_ns_del gen rtr sink
-	line=$(printf '%-26s' "path \\ flows (Zipf)")
-	for f in $zflows; do line="$line$(printf ' %13s' "$f")"; done
-	say "$line"
-	for p in $zpaths; do
-		line=$(printf '%-26s' "$(path_name "$p")")
-		for f in $zflows; do line="$line$(printf ' %13s' "$(cell "$p,$f,zipf")")"; done
-		say "$line"
-	done
-	for p in $zpaths; do
-		[ "$p" = fwd ] && continue
-		case " $zpaths " in *" fwd "*) ;; *) continue ;; esac
-		line=$(printf '%-26s' "$p / fwd (delivered)")
-		for f in $zflows; do
-			line="$line$(printf ' %13s' "$(ratio "${DEL[$p,$f,zipf]:-}" "${DEL[fwd,$f,zipf]:-}")")"
-		done
-		say "$line"
-	done
-	case " $zpaths " in *" nft "*" xdpnat "*|*" xdpnat "*" nft "*)
-		line=$(printf '%-26s' "xdpnat / nft (delivered)")
-		for f in $zflows; do
-			line="$line$(printf ' %13s' "$(ratio "${DEL[xdpnat,$f,zipf]:-}" "${DEL[nft,$f,zipf]:-}")")"
-		done
-		say "$line" ;;
-	esac
+	rows_cells zipf "$zflows" "$zpaths" "path \\ flows (Zipf)"
+	has_paths "$zpaths" nft xdpnat && rows_ratio zipf "$zflows" xdpnat nft
 	for p in $zpaths; do
 		for f in $zflows; do
 			[ -n "${NOTE[$p,$f,zipf]:-}" ] && { say "   $p: ${NOTE[$p,$f,zipf]}"; break; }
