@@ -949,10 +949,15 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 	/* Bulk TCP takes the kernel path, where GRO and GSO move it 64 KiB
 	 * at a time (NAT_TCP_BULK_BYTES_DEFAULT). Every other packet pays the
 	 * first compare: its entry is in cache, and a threshold of 0 (off)
-	 * becomes ~0 here, which no counter reaches. */
+	 * becomes ~0 here, which no counter reaches. From a WAN, where XDP
+	 * translates before it passes, not a segment whose checksum field
+	 * looks unfinished (csum_check): XDP cannot tell it from a complete
+	 * one that has that value (1 in 65536), which the kernel path's
+	 * xdpnat_csum_keep() would spoil, while finishing it here is right
+	 * either way. */
 	if (cfg && vd->ct && vd->ct->bytes > (__u64)cfg->tcp_bulk_bytes - 1 &&
 	    p->key.proto == IPPROTO_TCP && vd->ct->state == NAT_CT_ESTABLISHED && !alg &&
-	    !p->icmp_error) {
+	    !p->icmp_error && (vd->to_wan || csum_check(ctx, p, l2) == CSUM_DONE)) {
 		STAT_INC(tcp_bulk_passed);
 		return -1;
 	}
