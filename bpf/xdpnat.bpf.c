@@ -946,6 +946,21 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct nat_pkt *p,
 	 * kernel path would carry them past the ALG. */
 	if (cfg && (cfg->flags & NAT_CFG_F_NO_FASTPATH) && !alg)
 		return -1;
+	/* Bulk TCP takes the kernel path, where GRO and GSO move it 64 KiB
+	 * at a time (NAT_TCP_BULK_BYTES_DEFAULT). Every other packet pays the
+	 * first compare: its entry is in cache, and a threshold of 0 (off)
+	 * becomes ~0 here, which no counter reaches. From a WAN, where XDP
+	 * translates before it passes, not a segment whose checksum field
+	 * looks unfinished (csum_check): XDP cannot tell it from a complete
+	 * one that has that value (1 in 65536), which the kernel path's
+	 * xdpnat_csum_keep() would spoil, while finishing it here is right
+	 * either way. */
+	if (cfg && vd->ct && vd->ct->bytes > (__u64)cfg->tcp_bulk_bytes - 1 &&
+	    p->key.proto == IPPROTO_TCP && vd->ct->state == NAT_CT_ESTABLISHED && !alg &&
+	    !p->icmp_error && (vd->to_wan || csum_check(ctx, p, l2) == CSUM_DONE)) {
+		STAT_INC(tcp_bulk_passed);
+		return -1;
+	}
 	if (p->ttl <= 1 || p->has_options)
 		return -1;	/* the kernel sends time exceeded / handles options */
 	if (nat_nexthop(ctx, &nh, &nhw, p->icmp_error ? NULL : vd->ct, ctx->ingress_ifindex, p,
@@ -1147,6 +1162,27 @@ static __always_inline int tc_wan_untranslated(struct __sk_buff *skb, const stru
 	return addr_is_lan(skb, skb->ifindex, saddr) ? TC_ACT_SHOT_ : TC_ACT_OK_;
 }
 
+/* A GSO skb (a GRO'd train of TCP segments, see NAT_TCP_BULK_BYTES_DEFAULT)
+ * is one packet to account() and its IP length one header's worth: the
+ * other segments, and their headers, are added here, so the flow's
+ * counters are what the wire carries. */
+static __always_inline void tc_account_gso(struct __sk_buff *skb, const struct nat_pkt *p,
+					   struct nat_ct_value *v)
+{
+	__u32 segs = skb->gso_segs, hdr;
+	struct tcphdr *th;
+
+	if (segs <= 1 || !v || p->icmp_error || p->key.proto != IPPROTO_TCP ||
+	    p->l4_off > L4_MAX_OFF)
+		return;
+	th = (void *)(long)skb->data + p->l4_off;
+	if ((void *)(th + 1) > (void *)(long)skb->data_end)
+		return;
+	hdr = p->l4_off - p->l3_off + th->doff * 4;
+	v->packets += segs - 1;
+	v->bytes += (__u64)(segs - 1) * hdr;
+}
+
 /* Egress of every interface: the kernel path's translation and the leak
  * guard. l2 as for xdp_ingress(). */
 static __always_inline int tc_egress(struct __sk_buff *skb, const __u32 l2)
@@ -1240,6 +1276,7 @@ static __always_inline int tc_egress(struct __sk_buff *skb, const __u32 l2)
 	if (apply(skb, true, data, data_end, &p, &vd, l2))
 		return TC_ACT_SHOT_;
 	account(&p, &vd, 0, bpf_ktime_get_coarse_ns());
+	tc_account_gso(skb, &p, vd.ct);
 	STAT_INC(tc_translated);
 	if (hook == HOOK_TC_WAN)
 		return tc_wan_redirect(skb, &vd);

@@ -149,6 +149,10 @@ struct nat_config {
 	__u16 ftp_ports[XDPNAT_FTP_PORTS];
 	__u32 flow_log;			/* `flow-log`: 1 = the data path sends flow events to
 					 * nat_flowlog; 0 = it never touches the ring */
+	__u32 tcp_bulk_bytes;		/* a direction of an established TCP flow that has
+					 * carried at least this many bytes (IP length) takes
+					 * the kernel path (GRO/GSO, see NAT_TCP_BULK_BYTES_
+					 * DEFAULT); 0 = never */
 };
 
 #define NAT_CFG_F_NO_FASTPATH	(1U << 0)	/* never redirect in XDP: all via kernel path */
@@ -167,6 +171,17 @@ struct nat_config {
 #define NAT_TIMEOUT_ICMP_DEFAULT	30
 #define NAT_TIMEOUT_EXPECT_DEFAULT	60
 #define NAT_GATE_LINGER_DEFAULT		10
+/*
+ * Bulk TCP ("elephants"): XDP forwards frame by frame, and a frame it
+ * redirects skips the kernel's GRO and GSO; on the kernel path one skb of up
+ * to 64 KiB (a GRO'd train of segments) is routed, translated on tc egress
+ * and sent as one. Past this many bytes in one direction an established
+ * TCP flow's packets in that direction are passed to the kernel: from a
+ * LAN untouched (tc egress of the WAN translates), from a WAN with the
+ * destination translated in XDP. A packet of any other flow pays one
+ * compare. Set by the controller at every (re)load.
+ */
+#define NAT_TCP_BULK_BYTES_DEFAULT	(1U << 20)
 
 /* A nat_config with every default, no flags and no FTP ports (tests and
  * the benchmark load the programs without a configuration file). */
@@ -178,6 +193,7 @@ struct nat_config {
 	.timeout_icmp = NAT_TIMEOUT_ICMP_DEFAULT,			\
 	.timeout_expect = NAT_TIMEOUT_EXPECT_DEFAULT,			\
 	.gate_linger = NAT_GATE_LINGER_DEFAULT,				\
+	.tcp_bulk_bytes = NAT_TCP_BULK_BYTES_DEFAULT,			\
 }
 
 /* ---------------------------------------------------------------------
@@ -614,6 +630,9 @@ struct nat_stats {
 					 * endpoint-independent or address-dependent filtering */
 	__u64 flowlog_lost;		/* flow events not sent: nat_flowlog was full (the
 					 * daemon is behind, or not running) */
+	__u64 tcp_bulk_passed;		/* packets of bulk TCP flows XDP left to the kernel
+					 * path for GRO/GSO (nat_config.tcp_bulk_bytes; also
+					 * in passed_to_kernel) */
 };
 
 /* nat_ctl_stats: ARRAY, one entry, written by the controller only. */

@@ -69,6 +69,8 @@ static const struct counter_field stats_fields[] = {
 	  "Flows opened from outside to a mapping by its filter."),
 	S(flowlog_lost, COUNTER_TOTAL, "flowlog_lost_events_total",
 	  "Flow log events lost: the ring buffer was full."),
+	S(tcp_bulk_passed, COUNTER_TOTAL, "tcp_bulk_passed_packets_total",
+	  "Packets of bulk TCP flows left to the kernel path for GRO/GSO (nat_config.tcp_bulk_bytes)."),
 };
 _Static_assert(NFIELDS(stats_fields) == sizeof(struct nat_stats) / sizeof(__u64),
 	       "every nat_stats field is listed");

@@ -340,6 +340,7 @@ static void config_value(const struct xdpnat_config *cfg, __u32 flags, struct na
 	out->gate_linger = NAT_GATE_LINGER_DEFAULT;
 	out->flags = flags;
 	out->flow_log = cfg->flow_log[0] != '\0';
+	out->tcp_bulk_bytes = NAT_TCP_BULK_BYTES_DEFAULT;
 	for (int i = 0; cfg->alg_ftp.enabled && i < cfg->alg_ftp.nports && i < XDPNAT_FTP_PORTS; i++)
 		out->ftp_ports[i] = cfg->alg_ftp.ports[i];
 }

@@ -432,40 +432,84 @@ flowlog() {
 }
 
 # ---------------------------------------------------------------- TCP
-# iperf3 gen -> sink through the router, one TCP connection, 5 s. The hosts'
-# veths have tx checksum offload off (complete checksums reach XDP, see
-# tests/e2e/lib.sh), which also turns TSO off: MTU-sized segments.
+# iperf3 through the router, 1 and 8 connections (-P), both directions:
+# up = gen -> sink (LAN -> WAN), down = sink -> gen (`iperf3 -R`: the sink
+# sends). The hosts' veths have tx checksum offload off (complete checksums
+# reach XDP, see tests/e2e/lib.sh), which also turns TSO off: they send
+# MTU-sized segments, so what the router coalesces (GRO) is up to it.
+# BENCH_TCP_SECS (default 4) per run; BENCH_TCP_PATHS (default "nft xdpnat").
+TCP_SECS=${BENCH_TCP_SECS:-4}
+TCP_PATHS=${BENCH_TCP_PATHS:-nft xdpnat}
+
+# tcp_run STREAMS DIR: one iperf3 client run on the current topology; prints
+# "GBITS RETRANSMITS", nothing on failure.
+tcp_run() {
+	local streams=$1 dir=$2 rev=""
+	[ "$dir" = down ] && rev=-R
+	e2e_in gen iperf3 -c 198.51.100.2 -t "$TCP_SECS" -P "$streams" $rev -J 2>/dev/null |
+		python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f %d" % (d["end"]["sum_received"]["bits_per_second"]/1e9, d["end"]["sum_sent"].get("retransmits", 0)))' 2>/dev/null
+}
+
 tcp_bench() {
-	say "== TCP throughput: iperf3, 1 stream, 5 s, gen -> router -> sink (host tx offload off, MTU 1500)"
+	say "== TCP throughput: iperf3, ${TCP_SECS} s per run, gen -> router -> sink (host tx offload off, MTU 1500)"
+	say "   up = gen -> sink (LAN -> WAN), down = sink -> gen (iperf3 -R); Gbit/s received (retransmits)"
 	command -v iperf3 >/dev/null || { say "   n/a: no iperf3"; say ""; return; }
-	local p r
-	for p in linux nft xdpnat fwd; do
-		case " $PATHS " in *" $p "*) ;; *) continue ;; esac
-		[ "$p" = linux ] || [ "$p" = fwd ] && continue	# no NAT: the sink has no route back
+	local p s d r srv
+	declare -A TCP_R
+	for p in $TCP_PATHS; do
 		macro_topo || return 1
 		ip -n "$(e2e_ns rtr)" neigh del 198.51.100.2 dev wan0
 		ip -n "$(e2e_ns rtr)" neigh del 192.168.0.2 dev lan0
 		e2e_in gen ethtool -K gen0 tx off >/dev/null
 		e2e_in sink ethtool -K sink0 tx off >/dev/null
 		if ! path_up "$p"; then
-			say "$(printf '%-26s %s' "$(path_name "$p")" "n/a: $p not runnable")"
+			TCP_R[$p]="n/a: $p not runnable"
 			path_down "$p"
 			continue
 		fi
-		e2e_bg sink iperf3 -s -1 -B 198.51.100.2
-		# (not a test connection: `iperf3 -s -1` would take it as its one client)
+		e2e_bg sink iperf3 -s -B 198.51.100.2
+		srv=$E2E_BG_PID
+		# (not a test connection: iperf3 would count it as a failed client)
 		e2e_wait_for -t 5 e2e_in sink bash -c 'ss -Hltn "sport = :5201" | grep -q .'
-		r=$(e2e_in gen iperf3 -c 198.51.100.2 -t 5 -J 2>/dev/null |
-			python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f %d" % (d["end"]["sum_received"]["bits_per_second"]/1e9, d["end"]["sum_sent"].get("retransmits", 0)))' 2>/dev/null)
+		for s in 1 8; do
+			for d in up down; do
+				r=$(tcp_run "$s" "$d")
+				TCP_R[$p,$s,$d]=${r:-failed}
+				note "tcp $p streams=$s $d: ${r:-failed}"
+				[ -n "$r" ] && echo "tcp,$p,$s,,${r% *},$d" >>"$CSV"
+			done
+		done
+		[ "$p" = xdpnat ] && e2e_xdpnat stats 2>/dev/null | sed "s/^/# xdpnat stats (tcp): /" >&2
+		e2e_kill "$srv"
 		path_down "$p"
-		if [ -n "$r" ]; then
-			say "$(printf '%-26s %s Gbit/s (%s retransmits)' "$(path_name "$p")" "${r% *}" "${r#* }")"
-			echo "tcp,$p,1,,${r% *}," >>"$CSV"
-		else
-			say "$(printf '%-26s %s' "$(path_name "$p")" "failed")"
-		fi
 	done
 	e2e_ns_del gen rtr sink
+	say "$(printf '%-22s %18s %18s %18s %18s' path '1 stream up' '1 stream down' '8 streams up' '8 streams down')"
+	local line c
+	for p in $TCP_PATHS; do
+		line=$(printf '%-22s' "$(path_name "$p")")
+		if [ -n "${TCP_R[$p]:-}" ]; then
+			say "$line ${TCP_R[$p]}"
+			continue
+		fi
+		for s in 1 8; do
+			for d in up down; do
+				r=${TCP_R[$p,$s,$d]}
+				if [ "$r" = failed ]; then c=failed; else c="${r% *} (${r#* })"; fi
+				line="$line$(printf ' %18s' "$c")"
+			done
+		done
+		say "$line"
+	done
+	case " $TCP_PATHS " in *" nft "*" xdpnat "*|*" xdpnat "*" nft "*)
+		line=$(printf '%-22s' "xdpnat / nft")
+		for s in 1 8; do
+			for d in up down; do
+				line="$line$(printf ' %18s' "$(ratio "${TCP_R[xdpnat,$s,$d]% *}" "${TCP_R[nft,$s,$d]% *}")")"
+			done
+		done
+		say "$line" ;;
+	esac
 	say ""
 }
 

@@ -363,6 +363,8 @@ int run_tc(struct env *e, int ifindex, const uint8_t *in, size_t len, uint8_t *o
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.ifindex = (__u32)ifindex;
+	ctx.gso_segs = e->tc_gso_segs;
+	ctx.gso_size = e->tc_gso_size;
 	LIBBPF_OPTS(bpf_test_run_opts, o,
 		    .data_in = in, .data_size_in = (__u32)len,
 		    .data_out = out, .data_size_out = PK_MAX,

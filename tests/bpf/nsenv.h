@@ -50,6 +50,8 @@ struct env {
 	struct routegen *rg;		/* ctl/routegen.c: nat_ifslots, nat_routegen */
 	int routegen_auto;		/* run_xdp() first applies queued route/neighbour
 					 * changes, as the daemon would (default 1) */
+	__u32 tc_gso_segs, tc_gso_size;	/* run_tc(): the skb is a GSO packet of this
+					 * many segments of this size (default 0: not) */
 };
 
 /* Give ifname n rx (and tx) queues, as `ethtool -L` does (veth: up to the

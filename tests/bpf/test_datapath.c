@@ -2216,6 +2216,174 @@ static void test_large_segments(void **state)
 	expect_frame("1440-byte segment on tc egress wan0", &r, &want);
 }
 
+/* ============================================================ bulk TCP */
+
+static void tcp_bulk_set(__u32 bytes)
+{
+	struct nat_config cfg;
+	__u32 zero = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(E.m_config, &zero, &cfg), 0);
+	cfg.tcp_bulk_bytes = bytes;
+	assert_int_equal(bpf_map_update_elem(E.m_config, &zero, &cfg, BPF_ANY), 0);
+}
+
+/* A data segment of the masqueraded 40000 -> 443 flow: from the client
+ * (LAN side) or from the server (WAN side), plen bytes at seq. */
+#define BULK_SEG 1400
+static uint8_t bulk_pl[1800];
+
+static struct pk bulk_lan(uint32_t seq, size_t plen, uint8_t flags)
+{
+	struct pk d = lan_tcp(A_CLIENT, MAC_CLIENT, 40000, A_REMOTE, 443, flags);
+
+	d.seq = seq;
+	d.payload = bulk_pl;
+	d.plen = plen;
+	return d;
+}
+
+static struct pk bulk_wan(uint32_t seq, size_t plen)
+{
+	struct pk d = wan_tcp(A_REMOTE, 443, A_WAN0, 40000, PK_TCP_ACK | PK_TCP_PSH);
+
+	d.seq = seq;
+	d.payload = bulk_pl;
+	d.plen = plen;
+	return d;
+}
+
+/* A client segment XDP must redirect, translated. */
+static void bulk_lan_redirected(const char *what, uint32_t seq)
+{
+	struct pk d = bulk_lan(seq, BULK_SEG, PK_TCP_ACK | PK_TCP_PSH), want = to_wan0(d);
+	struct res r;
+
+	want.src = A_WAN0;
+	xdp_pk(E.if_lan0, &d, &r, NULL);
+	expect_xdp_ret(what, &r, XDP_REDIRECT);
+	expect_frame(what, &r, &want);
+}
+
+/* A client segment of a bulk flow: XDP passes it untouched, tc egress of
+ * wan0 translates what the kernel routed (to_wan0). */
+static void bulk_lan_kernel_path(const char *what, const struct pk *d)
+{
+	struct pk kern = to_wan0(*d), want = kern;
+	uint8_t in[PK_MAX];
+	struct res r;
+	size_t n;
+
+	n = xdp_pk(E.if_lan0, d, &r, in);
+	expect_xdp_ret(what, &r, XDP_PASS);
+	expect_bytes(what, &r, in, n);
+	want.src = A_WAN0;
+	tc_pk(E.if_wan0, &kern, &r, NULL);
+	expect_tc_ret(what, &r, TC_ACT_OK);
+	expect_frame(what, &r, &want);
+}
+
+/*
+ * nat_config.tcp_bulk_bytes: a direction of an established TCP flow that
+ * has carried that many bytes takes the kernel path (GRO/GSO), translated
+ * exactly as on the fast path, with its counters and state kept; below
+ * the threshold, and with the tunable 0, XDP redirects as before.
+ */
+static void test_tcp_bulk_kernel_path(void **state)
+{
+	struct nat_ct_value v;
+	struct pk d, half, kern;
+	uint8_t f[PK_MAX];
+	struct res r;
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bulk_pl); i++)
+		bulk_pl[i] = (uint8_t)(i * 7);
+	established_flow();	/* orig entry: SYN + ACK, 80 bytes; reply: SYN-ACK, 40 */
+	tcp_bulk_set(2000);
+
+	/* client -> server: 80 and 1520 bytes are below 2000: redirected */
+	bulk_lan_redirected("LAN segment 1, below the threshold", 1001);
+	bulk_lan_redirected("LAN segment 2, below the threshold", 2401);
+	CHECK_EQ(stats().tcp_bulk_passed, 0, "tcp_bulk_passed below the threshold");
+	/* 2960 bytes: the kernel path, translated on tc egress */
+	d = bulk_lan(3801, BULK_SEG, PK_TCP_ACK | PK_TCP_PSH);
+	bulk_lan_kernel_path("LAN segment 3, over the threshold", &d);
+	CHECK_EQ(stats().tcp_bulk_passed, 1, "tcp_bulk_passed");
+	CHECK_EQ(stats().tc_translated, 1, "tc_translated");
+	assert_int_equal(ct_get(&E, A_CLIENT, A_REMOTE, 40000, 443, IPPROTO_TCP, &v), 0);
+	CHECK_EQ(v.packets, 5, "orig entry packets (segment 3 counted once, on tc)");
+	CHECK_EQ(v.bytes, 80 + 3 * 1440, "orig entry bytes");
+
+	/* a GRO'd train of two 900-byte segments: one skb, both counted */
+	E.tc_gso_segs = 2;
+	E.tc_gso_size = 900;
+	kern = to_wan0(bulk_lan(5201, 1800, PK_TCP_ACK));
+	half = kern;
+	half.src = A_WAN0;
+	tc_pk(E.if_wan0, &kern, &r, NULL);
+	E.tc_gso_segs = E.tc_gso_size = 0;
+	expect_tc_ret("GSO skb on tc egress wan0", &r, TC_ACT_OK);
+	expect_frame("GSO skb on tc egress wan0", &r, &half);
+	assert_int_equal(ct_get(&E, A_CLIENT, A_REMOTE, 40000, 443, IPPROTO_TCP, &v), 0);
+	CHECK_EQ(v.packets, 7, "orig entry packets (GSO skb: 2 segments)");
+	CHECK_EQ(v.bytes, 80 + 3 * 1440 + 2 * 940, "orig entry bytes (GSO skb: 2 x 940)");
+	CHECK_EQ(v.td_end, 7001, "orig entry td_end (window tracked on tc)");
+
+	/* server -> client: the same on WAN ingress, where XDP translates the
+	 * destination before it passes the packet; tc egress of lan0 leaves
+	 * it alone */
+	d = bulk_wan(5001, BULK_SEG);
+	half = to_lan(d, MAC_CLIENT);
+	half.dst = A_CLIENT;
+	xdp_pk(E.if_wan0, &d, &r, NULL);
+	expect_xdp_ret("WAN segment 1, below the threshold", &r, XDP_REDIRECT);
+	expect_frame("WAN segment 1, below the threshold", &r, &half);
+	d = bulk_wan(6401, BULK_SEG);
+	xdp_pk(E.if_wan0, &d, &r, NULL);
+	expect_xdp_ret("WAN segment 2, below the threshold", &r, XDP_REDIRECT);
+	d = bulk_wan(7801, BULK_SEG);
+	half = d;
+	half.dst = A_CLIENT;
+	xdp_pk(E.if_wan0, &d, &r, NULL);
+	expect_xdp_ret("WAN segment 3, over the threshold", &r, XDP_PASS);
+	expect_frame("WAN segment 3, over the threshold (destination translated)", &r, &half);
+	kern = to_lan(half, MAC_CLIENT);
+	n = tc_pk(E.if_lan0, &kern, &r, f);
+	expect_tc_ret("WAN segment 3 on tc egress lan0", &r, TC_ACT_OK);
+	expect_bytes("WAN segment 3 on tc egress lan0 (untouched)", &r, f, n);
+	CHECK_EQ(stats().tcp_bulk_passed, 2, "tcp_bulk_passed");
+	assert_int_equal(ct_get(&E, A_REMOTE, A_WAN0, 443, 40000, IPPROTO_TCP, &v), 0);
+	CHECK_EQ(v.packets, 4, "reply entry packets (segment 3 counted once, in XDP)");
+	CHECK_EQ(v.bytes, 40 + 3 * 1440, "reply entry bytes");
+
+	/* from a veth/tap WAN, a field equal to the pseudo-header sum may be
+	 * an unfinished checksum or a complete one of that value: finished and
+	 * redirected (right either way), not kept unfinished on the kernel path */
+	iface_add_flags(E.if_wan0, NAT_IFACE_F_PARTIAL_CSUM);
+	d = bulk_wan(9201, BULK_SEG);
+	n = pk_frame(f, &d);
+	pk_unfinish(f, n);
+	xdp_raw(E.if_wan0, f, n, &r);
+	half = to_lan(d, MAC_CLIENT);
+	half.dst = A_CLIENT;
+	expect_xdp_ret("WAN segment over the threshold, checksum looks unfinished", &r, XDP_REDIRECT);
+	expect_frame("WAN segment over the threshold, checksum looks unfinished (finished)", &r, &half);
+	CHECK_EQ(stats().tcp_bulk_passed, 2, "tcp_bulk_passed (not for an unfinished-looking checksum)");
+
+	/* state still follows the flow on the kernel path: a FIN */
+	d = bulk_lan(7001, 0, PK_TCP_ACK | PK_TCP_FIN);
+	d.payload = NULL;
+	bulk_lan_kernel_path("client's FIN on the kernel path", &d);
+	expect_states("after the client's FIN on tc", NAT_CT_FIN_WAIT);
+
+	/* 0: off, whatever the flow carried */
+	tcp_bulk_set(0);
+	bulk_lan_redirected("LAN segment, tcp_bulk_bytes 0", 7002);
+	CHECK_EQ(stats().tcp_bulk_passed, 3, "tcp_bulk_passed (unchanged with 0)");
+}
+
 /* The router's DHCP client on a WAN that still has an address (lease
  * expired, INIT-REBOOT after a restart): 0.0.0.0:68 -> 255.255.255.255:67
  * is the router's own traffic and must leave untouched. */
@@ -3854,6 +4022,7 @@ int main(void)
 		T(test_frag_needed_kernel_path),
 		T(test_tc_untranslatable_from_lan),
 		T(test_large_segments),
+		T(test_tcp_bulk_kernel_path),
 		T(test_tc_router_dhcp),
 		T(test_router_local_lan),
 		T(test_dual_wan_masq_fib_choice),
