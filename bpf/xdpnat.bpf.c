@@ -419,15 +419,21 @@ static __always_inline int resolve_icmp_error(void *data, void *data_end, const 
 		return ACT_UNTOUCHED;
 	ct_key_reverse(&rk, p->key.saddr, p->key.daddr, p->key.sport, p->key.dport, p->key.proto);
 	v = bpf_map_lookup_elem(&nat_ct, &rk);
-	if (!v || v->dir == NAT_DIR_HAIRPIN_EGRESS)
+	if (!v)
 		return ACT_UNTOUCHED;
-	/* the wrong side, or an error about a hairpin (LAN to LAN) flow on
-	 * its way out of a WAN: not about anything we sent that way */
-	if (ct_from_lan(v) != hook_is_lan_to_wan(hook) ||
-	    (v->kind == NAT_KIND_HAIRPIN && hook == HOOK_TC_WAN)) {
+	/* An error about a hairpin (LAN to LAN) flow on its way out of a WAN,
+	 * whichever of the flow's entries it quotes (the router's own "time
+	 * exceeded" quotes the half-translated packet, a HAIRPIN_EGRESS
+	 * tuple): its client claimed a source the LAN does not route, and
+	 * the quote holds the inside server's address. Or the wrong side:
+	 * not about anything we sent that way. */
+	if ((v->kind == NAT_KIND_HAIRPIN && hook == HOOK_TC_WAN) ||
+	    (v->dir != NAT_DIR_HAIRPIN_EGRESS && ct_from_lan(v) != hook_is_lan_to_wan(hook))) {
 		STAT_INC(drop_spoofed);
 		return ACT_DROP;
 	}
+	if (v->dir == NAT_DIR_HAIRPIN_EGRESS)
+		return ACT_UNTOUCHED;
 	vd->ct = v;
 	vd->to.saddr = iph->saddr;
 	vd->to.daddr = v->to_daddr;

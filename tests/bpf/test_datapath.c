@@ -2096,6 +2096,43 @@ static void test_hairpin_icmp_err(void **state)
 	expect_frame("server's port unreachable (from 198.51.100.1, quote = client's datagram)", &r, &want);
 }
 
+/* A LAN host that claims an outside source (192.0.2.53) and reaches a
+ * forward through the WAN address with TTL 1: XDP translates the
+ * destination half and leaves the packet to the kernel, whose "time
+ * exceeded" goes back to that source, out of wan0, quoting the
+ * half-translated packet (a HAIRPIN_EGRESS tuple, the inside server's
+ * address in it). tc egress of wan0 drops it: no inside address leaves
+ * a WAN (found by test_fuzz_datapath, invariant 1). */
+static void test_hairpin_spoofed_time_exceeded(void **state)
+{
+	struct pk syn = lan_tcp(A_DNS, MAC_CLIENT, 45000, A_WAN0, 8080, PK_TCP_SYN);
+	struct pk ack = lan_tcp(A_DNS, MAC_CLIENT, 45000, A_WAN0, 8080, PK_TCP_ACK);
+	struct pk half, err;
+	uint8_t q[PK_MAX];
+	struct res r;
+
+	(void)state;
+	assert_int_equal(env_forward(&E, E.if_wan0, IPPROTO_TCP, 8080, A_SERVER, 80), 0);
+	xdp_pk(E.if_lan0, &syn, &r, NULL);
+	expect_xdp_ret("hairpin SYN from 192.0.2.53", &r, XDP_REDIRECT);
+	CHECK_EQ(stats().flows_created, 1, "flows_created");
+	ack.ttl = 1;
+	half = ack;
+	half.dst = A_SERVER;
+	half.dport = 80;
+	xdp_pk(E.if_lan0, &ack, &r, NULL);
+	expect_xdp_ret("its next segment with TTL 1", &r, XDP_PASS);
+	expect_frame("its next segment with TTL 1 (destination half only)", &r, &half);
+
+	err = (struct pk){ .dmac = MAC_GW, .smac = MAC_WAN0, .src = A_WAN0, .dst = A_DNS,
+			   .proto = IPPROTO_ICMP, .ttl = 64, .id = 0x7e7e, .type = 11, .code = 0,
+			   .payload = q, .plen = pk_ip(q, &half) };
+	tc_pk(E.if_wan0, &err, &r, NULL);
+	expect_tc_ret("the kernel's time exceeded about it, on tc egress wan0", &r, TC_ACT_SHOT);
+	CHECK_EQ(stats().drop_spoofed, 1, "drop_spoofed");
+	CHECK_EQ(stats().icmp_errors_translated, 0, "icmp_errors_translated");
+}
+
 /* Larger than wan0's MTU: XDP leaves it to the kernel, which fragments;
  * tc egress translates both fragments (the first with bpf_l4_csum_replace,
  * the second from nat_frag). */
@@ -4019,6 +4056,7 @@ int main(void)
 		T(test_icmp_err_port_unreach_masq),
 		T(test_icmp_err_tcp_quote),
 		T(test_hairpin_icmp_err),
+		T(test_hairpin_spoofed_time_exceeded),
 		T(test_frag_needed_kernel_path),
 		T(test_tc_untranslatable_from_lan),
 		T(test_large_segments),
