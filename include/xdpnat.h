@@ -292,7 +292,7 @@ struct nat_routegen {
  * nat_forwards: HASH. A `forward` range is expanded to one entry per
  * outside port, so a lookup is one hash probe. Sized by the loader from
  * the configuration (twice its ports plus the PCP/NAT-PMP mappings, at
- * least 4096), not XDPNAT_MAX_FORWARD_PORTS: a small table stays in the
+ * least 32768), not XDPNAT_MAX_FORWARD_PORTS: a small table stays in the
  * CPU cache, and a reload that needs more is refused until a restart.
  */
 struct nat_fwd_key {

@@ -507,7 +507,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	bpf_map__set_max_entries(nat->maps.nat_ct, 2 * 262144);
 	bpf_map__set_max_entries(nat->maps.nat_eim, 3 * 262144);	/* as the loader sizes it */
-	bpf_map__set_max_entries(nat->maps.nat_forwards, 4096);	/* the loader's least size */
+	bpf_map__set_max_entries(nat->maps.nat_forwards, 32768);	/* the loader's least size */
 	if (xdpnat_bpf__load(nat)) {
 		printf("nat\tn/a\tcannot load xdpnat.bpf.o: %s\n", strerror(errno));
 		return 0;

@@ -251,15 +251,15 @@ kill -HUP "$DPID"
 check "a bad reload is logged with FILE:LINE" wait_log "reload: $CONF:[0-9]*: "
 kill -0 "$DPID" && [ "$(forward_ports)" = "9090 9091" ] && ok "a bad reload changes nothing" || not_ok "a bad reload changes nothing"
 
-# nat_forwards is sized from the forwards at start (at least 4096
+# nat_forwards is sized from the forwards at start (at least 32768
 # entries): a reload needing more is refused, the running table kept.
-[ "$(bpftool map show pinned "$(pinned nat_forwards)" | grep -o 'max_entries [0-9]*')" = "max_entries 4096" ] \
-	&& ok "nat_forwards sized from the configuration (4096 entries, not 262144)" \
+[ "$(bpftool map show pinned "$(pinned nat_forwards)" | grep -o 'max_entries [0-9]*')" = "max_entries 32768" ] \
+	&& ok "nat_forwards sized from the configuration (32768 entries, not 262144)" \
 	|| not_ok "nat_forwards size: $(bpftool map show pinned "$(pinned nat_forwards)")"
-write_conf "lan rlan2" "lan rbr" "forward tcp rwan 9090-9091 to 10.9.0.2:90-91" "forward udp rwan 20000-29999 to 10.9.0.2"
+write_conf "lan rlan2" "lan rbr" "forward tcp rwan 9090-9091 to 10.9.0.2:90-91" "forward udp rwan 20000-59999 to 10.9.0.2"
 kill -HUP "$DPID"
 check "a reload with more forwarded ports than nat_forwards holds is refused, with the way out" \
-	wait_log "reload: refused, keeping the running configuration: the forwards need 11026 nat_forwards entries.*holds 4096; a restart sizes it"
+	wait_log "reload: refused, keeping the running configuration: the forwards need 41026 nat_forwards entries.*holds 32768; a restart sizes it"
 kill -0 "$DPID" && [ "$(forward_ports)" = "9090 9091" ] && ok "the refused reload changes nothing" || not_ok "the refused reload changes nothing: $(forward_ports)"
 
 write_conf "forward tcp rwan 9090-9091 to 10.9.0.2:90-91"
