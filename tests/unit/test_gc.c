@@ -176,6 +176,18 @@ static bool eim_has_outside(int fd, uint16_t out)
 	return bpf_map_lookup_elem(fd, &o, &v) == 0;
 }
 
+/* A live masqueraded UDP flow of 10.0.0.2:sport on WAN 7 (masq_flow's). */
+static void eim_flow(int ct, uint16_t sport)
+{
+	struct nat_ct_key ok, rk;
+	struct nat_ct_value v;
+
+	masq_flow(ct, IPPROTO_UDP, NAT_CT_NEW, sport, NOW - SEC_NS, NOW - SEC_NS, &ok, &rk);
+	assert_int_equal(bpf_map_lookup_elem(ct, &ok, &v), 0);
+	v.wan_ifindex = 7;
+	assert_int_equal(bpf_map_update_elem(ct, &ok, &v, BPF_EXIST), 0);
+}
+
 static unsigned map_count(int fd, size_t ksz)
 {
 	char k[64], nk[64];
@@ -195,14 +207,9 @@ static unsigned map_count(int fd, size_t ksz)
 static void test_eim_mapping_follows_flows(void **state)
 {
 	struct fixture *f = *state;
-	struct nat_ct_key ok, rk;
-	struct nat_ct_value v;
 	struct gc_result r;
 
-	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_NEW, 5000, NOW - SEC_NS, NOW - SEC_NS, &ok, &rk);
-	assert_int_equal(bpf_map_lookup_elem(f->m.ct, &ok, &v), 0);
-	v.wan_ifindex = 7;
-	assert_int_equal(bpf_map_update_elem(f->m.ct, &ok, &v, BPF_EXIST), 0);
+	eim_flow(f->m.ct, 5000);
 	eim_put(f->m.eim, 5000, 40000, NOW - 100 * SEC_NS);	/* used by the flow */
 	eim_put(f->m.eim, 5001, 40001, NOW - 100 * SEC_NS);	/* used by nothing */
 	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
@@ -223,19 +230,11 @@ static void test_eim_mapping_follows_flows(void **state)
 static void test_eim_preserved_port_mapping(void **state)
 {
 	struct fixture *f = *state;
-	struct nat_ct_key ok, rk;
-	struct nat_ct_value v;
 	struct gc_result r;
 
 	/* 10.0.0.2:40000 leaves as :40000 (masq_flow: 40000 + sport % 1000) */
-	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_NEW, 40000, NOW - SEC_NS, NOW - SEC_NS, &ok, &rk);
-	assert_int_equal(bpf_map_lookup_elem(f->m.ct, &ok, &v), 0);
-	v.wan_ifindex = 7;
-	assert_int_equal(bpf_map_update_elem(f->m.ct, &ok, &v, BPF_EXIST), 0);
-	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_NEW, 41002, NOW - SEC_NS, NOW - SEC_NS, &ok, &rk);
-	assert_int_equal(bpf_map_lookup_elem(f->m.ct, &ok, &v), 0);
-	v.wan_ifindex = 7;
-	assert_int_equal(bpf_map_update_elem(f->m.ct, &ok, &v, BPF_EXIST), 0);
+	eim_flow(f->m.ct, 40000);
+	eim_flow(f->m.ct, 41002);
 	eim_put(f->m.eim, 40000, 40000, NOW - 100 * SEC_NS);		/* the first flow's */
 	eim_put(f->m.eim, 40001, 40001, NOW - 100 * SEC_NS);		/* no flow's */
 	eim_put_at(f->m.eim, "10.0.0.3", 40002, 40002, NOW - 100 * SEC_NS); /* not 10.0.0.2's */
