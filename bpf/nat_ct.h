@@ -69,7 +69,7 @@ static __always_inline int ct_insert_reply(struct ct_new *n, struct nat_ct_key *
 
 	if (!n->alloc_sport) {
 		ct_key_reverse(rkey, n->to.saddr, n->to.daddr, n->to.sport, n->to.dport, n->key.proto);
-		err = bpf_map_update_elem(&nat_ct, rkey, rval, BPF_NOEXIST);
+		err = ct_insert(rkey, rval, BPF_NOEXIST);
 		if (!err)
 			return CT_NEW_OK;
 		return err == -EEXIST_ ? CT_NEW_CLASH : CT_NEW_FULL;
@@ -81,7 +81,7 @@ static __always_inline int ct_insert_reply(struct ct_new *n, struct nat_ct_key *
 			return CT_NEW_NO_PORT;
 		n->to.sport = bpf_htons(port);
 		ct_key_reverse(rkey, n->to.saddr, n->to.daddr, n->to.sport, n->to.dport, n->key.proto);
-		err = bpf_map_update_elem(&nat_ct, rkey, rval, BPF_NOEXIST);
+		err = ct_insert(rkey, rval, BPF_NOEXIST);
 		if (!err)
 			return CT_NEW_OK;
 		if (err != -EEXIST_)
@@ -104,10 +104,10 @@ static __always_inline void ct_insert_hairpin_egress(const struct ct_new *n,
 
 	ct_hairpin_egress_key(&k, &n->key, oval);
 	oval->dir = NAT_DIR_HAIRPIN_EGRESS;
-	bpf_map_update_elem(&nat_ct, &k, oval, BPF_ANY);
+	ct_insert(&k, oval, BPF_ANY);
 	ct_key_flip(&k, &k);
 	rval->dir = NAT_DIR_HAIRPIN_EGRESS;
-	bpf_map_update_elem(&nat_ct, &k, rval, BPF_ANY);
+	ct_insert(&k, rval, BPF_ANY);
 }
 
 static volatile const __u32 flowlog_key0 = 0;
@@ -153,7 +153,11 @@ __noinline int xdpnat_flowlog_emit(const struct nat_ct_key *key, const struct na
 	e->packets[NAT_DIR_REPLY] = 0;
 	e->bytes[NAT_DIR_REPLY] = 0;
 	if (reason) {
-		t = bpf_map_lookup_elem(&nat_ct, &e->reply);
+		__u32 i = ct_find_slot(e->reply.saddr, e->reply.daddr, ct_ports(&e->reply),
+				       e->reply.proto);
+		struct nat_ct_slot *ts = i ? ct_slot(i) : NULL;
+
+		t = ts ? &ts->val : NULL;
 		if (t) {
 			e->packets[NAT_DIR_REPLY] = t->packets;
 			e->bytes[NAT_DIR_REPLY] = t->bytes;
@@ -192,11 +196,11 @@ static __always_inline void ct_remove_flow(const struct nat_ct_key *okey,
 
 		ct_hairpin_egress_key(&e, okey, v);
 		ct_key_flip(&r, &e);
-		bpf_map_delete_elem(&nat_ct, &e);
-		bpf_map_delete_elem(&nat_ct, &r);
+		ct_delete(&e);
+		ct_delete(&r);
 	}
-	bpf_map_delete_elem(&nat_ct, okey);
-	bpf_map_delete_elem(&nat_ct, &k);
+	ct_delete(okey);
+	ct_delete(&k);
 }
 
 /*
@@ -227,7 +231,7 @@ static __always_inline bool ct_evict_unassured(void)
 		if (!slot)
 			continue;
 		key = *slot;
-		v = bpf_map_lookup_elem(&nat_ct, &key);
+		v = ct_lookup(&key);
 		if (!v || v->dir != NAT_DIR_ORIG || nat_ct_assured(key.proto, v->state))
 			continue;
 		xdpnat_flowlog_emit(&key, v, bpf_ktime_get_ns(), NAT_FLOW_END_EVICTED);
@@ -238,32 +242,49 @@ static __always_inline bool ct_evict_unassured(void)
 	return false;
 }
 
+/*
+ * A new flow's two entries are built in a per-CPU cell of .bss, not on the
+ * stack of the programs, which has no room for them (a program runs to
+ * its end on its CPU before another can use the cell).
+ */
+#define CT_NEW_CELLS	1024
+struct ct_new_cell {
+	struct nat_ct_value oval, rval;
+	__u8 pad[32];
+};
+static struct ct_new_cell nat_ct_new_cell[CT_NEW_CELLS];	/* static: not in the skeleton */
+
 /* One attempt at creating both entries (see ct_create). */
 static __always_inline int ct_create_once(struct ct_new *n, struct nat_ct_value **out)
 {
+	__u32 cpu = bpf_get_smp_processor_id();
 	struct nat_ct_key rkey = {};
-	struct nat_ct_value oval, rval;
+	struct nat_ct_value *oval, *rval;
 	struct nat_ct_key rto = {};
 	__u64 now = bpf_ktime_get_ns();
 	long err;
 	int rc;
 
+	if (cpu >= CT_NEW_CELLS)
+		return CT_NEW_FULL;
+	oval = &nat_ct_new_cell[cpu].oval;
+	rval = &nat_ct_new_cell[cpu].rval;
 	ct_key_reverse(&rto, n->key.saddr, n->key.daddr, n->key.sport, n->key.dport, n->key.proto);
-	ct_value_init(&rval, &rto, n, NAT_DIR_REPLY, now);
-	rc = ct_insert_reply(n, &rkey, &rval);
+	ct_value_init(rval, &rto, n, NAT_DIR_REPLY, now);
+	rc = ct_insert_reply(n, &rkey, rval);
 	if (rc != CT_NEW_OK)
 		return rc;
 
-	ct_value_init(&oval, &n->to, n, NAT_DIR_ORIG, now);
-	err = bpf_map_update_elem(&nat_ct, &n->key, &oval, BPF_NOEXIST);
+	ct_value_init(oval, &n->to, n, NAT_DIR_ORIG, now);
+	err = ct_insert(&n->key, oval, BPF_NOEXIST);
 	if (err) {
-		bpf_map_delete_elem(&nat_ct, &rkey);
+		ct_delete(&rkey);
 		if (err != -EEXIST_)
 			return CT_NEW_FULL;
 	} else if (n->kind == NAT_KIND_HAIRPIN) {
-		ct_insert_hairpin_egress(n, &oval, &rval);
+		ct_insert_hairpin_egress(n, oval, rval);
 	}
-	*out = bpf_map_lookup_elem(&nat_ct, &n->key);
+	*out = ct_lookup(&n->key);
 	if (!*out)
 		return CT_NEW_FULL;
 	if (!err) {
@@ -299,7 +320,7 @@ static __always_inline void ct_set_state_flags(struct nat_ct_value *v, __u8 prot
 	v->state = state;
 	v->flags = (v->flags | set) & ~clear;
 	ct_twin_key(&twin, v, proto);
-	t = bpf_map_lookup_elem(&nat_ct, &twin);
+	t = ct_lookup(&twin);
 	if (t) {
 		t->state = state;
 		t->flags = (t->flags | set) & ~clear;
@@ -456,7 +477,7 @@ static __always_inline void ct_account_tcp(struct nat_ct_value *v, const struct 
 		return;
 
 	ct_twin_key(&twin, v, IPPROTO_TCP);
-	t = bpf_map_lookup_elem(&nat_ct, &twin);
+	t = ct_lookup(&twin);
 
 	if (fl & TCP_RST_) {
 		if (v->state == NAT_CT_CLOSING)

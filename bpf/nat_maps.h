@@ -36,11 +36,13 @@ struct {
 	__type(value, struct nat_fwd_value);
 } nat_forwards SEC(".maps");
 
+/* Slot 0 is the header; see include/nat_ct_slots.h. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 2 * XDPNAT_CT_MAX_DEFAULT);	/* set by the loader: 2 x conntrack-max */
-	__type(key, struct nat_ct_key);
-	__type(value, struct nat_ct_value);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1 + XDPNAT_CT_MAX_DEFAULT * 5 / 2);	/* set by the loader */
+	__type(key, __u32);
+	__type(value, struct nat_ct_slot);
 } nat_ct SEC(".maps");
 
 struct {
@@ -166,6 +168,10 @@ struct {
 /* Entries of nat_unassured (set by the loader before load; read through a
  * volatile pointer so clang cannot fold it to this initial value). */
 volatile const __u32 unassured_ring = XDPNAT_UNASSURED_MIN;
+
+/* nat_ct's slots and hash seed (its header's, set by the loader). */
+volatile const __u32 ct_nslots;
+volatile const __u32 ct_seed;
 
 /* Next ring slot to write, and to look at for an eviction. Not state worth
  * keeping across a restart: a new run starts both at 0. */

@@ -26,6 +26,7 @@
 #include "nat_globals.h"
 #include "nat_parse.h"
 #include "nat_gate.h"
+#include "nat_cttab.h"
 #include "nat_ct.h"
 #include "nat_eim.h"
 #include "nat_rewrite.h"
@@ -418,7 +419,7 @@ static __always_inline int resolve_icmp_error(void *data, void *data_end, const 
 	if ((void *)(iph + 1) > data_end)
 		return ACT_UNTOUCHED;
 	ct_key_reverse(&rk, p->key.saddr, p->key.daddr, p->key.sport, p->key.dport, p->key.proto);
-	v = bpf_map_lookup_elem(&nat_ct, &rk);
+	v = ct_lookup(&rk);
 	if (!v)
 		return ACT_UNTOUCHED;
 	/* An error about a hairpin (LAN to LAN) flow on its way out of a WAN,
@@ -471,7 +472,7 @@ static __always_inline int nat_resolve(void *ctx, void *data, void *data_end, st
 	if (p->frag == FRAG_LATER)
 		return resolve_frag(p, vd);
 
-	v = bpf_map_lookup_elem(&nat_ct, &p->key);
+	v = ct_lookup(&p->key);
 	if (v && v->dir == NAT_DIR_HAIRPIN_EGRESS) {
 		if (hook != HOOK_TC_LAN)
 			return ACT_UNTOUCHED;

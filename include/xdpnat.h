@@ -361,7 +361,10 @@ struct nat_eim_value {
 };
 
 /* ---------------------------------------------------------------------
- * nat_ct: HASH, two entries per flow, one per direction, each keyed by the
+ * nat_ct: ARRAY of struct nat_ct_slot (BPF_F_MMAPABLE), an open-addressing
+ * hash table of its own (include/nat_ct_slots.h): one 64-byte cache line per
+ * entry, so finding a flow is one miss. Two entries per flow, one per
+ * direction, each keyed by the
  * tuple of packets as they arrive in that direction (before translation).
  * The value says what the packet becomes. The other direction's key is
  * always the reverse of this entry's translated tuple:
@@ -402,24 +405,51 @@ struct nat_ct_value {
 	__be32 to_daddr;
 	__be16 to_sport;
 	__be16 to_dport;
-	__u32 wan_ifindex;		/* the WAN this flow is bound to */
-	__u64 packets;			/* this direction */
-	__u64 bytes;			/* this direction, IP length */
-	__u32 last_seen;		/* this direction, in ticks: see nat_tick() */
-	__u8 dir;			/* enum nat_ct_dir */
-	__u8 kind;			/* enum nat_ct_kind */
-	__u8 state;			/* enum nat_ct_state, kept equal in both entries */
+	__u16 wan_ifindex;		/* the WAN this flow is bound to (a WAN's
+					 * ifindex must be below 65536) */
+	__u8 dir:2;			/* enum nat_ct_dir */
+	__u8 kind:3;			/* enum nat_ct_kind */
+	__u8 state:3;			/* enum nat_ct_state, kept equal in both entries */
 	__u8 flags;			/* NAT_CT_F_* */
-	struct nat_nh nh;		/* next-hop cache (XDP fast path) */
+	__u32 packets;			/* this direction (wraps at 2^32) */
+	__u32 last_seen;		/* this direction, in ticks: see nat_tick() */
+	__u64 bytes;			/* this direction, IP length */
 	__u32 td_end;			/* TCP, this direction: highest seq + length sent
 					 * (valid with NAT_CT_F_TD_END) */
 	__u32 td_ack;			/* TCP, this direction: highest ack sent, i.e. what
 					 * it has received of the other (NAT_CT_F_TD_ACK) */
+	struct nat_nh nh;		/* next-hop cache (XDP fast path) */
 };
 
 /*
+ * One slot of nat_ct: an entry in one 64-byte cache line. key.pad[0] is
+ * the slot's state (NAT_CT_SLOT_*); see include/nat_ct_slots.h for how
+ * entries are placed, found, claimed and freed.
+ */
+struct nat_ct_slot {
+	struct nat_ct_key key;
+	struct nat_ct_value val;
+};
+
+/* Slot 0 of nat_ct: the table's own description, written by the
+ * controller when it makes the table; entries is kept by whoever adds or
+ * frees an entry (and recounted by the GC). */
+struct nat_ct_head {
+	__u64 entries;			/* live entries */
+	__u32 magic;			/* NAT_CT_MAGIC */
+	__u32 seed;			/* of the slot hash: random per table */
+	__u32 nslots;			/* entries live in slots 1 .. nslots */
+	__u32 limit;			/* most entries: 2 x conntrack-max */
+	__u8 pad[40];
+};
+
+#define NAT_CT_MAGIC		0x74636e78	/* "xnct" */
+#define NAT_CT_WAN_IFINDEX_MAX	0xffff
+
+/*
  * Time in nat_ct is kept in ticks of 2^21 ns (about 2.1 ms) of
- * CLOCK_MONOTONIC, in 32 bits, which keeps an entry at 56 bytes. The counter wraps every 104 days; differences are taken modulo
+ * CLOCK_MONOTONIC, in 32 bits, which keeps an entry in its 64-byte slot.
+ * The counter wraps every 104 days; differences are taken modulo
  * 2^32 and read as signed, which is right for any idle time below 52 days
  * (timeouts are at most 30).
  */

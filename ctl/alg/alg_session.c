@@ -143,7 +143,7 @@ static bool ct_exists(const struct alg_session *s, const struct nat_ct_key *k)
 {
 	struct nat_ct_value v;
 
-	return bpf_map_lookup_elem(s->m.ct, k, &v) == 0;
+	return ct_get(&s->m.cttab, k, &v) == 0;
 }
 
 /* ---------------------------------------------------------------- flows */
@@ -362,12 +362,12 @@ static int ct_set_flags(struct alg_session *s, const struct nat_ct_key *k, __u8 
 {
 	struct nat_ct_value v;
 
-	if (bpf_map_lookup_elem(s->m.ct, k, &v))
+	if (ct_get(&s->m.cttab, k, &v))
 		return -1;
 	if ((v.flags & flags) == flags)
 		return 0;
 	v.flags |= flags;
-	return bpf_map_update_elem(s->m.ct, k, &v, BPF_EXIST) ? -1 : 0;
+	return ct_put(&s->m.cttab, k, &v, BPF_EXIST) ? -1 : 0;
 }
 
 /* From here on XDP forwards the flow itself, applying the final offsets. */
@@ -381,7 +381,7 @@ static void hand_back(struct alg_session *s, struct alg_flow *f, bool log)
 	f->v.opaque_since = nat_now_ns();
 	ev_update(s, f);
 	alg_write(s, f);
-	if (bpf_map_lookup_elem(s->m.ct, &f->okey, &ov))
+	if (ct_get(&s->m.cttab, &f->okey, &ov))
 		return;		/* the flow is gone */
 	ct_twin_key(&rkey, &ov, f->okey.proto);
 	if (ct_set_flags(s, &rkey, NAT_CT_F_OPAQUE | NAT_CT_F_SEQADJ) ||
@@ -458,7 +458,7 @@ static bool evict_one(struct alg_session *s)
 	for (int i = 0; i < ALG_SESSION_EVICT_TRIES && s->ev_head; i++) {
 		struct alg_flow *f = s->ev_head;
 		struct nat_ct_value v;
-		bool gone = bpf_map_lookup_elem(s->m.ct, &f->okey, &v) != 0;
+		bool gone = ct_get(&s->m.cttab, &f->okey, &v) != 0;
 
 		if (!gone && !f->handed_back && nat_ct_assured(f->okey.proto, v.state)) {
 			f->assured = true;
@@ -543,7 +543,7 @@ struct alg_flow *alg_session_flow(struct alg_session *s, const struct nat_ct_key
 	struct alg_flow *f;
 	bool syn = tcp_flags & ALG_SEG_TCP_SYN;
 
-	if (bpf_map_lookup_elem(s->m.ct, key, &v)) {
+	if (ct_get(&s->m.cttab, key, &v)) {
 		s->st.no_flow++;
 		return NULL;
 	}
@@ -552,7 +552,7 @@ struct alg_flow *alg_session_flow(struct alg_session *s, const struct nat_ct_key
 		ov = v;
 	} else if (v.dir == NAT_DIR_REPLY) {
 		ct_twin_key(&okey, &v, key->proto);
-		if (bpf_map_lookup_elem(s->m.ct, &okey, &ov))
+		if (ct_get(&s->m.cttab, &okey, &ov))
 			return NULL;
 	} else {
 		return NULL;
@@ -977,7 +977,7 @@ static bool hand_back_saved(struct alg_session *s, const struct nat_ct_key *okey
 	struct nat_ct_value ov;
 	struct nat_ct_key rkey;
 
-	if (bpf_map_lookup_elem(s->m.ct, okey, &ov) || (ov.flags & NAT_CT_F_OPAQUE))
+	if (ct_get(&s->m.cttab, okey, &ov) || (ov.flags & NAT_CT_F_OPAQUE))
 		return false;	/* gone, or XDP's already */
 	if (bpf_map_lookup_elem(s->m.alg, okey, &v))
 		memset(&v, 0, sizeof(v));	/* never written: nothing rewritten */
@@ -1101,7 +1101,7 @@ int alg_session_restore(struct alg_session *s, bool resume, struct alg_restore_s
 
 		if (bpf_map_lookup_elem(s->m.alg_state, &keys[i], st))
 			continue;
-		if (bpf_map_lookup_elem(s->m.ct, &keys[i], &ov)) {
+		if (ct_get(&s->m.cttab, &keys[i], &ov)) {
 			r->gone++;	/* the GC deletes it */
 			continue;
 		}

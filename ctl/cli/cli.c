@@ -85,6 +85,21 @@ int cli_open_map(const struct cli_ctx *c, const char *name)
 	return fd;
 }
 
+int cli_open_ct(const struct cli_ctx *c, struct nat_cttab *t)
+{
+	int fd = cli_open_map(c, XDPNAT_MAP_CT), err;
+
+	if (fd < 0)
+		return -1;
+	err = cttab_map(t, fd);
+	close(fd);	/* the mapping stays */
+	if (err) {
+		fprintf(stderr, "xdpnat: cannot map %s: %s\n", XDPNAT_MAP_CT, strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
 void cli_print_json(json_object *o)
 {
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |

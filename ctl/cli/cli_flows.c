@@ -64,7 +64,7 @@ static bool via_portmap(int fwd_fd, const struct nat_ct_key *k, const struct nat
 	       !bpf_map_lookup_elem(fwd_fd, &fk, &fv) && (fv.flags & NAT_FWD_F_PCP);
 }
 
-static void flow_row_fill(int ct_fd, int fwd_fd, const struct nat_ct_key *k,
+static void flow_row_fill(const struct nat_cttab *ct, int fwd_fd, const struct nat_ct_key *k,
 			  const struct nat_ct_value *v, uint64_t now_ns, struct flow_row *r)
 {
 	struct nat_ct_key rk;
@@ -73,7 +73,7 @@ static void flow_row_fill(int ct_fd, int fwd_fd, const struct nat_ct_key *k,
 
 	memset(r, 0, sizeof(*r));
 	ct_twin_key(&rk, v, k->proto);
-	if (bpf_map_lookup_elem(ct_fd, &rk, &rv) == 0 &&
+	if (ct_get(ct, &rk, &rv) == 0 &&
 	    nat_ticks_since(rv.last_seen, last) > 0)
 		last = rv.last_seen;
 	snprintf(r->proto, sizeof(r->proto), "%s",
@@ -208,77 +208,76 @@ static void alg_print(json_object *alg)
 	}
 }
 
+struct flows_walk {
+	const struct cli_ctx *c;
+	const struct nat_cttab *ct;
+	int fwd_fd;
+	struct cli_match match;
+	struct alg_view *algv;
+	json_object *arr;
+	uint64_t now, n;
+};
+
+static int flows_one(const struct nat_ct_key *key, const struct nat_ct_value *val, void *arg)
+{
+	struct flows_walk *w = arg;
+	json_object *o, *alg = NULL;
+	struct flow_row row;
+
+	if (val->dir != NAT_DIR_ORIG || !cli_match_flow(&w->match, key, val))
+		return 0;
+	flow_row_fill(w->ct, w->fwd_fd, key, val, w->now, &row);
+	w->n++;
+	if (val->flags & NAT_CT_F_ALG)
+		alg = alg_json(w->algv, key, w->now);
+	if (w->c->json) {
+		o = flow_row_json(&row);
+		if (alg)
+			json_object_object_add(o, "alg", alg);
+		json_object_array_add(w->arr, o);
+	} else {
+		flow_row_print(&row);
+		if (alg) {
+			alg_print(alg);
+			json_object_put(alg);
+		}
+	}
+	return 0;
+}
+
 int cli_flows(const struct cli_ctx *c)
 {
-	int fd = cli_open_map(c, XDPNAT_MAP_CT), fwd_fd = cli_open_map(c, XDPNAT_MAP_FORWARDS);
-	json_object *arr = json_object_new_array();
-	struct nat_ct_key key, next;
-	struct nat_ct_value val;
-	struct flow_row row;
-	uint64_t now = nat_now_ns(), n = 0;
-	struct alg_view *algv;
-	struct cli_match match;
-	void *prev = NULL;
+	struct nat_cttab ct;
+	struct flows_walk w = { .c = c, .ct = &ct, .now = nat_now_ns() };
 
-	if (cli_match_init(c, &match)) {
-		if (fd >= 0)
-			close(fd);
-		json_object_put(arr);
+	if (cli_match_init(c, &w.match))
+		return 1;
+	if (cli_open_ct(c, &ct))
+		return 1;
+	w.algv = calloc(1, sizeof(*w.algv));
+	w.arr = json_object_new_array();
+	if (!w.algv || !w.arr) {
+		free(w.algv);
+		json_object_put(w.arr);
+		cttab_unmap(&ct);
 		return 1;
 	}
-	if (fd < 0) {
-		if (fwd_fd >= 0)
-			close(fwd_fd);
-		json_object_put(arr);
-		return 1;
-	}
-	algv = calloc(1, sizeof(*algv));
-	if (!algv) {
-		if (fwd_fd >= 0)
-			close(fwd_fd);
-		close(fd);
-		json_object_put(arr);
-		return 1;
-	}
-	alg_view_load(c, algv);
+	w.fwd_fd = cli_open_map(c, XDPNAT_MAP_FORWARDS);
+	alg_view_load(c, w.algv);
 	if (!c->json)
 		printf(FLOW_FMT, "PROTO", "KIND", "INSIDE", "OUTSIDE", "REMOTE", "WAN", "STATE",
 		       "PKTS_ORIG", "BYTES_ORIG", "PKTS_REPL", "BYTES_REPL", "IDLE");
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		json_object *o, *alg = NULL;
-
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &val) || val.dir != NAT_DIR_ORIG ||
-		    !cli_match_flow(&match, &key, &val))
-			continue;
-		flow_row_fill(fd, fwd_fd, &key, &val, now, &row);
-		n++;
-		if (val.flags & NAT_CT_F_ALG)
-			alg = alg_json(algv, &key, now);
-		if (c->json) {
-			o = flow_row_json(&row);
-			if (alg)
-				json_object_object_add(o, "alg", alg);
-			json_object_array_add(arr, o);
-		} else {
-			flow_row_print(&row);
-			if (alg) {
-				alg_print(alg);
-				json_object_put(alg);
-			}
-		}
-	}
+	ct_for_each(&ct, flows_one, &w);
 	if (c->json)
-		cli_print_json(arr);
+		cli_print_json(w.arr);
 	else
-		printf("%llu flows\n", (unsigned long long)n);
-	json_object_put(arr);
-	if (algv->alg_fd >= 0)
-		close(algv->alg_fd);
-	free(algv);
-	if (fwd_fd >= 0)
-		close(fwd_fd);
-	close(fd);
+		printf("%llu flows\n", (unsigned long long)w.n);
+	json_object_put(w.arr);
+	if (w.algv->alg_fd >= 0)
+		close(w.algv->alg_fd);
+	free(w.algv);
+	if (w.fwd_fd >= 0)
+		close(w.fwd_fd);
+	cttab_unmap(&ct);
 	return 0;
 }

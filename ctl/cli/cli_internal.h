@@ -7,6 +7,7 @@
 #ifndef XDPNAT_CLI_INTERNAL_H
 #define XDPNAT_CLI_INTERNAL_H
 
+#include "common/cttab.h"
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,6 +16,9 @@
 
 /* Open a pinned map by name; -1 with a message on stderr if unreachable. */
 int cli_open_map(const struct cli_ctx *c, const char *name);
+
+/* nat_ct, mapped (common/cttab.h): 0, or -1 after saying why. */
+int cli_open_ct(const struct cli_ctx *c, struct nat_cttab *t);
 
 /* Print o to stdout the way every --json output looks (pretty, one
  * trailing newline, slashes left alone so paths stay readable). */

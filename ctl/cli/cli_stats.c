@@ -79,17 +79,28 @@ static bool nh_valid(const struct nat_ct_value *v, __u32 gen, uint64_t now_ns)
 	       nat_ticks_since(nat_tick(now_ns), v->last_seen) < NAT_NH_IDLE_TICKS;
 }
 
+struct table_walk {
+	struct table_use *u;
+	uint64_t now;
+};
+
+static int table_one(const struct nat_ct_key *k, const struct nat_ct_value *v, void *arg)
+{
+	struct table_walk *w = arg;
+
+	(void)k;
+	w->u->entries++;
+	w->u->flows += v->dir == NAT_DIR_ORIG;
+	w->u->nh_cached += nh_valid(v, w->u->rg.gen, w->now);
+	return 0;
+}
+
 static int read_table_use(const struct cli_ctx *c, struct table_use *u)
 {
-	int fd = cli_open_map(c, XDPNAT_MAP_CT);
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	struct nat_ct_key key, next;
-	struct nat_ct_value val;
-	void *prev = NULL;
+	struct nat_cttab t;
 	int rg_fd = cli_open_map(c, XDPNAT_MAP_ROUTEGEN);
+	struct table_walk w = { .u = u };
 	struct timespec ts;
-	uint64_t now;
 	__u32 zero = 0;
 
 	memset(u, 0, sizeof(*u));
@@ -98,25 +109,12 @@ static int read_table_use(const struct cli_ctx *c, struct table_use *u)
 		close(rg_fd);
 	}
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);	/* the data path's clock */
-	now = (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
-	if (fd < 0)
+	w.now = (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+	if (cli_open_ct(c, &t))
 		return -1;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
-		fprintf(stderr, "xdpnat: cannot query %s: %s\n", XDPNAT_MAP_CT, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	u->max_entries = info.max_entries;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		u->entries++;
-		if (bpf_map_lookup_elem(fd, &key, &val))
-			continue;
-		u->flows += val.dir == NAT_DIR_ORIG;
-		u->nh_cached += nh_valid(&val, u->rg.gen, now);
-	}
-	close(fd);
+	u->max_entries = cttab_head(&t)->limit;
+	ct_for_each(&t, table_one, &w);
+	cttab_unmap(&t);
 	return 0;
 }
 

@@ -47,45 +47,55 @@ static int key_cmp(const void *a, const void *b)
 		      sizeof(struct nat_ct_key));
 }
 
-static int take_sample(int fd, const struct cli_match *m, struct top_sample *s)
+struct sample_walk {
+	const struct nat_cttab *ct;
+	const struct cli_match *m;
+	struct top_sample *s;
+};
+
+static int sample_one(const struct nat_ct_key *key, const struct nat_ct_value *v, void *arg)
 {
-	struct nat_ct_key key, next, rk;
-	struct nat_ct_value v, rv;
-	void *prev = NULL;
+	struct sample_walk *w = arg;
+	struct top_sample *s = w->s;
+	struct nat_ct_key rk;
+	struct nat_ct_value rv = {};
+	struct top_flow *t;
+	int out;
+
+	if (v->dir != NAT_DIR_ORIG || !cli_match_flow(w->m, key, v))
+		return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 1024;
+		struct top_flow *p = realloc(s->f, cap * sizeof(*p));
+
+		if (!p)
+			return -1;
+		s->f = p;
+		s->cap = cap;
+	}
+	t = &s->f[s->n++];
+	memset(t, 0, sizeof(*t));
+	t->key = *key;
+	t->v = *v;
+	ct_twin_key(&rk, v, key->proto);
+	ct_get(w->ct, &rk, &rv);
+	out = flowdesc_orig_is_out(v->kind) ? 0 : 1;
+	t->pkts[out] = v->packets;
+	t->bytes[out] = v->bytes;
+	t->pkts[!out] = rv.packets;
+	t->bytes[!out] = rv.bytes;
+	return 0;
+}
+
+static int take_sample(const struct nat_cttab *ct, const struct cli_match *m,
+		       struct top_sample *s)
+{
+	struct sample_walk w = { .ct = ct, .m = m, .s = s };
 
 	s->n = 0;
 	s->ns = nat_now_ns();
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		struct top_flow *t;
-		int out;
-
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &v) || v.dir != NAT_DIR_ORIG ||
-		    !cli_match_flow(m, &key, &v))
-			continue;
-		if (s->n == s->cap) {
-			size_t cap = s->cap ? 2 * s->cap : 1024;
-			struct top_flow *p = realloc(s->f, cap * sizeof(*p));
-
-			if (!p)
-				return -1;
-			s->f = p;
-			s->cap = cap;
-		}
-		t = &s->f[s->n++];
-		memset(t, 0, sizeof(*t));
-		t->key = key;
-		t->v = v;
-		memset(&rv, 0, sizeof(rv));
-		ct_twin_key(&rk, &v, key.proto);
-		bpf_map_lookup_elem(fd, &rk, &rv);
-		out = flowdesc_orig_is_out(v.kind) ? 0 : 1;
-		t->pkts[out] = v.packets;
-		t->bytes[out] = v.bytes;
-		t->pkts[!out] = rv.packets;
-		t->bytes[!out] = rv.bytes;
-	}
+	if (ct_for_each(ct, sample_one, &w))
+		return -1;
 	qsort(s->f, s->n, sizeof(*s->f), key_cmp);
 	return 0;
 }
@@ -285,20 +295,20 @@ int cli_top(const struct cli_ctx *c)
 	struct top_sample a = {}, b = {}, *prev = &a, *cur = &b, *tmp;
 	struct top_wan w[XDPNAT_MAX_IFACES];
 	struct cli_match match;
-	int fd, rc = 1;
+	struct nat_cttab ct;
+	int rc = 1;
 
 	if (cli_match_init(c, &match))
 		return 1;
-	fd = cli_open_map(c, XDPNAT_MAP_CT);
-	if (fd < 0)
+	if (cli_open_ct(c, &ct))
 		return 1;
-	if (take_sample(fd, &match, prev))
+	if (take_sample(&ct, &match, prev))
 		goto out;
 	for (;;) {
 		size_t nw;
 
 		sleep_ms(interval);
-		if (take_sample(fd, &match, cur))
+		if (take_sample(&ct, &match, cur))
 			goto out;
 		rates(prev, cur);
 		nw = wan_totals(cur, w, XDPNAT_MAX_IFACES);
@@ -323,6 +333,6 @@ out:
 		fprintf(stderr, "xdpnat: top: out of memory\n");
 	free(a.f);
 	free(b.f);
-	close(fd);
+	cttab_unmap(&ct);
 	return rc;
 }

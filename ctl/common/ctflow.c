@@ -73,17 +73,17 @@ static void remove_halves(const struct nat_maps *m, const struct nat_ct_key *oke
 	struct nat_ct_value twin;
 
 	ct_twin_key(&k, oval, okey->proto);
-	if (!bpf_map_lookup_and_delete_elem(m->ct, &k, &twin)) {
+	if (!ct_take(&m->cttab, &k, &twin)) {
 		if (counted)
 			retire(&twin);
 	} else if (errno != ENOENT) {
-		bpf_map_delete_elem(m->ct, &k);
+		ct_del(&m->cttab, &k);
 	}
 	if (oval->kind == NAT_KIND_HAIRPIN) {
 		ct_hairpin_egress_key(&k, okey, oval);
-		bpf_map_delete_elem(m->ct, &k);
+		ct_del(&m->cttab, &k);
 		ct_key_flip(&k, &k);
-		bpf_map_delete_elem(m->ct, &k);
+		ct_del(&m->cttab, &k);
 	}
 }
 
@@ -106,7 +106,7 @@ static void tell_end(const struct nat_maps *m, const struct nat_ct_key *okey,
 	if (!end_hook)
 		return;
 	ct_twin_key(&rk, oval, okey->proto);
-	end_hook(end_hook_arg, okey, oval, bpf_map_lookup_elem(m->ct, &rk, &rv) ? NULL : &rv,
+	end_hook(end_hook_arg, okey, oval, ct_get(&m->cttab, &rk, &rv) ? NULL : &rv,
 		 why, now);
 }
 
@@ -122,7 +122,7 @@ void ctflow_remove_rest(const struct nat_maps *m, const struct nat_ct_key *okey,
 bool ctflow_remove(const struct nat_maps *m, const struct nat_ct_key *okey,
 		   const struct nat_ct_value *oval, uint64_t now_ns, enum nat_flow_end why)
 {
-	bool deleted = bpf_map_delete_elem(m->ct, okey) == 0;
+	bool deleted = ct_del(&m->cttab, okey) == 0;
 
 	/* Halves without their ORIG are removed either way; the gate count
 	 * belongs to whoever deleted the ORIG entry, so it is given back once. */

@@ -34,7 +34,7 @@ static const struct {
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
-_Static_assert(NFIELDS * sizeof(int) == sizeof(struct nat_maps),
+_Static_assert(NFIELDS * sizeof(int) == offsetof(struct nat_maps, flowlog) + sizeof(int),
 	       "every field of struct nat_maps has a name");
 
 const char *nat_maps_name(unsigned i)
@@ -46,6 +46,12 @@ void nat_maps_init(struct nat_maps *m)
 {
 	for (size_t i = 0; i < NFIELDS; i++)
 		*(int *)((char *)m + fields[i].off) = -1;
+	memset(&m->cttab, 0, sizeof(m->cttab));
+}
+
+int nat_maps_map_ct(struct nat_maps *m)
+{
+	return cttab_map(&m->cttab, m->ct);
 }
 
 int *nat_maps_field(struct nat_maps *m, const char *name)

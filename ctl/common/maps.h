@@ -10,6 +10,8 @@
 #ifndef XDPNAT_MAPS_H
 #define XDPNAT_MAPS_H
 
+#include "common/cttab.h"
+
 struct nat_maps {
 	int config;		/* nat_config */
 	int ifaces;		/* nat_ifaces */
@@ -32,13 +34,18 @@ struct nat_maps {
 	int eim;		/* nat_eim */
 	int alg_stats;		/* nat_alg_stats */
 	int flowlog;		/* nat_flowlog (RINGBUF) */
+	struct nat_cttab cttab;	/* nat_ct mapped (nat_maps_map_ct()): how
+				 * the controller reads and changes flows */
 };
 
 /* The pinned name of the i-th map, NULL past the last. */
 const char *nat_maps_name(unsigned i);
 
-/* Every fd -1. */
+/* Every fd -1, nat_ct not mapped. */
 void nat_maps_init(struct nat_maps *m);
+
+/* Map m->ct into m->cttab (cttab_map()): 0 or -errno. */
+int nat_maps_map_ct(struct nat_maps *m);
 
 /* The fd field of the map pinned or loaded under `name` (XDPNAT_MAP_*),
  * NULL for a name that is not a map of the data path. */

@@ -61,7 +61,7 @@ static bool idle_past(const struct nat_config *cfg, const struct nat_ct_key *k, 
 }
 
 /* An ORIG entry: the flow is idle when both directions are. */
-static bool flow_expired(int ct_fd, const struct nat_config *cfg, const struct nat_ct_key *k,
+static bool flow_expired(const struct nat_cttab *ct, const struct nat_config *cfg, const struct nat_ct_key *k,
 			 const struct nat_ct_value *v, uint64_t now)
 {
 	struct nat_ct_key rkey;
@@ -69,7 +69,7 @@ static bool flow_expired(int ct_fd, const struct nat_config *cfg, const struct n
 	__u32 last = v->last_seen;
 
 	ct_twin_key(&rkey, v, k->proto);
-	if (!bpf_map_lookup_elem(ct_fd, &rkey, &reply) &&
+	if (!ct_get(ct, &rkey, &reply) &&
 	    nat_ticks_since(reply.last_seen, last) > 0)
 		last = reply.last_seen;
 	return idle_past(cfg, k, v->state, last, now);
@@ -81,20 +81,21 @@ static bool flow_expired(int ct_fd, const struct nat_config *cfg, const struct n
  * the ORIG key; the twin of a hairpin's orig-side egress entry is the
  * REPLY key, whose twin is the ORIG key.
  */
-static bool orphaned(int ct_fd, const struct nat_ct_key *k, const struct nat_ct_value *v)
+static bool orphaned(const struct nat_cttab *ct, const struct nat_ct_key *k,
+		     const struct nat_ct_value *v)
 {
 	struct nat_ct_key t;
 	struct nat_ct_value tv;
 
 	ct_twin_key(&t, v, k->proto);
-	if (bpf_map_lookup_elem(ct_fd, &t, &tv))
+	if (ct_get(ct, &t, &tv))
 		return true;
 	if (tv.dir == NAT_DIR_ORIG)
 		return false;
 	if (v->dir != NAT_DIR_HAIRPIN_EGRESS || tv.dir != NAT_DIR_REPLY)
 		return true;
 	ct_twin_key(&t, &tv, k->proto);
-	return bpf_map_lookup_elem(ct_fd, &t, &tv) || tv.dir != NAT_DIR_ORIG;
+	return ct_get(ct, &t, &tv) || tv.dir != NAT_DIR_ORIG;
 }
 
 /* An nat_eim entry that a live flow uses, if there is one (and, given
@@ -163,53 +164,55 @@ static void judge(const struct nat_maps *m, const struct nat_config *cfg,
 		enum nat_flow_end why = k->proto == IPPROTO_TCP && v->state == NAT_CT_CLOSING
 					? NAT_FLOW_END_CLOSED : NAT_FLOW_END_TIMEOUT;
 
-		if (flow_expired(m->ct, cfg, k, v, now) && ctflow_remove(m, k, v, now, why))
+		if (flow_expired(&m->cttab, cfg, k, v, now) && ctflow_remove(m, k, v, now, why))
 			res->flows_expired++;
 		else
 			eim_keep(m->eim, k, v, pass_start, now);
-	} else if (idle_past(cfg, k, v->state, v->last_seen, now) && orphaned(m->ct, k, v) &&
-		   !bpf_map_delete_elem(m->ct, k)) {
+	} else if (idle_past(cfg, k, v->state, v->last_seen, now) && orphaned(&m->cttab, k, v) &&
+		   !ct_del(&m->cttab, k)) {
 		res->orphans_deleted++;
 	}
 }
 
 /*
- * Up to `budget` entries of nat_ct from the cursor on. 1 when the walk
- * reached the end of the table, 0 when there is more, -errno. A bucket
- * larger than a batch (ENOSPC) is read again with room for GC_BATCH_MAX.
+ * Up to `budget` entries of nat_ct from the cursor on: its slots are read
+ * in place, in order. 1 when the walk reached the end of the table (its
+ * tombstones are then tidied and its entry count set), 0 when there is
+ * more, -errno.
  */
 static int gc_ct_step(const struct nat_maps *m, const struct nat_config *cfg,
 		      struct gc_cursor *c, uint64_t now, uint64_t budget, struct gc_result *res)
 {
-	static struct nat_ct_key keys[GC_BATCH_MAX];
-	static struct nat_ct_value vals[GC_BATCH_MAX];
+	const struct nat_cttab *t = &m->cttab;
 	uint64_t done = 0;
 
-	while (done < budget) {
-		__u32 n = GC_BATCH;	/* whole batches: a smaller count can split a bucket */
-		union gc_token out;
-		int err = bpf_map_lookup_batch(m->ct, c->started ? &c->token : NULL, &out, keys,
-					       vals, &n, NULL);
-
-		if (err && errno == ENOSPC) {
-			n = GC_BATCH_MAX;
-			err = bpf_map_lookup_batch(m->ct, c->started ? &c->token : NULL, &out,
-						   keys, vals, &n, NULL);
-		}
-		if (err && errno != ENOENT)
-			return -errno;
-		if (!c->started)
-			c->pass_start = now;
-		for (__u32 i = 0; i < n; i++)
-			judge(m, cfg, &keys[i], &vals[i], now, c->pass_start, res);
-		res->ct_entries += n;
-		done += n;
-		if (err)	/* ENOENT: that was the last batch */
-			return 1;
-		c->token = out;
+	if (!t->slots)
+		return -EBADF;
+	if (!c->started) {
+		c->pass_start = now;
+		c->slot = 1;
 		c->started = true;
 	}
-	return 0;
+	for (; c->slot <= t->nslots && done < budget; c->slot++) {
+		const struct nat_ct_slot *s = &t->slots[c->slot];
+		struct nat_ct_key k;
+		struct nat_ct_value v;
+
+		if (s->key.pad[0] != NAT_CT_SLOT_LIVE)
+			continue;
+		memcpy(&k, &s->key, sizeof(k));
+		memcpy(&v, &s->val, sizeof(v));
+		k.pad[0] = 0;
+		if (s->key.pad[0] != NAT_CT_SLOT_LIVE)
+			continue;	/* freed while copied */
+		judge(m, cfg, &k, &v, now, c->pass_start, res);
+		res->ct_entries++;
+		done++;
+	}
+	if (c->slot <= t->nslots)
+		return 0;
+	cttab_tidy(t);
+	return 1;
 }
 
 /* What a pass over the small maps needs to judge an entry. */
@@ -217,16 +220,14 @@ struct gc_pass {
 	const struct nat_config *cfg;
 	uint64_t now;
 	uint64_t pass_start;		/* when the walk of nat_ct began */
-	int ct_fd;
+	const struct nat_cttab *ct;
 	int eim_fd;
 	uint64_t eim_mappings;		/* nat_eim: mappings removed (eim_count) */
 };
 
-static bool ct_exists(int ct_fd, const struct nat_ct_key *k)
+static bool ct_exists(const struct nat_cttab *ct, const struct nat_ct_key *k)
 {
-	struct nat_ct_value v;
-
-	return bpf_map_lookup_elem(ct_fd, k, &v) == 0;
+	return ct_find(ct, k) != NULL;
 }
 
 /* The data path ignores an expired expectation, and one whose control
@@ -237,7 +238,7 @@ static bool expect_doomed(const void *key, const void *val, void *ctx)
 	const struct gc_pass *p = ctx;
 
 	(void)key;
-	return v->expires < p->now || !ct_exists(p->ct_fd, &v->ctl);
+	return v->expires < p->now || !ct_exists(p->ct, &v->ctl);
 }
 
 static bool gate_expired(const void *key, const void *val, void *ctx)
@@ -262,7 +263,7 @@ static bool alg_orphaned(const void *key, const void *val, void *ctx)
 	const struct gc_pass *p = ctx;
 
 	(void)val;
-	return !ct_exists(p->ct_fd, key);
+	return !ct_exists(p->ct, key);
 }
 
 /*
@@ -349,7 +350,7 @@ int gc_step(const struct nat_maps *maps, struct gc_cursor *c, uint64_t now_ns, u
 	    struct gc_result *res)
 {
 	struct nat_config cfg;
-	struct gc_pass pass = { .cfg = &cfg, .now = now_ns, .ct_fd = maps->ct,
+	struct gc_pass pass = { .cfg = &cfg, .now = now_ns, .ct = &maps->cttab,
 				.eim_fd = maps->eim };
 	struct gc_result step = {};
 	__u32 zero = 0;

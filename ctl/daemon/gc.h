@@ -35,26 +35,16 @@ struct gc_result {
  * there are. */
 #define GC_ENTRIES_PER_SEC	50000
 
-/* nat_ct entries read per batch syscall, and the most a bucket that does
- * not fit one may need: the collector's memory is GC_BATCH_MAX entries. */
-#define GC_BATCH		256
-#define GC_BATCH_MAX		4096
-
-union gc_token {			/* BPF_MAP_LOOKUP_BATCH position (a bucket) */
-	__u64 u64;
-	struct nat_ct_key room;
-};
-
 /* Where the walk of nat_ct stands between steps. Zero = not started. */
 struct gc_cursor {
 	bool started;
 	uint64_t pass_start;		/* now, when the pass began (nat_eim's mark) */
-	union gc_token token;
+	__u32 slot;			/* the next slot of nat_ct to read */
 	struct gc_result pass;		/* what this pass has done so far */
 };
 
 /*
- * Read up to `budget` more entries of nat_ct (rounded to batches),
+ * Read up to `budget` more entries of nat_ct,
  * expiring idle flows and orphaned halves; at the end of the table also
  * sweep nat_expect, nat_gate and nat_alg. Flows expired are added to
  * nat_ctl_stats.ct_expired as they go; gc_runs counts completed passes.

@@ -241,6 +241,45 @@ static __u32 forwards_held(const struct nat_daemon *d)
 	return info.max_entries;
 }
 
+/*
+ * nat_ct's hash seed and slot count are constants of the programs (.rodata),
+ * so they are decided before the load: those of the table adopted as it is
+ * (its header says them), else a new table's, whose header is written
+ * right after the load (ct_table_format()).
+ */
+static void ct_table_plan(struct nat_daemon *d)
+{
+	struct bpf_map *map = d->skel->maps.nat_ct;
+	int fd = bpf_map__fd(map);	/* >= 0: reused (bpf_map__reuse_fd) */
+	struct nat_ct_slot hs;
+	const struct nat_ct_head *h = (const struct nat_ct_head *)&hs;
+	__u32 zero = 0;
+
+	d->ct_fresh = true;
+	d->ct_seed = cttab_new_seed();
+	d->ct_nslots = bpf_map__max_entries(map) - 1;
+	if (fd >= 0 && !bpf_map_lookup_elem(fd, &zero, &hs) && h->magic == NAT_CT_MAGIC &&
+	    h->nslots == d->ct_nslots) {
+		d->ct_fresh = false;
+		d->ct_seed = h->seed;
+	}
+	d->skel->rodata->ct_nslots = d->ct_nslots;
+	d->skel->rodata->ct_seed = d->ct_seed;
+}
+
+static int ct_table_format(struct nat_daemon *d)
+{
+	int err;
+
+	if (!d->ct_fresh)
+		return 0;
+	err = cttab_format(bpf_map__fd(d->skel->maps.nat_ct), d->ct_nslots,
+			   2 * d->cfg.conntrack_max, d->ct_seed);
+	if (err)
+		nat_log_at(LOG_ERR, "cannot write nat_ct's header: %s", strerror(-err));
+	return err;
+}
+
 int loader_load(struct nat_daemon *d)
 {
 	__u32 ring;
@@ -252,10 +291,11 @@ int loader_load(struct nat_daemon *d)
 		nat_log_at(LOG_ERR, "cannot open the BPF object: %s", strerror(errno));
 		return -1;
 	}
-	err = bpf_map__set_max_entries(d->skel->maps.nat_ct, 2 * d->cfg.conntrack_max);
+	err = bpf_map__set_max_entries(d->skel->maps.nat_ct,
+				       cttab_entries_for(d->cfg.conntrack_max));
 	if (err) {
-		nat_log_at(LOG_ERR, "cannot size nat_ct to %u entries: %s", 2 * d->cfg.conntrack_max,
-			strerror(-err));
+		nat_log_at(LOG_ERR, "cannot size nat_ct to %u slots: %s",
+			   cttab_entries_for(d->cfg.conntrack_max), strerror(-err));
 		return -1;
 	}
 	/* a mapping per flow at most (TCP clients open each connection from
@@ -284,11 +324,14 @@ int loader_load(struct nat_daemon *d)
 	}
 	d->skel->rodata->unassured_ring = ring;
 	adopt_plan(d);
+	ct_table_plan(d);
 	err = xdpnat_bpf__load(d->skel);
 	if (err) {
 		nat_log_at(LOG_ERR, "cannot load the BPF programs: %s", strerror(-err));
 		return -1;
 	}
+	if (ct_table_format(d))
+		return -1;
 	adopt_copy(d, false);
 	return 0;
 }
@@ -322,6 +365,8 @@ void loader_maps(const struct nat_daemon *d, struct nat_maps *out)
 		if (fd)
 			*fd = bpf_map__fd(map);
 	}
+	if (nat_maps_map_ct(out))
+		nat_log_at(LOG_ERR, "cannot map nat_ct: the controller cannot see flows");
 }
 
 void loader_close(struct nat_daemon *d)
@@ -925,6 +970,12 @@ static int link_init(struct nat_link *l, const char *ifname, enum nat_if_role ro
 	l->ifindex = (int)if_nametoindex(ifname);
 	if (!l->ifindex)
 		return 1;
+	if (role == NAT_IF_WAN && l->ifindex > NAT_CT_WAN_IFINDEX_MAX) {
+		/* a flow names its WAN in 16 bits (struct nat_ct_value) */
+		nat_log_at(LOG_ERR, "wan %s: ifindex %d is above %d, which a flow cannot "
+			   "name; not attached", ifname, l->ifindex, NAT_CT_WAN_IFINDEX_MAX);
+		return 1;
+	}
 	l->local_senders = link_local_senders(ifname);
 	if (bpf_xdp_query(l->ifindex, 0, &q) == 0 && q.prog_id)
 		l->xdp_mode_found = attach_mode_flags(q.attach_mode);

@@ -53,6 +53,8 @@ struct nat_daemon {
 	struct migrate_map mig[LOADER_MAPS_MAX];	/* what became of the previous run's maps */
 	int nmig;
 	bool adopted;				/* a previous run's data path was taken over */
+	bool ct_fresh;				/* nat_ct is new: its header is ours to write */
+	__u32 ct_seed, ct_nslots;		/* nat_ct's, as the programs know them */
 };
 
 /* What the daemon does when an interface leaves its role (removed from

@@ -269,42 +269,22 @@ static void count_entry(struct metrics_snapshot *s, const struct nat_ct_value *v
 	w->bytes[d] += v->bytes;
 }
 
-/* nat_ct in batches: a table of a million flows is a few hundred calls. */
-static int walk_ct(int fd, struct metrics_snapshot *s)
+/* nat_ct in place (mmap()ed): a million flows is a walk over memory. */
+static int walk_one(const struct nat_ct_key *k, const struct nat_ct_value *v, void *arg)
 {
-	enum { BATCH = 1024 };
-	struct nat_ct_key *keys = calloc(BATCH, sizeof(*keys));
-	struct nat_ct_value *vals = calloc(BATCH, sizeof(*vals));
-	struct nat_ct_key in, out;	/* the batch cursor: a bucket number, keys are larger */
-	bool first = true;
-	int err = 0;
+	struct metrics_snapshot *s = arg;
 
-	if (!keys || !vals) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		__u32 count = BATCH;
-		int rc = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &count,
-					      NULL);
+	(void)k;
+	s->ct_entries++;
+	count_entry(s, v);
+	return 0;
+}
 
-		if (rc && errno != ENOENT) {
-			err = -errno;
-			break;
-		}
-		for (__u32 i = 0; i < count; i++) {
-			s->ct_entries++;
-			count_entry(s, &vals[i]);
-		}
-		if (rc)		/* ENOENT: that was the last batch */
-			break;
-		in = out;
-		first = false;
-	}
-out:
-	free(keys);
-	free(vals);
-	return err;
+static int walk_ct(const struct nat_cttab *t, struct metrics_snapshot *s)
+{
+	if (!t->slots)
+		return -EBADF;
+	return ct_for_each(t, walk_one, s);
 }
 
 static int read_one(int fd, void *val)
@@ -373,8 +353,6 @@ static void wan_totals(struct metrics *mt, struct metrics_snapshot *s,
 
 static void collect(struct metrics *mt, struct metrics_snapshot *s)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
 	struct ctflow_retired retired;
 
 	memset(s, 0, sizeof(*s));
@@ -399,9 +377,9 @@ static void collect(struct metrics *mt, struct metrics_snapshot *s)
 	if (read_one(mt->m.ctl_stats, &s->ctl))
 		s->partial = true;
 	read_one(mt->m.alg_stats, &s->alg);	/* zeros without an ALG map */
-	if (!bpf_obj_get_info_by_fd(mt->m.ct, &info, &len))
-		s->ct_entries_limit = info.max_entries;
-	if (walk_ct(mt->m.ct, s))
+	if (cttab_head(&mt->m.cttab))
+		s->ct_entries_limit = cttab_head(&mt->m.cttab)->limit;
+	if (walk_ct(&mt->m.cttab, s))
 		s->partial = true;
 	small_maps(&mt->m, s);
 	pthread_mutex_lock(&mt->lock);

@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include "common/cttab.h"
 #include "daemon/migrate.h"
 
 #define TYPE_DEPTH_MAX	16	/* nesting followed; our structs are 3 deep */
@@ -384,6 +385,45 @@ static void copy_one(struct copy_ctx *x, const void *okey)
 		m->lost++;	/* no room (a smaller table) or refused */
 }
 
+/*
+ * nat_ct is a hash table of its own in an array (include/nat_ct_slots.h):
+ * an entry's slot depends on the table's size and seed, so its LIVE
+ * entries are inserted into the new table, not copied slot by slot. Both
+ * passes do it; the second one adds what the old programs made meanwhile.
+ */
+static int copy_ct(struct migrate_map *m, int new_fd)
+{
+	struct nat_cttab t;
+	unsigned char *ov = calloc(1, m->old.value_size);
+	struct nat_ct_slot ns;
+	int err = cttab_map(&t, new_fd);
+
+	if (err || !ov) {
+		free(ov);
+		cttab_unmap(&t);
+		return err ? err : -ENOMEM;
+	}
+	for (__u32 i = 1; i < m->old.max_entries; i++) {
+		int rc;
+
+		if (bpf_map_lookup_elem(m->old_fd, &i, ov) ||
+		    m->old.value_size < sizeof(struct nat_ct_key) ||
+		    ((const struct nat_ct_key *)ov)->pad[0] != NAT_CT_SLOT_LIVE)
+			continue;
+		memset(&ns, 0, sizeof(ns));
+		migrate_conv_apply(&m->val, ov, &ns);
+		ns.key.pad[0] = 0;
+		rc = ct_put(&t, &ns.key, &ns.val, BPF_NOEXIST);
+		if (!rc)
+			m->copied++;
+		else if (rc != -EEXIST)
+			m->lost++;
+	}
+	free(ov);
+	cttab_unmap(&t);
+	return 0;
+}
+
 int migrate_copy(struct migrate_map *m, int new_fd, bool fill_only)
 {
 	struct copy_ctx x = { .m = m, .new_fd = new_fd, .fill_only = fill_only };
@@ -396,6 +436,8 @@ int migrate_copy(struct migrate_map *m, int new_fd, bool fill_only)
 		return 0;
 	if (bpf_obj_get_info_by_fd(new_fd, &ni, &len))
 		return -errno;
+	if (!strcmp(m->name, XDPNAT_MAP_CT))
+		return ni.value_size == sizeof(struct nat_ct_slot) ? copy_ct(m, new_fd) : -EINVAL;
 	if (is_array(m->old.type) && fill_only)
 		return 0;	/* an array has every index already */
 	x.percpu = is_percpu(m->old.type);

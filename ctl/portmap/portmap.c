@@ -617,7 +617,7 @@ static void pcp_peer(struct portmap *pm, struct portmap_lan *l, const struct pcp
 		resp->result = PCP_UNSUPP_PROTOCOL;
 		return;
 	}
-	if (q->peer_v6 || bpf_map_lookup_elem(pm->m->ct, &k, &v) || v.kind != NAT_KIND_MASQ ||
+	if (q->peer_v6 || ct_get(&pm->m->cttab, &k, &v) || v.kind != NAT_KIND_MASQ ||
 	    v.wan_ifindex != l->wan_ifindex) {
 		resp->result = PCP_NO_RESOURCES;	/* no such flow (yet): retry later */
 		return;

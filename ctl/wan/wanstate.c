@@ -89,7 +89,7 @@ static bool bound_to_addr(const void *key, const void *val, void *ctx)
 	 * (entry_removed), after its counters were read for the NAT log. */
 	if (v->dir == NAT_DIR_REPLY) {
 		ct_twin_key(&t, v, k->proto);
-		return bpf_map_lookup_elem(p->ws->m->ct, &t, &tv) != 0;
+		return ct_get(&p->ws->m->cttab, &t, &tv) != 0;
 	}
 	return true;
 }
@@ -113,8 +113,7 @@ static int ct_purge(const struct wanstate *ws, uint32_t ifindex, __be32 addr,
 {
 	struct purge p = { .ws = ws, .ifindex = ifindex, .addr = addr, .now = nat_now_ns(),
 			   .why = why };
-	long n = map_sweep(ws->m->ct, sizeof(struct nat_ct_key), sizeof(struct nat_ct_value),
-			   bound_to_addr, &p, entry_removed);
+	long n = ct_sweep(&ws->m->cttab, bound_to_addr, &p, entry_removed);
 
 	if (n < 0) {
 		errno = (int)-n;

@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * nat_cttab.h - the data path's side of nat_ct, the flow table of 64-byte
+ * slots (the protocol is in include/nat_ct_slots.h; ctl/common/cttab.c is
+ * the controller's side). ct_lookup(), ct_insert() and ct_delete() stand
+ * where bpf_map_*_elem() on a hash map would.
+ *
+ * The walks are global functions: each is verified once, not on every
+ * path of every caller, and their few bytes of stack add to the callers'
+ * only once (the XDP programs have almost none left).
+ */
+#ifndef BPF_NAT_CTTAB_H
+#define BPF_NAT_CTTAB_H
+
+#include "nat_ct_slots.h"
+
+#define CT_ENOENT	2
+#define CT_EEXIST	17
+#define CT_ENOSPC	28
+
+static __always_inline volatile __u32 *ct_wordp(struct nat_ct_slot *s)
+{
+	return (volatile __u32 *)((void *)s + NAT_CT_WORD_OFF);
+}
+
+/*
+ * The map key for slot i, kept in a per-CPU cell of .bss
+ * rather than on the stack, which is full (a program runs to its end
+ * on its CPU before another can use the cell). One cache line per CPU.
+ */
+#define CT_IDX_CELLS	1024
+struct ct_idx_cell {
+	__u32 i;
+	__u8 pad[60];
+};
+static struct ct_idx_cell nat_ct_idx[CT_IDX_CELLS];	/* static: not in the skeleton */
+
+static __always_inline struct nat_ct_slot *ct_slot(__u32 i)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	if (cpu >= CT_IDX_CELLS)
+		return NULL;
+	nat_ct_idx[cpu].i = i;
+	return bpf_map_lookup_elem(&nat_ct, &nat_ct_idx[cpu].i);
+}
+
+
+
+static __always_inline bool ct_slot_has(struct nat_ct_slot *s, __u32 saddr, __u32 daddr,
+					__u32 ports)
+{
+	return s->key.saddr == saddr && s->key.daddr == daddr && ct_ports(&s->key) == ports;
+}
+
+/* The slot of the LIVE entry with this key, 0 if none. */
+static __always_inline __u32 ct_find_slot(__u32 saddr, __u32 daddr, __u32 ports, __u8 proto)
+{
+	__u32 n = ct_nslots, live = ct_word(proto, NAT_CT_SLOT_LIVE), home;
+
+	if (!n)
+		return 0;
+	home = ct_home(ct_hash(saddr, daddr, ports, proto, ct_seed), n);
+	for (__u32 k = 0; k < NAT_CT_PROBES; k++) {
+		__u32 i = ct_probe(home, k, n);
+		struct nat_ct_slot *s = ct_slot(i);
+		__u32 w;
+
+		if (!s)
+			return 0;
+		w = *ct_wordp(s);
+		if (w == live && ct_slot_has(s, saddr, daddr, ports))
+			return i;
+		if (w == ct_word(0, NAT_CT_SLOT_EMPTY))
+			return 0;
+	}
+	return 0;
+}
+
+__noinline int xdpnat_ct_find(__u32 saddr, __u32 daddr, __u32 ports, __u32 proto)
+{
+	return (int)ct_find_slot(saddr, daddr, ports, (__u8)proto);
+}
+
+static __always_inline void ct_count(long delta)
+{
+	struct nat_ct_head *h = (struct nat_ct_head *)ct_slot(0);
+
+	if (h)
+		__sync_fetch_and_add(&h->entries, delta);
+}
+
+/*
+ * An insert's walk keeps its state in a per-CPU cell of .bss, read back
+ * through a volatile pointer, instead of in registers that every slot
+ * lookup (a call) would make clang spill to the stack: the programs
+ * calling it have only 64 bytes left for it.
+ */
+struct ct_walk {
+	__u32 idx;			/* map key of the slot looked at */
+	__u32 saddr, daddr, ports;	/* the key */
+	__u32 live;			/* its LIVE word */
+	__u32 home;
+	__u32 f, fw;			/* the first free slot seen, and its word */
+	__u32 mine;			/* the slot claimed */
+	__u8 pad[28];
+};
+static struct ct_walk nat_ct_walk[CT_IDX_CELLS];	/* static: not in the skeleton */
+
+static __always_inline struct nat_ct_slot *ct_walk_slot(volatile struct ct_walk *w, __u32 i)
+{
+	w->idx = i;
+	return bpf_map_lookup_elem(&nat_ct, (const void *)&w->idx);
+}
+
+static __always_inline bool ct_walk_has(volatile struct ct_walk *w, struct nat_ct_slot *s)
+{
+	return s->key.saddr == w->saddr && s->key.daddr == w->daddr &&
+	       ct_ports(&s->key) == w->ports;
+}
+
+/*
+ * Claim a slot for the walk's key and write the key into it (the slot
+ * stays BUSY until ct_publish()). Returns the slot, the negated slot of
+ * the LIVE entry that has the key already, or 0: the table is at its
+ * limit or the key's probe sequence is full.
+ */
+static __always_inline int ct_claim(volatile struct ct_walk *w)
+{
+	struct nat_ct_head *h = (struct nat_ct_head *)ct_walk_slot(w, 0);
+	struct nat_ct_slot *s;
+
+	if (!ct_nslots || !h || h->entries >= h->limit)
+		return 0;
+	w->home = ct_home(ct_hash(w->saddr, w->daddr, w->ports, (__u8)w->live, ct_seed),
+			  ct_nslots);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		w->f = 0;
+		for (__u32 k = 0; k < NAT_CT_PROBES; k++) {
+			__u32 i = ct_probe(w->home, k, ct_nslots), x;
+
+			s = ct_walk_slot(w, i);
+			if (!s)
+				return 0;
+			x = *ct_wordp(s);
+			if (x == w->live && ct_walk_has(w, s))
+				return -(int)i;
+			if (!w->f && (x == 0 || x == ct_word(0, NAT_CT_SLOT_DEAD))) {
+				w->f = i;
+				w->fw = x;
+			}
+			if (x == 0)
+				break;
+		}
+		if (!w->f)
+			return 0;
+		s = ct_walk_slot(w, w->f);
+		if (!s)
+			return 0;
+		if (__sync_val_compare_and_swap(ct_wordp(s), w->fw, ct_word(0, NAT_CT_SLOT_BUSY)) ==
+		    w->fw) {
+			s->key.saddr = w->saddr;
+			s->key.daddr = w->daddr;
+			*(__u32 *)&s->key.sport = w->ports;
+			return (int)w->f;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Make the entry in the claimed slot w->mine LIVE, then check the way from
+ * its home slot (include/nat_ct_slots.h): 0, or -CT_EEXIST if a
+ * concurrent insert of the same key got an earlier slot (ours is freed).
+ */
+static __always_inline int ct_publish(volatile struct ct_walk *w)
+{
+	__u32 busy = ct_word(0, NAT_CT_SLOT_BUSY);
+	struct nat_ct_slot *s = ct_walk_slot(w, w->mine), *t;
+
+	if (!s)
+		return -CT_ENOENT;
+	__sync_lock_test_and_set(ct_wordp(s), w->live);
+	ct_count(1);
+	for (__u32 k = 0; k < NAT_CT_PROBES; k++) {
+		__u32 i = ct_probe(w->home, k, ct_nslots), x;
+
+		if (i == w->mine)
+			return 0;
+		t = ct_walk_slot(w, i);
+		if (!t)
+			return 0;
+		x = *ct_wordp(t);
+		if (x == 0)
+			__sync_val_compare_and_swap(ct_wordp(t), 0, ct_word(0, NAT_CT_SLOT_DEAD));
+		for (int j = 0; j < 32 && x == busy; j++)
+			x = *ct_wordp(t);
+		/* still being written (by a thread of the controller): it may
+		 * be our key, and an insert that fails is the safe mistake */
+		if (x == busy || (x == w->live && ct_walk_has(w, t))) {
+			s = ct_walk_slot(w, w->mine);
+			if (s)
+				__sync_lock_test_and_set(ct_wordp(s), ct_word(0, NAT_CT_SLOT_DEAD));
+			ct_count(-1);
+			return -CT_EEXIST;
+		}
+	}
+	return 0;
+}
+
+/* Free the LIVE entry with this key: 0, or -CT_ENOENT. */
+__noinline int xdpnat_ct_delete(__u32 saddr, __u32 daddr, __u32 ports, __u32 proto)
+{
+	__u32 live = ct_word((__u8)proto, NAT_CT_SLOT_LIVE);
+	__u32 i = ct_find_slot(saddr, daddr, ports, (__u8)proto);
+	struct nat_ct_slot *s;
+
+	if (!i || !(s = ct_slot(i)))
+		return -CT_ENOENT;
+	if (__sync_val_compare_and_swap(ct_wordp(s), live, ct_word(0, NAT_CT_SLOT_DEAD)) != live)
+		return -CT_ENOENT;
+	ct_count(-1);
+	return 0;
+}
+
+/* ---- what the rest of the data path calls */
+
+static __always_inline struct nat_ct_value *ct_lookup(const struct nat_ct_key *k)
+{
+	__u32 i = (__u32)xdpnat_ct_find(k->saddr, k->daddr, ct_ports(k), k->proto);
+	struct nat_ct_slot *s;
+
+	if (!i)
+		return NULL;
+	s = ct_slot(i);
+	if (!s)
+		return NULL;
+	asm volatile("" : "+r"(s));	/* no &s->val before the check (verifier) */
+	return &s->val;
+}
+
+/*
+ * Add an entry: BPF_NOEXIST fails with -CT_EEXIST if the key has one,
+ * BPF_ANY overwrites it. -CT_ENOSPC: no room. A global function: the
+ * callers' stack has no room for the walk's state.
+ */
+__noinline int xdpnat_ct_claim(const struct nat_ct_key *k)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	volatile struct ct_walk *w;
+
+	if (!k || cpu >= CT_IDX_CELLS)
+		return 0;
+	w = &nat_ct_walk[cpu];
+	w->saddr = k->saddr;
+	w->daddr = k->daddr;
+	w->ports = ct_ports(k);
+	w->live = ct_word(k->proto, NAT_CT_SLOT_LIVE);
+	return ct_claim(w);
+}
+
+/* After xdpnat_ct_claim() on this CPU, with the same walk cell. */
+__noinline int xdpnat_ct_publish(__u32 idx)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	volatile struct ct_walk *w;
+
+	if (cpu >= CT_IDX_CELLS)
+		return -CT_ENOENT;
+	w = &nat_ct_walk[cpu];
+	w->mine = idx;
+	return ct_publish(w);
+}
+
+/*
+ * Add an entry: BPF_NOEXIST fails with -CT_EEXIST if the key has one,
+ * BPF_ANY overwrites it. -CT_ENOSPC: no room. The walks are global
+ * functions: the callers' stack has no room for their state.
+ */
+static __always_inline long ct_insert(const struct nat_ct_key *k, const struct nat_ct_value *v,
+				      __u64 flags)
+{
+	int rc = xdpnat_ct_claim(k);
+	struct nat_ct_slot *s;
+	__u32 i;
+
+	if (!rc)
+		return -CT_ENOSPC;
+	if (rc < 0 && flags == BPF_NOEXIST)
+		return -CT_EEXIST;
+	i = rc < 0 ? (__u32)-rc : (__u32)rc;
+	s = ct_slot(i);
+	if (!s)
+		return -CT_ENOSPC;
+	s->val = *v;
+	if (rc < 0)
+		return 0;
+	return xdpnat_ct_publish(i);
+}
+
+static __always_inline long ct_delete(const struct nat_ct_key *k)
+{
+	return xdpnat_ct_delete(k->saddr, k->daddr, ct_ports(k), k->proto);
+}
+
+#endif /* BPF_NAT_CTTAB_H */

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * cttab.h - the controller's side of nat_ct, the flow table of 64-byte
+ * slots (protocol: include/nat_ct_slots.h; the data path's side:
+ * bpf/nat_cttab.h). The table is a BPF_F_MMAPABLE array: the controller
+ * maps it once and reads and changes entries in place, with the same
+ * compare-and-swap protocol as the data path, and without a system call.
+ *
+ * ct_get/ct_put/ct_del/ct_take stand where bpf_map_lookup_elem,
+ * bpf_map_update_elem, bpf_map_delete_elem and
+ * bpf_map_lookup_and_delete_elem would on a hash map, with the same
+ * return values (0 or -errno) and flags.
+ */
+#ifndef XDPNAT_CTTAB_H
+#define XDPNAT_CTTAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "nat_ct_slots.h"
+
+struct nat_cttab {
+	struct nat_ct_slot *slots;	/* slots[0] is the header; NULL: not mapped */
+	size_t len;			/* of the mapping */
+	__u32 nslots, seed;
+};
+
+/* Map nat_ct (fd) and check its header. 0, or -errno (t stays unmapped). */
+int cttab_map(struct nat_cttab *t, int fd);
+void cttab_unmap(struct nat_cttab *t);
+
+/* Write the header of a new, empty table of `nslots` slots (the array
+ * has 1 + nslots entries) for `limit` entries. */
+int cttab_format(int fd, __u32 nslots, __u32 limit, __u32 seed);
+
+/* A random hash seed for a new table. */
+__u32 cttab_new_seed(void);
+
+/* A new, formatted nat_ct for conntrack_max flows (tests, benchmarks): its
+ * fd, or -errno. */
+int cttab_create(__u32 conntrack_max);
+
+/* The slots a table for conntrack-max flows needs (header included). */
+__u32 cttab_entries_for(__u32 conntrack_max);
+
+const struct nat_ct_head *cttab_head(const struct nat_cttab *t);
+
+int ct_get(const struct nat_cttab *t, const struct nat_ct_key *k, struct nat_ct_value *v);
+int ct_put(const struct nat_cttab *t, const struct nat_ct_key *k, const struct nat_ct_value *v,
+	   __u64 flags);
+int ct_del(const struct nat_cttab *t, const struct nat_ct_key *k);
+int ct_take(const struct nat_cttab *t, const struct nat_ct_key *k, struct nat_ct_value *v);
+
+/* The entry in place (its fields may change under the reader), or NULL. */
+struct nat_ct_value *ct_find(const struct nat_cttab *t, const struct nat_ct_key *k);
+
+/*
+ * Call fn for every LIVE entry, with a copy of key and value; stop when it
+ * returns non-zero (that value is returned). Entries added or removed
+ * meanwhile may or may not be seen.
+ */
+typedef int (*ct_visit_fn)(const struct nat_ct_key *k, const struct nat_ct_value *v, void *arg);
+int ct_for_each(const struct nat_cttab *t, ct_visit_fn fn, void *arg);
+
+/*
+ * map_sweep() (common/mapsweep.h) for nat_ct: delete every LIVE entry for
+ * which doomed(key, val, ctx) is true, calling deleted() after each one
+ * deleted. Returns the number deleted.
+ */
+long ct_sweep(const struct nat_cttab *t, bool (*doomed)(const void *key, const void *val, void *ctx),
+	      void *ctx, void (*deleted)(const void *key, const void *val, void *ctx));
+
+/*
+ * Housekeeping for the GC: turn tombstones that end a run back into empty
+ * slots, and set head.entries to the LIVE slots counted. Returns the
+ * number of LIVE slots.
+ */
+long cttab_tidy(const struct nat_cttab *t);
+
+#endif /* XDPNAT_CTTAB_H */
