@@ -89,12 +89,16 @@ UNIT_DEPS_addrwatch := $(call unit_mod,config) $(call unit_mod,nlsock)
 UNIT_DEPS_linkinfo  := $(call unit_mod,nlsock)
 UNIT_DEPS_ddns      := $(call unit_mod,config) $(call unit_mod,ddns_proto) $(call unit_mod,log) \
 		       $(call unit_mod,runfiles)
-UNIT_DEPS_gc        := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call unit_mod,maps)
+UNIT_DEPS_gc        := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call unit_mod,maps) \
+		       $(call unit_mod,cttab)
 UNIT_DEPS_wanstate  := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call unit_mod,maps) $(call unit_mod,log) \
-		       $(call unit_mod,config)
+		       $(call unit_mod,config) $(call unit_mod,cttab)
 UNIT_DEPS_flowlog_fmt := $(call unit_mod,flowdesc)
+UNIT_DEPS_migrate   := $(call unit_mod,cttab)
+UNIT_DEPS_cttab_race := $(call unit_mod,cttab)
 UNIT_DEPS_alg_segment := $(call unit_mod,alg_ftp)
-UNIT_DEPS_alg_session := $(call unit_mod,alg_ftp) $(call unit_mod,log) $(call unit_mod,maps)
+UNIT_DEPS_alg_session := $(call unit_mod,alg_ftp) $(call unit_mod,log) $(call unit_mod,maps) \
+		       $(call unit_mod,cttab)
 # metrics.c is the whole endpoint (maps, DDNS, HTTP thread): the rest of ctl/
 UNIT_DEPS_metrics    = $(filter-out $(call unit_mod,metrics),$(LIB_OBJS))
 UNIT_DEPS_portmap_table := $(call unit_mod,portmap_rate)

@@ -53,28 +53,67 @@ static __always_inline bool ct_slot_has(struct nat_ct_slot *s, __u32 saddr, __u3
 	return s->key.saddr == saddr && s->key.daddr == daddr && ct_ports(&s->key) == ports;
 }
 
+/*
+ * A walk of up to NAT_CT_PROBES slots: `step` (a statement that sets rc,
+ * 0 = go on) for k = 0, 1, ... The first NAT_CT_FAST steps are a plain
+ * loop (what nearly every walk needs, at full speed); the rest run under
+ * a numbers iterator, which the verifier checks once instead of step by
+ * step (a long run of a nearly full table needs hundreds).
+ */
+#define NAT_CT_FAST	16
+
+extern int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end) __ksym;
+extern int *bpf_iter_num_next(struct bpf_iter_num *it) __ksym;
+extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __ksym;
+
+#define CT_WALK(k, rc, step)							\
+	do {									\
+		struct bpf_iter_num __it;					\
+		int *__kp;							\
+										\
+		for ((k) = 0; (k) < NAT_CT_FAST && !(rc); (k)++) {		\
+			step;							\
+		}								\
+		if (rc)								\
+			break;							\
+		bpf_iter_num_new(&__it, NAT_CT_FAST, NAT_CT_PROBES);		\
+		while (!(rc) && (__kp = bpf_iter_num_next(&__it))) {		\
+			(k) = (__u32)*__kp;					\
+			step;							\
+		}								\
+		bpf_iter_num_destroy(&__it);					\
+	} while (0)
+
+/* One step of a lookup: the slot if it holds the key, -1 at the end of
+ * the way (an empty slot), 0 to go on. */
+static __always_inline int ct_find_step(__u32 home, __u32 k, __u32 n, __u32 saddr, __u32 daddr,
+					__u32 ports, __u32 live)
+{
+	__u32 i = ct_probe(home, k, n);
+	struct nat_ct_slot *s = ct_slot(i);
+	__u32 w;
+
+	if (!s)
+		return -1;
+	w = *ct_wordp(s);
+	if (w == live && ct_slot_has(s, saddr, daddr, ports))
+		return (int)i;
+	if (w == ct_word(0, NAT_CT_SLOT_EMPTY))
+		return -1;
+	return 0;
+}
+
 /* The slot of the LIVE entry with this key, 0 if none. */
 static __always_inline __u32 ct_find_slot(__u32 saddr, __u32 daddr, __u32 ports, __u8 proto)
 {
-	__u32 n = ct_nslots, live = ct_word(proto, NAT_CT_SLOT_LIVE), home;
+	__u32 n = ct_nslots, live = ct_word(proto, NAT_CT_SLOT_LIVE), home, k;
+	int rc = 0;
 
 	if (!n)
 		return 0;
 	home = ct_home(ct_hash(saddr, daddr, ports, proto, ct_seed), n);
-	for (__u32 k = 0; k < NAT_CT_PROBES; k++) {
-		__u32 i = ct_probe(home, k, n);
-		struct nat_ct_slot *s = ct_slot(i);
-		__u32 w;
-
-		if (!s)
-			return 0;
-		w = *ct_wordp(s);
-		if (w == live && ct_slot_has(s, saddr, daddr, ports))
-			return i;
-		if (w == ct_word(0, NAT_CT_SLOT_EMPTY))
-			return 0;
-	}
-	return 0;
+	CT_WALK(k, rc, rc = ct_find_step(home, k, n, saddr, daddr, ports, live));
+	return rc > 0 ? (__u32)rc : 0;
 }
 
 __noinline int xdpnat_ct_find(__u32 saddr, __u32 daddr, __u32 ports, __u32 proto)
@@ -103,20 +142,54 @@ struct ct_walk {
 	__u32 home;
 	__u32 f, fw;			/* the first free slot seen, and its word */
 	__u32 mine;			/* the slot claimed */
-	__u8 pad[28];
+	__u32 found;			/* the key's LIVE slot, if the walk met it */
+	__u8 pad[24];
 };
 static struct ct_walk nat_ct_walk[CT_IDX_CELLS];	/* static: not in the skeleton */
 
+/* The cell again, as a value clang cannot keep derived pointers of (the
+ * field addresses) in registers across calls: it would spill them. */
+static __always_inline volatile struct ct_walk *ct_fresh(volatile struct ct_walk *w)
+{
+	asm volatile("" : "+r"(w));
+	return w;
+}
+
 static __always_inline struct nat_ct_slot *ct_walk_slot(volatile struct ct_walk *w, __u32 i)
 {
+	w = ct_fresh(w);
 	w->idx = i;
 	return bpf_map_lookup_elem(&nat_ct, (const void *)&w->idx);
 }
 
 static __always_inline bool ct_walk_has(volatile struct ct_walk *w, struct nat_ct_slot *s)
 {
+	w = ct_fresh(w);
 	return s->key.saddr == w->saddr && s->key.daddr == w->daddr &&
 	       ct_ports(&s->key) == w->ports;
+}
+
+/* One step of a claim's walk: 1 at the key's LIVE entry (w->found) or
+ * at an empty slot (the end of the way), -1 on a lookup failure, 0 to go
+ * on; the first free slot is noted in w->f. */
+static __always_inline int ct_claim_step(volatile struct ct_walk *w, __u32 k)
+{
+	w = ct_fresh(w);
+	__u32 i = ct_probe(w->home, k, ct_nslots), x;
+	struct nat_ct_slot *s = ct_walk_slot(w, i);
+
+	if (!s)
+		return -1;
+	x = *ct_wordp(s);
+	if (x == w->live && ct_walk_has(w, s)) {
+		w->found = i;
+		return 1;
+	}
+	if (!w->f && (x == 0 || x == ct_word(0, NAT_CT_SLOT_DEAD))) {
+		w->f = i;
+		w->fw = x;
+	}
+	return x == 0;
 }
 
 /*
@@ -125,46 +198,65 @@ static __always_inline bool ct_walk_has(volatile struct ct_walk *w, struct nat_c
  * the LIVE entry that has the key already, or 0: the table is at its
  * limit or the key's probe sequence is full.
  */
+#define CT_CLAIM_RACE	(1 << 30)	/* another CPU claimed the free slot first */
+
 static __always_inline int ct_claim(volatile struct ct_walk *w)
 {
 	struct nat_ct_head *h = (struct nat_ct_head *)ct_walk_slot(w, 0);
 	struct nat_ct_slot *s;
+	int rc = 0;
+	__u32 k;
 
 	if (!ct_nslots || !h || h->entries >= h->limit)
 		return 0;
+	w = ct_fresh(w);
 	w->home = ct_home(ct_hash(w->saddr, w->daddr, w->ports, (__u8)w->live, ct_seed),
 			  ct_nslots);
-	for (int attempt = 0; attempt < 2; attempt++) {
-		w->f = 0;
-		for (__u32 k = 0; k < NAT_CT_PROBES; k++) {
-			__u32 i = ct_probe(w->home, k, ct_nslots), x;
+	w->f = 0;
+	w->found = 0;
+	CT_WALK(k, rc, rc = ct_claim_step(w, k));
+	w = ct_fresh(w);
+	if (rc < 0)
+		return 0;
+	if (w->found)
+		return -(int)w->found;
+	if (!w->f)
+		return 0;
+	s = ct_walk_slot(w, w->f);
+	if (!s)
+		return 0;
+	if (__sync_val_compare_and_swap(ct_wordp(s), w->fw, ct_word(0, NAT_CT_SLOT_BUSY)) != w->fw)
+		return CT_CLAIM_RACE;
+	s->key.saddr = w->saddr;
+	s->key.daddr = w->daddr;
+	*(__u32 *)&s->key.sport = w->ports;
+	return (int)w->f;
+}
 
-			s = ct_walk_slot(w, i);
-			if (!s)
-				return 0;
-			x = *ct_wordp(s);
-			if (x == w->live && ct_walk_has(w, s))
-				return -(int)i;
-			if (!w->f && (x == 0 || x == ct_word(0, NAT_CT_SLOT_DEAD))) {
-				w->f = i;
-				w->fw = x;
-			}
-			if (x == 0)
-				break;
-		}
-		if (!w->f)
-			return 0;
-		s = ct_walk_slot(w, w->f);
-		if (!s)
-			return 0;
-		if (__sync_val_compare_and_swap(ct_wordp(s), w->fw, ct_word(0, NAT_CT_SLOT_BUSY)) ==
-		    w->fw) {
-			s->key.saddr = w->saddr;
-			s->key.daddr = w->daddr;
-			*(__u32 *)&s->key.sport = w->ports;
-			return (int)w->f;
-		}
-	}
+/* One step of a publish's check: 1 at our own slot (done), 2 at the same
+ * key in an earlier slot (or one that stays BUSY), -1 on a lookup
+ * failure, 0 to go on. */
+static __always_inline int ct_publish_step(volatile struct ct_walk *w, __u32 k)
+{
+	w = ct_fresh(w);
+	__u32 busy = ct_word(0, NAT_CT_SLOT_BUSY);
+	__u32 i = ct_probe(w->home, k, ct_nslots), x;
+	struct nat_ct_slot *t;
+
+	if (i == w->mine)
+		return 1;
+	t = ct_walk_slot(w, i);
+	if (!t)
+		return -1;
+	x = *ct_wordp(t);
+	if (x == 0)
+		__sync_val_compare_and_swap(ct_wordp(t), 0, ct_word(0, NAT_CT_SLOT_DEAD));
+	for (int j = 0; j < 32 && x == busy; j++)
+		x = *ct_wordp(t);
+	/* still being written (by a thread of the controller): it may be our
+	 * key, and an insert that fails is the safe mistake */
+	if (x == busy || (x == w->live && ct_walk_has(w, t)))
+		return 2;
 	return 0;
 }
 
@@ -175,37 +267,22 @@ static __always_inline int ct_claim(volatile struct ct_walk *w)
  */
 static __always_inline int ct_publish(volatile struct ct_walk *w)
 {
-	__u32 busy = ct_word(0, NAT_CT_SLOT_BUSY);
-	struct nat_ct_slot *s = ct_walk_slot(w, w->mine), *t;
+	struct nat_ct_slot *s = ct_walk_slot(w, w->mine);
+	int rc = 0;
+	__u32 k;
 
 	if (!s)
 		return -CT_ENOENT;
 	__sync_lock_test_and_set(ct_wordp(s), w->live);
 	ct_count(1);
-	for (__u32 k = 0; k < NAT_CT_PROBES; k++) {
-		__u32 i = ct_probe(w->home, k, ct_nslots), x;
-
-		if (i == w->mine)
-			return 0;
-		t = ct_walk_slot(w, i);
-		if (!t)
-			return 0;
-		x = *ct_wordp(t);
-		if (x == 0)
-			__sync_val_compare_and_swap(ct_wordp(t), 0, ct_word(0, NAT_CT_SLOT_DEAD));
-		for (int j = 0; j < 32 && x == busy; j++)
-			x = *ct_wordp(t);
-		/* still being written (by a thread of the controller): it may
-		 * be our key, and an insert that fails is the safe mistake */
-		if (x == busy || (x == w->live && ct_walk_has(w, t))) {
-			s = ct_walk_slot(w, w->mine);
-			if (s)
-				__sync_lock_test_and_set(ct_wordp(s), ct_word(0, NAT_CT_SLOT_DEAD));
-			ct_count(-1);
-			return -CT_EEXIST;
-		}
-	}
-	return 0;
+	CT_WALK(k, rc, rc = ct_publish_step(w, k));
+	if (rc != 2)
+		return 0;
+	s = ct_walk_slot(w, w->mine);
+	if (s)
+		__sync_lock_test_and_set(ct_wordp(s), ct_word(0, NAT_CT_SLOT_DEAD));
+	ct_count(-1);
+	return -CT_EEXIST;
 }
 
 /* Free the LIVE entry with this key: 0, or -CT_ENOENT. */
@@ -248,6 +325,7 @@ __noinline int xdpnat_ct_claim(const struct nat_ct_key *k)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	volatile struct ct_walk *w;
+	int rc;
 
 	if (!k || cpu >= CT_IDX_CELLS)
 		return 0;
@@ -256,7 +334,10 @@ __noinline int xdpnat_ct_claim(const struct nat_ct_key *k)
 	w->daddr = k->daddr;
 	w->ports = ct_ports(k);
 	w->live = ct_word(k->proto, NAT_CT_SLOT_LIVE);
-	return ct_claim(w);
+	rc = ct_claim(w);
+	if (rc == CT_CLAIM_RACE)	/* once more, from the start */
+		rc = ct_claim(w);
+	return rc == CT_CLAIM_RACE ? 0 : rc;
 }
 
 /* After xdpnat_ct_claim() on this CPU, with the same walk cell. */

@@ -55,7 +55,9 @@ enum nat_ct_slot_state {
 	NAT_CT_SLOT_DEAD = 3,
 };
 
-#define NAT_CT_PROBES		128	/* slots an entry may sit after its home */
+#ifndef NAT_CT_PROBES
+#define NAT_CT_PROBES		1024	/* slots an entry may sit after its home */
+#endif
 #define NAT_CT_SLOTS_PER_FLOW_X2 5	/* nslots = 5/2 x conntrack-max */
 #define NAT_CT_BUSY_SPINS	100000	/* how long the controller waits for a BUSY slot */
 

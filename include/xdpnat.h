@@ -48,9 +48,11 @@
  *  nat_ct         dp creates flows and updates     alg/alg_session.c sets the
  *                 state, counters, next hops;      OPAQUE/SEQADJ flags of its
  *                 only common/ctflow.c deletes     control flows; cli and
- *                                                  daemon/metrics.c read
- *                 (called by gc on expiry and by
- *                 wanstate when an address goes)
+ *                 (called by gc on expiry and by   daemon/metrics.c read;
+ *                 wanstate when an address goes);  daemon/loader.c writes the
+ *                 all through the slot protocol    header (slot 0) of a new
+ *                 (common/cttab.c, bpf/nat_cttab.h) table, gc tidies freed
+ *                                                  slots and recounts
  *  nat_frag       dp (LRU)                         -
  *  nat_stats      dp                               cli, daemon/metrics.c read
  *  nat_ctl_stats  the daemon's thread, one writer  cli, metrics read

@@ -361,6 +361,41 @@ long ct_sweep(const struct nat_cttab *t, bool (*doomed)(const void *key, const v
 	return w.n;
 }
 
+/* Slots from a to b going forward (0 if a == b). */
+static __u32 dist(const struct nat_cttab *t, __u32 a, __u32 b)
+{
+	return b >= a ? b - a : t->nslots - a + b;
+}
+
+/*
+ * Does an entry after DEAD slot d, in the same run (up to the next empty
+ * slot), need d to be found: is its home at or before d? A slot being
+ * written (its key may be half there) counts as needing it.
+ */
+static bool needed(const struct nat_cttab *t, __u32 d)
+{
+	__u32 j = next_slot(d, t->nslots);
+
+	for (__u32 n = 0; n < NAT_CT_PROBES + 1; n++, j = next_slot(j, t->nslots)) {
+		const struct nat_ct_slot *s = &t->slots[j];
+		__u32 w = load(s);
+		struct nat_ct_key k;
+
+		if (w == 0)
+			return false;
+		if (ct_word_state(w) == NAT_CT_SLOT_BUSY)
+			return true;
+		if (ct_word_state(w) != NAT_CT_SLOT_LIVE)
+			continue;
+		memcpy(&k, &s->key, sizeof(k));
+		if (load(s) != w)
+			return true;	/* changed while read: keep d */
+		if (dist(t, home_of(t, &k), j) >= dist(t, d, j))
+			return true;
+	}
+	return true;
+}
+
 long cttab_tidy(const struct nat_cttab *t)
 {
 	__u32 dead = ct_word(0, NAT_CT_SLOT_DEAD);
@@ -368,22 +403,21 @@ long cttab_tidy(const struct nat_cttab *t)
 
 	if (!t->slots)
 		return 0;
+	/* Backwards, so that a run's tombstones go from its end in one pass. */
 	for (__u32 i = t->nslots; i >= 1; i--) {
-		const struct nat_ct_slot *s = &t->slots[i], *next;
+		const struct nat_ct_slot *s = &t->slots[i];
 		__u32 w = load(s);
 
 		if (ct_word_state(w) == NAT_CT_SLOT_LIVE) {
 			live++;
 			continue;
 		}
-		if (w != dead)
+		if (w != dead || needed(t, i) || !cas(s, dead, 0))
 			continue;
-		next = &t->slots[next_slot(i, t->nslots)];
-		if (load(next) != 0 || !cas(s, dead, 0))
-			continue;
-		/* An insert may have claimed the next slot meanwhile: its way
-		 * from home must not end here (its publish() heals it too). */
-		if (load(next) != 0)
+		/* An insert may have claimed a slot after it meanwhile whose
+		 * way from home runs through it: look again, and undo (its
+		 * publish() heals such a gap too). */
+		if (needed(t, i))
 			cas(s, 0, dead);
 	}
 	__atomic_store_n(&head_of(t)->entries, (__u64)live, __ATOMIC_SEQ_CST);

@@ -71,9 +71,11 @@ long ct_sweep(const struct nat_cttab *t, bool (*doomed)(const void *key, const v
 	      void *ctx, void (*deleted)(const void *key, const void *val, void *ctx));
 
 /*
- * Housekeeping for the GC: turn tombstones that end a run back into empty
- * slots, and set head.entries to the LIVE slots counted. Returns the
- * number of LIVE slots.
+ * Housekeeping for the GC: turn every tombstone (DEAD slot) that no entry
+ * after it in its run needs to be found (no such entry has its home at or
+ * before it) back into an empty slot, so that searches for keys that are
+ * not there keep stopping early however many flows came and went; and
+ * set head.entries to the LIVE slots counted. Returns that number.
  */
 long cttab_tidy(const struct nat_cttab *t);
 

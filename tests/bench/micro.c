@@ -29,7 +29,8 @@
  *
  * `memory` loads xdpnat.bpf.o with every map the loader sizes from
  * conntrack-max sized for FLOWS flows, as ctl/daemon/loader.c does
- * (nat_ct 2 x, nat_eim 3 x, nat_unassured conntrack-max / 4 clamped),
+ * (nat_ct 1 + 2.5 x slots of 64 bytes, nat_eim 3 x, nat_unassured
+ * conntrack-max / 4 clamped),
  * and prints each one's memlock from /proc/self/fdinfo; nat_eim is not
  * preallocated, so it is also filled to its bound and read again.
  */
@@ -45,6 +46,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "xdpnat.h"
+#include "common/cttab.h"
 #include "bench.h"
 #include "bench_zipf.h"
 #include "xdpnat.skel.h"
@@ -250,9 +252,35 @@ static __u64 mono_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/* nat_ct is a table of 64-byte slots (include/nat_ct_slots.h): sized, and
+ * given its slot count and hash seed, before the load, as the loader does
+ * (ctl/daemon/loader.c); its header written after it. */
+static __u32 ct_seed_next;
+
+static void ct_size(struct xdpnat_bpf *o, __u32 ctmax)
+{
+	__u32 n = cttab_entries_for(ctmax);
+
+	ct_seed_next = cttab_new_seed();
+	bpf_map__set_max_entries(o->maps.nat_ct, n);
+	o->rodata->ct_nslots = n - 1;
+	o->rodata->ct_seed = ct_seed_next;
+}
+
+static int ct_format(struct xdpnat_bpf *o, __u32 ctmax, struct nat_cttab *t)
+{
+	int fd = bpf_map__fd(o->maps.nat_ct);
+	int err = cttab_format(fd, bpf_map__max_entries(o->maps.nat_ct) - 1, 2 * ctmax,
+			       ct_seed_next);
+
+	return err ? err : t ? cttab_map(t, fd) : 0;
+}
+
+static struct nat_cttab ct;	/* nat's nat_ct, mapped */
+
 static __u8 ct_put_proto = IPPROTO_UDP;
 
-static void ct_put(__u32 s, __u32 d, __u16 sp, __u16 dp, __u32 ts, __u32 td, __u16 tsp, __u16 tdp,
+static void ct_add(__u32 s, __u32 d, __u16 sp, __u16 dp, __u32 ts, __u32 td, __u16 tsp, __u16 tdp,
 		   __u8 dir, __u8 kind)
 {
 	struct nat_ct_key k = { .saddr = s, .daddr = d, .sport = htons(sp), .dport = htons(dp),
@@ -261,8 +289,12 @@ static void ct_put(__u32 s, __u32 d, __u16 sp, __u16 dp, __u32 ts, __u32 td, __u
 				  .to_dport = htons(tdp), .wan_ifindex = wan_if,
 				  .last_seen = nat_tick(mono_ns()),
 				  .dir = dir, .kind = kind, .state = NAT_CT_ESTABLISHED };
-	if (bpf_map_update_elem(bpf_map__fd(nat->maps.nat_ct), &k, &v, 0))
+	int err = ct_put(&ct, &k, &v, BPF_ANY);
+
+	if (err) {
+		errno = -err;
 		die("nat_ct update");
+	}
 }
 
 /* The state the controller would set up for: wan WAN_IF, lan LAN_IF,
@@ -318,29 +350,35 @@ static void populate(void)
 	if (bpf_map_update_elem(bpf_map__fd(nat->maps.nat_forwards), &fk, &fv, 0))
 		die("nat_forwards");
 	/* masquerade: lanc:40000 -> remote:9 is WAN:61000 -> remote:9 */
-	ct_put(A_LANC, A_REMOTE, 40000, 9, A_WAN, A_REMOTE, 61000, 9, NAT_DIR_ORIG, NAT_KIND_MASQ);
-	ct_put(A_REMOTE, A_WAN, 9, 61000, A_REMOTE, A_LANC, 9, 40000, NAT_DIR_REPLY, NAT_KIND_MASQ);
+	ct_add(A_LANC, A_REMOTE, 40000, 9, A_WAN, A_REMOTE, 61000, 9, NAT_DIR_ORIG, NAT_KIND_MASQ);
+	ct_add(A_REMOTE, A_WAN, 9, 61000, A_REMOTE, A_LANC, 9, 40000, NAT_DIR_REPLY, NAT_KIND_MASQ);
 	/* forward: remote:5555 -> WAN:8080 is remote:5555 -> lans:80 */
-	ct_put(A_REMOTE, A_WAN, 5555, 8080, A_REMOTE, A_LANS, 5555, 80, NAT_DIR_ORIG, NAT_KIND_FORWARD);
-	ct_put(A_LANS, A_REMOTE, 80, 5555, A_WAN, A_REMOTE, 8080, 5555, NAT_DIR_REPLY, NAT_KIND_FORWARD);
+	ct_add(A_REMOTE, A_WAN, 5555, 8080, A_REMOTE, A_LANS, 5555, 80, NAT_DIR_ORIG, NAT_KIND_FORWARD);
+	ct_add(A_LANS, A_REMOTE, 80, 5555, A_WAN, A_REMOTE, 8080, 5555, NAT_DIR_REPLY, NAT_KIND_FORWARD);
 	/* TCP masquerade: lanc:40001 -> remote:9 is WAN:61001 -> remote:9
 	 * (its window is picked up from the first segment) */
 	ct_put_proto = IPPROTO_TCP;
-	ct_put(A_LANC, A_REMOTE, 40001, 9, A_WAN, A_REMOTE, 61001, 9, NAT_DIR_ORIG, NAT_KIND_MASQ);
-	ct_put(A_REMOTE, A_WAN, 9, 61001, A_REMOTE, A_LANC, 9, 40001, NAT_DIR_REPLY, NAT_KIND_MASQ);
+	ct_add(A_LANC, A_REMOTE, 40001, 9, A_WAN, A_REMOTE, 61001, 9, NAT_DIR_ORIG, NAT_KIND_MASQ);
+	ct_add(A_REMOTE, A_WAN, 9, 61001, A_REMOTE, A_LANC, 9, 40001, NAT_DIR_REPLY, NAT_KIND_MASQ);
 	ct_put_proto = IPPROTO_UDP;
 }
 
+static int ct_del_one(const struct nat_ct_key *k, const struct nat_ct_value *v, void *arg)
+{
+	(void)v;
+	(void)arg;
+	ct_del(&ct, k);
+	return 0;
+}
+
+/* Every entry deleted, and the tombstones made empty slots again (twice: a
+ * run may wrap around the end): as a new table, not one full of DEAD slots
+ * that every lookup would walk past. */
 static void ct_clear(void)
 {
-	int fd = bpf_map__fd(nat->maps.nat_ct);
-	struct nat_ct_key k, next;
-	/* delete while walking: restart from the beginning after each delete */
-	while (!bpf_map_get_next_key(fd, NULL, &next)) {
-		k = next;
-		if (bpf_map_delete_elem(fd, &k))
-			break;
-	}
+	ct_for_each(&ct, ct_del_one, NULL);
+	cttab_tidy(&ct);
+	cttab_tidy(&ct);
 }
 
 /*
@@ -356,8 +394,8 @@ static void ct_fill(unsigned n)
 		__u32 src = htonl(ntohl(A_LANC) + i / BENCH_PORTS_PER_DST);
 		__u32 out = htonl(ntohl(A_WAN) + i / BENCH_PORTS_PER_DST);
 		__u16 port = (__u16)(1024 + i % BENCH_PORTS_PER_DST);
-		ct_put(src, A_REMOTE, port, 9, out, A_REMOTE, port, 9, NAT_DIR_ORIG, NAT_KIND_MASQ);
-		ct_put(A_REMOTE, out, 9, port, A_REMOTE, src, 9, port, NAT_DIR_REPLY, NAT_KIND_MASQ);
+		ct_add(src, A_REMOTE, port, 9, out, A_REMOTE, port, 9, NAT_DIR_ORIG, NAT_KIND_MASQ);
+		ct_add(A_REMOTE, out, 9, port, A_REMOTE, src, 9, port, NAT_DIR_REPLY, NAT_KIND_MASQ);
 	}
 }
 
@@ -505,11 +543,15 @@ static int cmd_run(int argc, char **argv)
 		printf("nat\tn/a\tcannot open the xdpnat skeleton\n");
 		return 0;
 	}
-	bpf_map__set_max_entries(nat->maps.nat_ct, 2 * 262144);
+	ct_size(nat, 262144);
 	bpf_map__set_max_entries(nat->maps.nat_eim, 3 * 262144);	/* as the loader sizes it */
 	bpf_map__set_max_entries(nat->maps.nat_forwards, 32768);	/* the loader's least size */
 	if (xdpnat_bpf__load(nat)) {
 		printf("nat\tn/a\tcannot load xdpnat.bpf.o: %s\n", strerror(errno));
+		return 0;
+	}
+	if ((errno = -ct_format(nat, 262144, &ct))) {
+		printf("nat\tn/a\tcannot format nat_ct: %s\n", strerror(errno));
 		return 0;
 	}
 	populate();
@@ -563,7 +605,7 @@ static int cmd_run(int argc, char **argv)
 	struct nat_ct_key ok = { .saddr = A_LANC, .daddr = A_REMOTE, .sport = htons(40000),
 				 .dport = htons(9), .proto = IPPROTO_UDP };
 	struct nat_ct_value ov;
-	if (bpf_map_lookup_elem(bpf_map__fd(nat->maps.nat_ct), &ok, &ov) == 0)
+	if (ct_get(&ct, &ok, &ov) == 0)
 		printf("nat\testablished LAN->WAN entry: next-hop cache slot %u (0 = none), %llu packets\n",
 		       ov.nh.slot, (unsigned long long)ov.packets);
 	/* the same without the cache: a FIB lookup for every packet */
@@ -685,11 +727,13 @@ static int cmd_memory(int argc, char **argv)
 		__u32 ring = flows / 4;
 		ring = ring < XDPNAT_UNASSURED_MIN ? XDPNAT_UNASSURED_MIN
 		       : ring > XDPNAT_UNASSURED_MAX ? XDPNAT_UNASSURED_MAX : ring;
-		bpf_map__set_max_entries(o->maps.nat_ct, 2 * flows);
+		ct_size(o, (__u32)flows);
 		bpf_map__set_max_entries(o->maps.nat_eim, 3 * flows);
 		bpf_map__set_max_entries(o->maps.nat_unassured, ring);
 		if (xdpnat_bpf__load(o))
 			die("load skeleton");
+		if ((errno = -ct_format(o, (__u32)flows, NULL)))
+			die("format nat_ct");
 		struct bpf_map *scaled[] = { o->maps.nat_ct, o->maps.nat_eim, o->maps.nat_unassured };
 		long long fixed = 0;
 		struct bpf_map *m;

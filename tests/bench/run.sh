@@ -54,10 +54,13 @@ build() {
 	   [ tests/bench/bench_zipf.h -nt "$B/xnbench" ]; then
 		gcc "${cflags[@]}" -o "$B/xnbench" tests/bench/xnbench.c -lbpf -lm || return 1
 	fi
+	# micro fills and reads nat_ct through the controller's slot-table code
 	[ -f tests/bench/micro.c ] && if [ ! -x "$B/micro" ] || [ tests/bench/micro.c -nt "$B/micro" ] ||
 	   [ "$E2E_BUILD/xdpnat.skel.h" -nt "$B/micro" ] || [ tests/bench/bench.h -nt "$B/micro" ] ||
-	   [ tests/bench/bench_zipf.h -nt "$B/micro" ]; then
-		gcc "${cflags[@]}" -o "$B/micro" tests/bench/micro.c -lbpf -lelf -lz -lm || return 1
+	   [ tests/bench/bench_zipf.h -nt "$B/micro" ] || [ ctl/common/cttab.c -nt "$B/micro" ] ||
+	   [ ctl/common/cttab.h -nt "$B/micro" ] || [ include/nat_ct_slots.h -nt "$B/micro" ]; then
+		gcc "${cflags[@]}" -Ictl -o "$B/micro" tests/bench/micro.c ctl/common/cttab.c -lbpf -lelf -lz -lm ||
+			return 1
 	fi
 	if [ ! -x "$B/table" ] || [ tests/bench/table.c -nt "$B/table" ] || [ tests/bench/table.h -nt "$B/table" ]; then
 		gcc "${cflags[@]}" -o "$B/table" tests/bench/table.c -lbpf || return 1
@@ -632,7 +635,8 @@ micro() {
 
 # ---------------------------------------------------------------- memory
 # Every map the loader (ctl/daemon/loader.c) sizes from conntrack-max:
-# nat_ct (2 entries a flow, preallocated), nat_eim (3 entries a flow at
+# nat_ct (an array of 1 + ceil(2.5 x conntrack-max) 64-byte slots for at
+# most 2 entries a flow, preallocated and mmap()able), nat_eim (3 entries a flow at
 # most, BPF_F_NO_PREALLOC: its memlock is the bucket array up front plus
 # what the mappings in use take, so it is also filled to its bound and read
 # again) and nat_unassured (conntrack-max / 4, clamped, preallocated).
@@ -645,9 +649,13 @@ memory() {
 	out=$("$B/micro" memory $BENCH_MEM_FLOWS 2>&1) || { say "memory: $out"; say ""; return 1; }
 	say "$(printf '%10s %12s %12s %12s %13s %8s %13s %8s %8s' conntrack-max 'nat_ct B' 'nat_eim B' \
 		'unassured B' 'up front B' 'B/flow' 'eim full B' 'B/entry' 'B/flow')"
-	local f ct eim una fixed full n up upf fullf per
+	local f ct eim una fixed full n up upf fullf per ctb ctpf slots=""
 	for f in $BENCH_MEM_FLOWS; do
 		ct=$(echo "$out" | awk -F'\t' -v f="$f" '$1 == "memmap" && $2 == f && $3 == "nat_ct" {print $7}')
+		# nat_ct's own size: max_entries slots of value_size (64) bytes
+		ctb=$(echo "$out" | awk -F'\t' -v f="$f" '$1 == "memmap" && $2 == f && $3 == "nat_ct" {print $4 * $6}')
+		ctpf=$(awk -v a="${ctb:-0}" -v f="$f" 'BEGIN { printf "%.1f", a / f }')
+		slots="$slots $f: $ctb B ($ctpf B/flow);"
 		eim=$(echo "$out" | awk -F'\t' -v f="$f" '$1 == "memmap" && $2 == f && $3 == "nat_eim" {print $7}')
 		una=$(echo "$out" | awk -F'\t' -v f="$f" '$1 == "memmap" && $2 == f && $3 == "nat_unassured" {print $7}')
 		fixed=$(echo "$out" | awk -F'\t' -v f="$f" '$1 == "memfixed" && $2 == f {print $3}')
@@ -663,7 +671,7 @@ memory() {
 		per=$(awk -v a="$full" -v b="$eim" -v n="$n" 'BEGIN { if (n > 0) printf "%.1f", (a - b) / n; else print "n/a" }')
 		say "$(printf '%10s %12s %12s %12s %13s %8s %13s %8s %8s' "$f" "$ct" "$eim" "$una" "$up" "$upf" "$full" "$per" "$fullf")"
 		{
-			echo "memory,nat_ct,$f,,,memlock=$ct"
+			echo "memory,nat_ct,$f,,,memlock=$ct slots_bytes=$ctb slots_bytes_per_flow=$ctpf"
 			echo "memory,nat_eim,$f,,,memlock=$eim full_memlock=$full full_entries=$n"
 			echo "memory,nat_unassured,$f,,,memlock=$una"
 			echo "memory,total,$f,,,upfront_per_flow=$upf eim_full_per_flow=$fullf eim_bytes_per_entry=$per other_maps=$fixed"
@@ -673,6 +681,7 @@ memory() {
 	say "   nat_eim's bucket array); eim full: nat_eim filled to its bound (3 entries per flow, the"
 	say "   worst case; flows of one inside endpoint share a mapping); B/entry: what one live"
 	say "   nat_eim entry adds; the last B/flow: all three maps with nat_eim full."
+	say "   nat_ct's slots (max_entries x 64 B, 1 + ceil(2.5 x conntrack-max) slots):${slots%;}"
 	say "   Not counted (fixed size, not scaled by conntrack-max): the other maps, $(echo "$out" | awk -F'\t' '$1 == "memfixed" {print $3; exit}') B in all."
 	local obj
 	obj=$(awk '$1 == "nf_conntrack" {print $4}' /proc/slabinfo 2>/dev/null)
@@ -682,7 +691,7 @@ memory() {
 
 # ---------------------------------------------------------------- table
 # The flow-table study (table.c, table.bpf.c): one established lookup +
-# update in the kernel's BPF hash (nat_ct today) against 64-byte slots with
+# update in the kernel's BPF hash (nat_ct before its slot table) against 64-byte slots with
 # open addressing in a BPF array (Robin Hood, load factor 0.8, 160 B a
 # flow), flows visited round robin and in random order.
 BENCH_TABLE_FLOWS=${BENCH_TABLE_FLOWS:-1 1024 16384 131072 1048576}
@@ -697,7 +706,7 @@ table() {
 		say "$(printf '%10s %-12s %10s %10s %8s %10s %10s %11s' "$f" "$o" "$h" "$sl" "$(ratio "$h" "$sl")" "$hb" "$sb" "$pa/$pm")"
 		echo "table,$o,$f,,,hash_ns=$h slots_ns=$sl hash_bytes_per_flow=$hb slots_bytes_per_flow=$sb probes_avg=$pa probes_max=$pm" >>"$CSV"
 	done < <(echo "$out" | grep $'^table\t')
-	say "   hash: BPF_MAP_TYPE_HASH of nat_ct's key and value, two entries a flow, as nat_ct today;"
+	say "   hash: BPF_MAP_TYPE_HASH of nat_ct's key and value, two entries a flow, as nat_ct was;"
 	say "   slots: a BPF array of 64-byte slots (16-byte key + 48-byte value in one cache line),"
 	say "   linear probing with Robin Hood insertion at load factor 0.8 (160 B a flow). A study of"
 	say "   the table alone, not the data path: it measures what issue 15's proposed layout would gain."

@@ -134,6 +134,8 @@ int env_up(struct env *e)
 	return env_up_ct(e, 0);
 }
 
+uint32_t env_ct_seed;
+
 /* The clock routegen is given: a second per step, so that no bump is
  * ever held back by its rate limit (the daemon's is real time). */
 static uint64_t env_clock_ms;
@@ -141,8 +143,9 @@ static uint64_t env_clock_ms;
 int env_up_ct(struct env *e, unsigned ct_max)
 {
 	struct nat_config cfg = NAT_CONFIG_DEFAULTS;
-	__u32 zero = 0, ifx;
+	__u32 zero = 0, ifx, nslots, seed;
 	__be32 a;
+	int err;
 
 	memset(e, 0, sizeof(*e));
 	libbpf_set_print(libbpf_ring);
@@ -168,9 +171,20 @@ int env_up_ct(struct env *e, unsigned ct_max)
 	if (env_rx_queues("lan0", 9))
 		return -1;
 
+	/* nat_ct is a table of slots (include/nat_ct_slots.h), sized and
+	 * formatted as the daemon's loader does it: max_entries and the
+	 * data path's copy of the slot count and hash seed before the load,
+	 * the header after it; ct_max entries at most (the header's limit) */
+	if (!ct_max)
+		ct_max = 2 * XDPNAT_CT_MAX_DEFAULT;
+	nslots = cttab_entries_for((ct_max + 1) / 2) - 1;
+	seed = env_ct_seed ? env_ct_seed : cttab_new_seed();
 	e->skel = xdpnat_bpf__open();
-	if (e->skel && ct_max)
-		bpf_map__set_max_entries(e->skel->maps.nat_ct, ct_max);
+	if (e->skel) {
+		bpf_map__set_max_entries(e->skel->maps.nat_ct, nslots + 1);
+		e->skel->rodata->ct_nslots = nslots;
+		e->skel->rodata->ct_seed = seed;
+	}
 	if (e->skel && xdpnat_bpf__load(e->skel)) {
 		int err = errno;
 
@@ -194,6 +208,13 @@ int env_up_ct(struct env *e, unsigned ct_max)
 	e->m_wanaddr = bpf_map__fd(e->skel->maps.nat_wanaddr);
 	e->m_forwards = bpf_map__fd(e->skel->maps.nat_forwards);
 	e->m_ct = bpf_map__fd(e->skel->maps.nat_ct);
+	err = cttab_format(e->m_ct, nslots, ct_max, seed);
+	if (!err)
+		err = cttab_map(&e->ct, e->m_ct);
+	if (err) {
+		fprintf(stderr, "# nat_ct: cannot format or map: %s\n", strerror(-err));
+		return -1;
+	}
 	e->m_frag = bpf_map__fd(e->skel->maps.nat_frag);
 	e->m_stats = bpf_map__fd(e->skel->maps.nat_stats);
 	e->m_ifslots = bpf_map__fd(e->skel->maps.nat_ifslots);
@@ -240,6 +261,7 @@ void env_down(struct env *e)
 {
 	routegen_close(e->rg);
 	e->rg = NULL;
+	cttab_unmap(&e->ct);
 	if (e->skel)
 		xdpnat_bpf__destroy(e->skel);
 	e->skel = NULL;
@@ -311,6 +333,7 @@ void env_maps(const struct env *e, struct nat_maps *m)
 		if (fd)
 			*fd = bpf_map__fd(map);
 	}
+	m->cttab = e->ct;	/* the env's mapping of nat_ct, not m's own */
 }
 
 /* The XDP program the loader attaches to ifindex: its role's, or the L3
@@ -422,8 +445,8 @@ int map_count(int fd, size_t keysz)
 	return n;
 }
 
-int ct_get(struct env *e, uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport, uint8_t proto,
-	   struct nat_ct_value *v)
+struct nat_ct_key env_ct_key(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
+			     uint8_t proto)
 {
 	struct nat_ct_key k;
 
@@ -433,5 +456,29 @@ int ct_get(struct env *e, uint32_t saddr, uint32_t daddr, uint16_t sport, uint16
 	k.sport = htons(sport);
 	k.dport = htons(dport);
 	k.proto = proto;
-	return bpf_map_lookup_elem(e->m_ct, &k, v);
+	return k;
+}
+
+int env_ct_get(struct env *e, uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
+	       uint8_t proto, struct nat_ct_value *v)
+{
+	struct nat_ct_key k = env_ct_key(saddr, daddr, sport, dport, proto);
+
+	return ct_get(&e->ct, &k, v);
+}
+
+static int ct_count_one(const struct nat_ct_key *k, const struct nat_ct_value *v, void *arg)
+{
+	(void)k;
+	(void)v;
+	++*(int *)arg;
+	return 0;
+}
+
+int env_ct_count(const struct env *e)
+{
+	int n = 0;
+
+	ct_for_each(&e->ct, ct_count_one, &n);
+	return n;
 }

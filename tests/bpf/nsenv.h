@@ -18,6 +18,7 @@
 #include <linux/types.h>
 
 #include "xdpnat.h"
+#include "common/cttab.h"
 #include "pkt.h"
 
 struct xdpnat_bpf;
@@ -44,6 +45,8 @@ struct env {
 	int prog_xdp_lan, prog_xdp_wan, prog_xdp_l3w, prog_tc;
 	int m_config, m_ifaces, m_wanaddr, m_forwards, m_ct, m_frag, m_stats;
 	int m_ifslots, m_routegen, m_xsks;
+	struct nat_cttab ct;		/* nat_ct mapped: read and change it with
+					 * ct_get(&E.ct, ...) etc. (common/cttab.h) */
 	__u32 rx_queue;			/* rx_queue_index of run_xdp() frames (default 0;
 					 * lan0 has 9 rx queues, up to 65 with
 					 * env_rx_queues(); the others 1) */
@@ -61,9 +64,13 @@ int env_rx_queues(const char *ifname, unsigned n);
 /* New namespace + topology + skeleton + default map contents (lan0, wan0
  * with masquerade, range 1024-65535, gateway 198.51.100.2). 0 on success. */
 int env_up(struct env *e);
-/* The same with nat_ct sized to ct_max entries (0: as compiled). */
+/* The same with room in nat_ct for ct_max entries, the table's limit
+ * (0: two per flow of XDPNAT_CT_MAX_DEFAULT flows), in slots for
+ * ceil(ct_max / 2) flows as the loader sizes it. */
 int env_up_ct(struct env *e, unsigned ct_max);
 void env_down(struct env *e);
+/* nat_ct's hash seed for the next env_up() (0, the default: a random one). */
+extern uint32_t env_ct_seed;
 
 /* nat_iface.slot of lan0 (0), wan0 (1), wan1 (2). */
 int env_slot(const struct env *e, int ifindex);
@@ -79,7 +86,8 @@ int env_set_lan(struct env *e, int ifindex);
 int env_set_flags(struct env *e, uint32_t flags);
 int env_forward(struct env *e, int wan_ifindex, uint8_t proto, uint16_t port, uint32_t to, uint16_t to_port);
 
-/* Every map of the skeleton in a bundle, as the daemon's loader fills it. */
+/* Every map of the skeleton in a bundle, as the daemon's loader fills it
+ * (m->cttab is the env's mapping of nat_ct: m does not own it). */
 struct nat_maps;
 void env_maps(const struct env *e, struct nat_maps *m);
 
@@ -94,10 +102,15 @@ int run_tc(struct env *e, int ifindex, const uint8_t *in, size_t len, uint8_t *o
 
 /* nat_stats summed over CPUs. */
 int env_stats(struct env *e, struct nat_stats *s);
-/* Number of entries in a map. */
+/* Number of entries in a map (not nat_ct: env_ct_count()). */
 int map_count(int fd, size_t keysz);
-/* nat_ct lookup by tuple (host-order arguments). 0 = found. */
-int ct_get(struct env *e, uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport, uint8_t proto,
-	   struct nat_ct_value *v);
+/* A nat_ct key from host-order arguments. */
+struct nat_ct_key env_ct_key(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
+			     uint8_t proto);
+/* nat_ct lookup by tuple (host-order arguments). 0 = found, -ENOENT. */
+int env_ct_get(struct env *e, uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
+	       uint8_t proto, struct nat_ct_value *v);
+/* LIVE entries in nat_ct. */
+int env_ct_count(const struct env *e);
 
 #endif

@@ -193,7 +193,7 @@ static struct nat_stats stats(void)
 
 static int ct_count(void)
 {
-	return map_count(E.m_ct, sizeof(struct nat_ct_key));
+	return env_ct_count(&E);
 }
 
 static int frag_count(void)
@@ -228,7 +228,7 @@ static void expect_ct(const char *what, const struct ct_want *w)
 	uint64_t now = mono_ns();
 	char m[160];
 
-	if (ct_get(&E, w->s, w->d, w->sp, w->dp, w->proto, &v)) {
+	if (env_ct_get(&E, w->s, w->d, w->sp, w->dp, w->proto, &v)) {
 		diag("%s: no nat_ct entry for %08x:%u -> %08x:%u proto %u\n", what, w->s, w->sp, w->d,
 			    w->dp, w->proto);
 		fail();
@@ -257,7 +257,7 @@ static uint8_t ct_state(uint32_t s, uint32_t d, uint16_t sp, uint16_t dp, uint8_
 {
 	struct nat_ct_value v;
 
-	if (ct_get(&E, s, d, sp, dp, proto, &v)) {
+	if (env_ct_get(&E, s, d, sp, dp, proto, &v)) {
 		diag("no nat_ct entry %08x:%u -> %08x:%u\n", s, sp, d, dp);
 		fail();
 	}
@@ -409,7 +409,7 @@ static void test_masq_tcp_reply_fin(void **state)
 	syn_ack_reply();
 	/* a SYN-ACK alone does not establish: a spoofed SYN gets one too */
 	expect_states("after SYN-ACK", NAT_CT_SYN_RECV);
-	assert_int_equal(ct_get(&E, A_REMOTE, A_WAN0, 443, 40000, IPPROTO_TCP, &v), 0);
+	assert_int_equal(env_ct_get(&E, A_REMOTE, A_WAN0, 443, 40000, IPPROTO_TCP, &v), 0);
 	CHECK_EQ(v.packets, 1, "reply entry packets");
 	CHECK_EQ(v.bytes, 40, "reply entry bytes");
 	client_ack();
@@ -474,7 +474,7 @@ static struct nat_ct_value ct_of_reply(void)
 {
 	struct nat_ct_value v;
 
-	assert_int_equal(ct_get(&E, A_REMOTE, A_WAN0, 443, 40000, IPPROTO_TCP, &v), 0);
+	assert_int_equal(env_ct_get(&E, A_REMOTE, A_WAN0, 443, 40000, IPPROTO_TCP, &v), 0);
 	return v;
 }
 
@@ -596,14 +596,14 @@ static void test_tcp_window_pickup(void **state)
 
 	(void)state;
 	established_flow();
-	assert_int_equal(bpf_map_lookup_elem(E.m_ct, &k, &v), 0);
+	assert_int_equal(ct_get(&E.ct, &k, &v), 0);
 	v.flags &= ~(NAT_CT_F_TD_END | NAT_CT_F_TD_ACK);
 	v.td_end = v.td_ack = 0;
-	assert_int_equal(bpf_map_update_elem(E.m_ct, &k, &v, BPF_EXIST), 0);
-	assert_int_equal(bpf_map_lookup_elem(E.m_ct, &ko, &v), 0);
+	assert_int_equal(ct_put(&E.ct, &k, &v, BPF_EXIST), 0);
+	assert_int_equal(ct_get(&E.ct, &ko, &v), 0);
 	v.flags &= ~(NAT_CT_F_TD_END | NAT_CT_F_TD_ACK);
 	v.td_end = v.td_ack = 0;
-	assert_int_equal(bpf_map_update_elem(E.m_ct, &ko, &v, BPF_EXIST), 0);
+	assert_int_equal(ct_put(&E.ct, &ko, &v, BPF_EXIST), 0);
 
 	wan_seg("a segment 3 GB on (picked up)", PK_TCP_ACK, 3000000000u, 1001, 32);
 	v = ct_of_reply();
@@ -695,7 +695,7 @@ static void test_port_exhaustion(void **state)
 	CHECK_EQ(s.drop_no_port, 1, "drop_no_port");
 	CHECK_EQ(s.flows_created, 2, "flows_created");
 	CHECK_EQ(ct_count(), 4, "nat_ct entries (no half of flow 3 left behind)");
-	CHECK(ct_get(&E, A_CLIENT, A_REMOTE, 3333, 443, IPPROTO_TCP, &(struct nat_ct_value){0}) != 0,
+	CHECK(env_ct_get(&E, A_CLIENT, A_REMOTE, 3333, 443, IPPROTO_TCP, &(struct nat_ct_value){0}) != 0,
 	      "flow 3 has no entry");
 }
 
@@ -1188,7 +1188,7 @@ static void test_generic_lan_native_wan(void **state)
 	expect_xdp_ret("SYN-ACK native wan0 -> generic lan0", &r, XDP_PASS);
 	expect_frame("SYN-ACK native wan0 -> generic lan0 (destination translated only)", &r, &half);
 	CHECK_EQ(stats().passed_to_kernel, 1, "passed_to_kernel");
-	assert_int_equal(ct_get(&E, A_REMOTE, A_WAN0, 443, 40000, IPPROTO_TCP, &v), 0);
+	assert_int_equal(env_ct_get(&E, A_REMOTE, A_WAN0, 443, 40000, IPPROTO_TCP, &v), 0);
 	CHECK_EQ(v.nh.slot, 0, "no next hop cached for the kernel path");
 	client_ack();
 	expect_states("after the handshake", NAT_CT_ESTABLISHED);
@@ -1863,7 +1863,7 @@ static void test_tcp_tuple_reuse_after_close(void **state)
 	/* second connection, same tuple */
 	masq_syn(A_CLIENT, MAC_CLIENT, 40000, 40000);
 	expect_states("after the new SYN", NAT_CT_SYN_SENT);
-	assert_int_equal(ct_get(&E, A_CLIENT, A_REMOTE, 40000, 443, IPPROTO_TCP, &v), 0);
+	assert_int_equal(env_ct_get(&E, A_CLIENT, A_REMOTE, 40000, 443, IPPROTO_TCP, &v), 0);
 	CHECK_EQ(v.flags & NAT_CT_F_FIN, 0, "orig entry FIN flag after the new SYN");
 	syn_ack_reply();
 	expect_states("new connection after SYN-ACK", NAT_CT_SYN_RECV);
@@ -1875,7 +1875,7 @@ static void test_tcp_tuple_reuse_after_close(void **state)
 	 * has been seen, but the reply entry kept NAT_CT_F_FIN from the old
 	 * connection, so the flow went straight to CLOSING. */
 	expect_states("new connection after one FIN", NAT_CT_FIN_WAIT);
-	assert_int_equal(ct_get(&E, A_REMOTE, A_WAN0, 443, 40000, IPPROTO_TCP, &v), 0);
+	assert_int_equal(env_ct_get(&E, A_REMOTE, A_WAN0, 443, 40000, IPPROTO_TCP, &v), 0);
 	CHECK_EQ(v.flags & NAT_CT_F_FIN, 0, "reply entry FIN flag (no FIN from the server yet)");
 }
 
@@ -1939,7 +1939,7 @@ static void test_kernel_path_forward(void **state)
 	expect_tc_ret("server's SYN-ACK on tc egress wan0", &r, TC_ACT_OK);
 	expect_frame("server's SYN-ACK on tc egress wan0 (198.51.100.1:8080)", &r, &want);
 	CHECK_EQ(ct_state(A_GW, A_WAN0, 40000, 8080, IPPROTO_TCP), NAT_CT_SYN_RECV, "state");
-	assert_int_equal(ct_get(&E, A_SERVER, A_GW, 80, 40000, IPPROTO_TCP, &v), 0);
+	assert_int_equal(env_ct_get(&E, A_SERVER, A_GW, 80, 40000, IPPROTO_TCP, &v), 0);
 	CHECK_EQ(v.packets, 1, "reply entry packets (counted once, on tc)");
 }
 
@@ -2349,7 +2349,7 @@ static void test_tcp_bulk_kernel_path(void **state)
 	bulk_lan_kernel_path("LAN segment 3, over the threshold", &d);
 	CHECK_EQ(stats().tcp_bulk_passed, 1, "tcp_bulk_passed");
 	CHECK_EQ(stats().tc_translated, 1, "tc_translated");
-	assert_int_equal(ct_get(&E, A_CLIENT, A_REMOTE, 40000, 443, IPPROTO_TCP, &v), 0);
+	assert_int_equal(env_ct_get(&E, A_CLIENT, A_REMOTE, 40000, 443, IPPROTO_TCP, &v), 0);
 	CHECK_EQ(v.packets, 5, "orig entry packets (segment 3 counted once, on tc)");
 	CHECK_EQ(v.bytes, 80 + 3 * 1440, "orig entry bytes");
 
@@ -2363,7 +2363,7 @@ static void test_tcp_bulk_kernel_path(void **state)
 	E.tc_gso_segs = E.tc_gso_size = 0;
 	expect_tc_ret("GSO skb on tc egress wan0", &r, TC_ACT_OK);
 	expect_frame("GSO skb on tc egress wan0", &r, &half);
-	assert_int_equal(ct_get(&E, A_CLIENT, A_REMOTE, 40000, 443, IPPROTO_TCP, &v), 0);
+	assert_int_equal(env_ct_get(&E, A_CLIENT, A_REMOTE, 40000, 443, IPPROTO_TCP, &v), 0);
 	CHECK_EQ(v.packets, 7, "orig entry packets (GSO skb: 2 segments)");
 	CHECK_EQ(v.bytes, 80 + 3 * 1440 + 2 * 940, "orig entry bytes (GSO skb: 2 x 940)");
 	CHECK_EQ(v.td_end, 7001, "orig entry td_end (window tracked on tc)");
@@ -2391,7 +2391,7 @@ static void test_tcp_bulk_kernel_path(void **state)
 	expect_tc_ret("WAN segment 3 on tc egress lan0", &r, TC_ACT_OK);
 	expect_bytes("WAN segment 3 on tc egress lan0 (untouched)", &r, f, n);
 	CHECK_EQ(stats().tcp_bulk_passed, 2, "tcp_bulk_passed");
-	assert_int_equal(ct_get(&E, A_REMOTE, A_WAN0, 443, 40000, IPPROTO_TCP, &v), 0);
+	assert_int_equal(env_ct_get(&E, A_REMOTE, A_WAN0, 443, 40000, IPPROTO_TCP, &v), 0);
 	CHECK_EQ(v.packets, 4, "reply entry packets (segment 3 counted once, in XDP)");
 	CHECK_EQ(v.bytes, 40 + 3 * 1440, "reply entry bytes");
 
@@ -2718,9 +2718,9 @@ static void test_ct_full_evicts_unassured(void **state)
 	s = stats();
 	CHECK_EQ(s.ct_evicted, 4, "ct_evicted");
 	CHECK_EQ(s.drop_ct_full, 0, "drop_ct_full");
-	assert_int_equal(ct_get(&E, A_CLIENT, A_REMOTE, 40000, 443, IPPROTO_TCP, &v), 0);
+	assert_int_equal(env_ct_get(&E, A_CLIENT, A_REMOTE, 40000, 443, IPPROTO_TCP, &v), 0);
 	CHECK_EQ(v.state, NAT_CT_ESTABLISHED, "the established flow is still there");
-	assert_int_equal(ct_get(&E, A_CLIENT2, A_REMOTE, 41000, 443, IPPROTO_TCP, &v), 0);
+	assert_int_equal(env_ct_get(&E, A_CLIENT2, A_REMOTE, 41000, 443, IPPROTO_TCP, &v), 0);
 	CHECK_EQ(ct_count(), 4, "nat_ct entries: two whole flows, no half left");
 }
 
@@ -2974,7 +2974,7 @@ static void test_spoofed_lan_tuple_on_wan(void **state)
 	xdp_pk(E.if_wan0, &spoof, &r, NULL);
 	expect_xdp_ret("a LAN flow's tuple arriving on the WAN", &r, XDP_DROP);
 	CHECK_EQ(stats().drop_spoofed, 1, "drop_spoofed");
-	assert_int_equal(ct_get(&E, A_CLIENT, A_REMOTE, 40000, 443, IPPROTO_TCP, &v), 0);
+	assert_int_equal(env_ct_get(&E, A_CLIENT, A_REMOTE, 40000, 443, IPPROTO_TCP, &v), 0);
 	CHECK_EQ(v.state, NAT_CT_SYN_SENT, "the flow's state (the RST was not its)");
 	CHECK_EQ(v.packets, 1, "the flow's packets");
 }
@@ -3438,7 +3438,7 @@ static struct nat_ct_value nh_entry(const char *what)
 	struct nat_ct_value v;
 
 	memset(&v, 0, sizeof(v));
-	CHECK(ct_get(&E, A_CLIENT, A_DNS, 5353, 53, IPPROTO_UDP, &v) == 0, "%s: no flow entry", what);
+	CHECK(env_ct_get(&E, A_CLIENT, A_DNS, 5353, 53, IPPROTO_UDP, &v) == 0, "%s: no flow entry", what);
 	return v;
 }
 
@@ -3540,14 +3540,14 @@ static void test_nh_cache_idle_and_tag(void **state)
 	nh_send("cached", MAC_GW);
 	v = nh_entry("idle");
 	v.last_seen -= 2 * NAT_NH_IDLE_TICKS;
-	CHECK(bpf_map_update_elem(E.m_ct, &k, &v, BPF_EXIST) == 0, "age the entry");
+	CHECK(ct_put(&E.ct, &k, &v, BPF_EXIST) == 0, "age the entry");
 	nh_send("after an idle gap: looked up again", MAC_GW_NEW);
 	CHECK(!env_sh("ip neigh replace 198.51.100.2 lladdr 02:00:00:64:00:02 dev wan0 nud permanent"),
 	      "ip neigh replace back");
 	nh_send("cached again", MAC_GW_NEW);
 	v = nh_entry("tag");
 	v.nh.tag++;
-	CHECK(bpf_map_update_elem(E.m_ct, &k, &v, BPF_EXIST) == 0, "change the tag");
+	CHECK(ct_put(&E.ct, &k, &v, BPF_EXIST) == 0, "change the tag");
 	nh_send("with a stale tag: looked up again", MAC_GW);
 	E.routegen_auto = 1;
 }
@@ -3629,7 +3629,7 @@ static uint8_t ct_flags(uint32_t s, uint32_t d, uint16_t sp, uint16_t dp)
 {
 	struct nat_ct_value v;
 
-	if (ct_get(&E, s, d, sp, dp, IPPROTO_TCP, &v)) {
+	if (env_ct_get(&E, s, d, sp, dp, IPPROTO_TCP, &v)) {
 		diag("no nat_ct entry %08x:%u -> %08x:%u\n", s, sp, d, dp);
 		fail();
 	}
@@ -3642,9 +3642,9 @@ static void ct_add_flags(uint32_t s, uint32_t d, uint16_t sp, uint16_t dp, uint8
 				.dport = htons(dp), .proto = IPPROTO_TCP };
 	struct nat_ct_value v;
 
-	assert_int_equal(bpf_map_lookup_elem(E.m_ct, &k, &v), 0);
+	assert_int_equal(ct_get(&E.ct, &k, &v), 0);
 	v.flags |= flags;
-	assert_int_equal(bpf_map_update_elem(E.m_ct, &k, &v, BPF_EXIST), 0);
+	assert_int_equal(ct_put(&E.ct, &k, &v, BPF_EXIST), 0);
 }
 
 /* A control connection 192.168.0.10:sp -> 192.0.2.80:21 (case A). */
@@ -3785,7 +3785,7 @@ static void test_alg_into_generic(void **state)
 	st = stats();
 	CHECK_EQ(st.alg_to_user, 1, "alg_to_user");
 	CHECK_EQ(st.drop_alg_no_route, 0, "drop_alg_no_route");
-	assert_int_equal(ct_get(&E, A_REMOTE, A_WAN0, 21, 40000, IPPROTO_TCP, &v), 0);
+	assert_int_equal(env_ct_get(&E, A_REMOTE, A_WAN0, 21, 40000, IPPROTO_TCP, &v), 0);
 	CHECK_EQ(v.nh.slot, 0, "no next hop cached into the generic interface");
 	alg_xsk_remove(&x);
 	alg_xsk_close(&x);

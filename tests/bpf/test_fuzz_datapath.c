@@ -17,8 +17,10 @@
  *   XDPNAT_FUZZ_ITERS=N    stop after N iterations instead (replays exactly
  *                          up to a reported iteration)
  *   XDPNAT_FUZZ_SEED=S     the PRNG seed (default: from the clock; always
- *                          printed). The same seed gives the same frames as
- *                          long as the data path answers the same. It does
+ *                          printed; nat_ct's hash seed is made from it, so
+ *                          its entries take the same slots). The same seed
+ *                          gives the same frames as long as the data path
+ *                          answers the same. It does
  *                          not always: it picks a random outside port when
  *                          it cannot keep the source port, and its
  *                          next-hop cache is valid for about a second, so
@@ -857,6 +859,25 @@ static void map_flush(int fd, size_t ksz, uint32_t max)
 	free(keys);
 }
 
+static int ct_flush_one(const struct nat_ct_key *k, const struct nat_ct_value *v, void *arg)
+{
+	(void)v;
+	(void)arg;
+	ct_del(&E.ct, k);
+	return 0;
+}
+
+/* Empty nat_ct (a table of slots, include/nat_ct_slots.h): every LIVE
+ * entry deleted, then the tombstones made empty slots again (twice: a run
+ * may wrap around the end of the table), as a new table's. */
+static void ct_flush(void)
+{
+	ct_for_each(&E.ct, ct_flush_one, NULL);
+	cttab_tidy(&E.ct);
+	if (cttab_tidy(&E.ct))
+		harness_error("flush: nat_ct not empty");
+}
+
 /* ------------------------------------------------------------ gate shadow */
 
 /* Flows the harness saw raise a gate count (their conntrack ORIG keys). */
@@ -883,7 +904,7 @@ static bool ct_of(const struct layout *L, struct nat_ct_key *k, struct nat_ct_va
 	k->sport = htons(L->sport);
 	k->dport = htons(L->dport);
 	k->proto = L->proto;
-	return bpf_map_lookup_elem(E.m_ct, k, v) == 0;
+	return ct_get(&E.ct, k, v) == 0;
 }
 
 static const char *ct_state_name(uint8_t st)
@@ -944,7 +965,7 @@ static const char *ct_hit(const struct layout *L)
 	} else {
 		return "no conntrack entry looked up";
 	}
-	if (bpf_map_lookup_elem(E.m_ct, &k, &v))
+	if (ct_get(&E.ct, &k, &v))
 		return "no conntrack entry";
 	snprintf(buf, sizeof(buf), "hits nat_ct %s %s entry of wan if %u, to %08x:%u -> %08x:%u",
 		 kinds[v.kind < 5 ? v.kind : 0], v.dir < 3 ? dirs[v.dir] : "?", v.wan_ifindex,
@@ -2533,6 +2554,7 @@ static void ctl_hand_back(void)
 		struct nat_ct_key k = { 0 }, okey = { 0 }, rkey = { 0 };
 		struct nat_ct_value v, ov, rv;
 		struct nat_alg_value a = { 0 };
+		int err;
 
 		if (!o || !o->valid || o->L.proto != IPPROTO_TCP)
 			continue;
@@ -2541,7 +2563,7 @@ static void ctl_hand_back(void)
 		k.sport = htons(o->L.sport);
 		k.dport = htons(o->L.dport);
 		k.proto = IPPROTO_TCP;
-		if (bpf_map_lookup_elem(E.m_ct, &k, &v) || !(v.flags & NAT_CT_F_ALG) ||
+		if (ct_get(&E.ct, &k, &v) || !(v.flags & NAT_CT_F_ALG) ||
 		    (v.flags & NAT_CT_F_OPAQUE) || v.dir == NAT_DIR_HAIRPIN_EGRESS)
 			continue;
 		if (v.dir == NAT_DIR_ORIG) {
@@ -2553,7 +2575,7 @@ static void ctl_hand_back(void)
 			okey.sport = v.to_dport;
 			okey.dport = v.to_sport;
 			okey.proto = IPPROTO_TCP;
-			if (bpf_map_lookup_elem(E.m_ct, &okey, &ov))
+			if (ct_get(&E.ct, &okey, &ov))
 				continue;
 		}
 		rkey.saddr = ov.to_daddr;
@@ -2561,17 +2583,20 @@ static void ctl_hand_back(void)
 		rkey.sport = ov.to_dport;
 		rkey.dport = ov.to_sport;
 		rkey.proto = IPPROTO_TCP;
-		if (bpf_map_lookup_elem(E.m_ct, &rkey, &rv))
+		if (ct_get(&E.ct, &rkey, &rv))
 			continue;
 		a.delta[0] = (int32_t)rn(201) - 100;
 		a.delta[1] = (int32_t)rn(201) - 100;
 		a.opaque_since = mono_ns();
 		ov.flags |= NAT_CT_F_OPAQUE | NAT_CT_F_SEQADJ;
 		rv.flags |= NAT_CT_F_OPAQUE | NAT_CT_F_SEQADJ;
-		if (bpf_map_update_elem(m_alg, &okey, &a, BPF_ANY) ||
-		    bpf_map_update_elem(E.m_ct, &okey, &ov, BPF_EXIST) ||
-		    bpf_map_update_elem(E.m_ct, &rkey, &rv, BPF_EXIST)) {
+		if (bpf_map_update_elem(m_alg, &okey, &a, BPF_ANY)) {
 			harness_error("hand back: %s", strerror(errno));
+			return;
+		}
+		if ((err = ct_put(&E.ct, &okey, &ov, BPF_EXIST)) ||
+		    (err = ct_put(&E.ct, &rkey, &rv, BPF_EXIST))) {
+			harness_error("hand back: %s", strerror(-err));
 			return;
 		}
 		seqadj_on = true;
@@ -2591,7 +2616,7 @@ static void ctl_route_toggle(void)
 /* A restart: everything the data path writes, and the ALG's maps, empty. */
 static void ctl_flush(void)
 {
-	map_flush(E.m_ct, sizeof(struct nat_ct_key), CT_MAX);
+	ct_flush();
 	map_flush(E.m_frag, sizeof(struct nat_frag_key), XDPNAT_FRAG_MAX);
 	map_flush(m_gate, sizeof(struct nat_gate_key), XDPNAT_GATE_MAX);
 	map_flush(m_expect, sizeof(struct nat_expect_key), XDPNAT_EXPECT_MAX);
@@ -2730,6 +2755,7 @@ int main(void)
 	if (!getenv("XDPNAT_FUZZ_SEED"))
 		seed = mono_ns() ^ ((uint64_t)getpid() << 32);
 	rng = seed;
+	env_ct_seed = (uint32_t)((seed * 0x9e3779b97f4a7c15ull) >> 32) | 1;	/* nat_ct's slots too */
 	printf("1..6\n");
 	printf("# seed %llu (replay: XDPNAT_FUZZ_SEED=%llu)\n", (unsigned long long)seed,
 	       (unsigned long long)seed);

@@ -127,9 +127,10 @@ ftp_alg_entries() {
 
 # ftp_ct_packets CLIENT CPORT SERVER_PORT : "packets flags entries" of the
 # forwarded TCP flow CLIENT:CPORT -> W:SERVER_PORT: packets of both nat_ct
-# entries, the flags they both have, how many entries.
+# entries, the flags they both have, how many entries. (nat_ct is a table
+# of slots: its LIVE entries as bpftool dumped the hash map, lib.sh.)
 ftp_ct_packets() {
-	bpftool -j map dump pinned "$E2E_BPFFS/xdpnat/nat_ct" 2>/dev/null |
+	ct_dump_live "$E2E_BPFFS/xdpnat/nat_ct" 2>/dev/null |
 		python3 "$E2E_LIB_DIR/ftp_maps.py" ct "$1" "$2" "$3"
 }
 

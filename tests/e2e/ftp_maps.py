@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Read `bpftool -j map dump` of nat_alg or nat_ct (stdin) for test_ftp.sh.
+"""Read `bpftool -j map dump` of nat_alg or nat_expect, or the LIVE entries of
+nat_ct in the same shape (lib.sh ct_dump_live), on stdin, for test_ftp.sh.
 
   ftp_maps.py alg               one line per nat_alg entry:
       client cport server sport state user_packets opaque_since delta0 delta1
@@ -61,8 +62,8 @@ def main():
             reply = d == client and dp == cport and sp == port
             if proto != 6 or not (orig or reply):
                 continue
-            packets += struct.unpack_from("<Q", v, 16)[0]	# nat_ct_value.packets
-            flags &= v[39]					# nat_ct_value.flags
+            packets += struct.unpack_from("<I", v, 16)[0]	# nat_ct_value.packets
+            flags &= v[15]					# nat_ct_value.flags
             n += 1
         print(packets, flags if n else 0, n)
 

@@ -212,6 +212,27 @@ e2e_require() {	# commands or files that must exist
 
 e2e_log() { echo "# $*"; }
 
+# ---------------------------------------------------------------- nat_ct
+# nat_ct is an array of 64-byte slots (include/nat_ct_slots.h), not a hash
+# map: `bpftool map dump` lists every slot, header and empty ones too.
+# These read the pinned table through ct_slots.py (mmap(), see there).
+
+# ct_dump_live PIN : the LIVE entries as a JSON array in the shape `bpftool
+# -j map dump` gave for the hash map: {"key": [hex bytes], "value": [hex
+# bytes], "formatted": {"key": {...}, "value": {...}}} per entry.
+ct_dump_live() { python3 "$E2E_LIB_DIR/ct_slots.py" dump "$1"; }
+# ct_count_live PIN : how many LIVE entries.
+ct_count_live() { python3 "$E2E_LIB_DIR/ct_slots.py" count "$1"; }
+# ct_head PIN FIELD : a field of the header (entries magic seed nslots
+# limit) or max_entries.
+ct_head() {
+	python3 "$E2E_LIB_DIR/ct_slots.py" head "$1" |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"
+}
+# ct_insert PIN KEYHEX VALUEHEX : add an entry where the data path would
+# place it (ct_slots.py insert); prints its slot.
+ct_insert() { python3 "$E2E_LIB_DIR/ct_slots.py" insert "$@"; }
+
 # ---------------------------------------------------------------- namespaces
 
 e2e_ns() { echo "xn-$E2E_ID-$1"; }		# ROLE -> namespace name

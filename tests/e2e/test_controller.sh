@@ -108,7 +108,8 @@ xdp_count() { ip -n "$R" -d link show | grep -c 'prog/xdp'; }
 clsact_on() { in_r tc qdisc show dev "$1" | grep -q clsact; }
 xdp_on() { ip -n "$R" -d link show dev "$1" | grep -q 'prog/xdp'; }
 
-# bpftool wants hex bytes; nat_ct entries are built from include/xdpnat.h.
+# nat_ct entries are built from include/xdpnat.h: "KEYHEX VALUEHEX" of a
+# struct nat_ct_key and a struct nat_ct_value, for ct_insert.
 ct_entry_hex() {	# key(saddr sport daddr dport) to(saddr sport daddr dport) dir kind wan_ifindex
 	python3 - "$@" <<'EOF'
 import socket, struct, sys, time
@@ -118,12 +119,17 @@ s, sp = ep(a[0], a[1]); d, dp = ep(a[2], a[3])
 ts, tsp = ep(a[4], a[5]); td, tdp = ep(a[6], a[7])
 key = s + d + sp + dp + bytes([17, 0, 0, 0])
 tick = (time.monotonic_ns() >> 21) & 0xffffffff	# nat_tick()
-val = ts + td + tsp + tdp + struct.pack("<IQQIBBBB8sII", int(a[10]), 3, 300, tick,
-                                        int(a[8]), int(a[9]), 2, 0, bytes(8), 0, 0)
-h = lambda b: " ".join("%02x" % c for c in b)
-print("key hex", h(key), "value hex", h(val))
+bits = int(a[8]) | int(a[9]) << 2 | 2 << 5	# dir:2 kind:3 state:3 (ESTABLISHED)
+# wan_ifindex, the bitfields, flags, packets 3, last_seen, bytes 300, td_end, td_ack, nh
+val = ts + td + tsp + tdp + struct.pack("<HBBIIQII8s", int(a[10]), bits, 0, 3, tick, 300,
+                                        0, 0, bytes(8))
+assert len(key) == 16 and len(val) == 48
+print(key.hex(), val.hex())
 EOF
 }
+# nat_ct is a table of slots (include/nat_ct_slots.h): an entry goes where
+# the data path would look for it (tests/e2e/ct_slots.py).
+ct_insert() { python3 tests/e2e/ct_slots.py insert "$@"; }	# PIN KEYHEX VALUEHEX
 
 config_with_udp_timeout() {	# seconds -> the whole nat_config value, other fields as they are
 	bpftool -j map lookup pinned "$(pinned nat_config)" key 0 0 0 0 | python3 -c '
@@ -219,9 +225,9 @@ grep -q '"timeout_udp": 120' "$TMP/out" && ok "nat_config holds the configured t
 # A flow as the data path would write it (both halves), then the CLI.
 WANIDX=$(ip -n "$R" -o link show rwan | cut -d: -f1)
 CT=$(pinned nat_ct)
-check "insert a flow with bpftool" bpftool map update pinned "$CT" \
+check "insert a flow into the pinned nat_ct" ct_insert "$CT" \
 	$(ct_entry_hex 192.0.2.2 53 192.0.2.1 40000 192.0.2.2 53 10.9.0.2 5000 1 1 "$WANIDX")
-check "insert its original half" bpftool map update pinned "$CT" \
+check "insert its original half" ct_insert "$CT" \
 	$(ct_entry_hex 10.9.0.2 5000 192.0.2.2 53 192.0.2.1 40000 192.0.2.2 53 0 1 "$WANIDX")
 check "flows exits 0" x flows
 grep -Eq "^udp +masq +10.9.0.2:5000 +192.0.2.1:40000 +192.0.2.2:53 +rwan +established" "$TMP/out" \

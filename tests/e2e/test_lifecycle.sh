@@ -285,13 +285,17 @@ e2e_wait_for -t 5 grep -q "nat_ct: adopted with a conversion" "$E2E_XDPNAT_LOG"
 conv=$(grep -o "nat_ct: adopted with a conversion.*" "$E2E_XDPNAT_LOG")
 copied=$(sed -n 's/.*: \([0-9]*\) entries copied, \([0-9]*\) lost.*/\1 \2/p' <<< "$conv")
 read -r ncopied nlost <<< "$copied"
-[ "${ncopied:-0}" -gt 0 ] && [ "$nlost" = 0 ] && grep -q "size $max0 -> $((2 * CTMAX2)) entries" <<< "$conv" \
+# nat_ct is a table of slots: max_entries 1 + ceil(2.5 x conntrack-max)
+slots2=$((1 + (5 * CTMAX2 + 1) / 2))
+[ "${ncopied:-0}" -gt 0 ] && [ "$nlost" = 0 ] && grep -q "size $max0 -> $slots2 entries" <<< "$conv" \
 	&& e2e_ok "c: $conv" || e2e_fail "c: nat_ct converted, entries copied, none lost" "$conv" \
 		"$(cat "$E2E_XDPNAT_LOG")"
 max1=$(bpftool -j map show pinned "$PIN/nat_ct" | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_entries"])')
-[ "$max1" = $((2 * CTMAX2)) ] \
-	&& e2e_ok "c: bpftool: the pinned nat_ct has max_entries $max1 (was $max0) = 2 x conntrack-max" \
-	|| e2e_fail "c: bpftool: the pinned nat_ct has max_entries 2 x conntrack-max" "$max0 -> $max1"
+limit1=$(ct_head "$PIN/nat_ct" limit 2>/dev/null)
+[ "$max1" = "$slots2" ] && [ "$limit1" = $((2 * CTMAX2)) ] \
+	&& e2e_ok "c: bpftool: the pinned nat_ct has max_entries $max1 (was $max0) = 1 + 2.5 x conntrack-max, room for $limit1 entries = 2 x conntrack-max" \
+	|| e2e_fail "c: bpftool: the pinned nat_ct has max_entries 1 + 2.5 x conntrack-max, its header's limit 2 x conntrack-max" \
+		"max_entries $max0 -> $max1 (want $slots2), limit ${limit1:-?} (want $((2 * CTMAX2)))"
 dl_after c
 dl_finish c
 n=$(for d in wan0 lan0; do tc -n "$RNS" filter show dev "$d" egress; done | grep -c 'xdpnat_tc')

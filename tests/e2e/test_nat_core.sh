@@ -219,7 +219,7 @@ lan_slot=$(bpftool -j map dump pinned "$pin/nat_ifaces" | python3 -c '
 import json, sys
 for e in json.load(sys.stdin):
     if e["formatted"]["key"] == int(sys.argv[1]): print(e["formatted"]["value"]["slot"])' "$lan_if")
-cached=$(bpftool -j map dump pinned "$pin/nat_ct" | python3 -c '
+cached=$(ct_dump_live "$pin/nat_ct" | python3 -c '
 import json, socket, struct, sys
 n = 0
 for e in json.load(sys.stdin):
@@ -233,7 +233,7 @@ if [ $FAST = 0 ]; then
 else
 	[ "${cached:-0}" -ge 1 ] && e2e_ok "download replies carry a cached next hop (lan0 slot, the client's MAC) in $cached flow(s)" \
 		|| e2e_fail "download replies carry a cached next hop" "lan slot ${lan_slot:-?}" \
-			"$(bpftool map dump pinned "$pin/nat_ct" | head -60)"
+			"$(ct_dump_live "$pin/nat_ct" | python3 -m json.tool | head -60)"
 fi
 bumps() { bpftool -j map lookup pinned "$pin/nat_routegen" key 0 0 0 0 | python3 -c 'import json,sys; print(json.load(sys.stdin)["formatted"]["value"]["bumps"])'; }
 b0=$(bumps)

@@ -77,7 +77,7 @@ static uint8_t ct_flags(const struct fixture *f, const struct nat_ct_key *k)
 {
 	struct nat_ct_value v;
 
-	assert_int_equal(bpf_map_lookup_elem(f->m.ct, k, &v), 0);
+	assert_int_equal(ct_get(&f->m.cttab, k, &v), 0);
 	return v.flags;
 }
 
@@ -101,8 +101,8 @@ static void flow_put(struct fixture *f)
 	rv.to_sport = f->ok.dport;
 	rv.to_dport = f->ok.sport;
 	rv.dir = NAT_DIR_REPLY;
-	assert_int_equal(bpf_map_update_elem(f->m.ct, &f->rk, &rv, BPF_NOEXIST), 0);
-	assert_int_equal(bpf_map_update_elem(f->m.ct, &f->ok, &ov, BPF_NOEXIST), 0);
+	assert_int_equal(ct_put(&f->m.cttab, &f->rk, &rv, BPF_NOEXIST), 0);
+	assert_int_equal(ct_put(&f->m.cttab, &f->ok, &ov, BPF_NOEXIST), 0);
 }
 
 static void seg(struct alg_session *s, const struct nat_ct_key *k, bool syn, uint32_t seq,
@@ -149,8 +149,9 @@ static int setup(void **state)
 	if (unshare(CLONE_NEWNET) || system("ip link set lo up"))
 		return -1;
 	nat_maps_init(&f.m);
-	f.m.ct = map_new(BPF_MAP_TYPE_HASH, "t_ct", sizeof(struct nat_ct_key),
-			 sizeof(struct nat_ct_value), 64, 0);
+	f.m.ct = cttab_create(32);	/* 64 entries */
+	assert_true(f.m.ct >= 0);
+	assert_int_equal(nat_maps_map_ct(&f.m), 0);
 	f.m.config = map_new(BPF_MAP_TYPE_ARRAY, "t_cfg", 4, sizeof(struct nat_config), 1, 0);
 	f.m.expect = map_new(BPF_MAP_TYPE_HASH, "t_exp", sizeof(struct nat_expect_key),
 			     sizeof(struct nat_expect_value), 64, 0);
@@ -176,6 +177,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	cttab_unmap(&f->m.cttab);
 	close(f->m.ct);
 	close(f->m.config);
 	close(f->m.expect);

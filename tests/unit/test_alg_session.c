@@ -46,7 +46,9 @@ static int setup(void **state)
 	__u32 zero = 0;
 
 	nat_maps_init(&f.m);
-	f.m.ct = map_new("t_ct", sizeof(struct nat_ct_key), sizeof(struct nat_ct_value), 256, 0);
+	f.m.ct = cttab_create(128);	/* 256 entries */
+	assert_true(f.m.ct >= 0);
+	assert_int_equal(nat_maps_map_ct(&f.m), 0);
 	f.m.config = map_new("t_cfg", 4, sizeof(struct nat_config), 1, 0);
 	f.m.expect = map_new("t_exp", sizeof(struct nat_expect_key),
 			     sizeof(struct nat_expect_value), 64, 0);
@@ -62,6 +64,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	cttab_unmap(&f->m.cttab);
 	close(f->m.ct);
 	close(f->m.config);
 	close(f->m.expect);
@@ -86,8 +89,9 @@ static struct nat_ct_key key(const char *s, uint16_t sp, const char *d, uint16_t
 
 /* Both entries of a TCP flow in TCP state `state`: orig key ok translated
  * to `to`; returns the reply key in *rk. */
-static void flow_put_state(int ct, const struct nat_ct_key *ok, const struct nat_ct_key *to,
-			   uint8_t kind, uint8_t state, struct nat_ct_key *rk)
+static void flow_put_state(const struct nat_cttab *ct, const struct nat_ct_key *ok,
+			   const struct nat_ct_key *to, uint8_t kind, uint8_t state,
+			   struct nat_ct_key *rk)
 {
 	struct nat_ct_value ov = {
 		.to_saddr = to->saddr, .to_daddr = to->daddr, .to_sport = to->sport,
@@ -102,35 +106,35 @@ static void flow_put_state(int ct, const struct nat_ct_key *ok, const struct nat
 
 	*rk = (struct nat_ct_key){ .saddr = to->daddr, .daddr = to->saddr, .sport = to->dport,
 				   .dport = to->sport, .proto = IPPROTO_TCP };
-	assert_int_equal(bpf_map_update_elem(ct, rk, &rv, BPF_NOEXIST), 0);
-	assert_int_equal(bpf_map_update_elem(ct, ok, &ov, BPF_NOEXIST), 0);
+	assert_int_equal(ct_put(ct, rk, &rv, BPF_NOEXIST), 0);
+	assert_int_equal(ct_put(ct, ok, &ov, BPF_NOEXIST), 0);
 }
 
-static void flow_put(int ct, const struct nat_ct_key *ok, const struct nat_ct_key *to,
-		     uint8_t kind, struct nat_ct_key *rk)
+static void flow_put(const struct nat_cttab *ct, const struct nat_ct_key *ok,
+		     const struct nat_ct_key *to, uint8_t kind, struct nat_ct_key *rk)
 {
 	flow_put_state(ct, ok, to, kind, NAT_CT_ESTABLISHED, rk);
 }
 
 /* What the data path does to both entries of a flow as its handshake or
  * its end goes by. */
-static void ct_state(int ct, const struct nat_ct_key *ok, const struct nat_ct_key *rk,
-		     uint8_t state)
+static void ct_state(const struct nat_cttab *ct, const struct nat_ct_key *ok,
+		     const struct nat_ct_key *rk, uint8_t state)
 {
 	struct nat_ct_value v;
 
-	assert_int_equal(bpf_map_lookup_elem(ct, ok, &v), 0);
+	assert_int_equal(ct_get(ct, ok, &v), 0);
 	v.state = state;
-	assert_int_equal(bpf_map_update_elem(ct, ok, &v, BPF_EXIST), 0);
-	assert_int_equal(bpf_map_lookup_elem(ct, rk, &v), 0);
+	assert_int_equal(ct_put(ct, ok, &v, BPF_EXIST), 0);
+	assert_int_equal(ct_get(ct, rk, &v), 0);
 	v.state = state;
-	assert_int_equal(bpf_map_update_elem(ct, rk, &v, BPF_EXIST), 0);
+	assert_int_equal(ct_put(ct, rk, &v, BPF_EXIST), 0);
 }
 
 /* Case B: 198.51.100.2:sport -> 198.51.100.1:21 forwarded to 192.168.0.254:21,
  * in TCP state `state`. */
-static void forward_flow_state(int ct, uint16_t sport, uint8_t state, struct nat_ct_key *ok,
-			       struct nat_ct_key *rk)
+static void forward_flow_state(const struct nat_cttab *ct, uint16_t sport, uint8_t state,
+			       struct nat_ct_key *ok, struct nat_ct_key *rk)
 {
 	struct nat_ct_key to = key("198.51.100.2", sport, "192.168.0.254", 21);
 
@@ -138,13 +142,14 @@ static void forward_flow_state(int ct, uint16_t sport, uint8_t state, struct nat
 	flow_put_state(ct, ok, &to, NAT_KIND_FORWARD, state, rk);
 }
 
-static void forward_flow(int ct, uint16_t sport, struct nat_ct_key *ok, struct nat_ct_key *rk)
+static void forward_flow(const struct nat_cttab *ct, uint16_t sport, struct nat_ct_key *ok,
+			 struct nat_ct_key *rk)
 {
 	forward_flow_state(ct, sport, NAT_CT_ESTABLISHED, ok, rk);
 }
 
 /* Case A: 192.168.0.10:40001 -> 203.0.113.5:21 masqueraded to 198.51.100.1. */
-static void masq_flow(int ct, struct nat_ct_key *ok, struct nat_ct_key *rk)
+static void masq_flow(const struct nat_cttab *ct, struct nat_ct_key *ok, struct nat_ct_key *rk)
 {
 	struct nat_ct_key to = key("198.51.100.1", 40001, "203.0.113.5", 21);
 
@@ -210,7 +215,7 @@ static uint8_t ct_flags(const struct fixture *f, const struct nat_ct_key *k)
 {
 	struct nat_ct_value v;
 
-	assert_int_equal(bpf_map_lookup_elem(f->m.ct, k, &v), 0);
+	assert_int_equal(ct_get(&f->m.cttab, k, &v), 0);
 	return v.flags;
 }
 
@@ -256,7 +261,7 @@ static void test_restore_resumes_session(void **state)
 	enum alg_ftp_dir dir;
 	struct seg_out o;
 
-	forward_flow(fx->m.ct, 40000, &ok, &rk);
+	forward_flow(&fx->m.cttab, 40000, &ok, &rk);
 	assert_non_null(s);
 	before = *forward_to_227(s, &ok, &rk, &o);
 	expect_out(&o, PASV_227_W);
@@ -335,8 +340,8 @@ static void test_restore_refuses_other_layout(void **state)
 	struct nat_alg_value av;
 	struct seg_out o;
 
-	forward_flow(fx->m.ct, 40000, &ok, &rk);
-	forward_flow(fx->m.ct, 40002, &ok2, &rk2);
+	forward_flow(&fx->m.cttab, 40000, &ok, &rk);
+	forward_flow(&fx->m.cttab, 40002, &ok2, &rk2);
 	forward_to_227(s, &ok, &rk, &o);
 	forward_to_227(s, &ok2, &rk2, &o);
 	alg_session_free(s);
@@ -380,13 +385,13 @@ static void test_restore_gone_and_no_resume(void **state)
 	struct nat_alg_value av;
 	struct seg_out o;
 
-	forward_flow(fx->m.ct, 40000, &ok, &rk);
-	forward_flow(fx->m.ct, 40003, &gk, &grk);
+	forward_flow(&fx->m.cttab, 40000, &ok, &rk);
+	forward_flow(&fx->m.cttab, 40003, &gk, &grk);
 	forward_to_227(s, &ok, &rk, &o);
 	feed(s, &gk, true, 7000, "", &o);
 	alg_session_free(s);
-	assert_int_equal(bpf_map_delete_elem(fx->m.ct, &gk), 0);
-	assert_int_equal(bpf_map_delete_elem(fx->m.ct, &grk), 0);
+	assert_int_equal(ct_del(&fx->m.cttab, &gk), 0);
+	assert_int_equal(ct_del(&fx->m.cttab, &grk), 0);
 
 	s2 = alg_session_new(&fx->m, 60);
 	assert_int_equal(alg_session_restore(s2, false, &rs), 0);
@@ -410,8 +415,8 @@ static void test_hand_back_all(void **state)
 	struct nat_ct_key ok, rk, ok2, rk2;
 	struct seg_out o;
 
-	forward_flow(fx->m.ct, 40000, &ok, &rk);
-	forward_flow(fx->m.ct, 40004, &ok2, &rk2);
+	forward_flow(&fx->m.cttab, 40000, &ok, &rk);
+	forward_flow(&fx->m.cttab, 40004, &ok2, &rk2);
 	forward_to_227(s, &ok, &rk, &o);
 	feed(s, &ok2, true, 9000, "", &o);
 	assert_int_equal(alg_session_hand_back_all(s), 2);
@@ -437,7 +442,7 @@ static void test_restore_pending_port(void **state)
 	struct seg_out o;
 	uint16_t second;
 
-	masq_flow(fx->m.ct, &ok, &rk);
+	masq_flow(&fx->m.cttab, &ok, &rk);
 	feed(s, &ok, true, 1000, "", &o);
 	feed(s, &rk, true, 5000, "", &o);
 	feed(s, &rk, false, 5001, "220 ok\r\n", &o);
@@ -532,7 +537,7 @@ static void test_expect_per_session_limit(void **state)
 	uint32_t cseq, sseq;
 	struct seg_out o;
 
-	forward_flow(fx->m.ct, 40000, &ok, &rk);
+	forward_flow(&fx->m.cttab, 40000, &ok, &rk);
 	forward_login(s, &ok, &rk, &cseq, &sseq, &o);
 	for (unsigned i = 0; i < 10; i++) {
 		pasv_227(s, &ok, &rk, &cseq, &sseq, 50000 + i, &o);
@@ -586,8 +591,8 @@ static void test_expect_global_limit(void **state)
 				       .wport = htons(50001), .proto = IPPROTO_TCP };
 
 	alg_session_set_limits(s, 0, 3);
-	forward_flow(fx->m.ct, 40000, &ok1, &rk1);
-	forward_flow(fx->m.ct, 40001, &ok2, &rk2);
+	forward_flow(&fx->m.cttab, 40000, &ok1, &rk1);
+	forward_flow(&fx->m.cttab, 40001, &ok2, &rk2);
 	forward_login(s, &ok1, &rk1, &c1, &s1, &o);
 	forward_login(s, &ok2, &rk2, &c2, &s2, &o);
 	pasv_227(s, &ok1, &rk1, &c1, &s1, 50000, &o);
@@ -634,10 +639,10 @@ static void test_table_full_evicts_unassured(void **state)
 	enum alg_ftp_dir dir;
 
 	alg_session_set_limits(s, 3, 0);
-	forward_flow(fx->m.ct, 41000, &ok[0], &rk[0]);			/* established */
-	forward_flow_state(fx->m.ct, 41001, NAT_CT_SYN_SENT, &ok[1], &rk[1]);
-	forward_flow_state(fx->m.ct, 41002, NAT_CT_SYN_RECV, &ok[2], &rk[2]);
-	forward_flow_state(fx->m.ct, 41003, NAT_CT_SYN_SENT, &ok[3], &rk[3]);
+	forward_flow(&fx->m.cttab, 41000, &ok[0], &rk[0]);			/* established */
+	forward_flow_state(&fx->m.cttab, 41001, NAT_CT_SYN_SENT, &ok[1], &rk[1]);
+	forward_flow_state(&fx->m.cttab, 41002, NAT_CT_SYN_RECV, &ok[2], &rk[2]);
+	forward_flow_state(&fx->m.cttab, 41003, NAT_CT_SYN_SENT, &ok[3], &rk[3]);
 	forward_login(s, &ok[0], &rk[0], &cseq, &sseq, &o);
 	feed(s, &ok[1], true, 2000, "", &o);
 	feed(s, &ok[2], true, 3000, "", &o);
@@ -649,18 +654,18 @@ static void test_table_full_evicts_unassured(void **state)
 	assert_int_not_equal(bpf_map_lookup_elem(fx->m.alg_state, &ok[1], &st), 0);
 
 	/* 2 completed its handshake without the ALG seeing it; 3's flow is gone */
-	ct_state(fx->m.ct, &ok[2], &rk[2], NAT_CT_ESTABLISHED);
-	assert_int_equal(bpf_map_delete_elem(fx->m.ct, &ok[3]), 0);
-	assert_int_equal(bpf_map_delete_elem(fx->m.ct, &rk[3]), 0);
-	forward_flow_state(fx->m.ct, 41004, NAT_CT_SYN_SENT, &ok[4], &rk[4]);
+	ct_state(&fx->m.cttab, &ok[2], &rk[2], NAT_CT_ESTABLISHED);
+	assert_int_equal(ct_del(&fx->m.cttab, &ok[3]), 0);
+	assert_int_equal(ct_del(&fx->m.cttab, &rk[3]), 0);
+	forward_flow_state(&fx->m.cttab, 41004, NAT_CT_SYN_SENT, &ok[4], &rk[4]);
 	feed(s, &ok[4], true, 5000, "", &o);	/* 2 stays, 3 goes */
 	assert_int_equal(alg_session_get_stats(s)->evicted, 2);
 	assert_non_null(alg_session_flow(s, &ok[2], ALG_SEG_TCP_ACK, 3001, 0, &dir));
 
 	/* 4 becomes established too: nothing is evictable any more */
-	ct_state(fx->m.ct, &ok[4], &rk[4], NAT_CT_ESTABLISHED);
+	ct_state(&fx->m.cttab, &ok[4], &rk[4], NAT_CT_ESTABLISHED);
 	feed(s, &ok[4], false, 5001, "", &o);
-	forward_flow_state(fx->m.ct, 41005, NAT_CT_SYN_SENT, &ok[5], &rk[5]);
+	forward_flow_state(&fx->m.cttab, 41005, NAT_CT_SYN_SENT, &ok[5], &rk[5]);
 	assert_null(alg_session_flow(s, &ok[5], ALG_SEG_TCP_SYN, 6000, 0, &dir));
 	assert_int_equal(alg_session_get_stats(s)->uninspected, 1);
 	assert_int_equal(alg_session_get_stats(s)->evicted, 2);
@@ -672,7 +677,7 @@ static void test_table_full_evicts_unassured(void **state)
 	feed(s, &ok[0], false, cseq, "AUTH TLS\r\n", &o);
 	feed(s, &rk[0], false, sseq, "234 go\r\n", &o);
 	assert_int_equal(ct_flags(fx, &ok[0]) & NAT_CT_F_OPAQUE, NAT_CT_F_OPAQUE);
-	forward_flow_state(fx->m.ct, 41006, NAT_CT_SYN_SENT, &ok[6], &rk[6]);
+	forward_flow_state(&fx->m.cttab, 41006, NAT_CT_SYN_SENT, &ok[6], &rk[6]);
 	feed(s, &ok[6], true, 7000, "", &o);
 	assert_int_equal(alg_session_get_stats(s)->evicted, 3);
 	assert_int_equal(ct_flags(fx, &ok[6]), NAT_CT_F_ALG);
@@ -694,16 +699,16 @@ static void test_syn_resets_only_reused_tuple(void **state)
 	struct alg_flow *f;
 	struct seg_out o;
 
-	forward_flow(fx->m.ct, 40000, &ok, &rk);
+	forward_flow(&fx->m.cttab, 40000, &ok, &rk);
 	f = forward_to_227(s, &ok, &rk, &o);
 	before = f->conn;
 	assert_int_equal(alg_ftp_delta(&f->conn, ALG_FTP_FROM_SERVER), -1);
 
 	feed_hdr(s, &ok, ALG_SEG_TCP_SYN, 99999, 0, "", &o);		/* established */
 	feed_hdr(s, &rk, ALG_SEG_TCP_SYN | ALG_SEG_TCP_ACK, 88888, 1001, "", &o);
-	ct_state(fx->m.ct, &ok, &rk, NAT_CT_FIN_WAIT);
+	ct_state(&fx->m.cttab, &ok, &rk, NAT_CT_FIN_WAIT);
 	feed_hdr(s, &ok, ALG_SEG_TCP_SYN, 99998, 0, "", &o);
-	ct_state(fx->m.ct, &ok, &rk, NAT_CT_CLOSING);	/* the data path did not take it */
+	ct_state(&fx->m.cttab, &ok, &rk, NAT_CT_CLOSING);	/* the data path did not take it */
 	feed_hdr(s, &ok, ALG_SEG_TCP_SYN, 99997, 0, "", &o);
 	assert_ptr_equal(o.f, f);
 	assert_int_equal(alg_session_get_stats(s)->syn_ignored, 4);
@@ -716,7 +721,7 @@ static void test_syn_resets_only_reused_tuple(void **state)
 	assert_memory_equal(&f->conn, &before, sizeof(before));
 
 	/* a reused tuple: ct_account_tcp() made it SYN_SENT again */
-	ct_state(fx->m.ct, &ok, &rk, NAT_CT_SYN_SENT);
+	ct_state(&fx->m.cttab, &ok, &rk, NAT_CT_SYN_SENT);
 	feed_hdr(s, &ok, ALG_SEG_TCP_SYN, 20000, 0, "", &o);
 	assert_int_equal(alg_session_get_stats(s)->syn_ignored, 4);
 	assert_int_equal(alg_ftp_get_state(&f->conn), ALG_FTP_ST_GREETING);
@@ -742,18 +747,18 @@ static void test_handshake_isn(void **state)
 	struct alg_flow *f;
 	struct seg_out o;
 
-	forward_flow_state(fx->m.ct, 40000, NAT_CT_SYN_SENT, &ok, &rk);
+	forward_flow_state(&fx->m.cttab, 40000, NAT_CT_SYN_SENT, &ok, &rk);
 	feed_hdr(s, &ok, ALG_SEG_TCP_SYN, 1000, 0, "", &o);
 	f = o.f;
 	feed_hdr(s, &ok, ALG_SEG_TCP_SYN, 7777, 0, "", &o);		/* forged, in time */
 	assert_int_equal(f->isn[ALG_FTP_FROM_CLIENT], 7777);
-	ct_state(fx->m.ct, &ok, &rk, NAT_CT_SYN_RECV);
+	ct_state(&fx->m.cttab, &ok, &rk, NAT_CT_SYN_RECV);
 	feed_hdr(s, &rk, ALG_SEG_TCP_SYN | ALG_SEG_TCP_ACK, 5000, 1001, "", &o);
 	assert_int_equal(f->isn[ALG_FTP_FROM_CLIENT], 1000);
 	assert_int_equal(f->isn[ALG_FTP_FROM_SERVER], 5000);
 	feed_hdr(s, &ok, ALG_SEG_TCP_SYN, 8888, 0, "", &o);		/* too late */
 	assert_int_equal(f->isn[ALG_FTP_FROM_CLIENT], 1000);
-	ct_state(fx->m.ct, &ok, &rk, NAT_CT_ESTABLISHED);
+	ct_state(&fx->m.cttab, &ok, &rk, NAT_CT_ESTABLISHED);
 	feed_hdr(s, &rk, ALG_SEG_TCP_SYN | ALG_SEG_TCP_ACK, 6666, 8889, "", &o);	/* too late */
 	assert_int_equal(f->isn[ALG_FTP_FROM_CLIENT], 1000);
 	assert_int_equal(f->isn[ALG_FTP_FROM_SERVER], 5000);
@@ -780,7 +785,7 @@ static void test_port_reservations_per_session(void **state)
 	struct seg_out o;
 	const char *port = "PORT 192,168,0,10,156,64\r\n";	/* 26 bytes */
 
-	masq_flow(fx->m.ct, &ok, &rk);
+	masq_flow(&fx->m.cttab, &ok, &rk);
 	feed(s, &ok, true, 1000, "", &o);
 	feed(s, &rk, true, 5000, "", &o);
 	feed(s, &rk, false, sseq, "220 ok\r\n", &o);

@@ -52,8 +52,9 @@ static int setup(void **state)
 	LIBBPF_OPTS(bpf_map_create_opts, nopre, .map_flags = BPF_F_NO_PREALLOC);	/* as nat_maps.h */
 
 	nat_maps_init(&f.m);
-	f.m.ct = map_new("t_ct", BPF_MAP_TYPE_HASH, sizeof(struct nat_ct_key),
-			 sizeof(struct nat_ct_value), 1024);
+	f.m.ct = cttab_create(512);	/* 1024 entries, as the hash map it replaces */
+	assert_true(f.m.ct >= 0);
+	assert_int_equal(nat_maps_map_ct(&f.m), 0);
 	f.m.config = map_new("t_cfg", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct nat_config), 1);
 	f.m.ctl_stats = map_new("t_ctl", BPF_MAP_TYPE_ARRAY, 4,
 				sizeof(struct nat_ctl_stats), 1);
@@ -78,6 +79,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	cttab_unmap(&f->m.cttab);
 	close(f->m.ct);
 	close(f->m.config);
 	close(f->m.ctl_stats);
@@ -99,8 +101,9 @@ static struct nat_ct_key ct_key(const char *s, uint16_t sp, const char *d, uint1
 	return k;
 }
 
-static void ct_put(int fd, const struct nat_ct_key *k, const struct nat_ct_key *to,
-		   uint8_t dir, uint8_t kind, uint8_t state, uint64_t last_seen)
+static void ct_put_flow(const struct nat_cttab *t, const struct nat_ct_key *k,
+			const struct nat_ct_key *to, uint8_t dir, uint8_t kind, uint8_t state,
+			uint64_t last_seen)
 {
 	struct nat_ct_value v = {
 		.to_saddr = to->saddr, .to_daddr = to->daddr,
@@ -108,19 +111,19 @@ static void ct_put(int fd, const struct nat_ct_key *k, const struct nat_ct_key *
 		.last_seen = nat_tick(last_seen), .dir = dir, .kind = kind, .state = state,
 	};
 
-	assert_int_equal(bpf_map_update_elem(fd, k, &v, BPF_NOEXIST), 0);
+	assert_int_equal(ct_put(t, k, &v, BPF_NOEXIST), 0);
 }
 
-static bool ct_has(int fd, const struct nat_ct_key *k)
+static bool ct_has(const struct nat_cttab *t, const struct nat_ct_key *k)
 {
 	struct nat_ct_value v;
 
-	return bpf_map_lookup_elem(fd, k, &v) == 0;
+	return ct_get(t, k, &v) == 0;
 }
 
 /* A masqueraded flow 10.0.0.2:5000 -> 8.8.8.8:53 seen on WAN as
  * 192.0.2.1:40000; both halves, with their own last_seen. */
-static void masq_flow(int fd, uint8_t proto, uint8_t state, uint16_t sport,
+static void masq_flow(const struct nat_cttab *t, uint8_t proto, uint8_t state, uint16_t sport,
 		      uint64_t orig_seen, uint64_t reply_seen,
 		      struct nat_ct_key *ok, struct nat_ct_key *rk)
 {
@@ -130,8 +133,8 @@ static void masq_flow(int fd, uint8_t proto, uint8_t state, uint16_t sport,
 	to_o = ct_key("192.0.2.1", 40000 + sport % 1000, "8.8.8.8", 53, proto);
 	*rk = ct_key("8.8.8.8", 53, "192.0.2.1", 40000 + sport % 1000, proto);
 	to_r = ct_key("8.8.8.8", 53, "10.0.0.2", sport, proto);
-	ct_put(fd, rk, &to_r, NAT_DIR_REPLY, NAT_KIND_MASQ, state, reply_seen);
-	ct_put(fd, ok, &to_o, NAT_DIR_ORIG, NAT_KIND_MASQ, state, orig_seen);
+	ct_put_flow(t, rk, &to_r, NAT_DIR_REPLY, NAT_KIND_MASQ, state, reply_seen);
+	ct_put_flow(t, ok, &to_o, NAT_DIR_ORIG, NAT_KIND_MASQ, state, orig_seen);
 }
 
 static struct nat_ctl_stats ctl_stats(int fd)
@@ -177,15 +180,15 @@ static bool eim_has_outside(int fd, uint16_t out)
 }
 
 /* A live masqueraded UDP flow of 10.0.0.2:sport on WAN 7 (masq_flow's). */
-static void eim_flow(int ct, uint16_t sport)
+static void eim_flow(const struct nat_cttab *ct, uint16_t sport)
 {
 	struct nat_ct_key ok, rk;
 	struct nat_ct_value v;
 
 	masq_flow(ct, IPPROTO_UDP, NAT_CT_NEW, sport, NOW - SEC_NS, NOW - SEC_NS, &ok, &rk);
-	assert_int_equal(bpf_map_lookup_elem(ct, &ok, &v), 0);
+	assert_int_equal(ct_get(ct, &ok, &v), 0);
 	v.wan_ifindex = 7;
-	assert_int_equal(bpf_map_update_elem(ct, &ok, &v, BPF_EXIST), 0);
+	assert_int_equal(ct_put(ct, &ok, &v, BPF_EXIST), 0);
 }
 
 static unsigned map_count(int fd, size_t ksz)
@@ -209,7 +212,7 @@ static void test_eim_mapping_follows_flows(void **state)
 	struct fixture *f = *state;
 	struct gc_result r;
 
-	eim_flow(f->m.ct, 5000);
+	eim_flow(&f->m.cttab, 5000);
 	eim_put(f->m.eim, 5000, 40000, NOW - 100 * SEC_NS);	/* used by the flow */
 	eim_put(f->m.eim, 5001, 40001, NOW - 100 * SEC_NS);	/* used by nothing */
 	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
@@ -233,8 +236,8 @@ static void test_eim_preserved_port_mapping(void **state)
 	struct gc_result r;
 
 	/* 10.0.0.2:40000 leaves as :40000 (masq_flow: 40000 + sport % 1000) */
-	eim_flow(f->m.ct, 40000);
-	eim_flow(f->m.ct, 41002);
+	eim_flow(&f->m.cttab, 40000);
+	eim_flow(&f->m.cttab, 41002);
 	eim_put(f->m.eim, 40000, 40000, NOW - 100 * SEC_NS);		/* the first flow's */
 	eim_put(f->m.eim, 40001, 40001, NOW - 100 * SEC_NS);		/* no flow's */
 	eim_put_at(f->m.eim, "10.0.0.3", 40002, 40002, NOW - 100 * SEC_NS); /* not 10.0.0.2's */
@@ -261,14 +264,14 @@ static void test_udp_stream_lasts_longer(void **state)
 	struct gc_result r;
 
 	config_set(f->m.config, 120, 7440);
-	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_ESTABLISHED, 5000,
+	masq_flow(&f->m.cttab, IPPROTO_UDP, NAT_CT_ESTABLISHED, 5000,
 		  NOW - 179 * SEC_NS, NOW - 179 * SEC_NS, &ok, &rk);
-	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_ESTABLISHED, 5001,
+	masq_flow(&f->m.cttab, IPPROTO_UDP, NAT_CT_ESTABLISHED, 5001,
 		  NOW - 181 * SEC_NS, NOW - 181 * SEC_NS, &ok2, &rk2);
 	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
 	assert_int_equal(r.flows_expired, 1);
-	assert_true(ct_has(f->m.ct, &ok));
-	assert_false(ct_has(f->m.ct, &ok2));
+	assert_true(ct_has(&f->m.cttab, &ok));
+	assert_false(ct_has(&f->m.cttab, &ok2));
 }
 
 static void test_udp_idle_expires_both_halves(void **state)
@@ -277,16 +280,16 @@ static void test_udp_idle_expires_both_halves(void **state)
 	struct nat_ct_key ok, rk, ok2, rk2;
 	struct gc_result r;
 
-	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_NEW, 5000,
+	masq_flow(&f->m.cttab, IPPROTO_UDP, NAT_CT_NEW, 5000,
 		  NOW - 61 * SEC_NS, NOW - 61 * SEC_NS, &ok, &rk);
-	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_NEW, 5001,
+	masq_flow(&f->m.cttab, IPPROTO_UDP, NAT_CT_NEW, 5001,
 		  NOW - 59 * SEC_NS, NOW - 59 * SEC_NS, &ok2, &rk2);
 	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
 	assert_int_equal(r.flows_expired, 1);
-	assert_false(ct_has(f->m.ct, &ok));
-	assert_false(ct_has(f->m.ct, &rk));
-	assert_true(ct_has(f->m.ct, &ok2));
-	assert_true(ct_has(f->m.ct, &rk2));
+	assert_false(ct_has(&f->m.cttab, &ok));
+	assert_false(ct_has(&f->m.cttab, &rk));
+	assert_true(ct_has(&f->m.cttab, &ok2));
+	assert_true(ct_has(&f->m.cttab, &rk2));
 	assert_int_equal(ctl_stats(f->m.ctl_stats).ct_expired, 1);
 	assert_int_equal(ctl_stats(f->m.ctl_stats).gc_runs, 1);
 }
@@ -298,12 +301,12 @@ static void test_recent_reply_keeps_flow(void **state)
 	struct nat_ct_key ok, rk;
 	struct gc_result r;
 
-	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_NEW, 5002,
+	masq_flow(&f->m.cttab, IPPROTO_UDP, NAT_CT_NEW, 5002,
 		  NOW - 500 * SEC_NS, NOW - 5 * SEC_NS, &ok, &rk);
 	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
 	assert_int_equal(r.flows_expired, 0);
-	assert_true(ct_has(f->m.ct, &ok));
-	assert_true(ct_has(f->m.ct, &rk));
+	assert_true(ct_has(&f->m.cttab, &ok));
+	assert_true(ct_has(&f->m.cttab, &rk));
 }
 
 /* TCP timeouts follow the state: 100 s idle kills SYN_SENT (30 s) but
@@ -315,15 +318,15 @@ static void test_tcp_timeout_by_state(void **state)
 	uint64_t seen = NOW - 100 * SEC_NS;
 	struct gc_result r;
 
-	masq_flow(f->m.ct, IPPROTO_TCP, NAT_CT_SYN_SENT, 6000, seen, seen, &syn_o, &syn_r);
-	masq_flow(f->m.ct, IPPROTO_TCP, NAT_CT_ESTABLISHED, 6001, seen, seen, &est_o, &est_r);
-	masq_flow(f->m.ct, IPPROTO_TCP, NAT_CT_CLOSING, 6002, seen, seen, &cl_o, &cl_r);
+	masq_flow(&f->m.cttab, IPPROTO_TCP, NAT_CT_SYN_SENT, 6000, seen, seen, &syn_o, &syn_r);
+	masq_flow(&f->m.cttab, IPPROTO_TCP, NAT_CT_ESTABLISHED, 6001, seen, seen, &est_o, &est_r);
+	masq_flow(&f->m.cttab, IPPROTO_TCP, NAT_CT_CLOSING, 6002, seen, seen, &cl_o, &cl_r);
 	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
 	assert_int_equal(r.flows_expired, 1);
-	assert_false(ct_has(f->m.ct, &syn_o));
-	assert_false(ct_has(f->m.ct, &syn_r));
-	assert_true(ct_has(f->m.ct, &est_o));
-	assert_true(ct_has(f->m.ct, &cl_o));
+	assert_false(ct_has(&f->m.cttab, &syn_o));
+	assert_false(ct_has(&f->m.cttab, &syn_r));
+	assert_true(ct_has(&f->m.cttab, &est_o));
+	assert_true(ct_has(&f->m.cttab, &cl_o));
 }
 
 /* nat_config is read on every pass: lowering a timeout takes effect. */
@@ -333,15 +336,15 @@ static void test_config_change_applies(void **state)
 	struct nat_ct_key ok, rk;
 	struct gc_result r;
 
-	masq_flow(f->m.ct, IPPROTO_TCP, NAT_CT_ESTABLISHED, 6003,
+	masq_flow(&f->m.cttab, IPPROTO_TCP, NAT_CT_ESTABLISHED, 6003,
 		  NOW - 100 * SEC_NS, NOW - 100 * SEC_NS, &ok, &rk);
 	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
-	assert_true(ct_has(f->m.ct, &ok));
+	assert_true(ct_has(&f->m.cttab, &ok));
 	config_set(f->m.config, 60, 50);
 	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
 	assert_int_equal(r.flows_expired, 1);
-	assert_false(ct_has(f->m.ct, &ok));
-	assert_false(ct_has(f->m.ct, &rk));
+	assert_false(ct_has(&f->m.cttab, &ok));
+	assert_false(ct_has(&f->m.cttab, &rk));
 	assert_int_equal(ctl_stats(f->m.ctl_stats).gc_runs, 2);
 }
 
@@ -359,23 +362,23 @@ static void test_hairpin_four_entries(void **state)
 	uint64_t seen = NOW - 40 * SEC_NS;
 	struct gc_result res;
 
-	ct_put(f->m.ct, &r, &to_r, NAT_DIR_REPLY, NAT_KIND_HAIRPIN, NAT_CT_SYN_SENT, seen);
-	ct_put(f->m.ct, &hp, &to_o, NAT_DIR_HAIRPIN_EGRESS, NAT_KIND_HAIRPIN,
-	       NAT_CT_SYN_SENT, seen);
-	ct_put(f->m.ct, &hp_r, &to_r, NAT_DIR_HAIRPIN_EGRESS, NAT_KIND_HAIRPIN,
-	       NAT_CT_SYN_SENT, NOW - 1 * SEC_NS);
-	ct_put(f->m.ct, &o, &to_o, NAT_DIR_ORIG, NAT_KIND_HAIRPIN, NAT_CT_SYN_SENT, seen);
+	ct_put_flow(&f->m.cttab, &r, &to_r, NAT_DIR_REPLY, NAT_KIND_HAIRPIN, NAT_CT_SYN_SENT, seen);
+	ct_put_flow(&f->m.cttab, &hp, &to_o, NAT_DIR_HAIRPIN_EGRESS, NAT_KIND_HAIRPIN,
+		    NAT_CT_SYN_SENT, seen);
+	ct_put_flow(&f->m.cttab, &hp_r, &to_r, NAT_DIR_HAIRPIN_EGRESS, NAT_KIND_HAIRPIN,
+		    NAT_CT_SYN_SENT, NOW - 1 * SEC_NS);
+	ct_put_flow(&f->m.cttab, &o, &to_o, NAT_DIR_ORIG, NAT_KIND_HAIRPIN, NAT_CT_SYN_SENT, seen);
 	/* a live flow keeps all four, the young egress half is not an orphan */
 	assert_int_equal(gc_run(&f->m, NOW - 20 * SEC_NS, &res), 0);
 	assert_int_equal(res.orphans_deleted, 0);
-	assert_true(ct_has(f->m.ct, &hp_r));
+	assert_true(ct_has(&f->m.cttab, &hp_r));
 	assert_int_equal(gc_run(&f->m, NOW, &res), 0);
 	assert_int_equal(res.flows_expired, 1);
 	assert_int_equal(res.orphans_deleted, 0);
-	assert_false(ct_has(f->m.ct, &o));
-	assert_false(ct_has(f->m.ct, &r));
-	assert_false(ct_has(f->m.ct, &hp));
-	assert_false(ct_has(f->m.ct, &hp_r));
+	assert_false(ct_has(&f->m.cttab, &o));
+	assert_false(ct_has(&f->m.cttab, &r));
+	assert_false(ct_has(&f->m.cttab, &hp));
+	assert_false(ct_has(&f->m.cttab, &hp_r));
 }
 
 /* An FTP control session that idles out while established is counted down
@@ -393,11 +396,11 @@ static void test_gated_session_expiry_closes_gate(void **state)
 	uint64_t seen = NOW - 7500ULL * SEC_NS;	/* past timeout_tcp_est */
 	struct gc_result res;
 
-	ct_put(f->m.ct, &r, &to_r, NAT_DIR_REPLY, NAT_KIND_FORWARD, NAT_CT_ESTABLISHED, seen);
-	ct_put(f->m.ct, &o, &to_o, NAT_DIR_ORIG, NAT_KIND_FORWARD, NAT_CT_ESTABLISHED, seen);
-	assert_int_equal(bpf_map_lookup_elem(f->m.ct, &o, &v), 0);
+	ct_put_flow(&f->m.cttab, &r, &to_r, NAT_DIR_REPLY, NAT_KIND_FORWARD, NAT_CT_ESTABLISHED, seen);
+	ct_put_flow(&f->m.cttab, &o, &to_o, NAT_DIR_ORIG, NAT_KIND_FORWARD, NAT_CT_ESTABLISHED, seen);
+	assert_int_equal(ct_get(&f->m.cttab, &o, &v), 0);
 	v.flags |= NAT_CT_F_GATE | NAT_CT_F_GATE_COUNTED;
-	assert_int_equal(bpf_map_update_elem(f->m.ct, &o, &v, BPF_EXIST), 0);
+	assert_int_equal(ct_put(&f->m.cttab, &o, &v, BPF_EXIST), 0);
 	assert_int_equal(bpf_map_update_elem(f->m.gate, &gk, &gv, BPF_ANY), 0);
 
 	assert_int_equal(gc_run(&f->m, NOW, &res), 0);
@@ -417,15 +420,15 @@ static void test_orphans(void **state)
 	struct nat_ct_key to = ct_key("8.8.4.4", 53, "10.0.0.3", 9999, IPPROTO_UDP);
 	struct gc_result r;
 
-	ct_put(f->m.ct, &old, &to, NAT_DIR_REPLY, NAT_KIND_MASQ, NAT_CT_NEW,
-	       NOW - 61 * SEC_NS);
-	ct_put(f->m.ct, &young, &to, NAT_DIR_REPLY, NAT_KIND_MASQ, NAT_CT_NEW,
-	       NOW - 1 * SEC_NS);
+	ct_put_flow(&f->m.cttab, &old, &to, NAT_DIR_REPLY, NAT_KIND_MASQ, NAT_CT_NEW,
+		    NOW - 61 * SEC_NS);
+	ct_put_flow(&f->m.cttab, &young, &to, NAT_DIR_REPLY, NAT_KIND_MASQ, NAT_CT_NEW,
+		    NOW - 1 * SEC_NS);
 	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
 	assert_int_equal(r.flows_expired, 0);
 	assert_int_equal(r.orphans_deleted, 1);
-	assert_false(ct_has(f->m.ct, &old));
-	assert_true(ct_has(f->m.ct, &young));
+	assert_false(ct_has(&f->m.cttab, &old));
+	assert_true(ct_has(&f->m.cttab, &young));
 	assert_int_equal(ctl_stats(f->m.ctl_stats).ct_expired, 0);
 }
 
@@ -447,8 +450,8 @@ static void test_expect_and_gate(void **state)
 
 	/* ek1 expired; ek2 live, its control flow too; ek3 live but its
 	 * control flow is gone: it must not admit anybody any more */
-	ct_put(f->m.ct, &ctl, &ctl_to, NAT_DIR_ORIG, NAT_KIND_FORWARD, NAT_CT_ESTABLISHED,
-	       NOW - SEC_NS);
+	ct_put_flow(&f->m.cttab, &ctl, &ctl_to, NAT_DIR_ORIG, NAT_KIND_FORWARD, NAT_CT_ESTABLISHED,
+		    NOW - SEC_NS);
 	ek2.wport = htons(50001);
 	ek3.wport = htons(50002);
 	assert_int_equal(bpf_map_update_elem(f->m.expect, &ek1, &ev, BPF_ANY), 0);
@@ -482,9 +485,9 @@ static void test_alg_state_follows_flow(void **state)
 	struct nat_alg_value av = { .delta = { 3, 0 } };
 	struct gc_result r;
 
-	masq_flow(f->m.ct, IPPROTO_TCP, NAT_CT_ESTABLISHED, 8000,
+	masq_flow(&f->m.cttab, IPPROTO_TCP, NAT_CT_ESTABLISHED, 8000,
 		  NOW - 8000 * SEC_NS, NOW - 8000 * SEC_NS, &dead_o, &dead_r);
-	masq_flow(f->m.ct, IPPROTO_TCP, NAT_CT_ESTABLISHED, 8001, NOW, NOW, &live_o, &live_r);
+	masq_flow(&f->m.cttab, IPPROTO_TCP, NAT_CT_ESTABLISHED, 8001, NOW, NOW, &live_o, &live_r);
 	assert_int_equal(bpf_map_update_elem(f->m.alg, &dead_o, &av, BPF_ANY), 0);
 	assert_int_equal(bpf_map_update_elem(f->m.alg, &live_o, &av, BPF_ANY), 0);
 	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
@@ -506,9 +509,9 @@ static void test_alg_saved_session_follows_flow(void **state)
 	static struct nat_alg_state got;
 	struct gc_result r;
 
-	masq_flow(f->m.ct, IPPROTO_TCP, NAT_CT_ESTABLISHED, 8000,
+	masq_flow(&f->m.cttab, IPPROTO_TCP, NAT_CT_ESTABLISHED, 8000,
 		  NOW - 8000 * SEC_NS, NOW - 8000 * SEC_NS, &dead_o, &dead_r);
-	masq_flow(f->m.ct, IPPROTO_TCP, NAT_CT_ESTABLISHED, 8001, NOW, NOW, &live_o, &live_r);
+	masq_flow(&f->m.cttab, IPPROTO_TCP, NAT_CT_ESTABLISHED, 8001, NOW, NOW, &live_o, &live_r);
 	assert_int_equal(bpf_map_update_elem(f->m.alg_state, &dead_o, &st, BPF_ANY), 0);
 	assert_int_equal(bpf_map_update_elem(f->m.alg_state, &live_o, &st, BPF_ANY), 0);
 	assert_int_equal(bpf_map_update_elem(f->m.alg_state, &gone, &st, BPF_ANY), 0);
@@ -530,7 +533,7 @@ static void test_many_flows(void **state)
 	struct gc_result r;
 
 	for (uint16_t i = 0; i < 300; i++)
-		masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_NEW, 10000 + i,
+		masq_flow(&f->m.cttab, IPPROTO_UDP, NAT_CT_NEW, 10000 + i,
 			  i % 2 ? NOW - 70 * SEC_NS : NOW, NOW - 70 * SEC_NS, &ok, &rk);
 	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
 	assert_int_equal(r.flows_expired, 150);
@@ -548,19 +551,19 @@ static void test_hairpin_egress_orphans(void **state)
 	struct nat_ct_key hp_r = ct_key("10.0.0.9", 8080, "10.0.0.2", 7000, IPPROTO_TCP);
 	struct gc_result res;
 
-	ct_put(f->m.ct, &hp, &to_o, NAT_DIR_HAIRPIN_EGRESS, NAT_KIND_HAIRPIN, NAT_CT_SYN_SENT,
-	       NOW - 40 * SEC_NS);
-	ct_put(f->m.ct, &hp_r, &to_r, NAT_DIR_HAIRPIN_EGRESS, NAT_KIND_HAIRPIN,
-	       NAT_CT_SYN_SENT, NOW - 40 * SEC_NS);
+	ct_put_flow(&f->m.cttab, &hp, &to_o, NAT_DIR_HAIRPIN_EGRESS, NAT_KIND_HAIRPIN, NAT_CT_SYN_SENT,
+		    NOW - 40 * SEC_NS);
+	ct_put_flow(&f->m.cttab, &hp_r, &to_r, NAT_DIR_HAIRPIN_EGRESS, NAT_KIND_HAIRPIN,
+		    NAT_CT_SYN_SENT, NOW - 40 * SEC_NS);
 	assert_int_equal(gc_run(&f->m, NOW, &res), 0);
 	assert_int_equal(res.orphans_deleted, 2);
-	assert_false(ct_has(f->m.ct, &hp));
-	assert_false(ct_has(f->m.ct, &hp_r));
+	assert_false(ct_has(&f->m.cttab, &hp));
+	assert_false(ct_has(&f->m.cttab, &hp_r));
 }
 
-/* The daemon walks the table a budget at a time: each step reads about
- * `budget` entries (whole batches), a pass ends after the last, and flows
- * are counted as expired as the steps go. */
+/* The daemon walks the table a budget at a time: each step reads at most
+ * `budget` entries (its slots in order), a pass ends after the last, and
+ * flows are counted as expired as the steps go. */
 static void test_steps(void **state)
 {
 	struct fixture *f = *state;
@@ -570,11 +573,11 @@ static void test_steps(void **state)
 	int rc, steps = 0;
 
 	for (uint16_t i = 0; i < 500; i++)	/* 1000 entries, one flow in ten idle */
-		masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_NEW, 20000 + i,
+		masq_flow(&f->m.cttab, IPPROTO_UDP, NAT_CT_NEW, 20000 + i,
 			  i % 10 ? NOW : NOW - 70 * SEC_NS, NOW - 70 * SEC_NS, &ok, &rk);
 	while ((rc = gc_step(&f->m, &c, NOW, 200, &r)) == 0) {
 		steps++;
-		assert_true(c.pass.ct_entries <= (uint64_t)steps * GC_BATCH);
+		assert_true(c.pass.ct_entries <= (uint64_t)steps * 200);
 		assert_int_equal(ctl_stats(f->m.ctl_stats).gc_runs, 0);
 		assert_true(steps < 10);
 	}
@@ -612,13 +615,13 @@ static void on_end(void *arg, const struct nat_ct_key *okey, const struct nat_ct
 	e->n++;
 }
 
-static void set_bytes(int fd, const struct nat_ct_key *k, uint64_t bytes)
+static void set_bytes(const struct nat_cttab *t, const struct nat_ct_key *k, uint64_t bytes)
 {
 	struct nat_ct_value v;
 
-	assert_int_equal(bpf_map_lookup_elem(fd, k, &v), 0);
+	assert_int_equal(ct_get(t, k, &v), 0);
 	v.bytes = bytes;
-	assert_int_equal(bpf_map_update_elem(fd, k, &v, BPF_EXIST), 0);
+	assert_int_equal(ct_put(t, k, &v, BPF_EXIST), 0);
 }
 
 static void test_end_hook_reasons(void **state)
@@ -631,14 +634,14 @@ static void test_end_hook_reasons(void **state)
 	config_set(f->m.config, 60, 7440);
 	/* TCP closed 200 s ago (tcp-closing 120), UDP idle 100 s (udp 60),
 	 * and an established TCP flow that stays */
-	masq_flow(f->m.ct, IPPROTO_TCP, NAT_CT_CLOSING, 1, NOW - 200 * SEC_NS,
+	masq_flow(&f->m.cttab, IPPROTO_TCP, NAT_CT_CLOSING, 1, NOW - 200 * SEC_NS,
 		  NOW - 200 * SEC_NS, &ok1, &rk1);
-	masq_flow(f->m.ct, IPPROTO_UDP, NAT_CT_ESTABLISHED, 2, NOW - 100 * SEC_NS,
+	masq_flow(&f->m.cttab, IPPROTO_UDP, NAT_CT_ESTABLISHED, 2, NOW - 100 * SEC_NS,
 		  NOW - 100 * SEC_NS, &ok2, &rk2);
-	masq_flow(f->m.ct, IPPROTO_TCP, NAT_CT_ESTABLISHED, 3, NOW - 200 * SEC_NS,
+	masq_flow(&f->m.cttab, IPPROTO_TCP, NAT_CT_ESTABLISHED, 3, NOW - 200 * SEC_NS,
 		  NOW - 200 * SEC_NS, &ok3, &rk3);
-	set_bytes(f->m.ct, &ok1, 900);
-	set_bytes(f->m.ct, &rk1, 1500000);
+	set_bytes(&f->m.cttab, &ok1, 900);
+	set_bytes(&f->m.cttab, &rk1, 1500000);
 	ctflow_set_end_hook(on_end, &e);
 	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
 	ctflow_set_end_hook(NULL, NULL);
@@ -655,7 +658,7 @@ static void test_end_hook_reasons(void **state)
 			assert_int_equal(e.why[i], NAT_FLOW_END_TIMEOUT);
 		}
 	}
-	assert_true(ct_has(f->m.ct, &ok3));
+	assert_true(ct_has(&f->m.cttab, &ok3));
 }
 
 int main(void)

@@ -92,8 +92,8 @@ static struct nat_ct_key key_of(struct tuple t)
 }
 
 /* One nat_ct entry: packets `from` become `to`. */
-static void ct_put(const struct nat_maps *m, struct tuple from, struct tuple to, __u32 wan,
-		   enum nat_ct_dir dir, enum nat_ct_kind kind)
+static void ct_put_entry(const struct nat_maps *m, struct tuple from, struct tuple to, __u32 wan,
+			 enum nat_ct_dir dir, enum nat_ct_kind kind)
 {
 	struct nat_ct_key k = key_of(from);
 	struct nat_ct_value v = {
@@ -102,7 +102,7 @@ static void ct_put(const struct nat_maps *m, struct tuple from, struct tuple to,
 		.wan_ifindex = wan, .dir = dir, .kind = kind, .state = NAT_CT_ESTABLISHED,
 	};
 
-	assert_int_equal(bpf_map_update_elem(m->ct, &k, &v, BPF_NOEXIST), 0);
+	assert_int_equal(ct_put(&m->cttab, &k, &v, BPF_NOEXIST), 0);
 }
 
 /* A flow's two entries; the reply key is the reverse of the translation. */
@@ -112,8 +112,8 @@ static void flow_put(const struct nat_maps *m, struct tuple orig, struct tuple x
 	struct tuple rkey = { xlat.d, xlat.s, xlat.dp, xlat.sp };
 	struct tuple rto = { orig.d, orig.s, orig.dp, orig.sp };
 
-	ct_put(m, orig, xlat, wan, NAT_DIR_ORIG, kind);
-	ct_put(m, rkey, rto, wan, NAT_DIR_REPLY, kind);
+	ct_put_entry(m, orig, xlat, wan, NAT_DIR_ORIG, kind);
+	ct_put_entry(m, rkey, rto, wan, NAT_DIR_REPLY, kind);
 }
 
 static const struct tuple a_masq = { "192.168.0.10", "198.51.100.1", 40000, 80 };
@@ -142,8 +142,10 @@ static int setup(void **state)
 			       sizeof(struct nat_iface), XDPNAT_MAX_IFACES);
 	m->wanaddr = map_new(BPF_MAP_TYPE_HASH, "nat_wanaddr", sizeof(__be32), sizeof(__u32),
 				XDPNAT_MAX_IFACES);
-	m->ct = map_new(BPF_MAP_TYPE_HASH, "nat_ct", sizeof(struct nat_ct_key),
-			   sizeof(struct nat_ct_value), 1024);
+	m->ct = cttab_create(512);	/* 1024 entries */
+	if (m->ct < 0)
+		fail_msg("cttab_create: %s (root needed)", strerror(-m->ct));
+	assert_int_equal(nat_maps_map_ct(m), 0);
 	m->gate = map_new(BPF_MAP_TYPE_HASH, "nat_gate", sizeof(struct nat_gate_key),
 			  sizeof(struct nat_gate_value), 64);
 	m->ctl_stats = map_new(BPF_MAP_TYPE_ARRAY, "nat_ctl_stats", sizeof(__u32),
@@ -155,7 +157,7 @@ static int setup(void **state)
 	flow_put(m, a_masq, a_masq_x, WAN_A, NAT_KIND_MASQ);
 	flow_put(m, a_fwd, a_fwd_x, WAN_A, NAT_KIND_FORWARD);
 	flow_put(m, a_hp, a_hp_x, WAN_A, NAT_KIND_HAIRPIN);
-	ct_put(m, a_hp_egress, a_hp_x, WAN_A, NAT_DIR_HAIRPIN_EGRESS, NAT_KIND_HAIRPIN);
+	ct_put_entry(m, a_hp_egress, a_hp_x, WAN_A, NAT_DIR_HAIRPIN_EGRESS, NAT_KIND_HAIRPIN);
 	flow_put(m, a_new, a_new_x, WAN_A, NAT_KIND_MASQ);
 	flow_put(m, b_masq, b_masq_x, WAN_B, NAT_KIND_MASQ);
 	flow_put(m, b_to_old, b_to_old_x, WAN_B, NAT_KIND_MASQ);
@@ -169,6 +171,7 @@ static int teardown(void **state)
 
 	close(m->ifaces);
 	close(m->wanaddr);
+	cttab_unmap(&m->cttab);
 	close(m->ct);
 	close(m->gate);
 	close(m->ctl_stats);
@@ -176,17 +179,19 @@ static int teardown(void **state)
 	return 0;
 }
 
+static int count_one(const struct nat_ct_key *k, const struct nat_ct_value *v, void *arg)
+{
+	(void)k;
+	(void)v;
+	++*(int *)arg;
+	return 0;
+}
+
 static int ct_count(const struct nat_maps *m)
 {
-	struct nat_ct_key k, next;
-	const void *prev = NULL;
 	int n = 0;
 
-	while (!bpf_map_get_next_key(m->ct, prev, &next)) {
-		k = next;
-		prev = &k;
-		n++;
-	}
+	assert_int_equal(ct_for_each(&m->cttab, count_one, &n), 0);
 	return n;
 }
 
@@ -195,7 +200,7 @@ static bool ct_has(const struct nat_maps *m, struct tuple t)
 	struct nat_ct_key k = key_of(t);
 	struct nat_ct_value v;
 
-	return bpf_map_lookup_elem(m->ct, &k, &v) == 0;
+	return ct_get(&m->cttab, &k, &v) == 0;
 }
 
 /* Both entries of a flow present (or both absent). */
@@ -444,9 +449,9 @@ static void test_renumbering_releases_gate(void **state)
 	struct nat_gate_value gv = { .sessions = 1, .last_seen = 1 };
 	unsigned flows;
 
-	assert_int_equal(bpf_map_lookup_elem(m->ct, &k, &v), 0);
+	assert_int_equal(ct_get(&m->cttab, &k, &v), 0);
 	v.flags |= NAT_CT_F_GATE | NAT_CT_F_GATE_COUNTED;
-	assert_int_equal(bpf_map_update_elem(m->ct, &k, &v, BPF_EXIST), 0);
+	assert_int_equal(ct_put(&m->cttab, &k, &v, BPF_EXIST), 0);
 	assert_int_equal(bpf_map_update_elem(m->gate, &gk, &gv, BPF_ANY), 0);
 
 	assert_int_equal(wanstate_set_addr(WS(m), WAN_A, in(NEW_A), &flows), 0);
@@ -467,9 +472,9 @@ static void test_remove_iface(void **state)
 	struct nat_iface ifc;
 	__u32 a = WAN_A;
 
-	assert_int_equal(bpf_map_lookup_elem(m->ct, &k, &v), 0);
+	assert_int_equal(ct_get(&m->cttab, &k, &v), 0);
 	v.flags |= NAT_CT_F_GATE | NAT_CT_F_GATE_COUNTED;
-	assert_int_equal(bpf_map_update_elem(m->ct, &k, &v, BPF_EXIST), 0);
+	assert_int_equal(ct_put(&m->cttab, &k, &v, BPF_EXIST), 0);
 	assert_int_equal(bpf_map_update_elem(m->gate, &gk, &gv, BPF_ANY), 0);
 
 	assert_int_equal(wanstate_remove_iface(WS(m), WAN_A), 0);
