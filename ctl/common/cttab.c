@@ -396,30 +396,42 @@ static bool needed(const struct nat_cttab *t, __u32 d)
 	return true;
 }
 
+bool ct_tidy_slot(const struct nat_cttab *t, __u32 i)
+{
+	const struct nat_ct_slot *s = &t->slots[i];
+	__u32 dead = ct_word(0, NAT_CT_SLOT_DEAD);
+
+	if (!t->slots || i < 1 || i > t->nslots || load(s) != dead || needed(t, i) ||
+	    !cas(s, dead, 0))
+		return false;
+	/* An insert may have claimed a slot after it meanwhile whose way from
+	 * home runs through it: look again, and undo (its publish() heals
+	 * such a gap too). */
+	if (needed(t, i)) {
+		cas(s, 0, dead);
+		return false;
+	}
+	return true;
+}
+
+void cttab_set_entries(const struct nat_cttab *t, __u64 n)
+{
+	if (t->slots)
+		__atomic_store_n(&head_of(t)->entries, n, __ATOMIC_SEQ_CST);
+}
+
 long cttab_tidy(const struct nat_cttab *t)
 {
-	__u32 dead = ct_word(0, NAT_CT_SLOT_DEAD);
 	long live = 0;
 
 	if (!t->slots)
 		return 0;
-	/* Backwards, so that a run's tombstones go from its end in one pass. */
-	for (__u32 i = t->nslots; i >= 1; i--) {
-		const struct nat_ct_slot *s = &t->slots[i];
-		__u32 w = load(s);
-
-		if (ct_word_state(w) == NAT_CT_SLOT_LIVE) {
+	for (__u32 i = 1; i <= t->nslots; i++) {
+		if (ct_word_state(load(&t->slots[i])) == NAT_CT_SLOT_LIVE)
 			live++;
-			continue;
-		}
-		if (w != dead || needed(t, i) || !cas(s, dead, 0))
-			continue;
-		/* An insert may have claimed a slot after it meanwhile whose
-		 * way from home runs through it: look again, and undo (its
-		 * publish() heals such a gap too). */
-		if (needed(t, i))
-			cas(s, 0, dead);
+		else
+			ct_tidy_slot(t, i);
 	}
-	__atomic_store_n(&head_of(t)->entries, (__u64)live, __ATOMIC_SEQ_CST);
+	cttab_set_entries(t, (__u64)live);
 	return live;
 }

@@ -79,4 +79,11 @@ long ct_sweep(const struct nat_cttab *t, bool (*doomed)(const void *key, const v
  */
 long cttab_tidy(const struct nat_cttab *t);
 
+/* The same for slot i alone (the GC does it as its walk goes): true if it
+ * was a tombstone and is empty now. */
+bool ct_tidy_slot(const struct nat_cttab *t, __u32 i);
+
+/* Set head.entries (the GC, from what its pass counted). */
+void cttab_set_entries(const struct nat_cttab *t, __u64 n);
+
 #endif /* XDPNAT_CTTAB_H */

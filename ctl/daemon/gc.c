@@ -176,9 +176,10 @@ static void judge(const struct nat_maps *m, const struct nat_config *cfg,
 
 /*
  * Up to `budget` entries of nat_ct from the cursor on: its slots are read
- * in place, in order. 1 when the walk reached the end of the table (its
- * tombstones are then tidied and its entry count set), 0 when there is
- * more, -errno.
+ * in place, in order, and the tombstones among them that nothing needs
+ * any more are made empty (ct_tidy_slot()). 1 when the walk reached the
+ * end of the table (its entry count is then set to the live entries the
+ * pass saw), 0 when there is more, -errno.
  */
 static int gc_ct_step(const struct nat_maps *m, const struct nat_config *cfg,
 		      struct gc_cursor *c, uint64_t now, uint64_t budget, struct gc_result *res)
@@ -198,8 +199,10 @@ static int gc_ct_step(const struct nat_maps *m, const struct nat_config *cfg,
 		struct nat_ct_key k;
 		struct nat_ct_value v;
 
-		if (s->key.pad[0] != NAT_CT_SLOT_LIVE)
+		if (s->key.pad[0] != NAT_CT_SLOT_LIVE) {
+			ct_tidy_slot(t, c->slot);
 			continue;
+		}
 		memcpy(&k, &s->key, sizeof(k));
 		memcpy(&v, &s->val, sizeof(v));
 		k.pad[0] = 0;
@@ -207,11 +210,12 @@ static int gc_ct_step(const struct nat_maps *m, const struct nat_config *cfg,
 			continue;	/* freed while copied */
 		judge(m, cfg, &k, &v, now, c->pass_start, res);
 		res->ct_entries++;
+		c->live += s->key.pad[0] == NAT_CT_SLOT_LIVE;
 		done++;
 	}
 	if (c->slot <= t->nslots)
 		return 0;
-	cttab_tidy(t);
+	cttab_set_entries(t, c->live);
 	return 1;
 }
 

@@ -40,6 +40,7 @@ struct gc_cursor {
 	bool started;
 	uint64_t pass_start;		/* now, when the pass began (nat_eim's mark) */
 	__u32 slot;			/* the next slot of nat_ct to read */
+	uint64_t live;			/* live entries seen so far (left after judging) */
 	struct gc_result pass;		/* what this pass has done so far */
 };
 

@@ -37,7 +37,7 @@ import sys
 SLOT = 64
 MAGIC = 0x74636e78
 EMPTY, LIVE, BUSY, DEAD = 0, 1, 2, 3
-PROBES = 128                   # NAT_CT_PROBES
+PROBES = 1024                  # NAT_CT_PROBES (include/nat_ct_slots.h)
 BPF_OBJ_GET = 7
 BPF_OBJ_GET_INFO_BY_FD = 15
 
