@@ -251,7 +251,7 @@ static __always_inline bool ct_evict_unassured(void)
 struct ct_new_cell {
 	struct nat_ct_value oval, rval;
 	__u8 pad[32];
-};
+} __attribute__((aligned(64)));
 static struct ct_new_cell nat_ct_new_cell[CT_NEW_CELLS];	/* static: not in the skeleton */
 
 /* One attempt at creating both entries (see ct_create). */

@@ -31,8 +31,9 @@ static __always_inline volatile __u32 *ct_wordp(struct nat_ct_slot *s)
 #define CT_IDX_CELLS	1024
 struct ct_idx_cell {
 	__u32 i;
-	__u8 pad[60];
-};
+	__s32 pending;			/* entries added (removed) here, not yet in the header */
+	__u8 pad[56];
+} __attribute__((aligned(64)));
 static struct ct_idx_cell nat_ct_idx[CT_IDX_CELLS];	/* static: not in the skeleton */
 
 static __always_inline struct nat_ct_slot *ct_slot(__u32 i)
@@ -90,9 +91,12 @@ static __always_inline int ct_find_step(__u32 home, __u32 k, __u32 n, __u32 sadd
 					__u32 ports, __u32 live)
 {
 	__u32 i = ct_probe(home, k, n);
-	struct nat_ct_slot *s = ct_slot(i);
+	struct nat_ct_slot *s;
 	__u32 w;
 
+	if (ct_walk_done(k, n))
+		return -1;
+	s = ct_slot(i);
 	if (!s)
 		return -1;
 	w = *ct_wordp(s);
@@ -121,12 +125,38 @@ __noinline int xdpnat_ct_find(__u32 saddr, __u32 daddr, __u32 ports, __u32 proto
 	return (int)ct_find_slot(saddr, daddr, ports, (__u8)proto);
 }
 
+/*
+ * Count entries added or removed into the header. Far from the limit it
+ * is done NAT_CT_COUNT_BATCH at a time per CPU: an atomic add to one cache
+ * line on every insert would make the CPUs that create flows take that
+ * line from each other. Within NAT_CT_COUNT_EXACT of the limit every
+ * change is added at once, so the limit holds to the entry (a CPU's last
+ * batch aside); the GC sets the count to what it counted once a pass.
+ */
+#define NAT_CT_COUNT_BATCH	32
+#define NAT_CT_COUNT_EXACT	4096
+
 static __always_inline void ct_count(long delta)
 {
-	struct nat_ct_head *h = (struct nat_ct_head *)ct_slot(0);
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct nat_ct_head *h;
+	struct ct_idx_cell *c;
+	__s32 n;
 
-	if (h)
-		__sync_fetch_and_add(&h->entries, delta);
+	if (cpu >= CT_IDX_CELLS)
+		return;
+	c = &nat_ct_idx[cpu];
+	n = c->pending + (__s32)delta;
+	h = (struct nat_ct_head *)ct_slot(0);
+	if (!h)
+		return;
+	if (n < NAT_CT_COUNT_BATCH && n > -NAT_CT_COUNT_BATCH &&
+	    h->entries + NAT_CT_COUNT_EXACT < h->limit) {
+		c->pending = n;
+		return;
+	}
+	c->pending = 0;
+	__sync_fetch_and_add(&h->entries, (__s64)n);
 }
 
 /*
@@ -144,7 +174,7 @@ struct ct_walk {
 	__u32 mine;			/* the slot claimed */
 	__u32 found;			/* the key's LIVE slot, if the walk met it */
 	__u8 pad[24];
-};
+} __attribute__((aligned(64)));
 static struct ct_walk nat_ct_walk[CT_IDX_CELLS];	/* static: not in the skeleton */
 
 /* The cell again, as a value clang cannot keep derived pointers of (the
@@ -176,8 +206,11 @@ static __always_inline int ct_claim_step(volatile struct ct_walk *w, __u32 k)
 {
 	w = ct_fresh(w);
 	__u32 i = ct_probe(w->home, k, ct_nslots), x;
-	struct nat_ct_slot *s = ct_walk_slot(w, i);
+	struct nat_ct_slot *s;
 
+	if (ct_walk_done(k, ct_nslots))
+		return 1;	/* every slot seen: claim the first free one */
+	s = ct_walk_slot(w, i);
 	if (!s)
 		return -1;
 	x = *ct_wordp(s);
@@ -243,7 +276,7 @@ static __always_inline int ct_publish_step(volatile struct ct_walk *w, __u32 k)
 	__u32 i = ct_probe(w->home, k, ct_nslots), x;
 	struct nat_ct_slot *t;
 
-	if (i == w->mine)
+	if (i == w->mine || ct_walk_done(k, ct_nslots))
 		return 1;
 	t = ct_walk_slot(w, i);
 	if (!t)

@@ -132,9 +132,17 @@ static __always_inline __u32 ct_home(__u32 h, __u32 nslots)
  */
 static __always_inline __u32 ct_probe(__u32 home, __u32 k, __u32 nslots)
 {
+	/* k < nslots (a walk of the whole table stops there: ct_walk_done()) */
 	__u32 i = (home + k) & 0x7fffffff;
 
 	return i > nslots ? i - nslots : i;
+}
+
+/* A walk has looked at every slot once: a table smaller than
+ * NAT_CT_PROBES (the tests' tiny ones) is walked once and no more. */
+static __always_inline int ct_walk_done(__u32 k, __u32 nslots)
+{
+	return k >= nslots;
 }
 
 /* Slots for a conntrack-max (the header not counted). */

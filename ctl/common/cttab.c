@@ -156,7 +156,7 @@ static __u32 find_slot(const struct nat_cttab *t, const struct nat_ct_key *k)
 	if (!t->slots)
 		return 0;
 	i = home_of(t, k);
-	for (int n = 0; n < NAT_CT_PROBES; n++) {
+	for (__u32 n = 0; n < NAT_CT_PROBES && !ct_walk_done(n, t->nslots); n++) {
 		const struct nat_ct_slot *s = &t->slots[i];
 		__u32 w = load(s);
 
@@ -198,7 +198,7 @@ static long claim(const struct nat_cttab *t, const struct nat_ct_key *k)
 		__u32 i = home_of(t, k), f = 0, fw = 0;
 		struct nat_ct_slot *s;
 
-		for (int n = 0; n < NAT_CT_PROBES; n++) {
+		for (__u32 n = 0; n < NAT_CT_PROBES && !ct_walk_done(n, t->nslots); n++) {
 			__u32 w = load(&t->slots[i]);
 
 			if (w == live && same_key(&t->slots[i], k))
@@ -234,7 +234,8 @@ static int publish(const struct nat_cttab *t, __u32 idx, const struct nat_ct_key
 
 	__atomic_exchange_n(wordp(s), live, __ATOMIC_SEQ_CST);
 	count(t, 1);
-	for (int n = 0; n < NAT_CT_PROBES && i != idx; n++, i = next_slot(i, t->nslots)) {
+	for (__u32 n = 0; n < NAT_CT_PROBES && !ct_walk_done(n, t->nslots) && i != idx;
+	     n++, i = next_slot(i, t->nslots)) {
 		const struct nat_ct_slot *o = &t->slots[i];
 		__u32 w = load(o);
 
