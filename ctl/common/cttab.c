@@ -308,24 +308,37 @@ int ct_take(const struct nat_cttab *t, const struct nat_ct_key *k, struct nat_ct
 	return 0;
 }
 
+bool ct_slot_read(const struct nat_cttab *t, __u32 i, struct nat_ct_key *k,
+		  struct nat_ct_value *v)
+{
+	const struct nat_ct_slot *s;
+	__u32 w;
+
+	if (!t->slots || i < 1 || i > t->nslots)
+		return false;
+	s = &t->slots[i];
+	w = load(s);
+	if (ct_word_state(w) != NAT_CT_SLOT_LIVE)
+		return false;
+	memcpy(k, &s->key, sizeof(*k));
+	memcpy(v, &s->val, sizeof(*v));
+	if (load(s) != w)
+		return false;	/* freed (or reused) while copied */
+	k->pad[0] = k->pad[1] = k->pad[2] = 0;
+	return true;
+}
+
 int ct_for_each(const struct nat_cttab *t, ct_visit_fn fn, void *arg)
 {
 	if (!t->slots)
 		return 0;
 	for (__u32 i = 1; i <= t->nslots; i++) {
-		const struct nat_ct_slot *s = &t->slots[i];
 		struct nat_ct_key k;
 		struct nat_ct_value v;
-		__u32 w = load(s);
 		int rc;
 
-		if (ct_word_state(w) != NAT_CT_SLOT_LIVE)
+		if (!ct_slot_read(t, i, &k, &v))
 			continue;
-		memcpy(&k, &s->key, sizeof(k));
-		memcpy(&v, &s->val, sizeof(v));
-		if (load(s) != w)
-			continue;	/* freed (or reused) while copied */
-		k.pad[0] = k.pad[1] = k.pad[2] = 0;
 		rc = fn(&k, &v, arg);
 		if (rc)
 			return rc;

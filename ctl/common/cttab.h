@@ -54,6 +54,11 @@ int ct_take(const struct nat_cttab *t, const struct nat_ct_key *k, struct nat_ct
 /* The entry in place (its fields may change under the reader), or NULL. */
 struct nat_ct_value *ct_find(const struct nat_cttab *t, const struct nat_ct_key *k);
 
+/* A copy of slot i's entry, pad zeroed: false if the slot is not LIVE (or
+ * was freed while it was copied). */
+bool ct_slot_read(const struct nat_cttab *t, __u32 i, struct nat_ct_key *k,
+		  struct nat_ct_value *v);
+
 /*
  * Call fn for every LIVE entry, with a copy of key and value; stop when it
  * returns non-zero (that value is returned). Entries added or removed

@@ -195,22 +195,16 @@ static int gc_ct_step(const struct nat_maps *m, const struct nat_config *cfg,
 		c->started = true;
 	}
 	for (; c->slot <= t->nslots && done < budget; c->slot++) {
-		const struct nat_ct_slot *s = &t->slots[c->slot];
 		struct nat_ct_key k;
 		struct nat_ct_value v;
 
-		if (s->key.pad[0] != NAT_CT_SLOT_LIVE) {
+		if (!ct_slot_read(t, c->slot, &k, &v)) {
 			ct_tidy_slot(t, c->slot);
 			continue;
 		}
-		memcpy(&k, &s->key, sizeof(k));
-		memcpy(&v, &s->val, sizeof(v));
-		k.pad[0] = 0;
-		if (s->key.pad[0] != NAT_CT_SLOT_LIVE)
-			continue;	/* freed while copied */
 		judge(m, cfg, &k, &v, now, c->pass_start, res);
 		res->ct_entries++;
-		c->live += s->key.pad[0] == NAT_CT_SLOT_LIVE;
+		c->live += t->slots[c->slot].key.pad[0] == NAT_CT_SLOT_LIVE;	/* not judged away */
 		done++;
 	}
 	if (c->slot <= t->nslots)
