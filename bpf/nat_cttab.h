@@ -115,7 +115,7 @@ static __always_inline __u32 ct_find_slot(__u32 saddr, __u32 daddr, __u32 ports,
 
 	if (!n)
 		return 0;
-	home = ct_home(ct_hash(saddr, daddr, ports, proto, ct_seed), n);
+	home = ct_home(ct_hash(saddr, daddr, ports, proto, ct_hkey), n);
 	CT_WALK(k, rc, rc = ct_find_step(home, k, n, saddr, daddr, ports, live));
 	return rc > 0 ? (__u32)rc : 0;
 }
@@ -243,7 +243,7 @@ static __always_inline int ct_claim(volatile struct ct_walk *w)
 	if (!ct_nslots || !h || h->entries >= h->limit)
 		return 0;
 	w = ct_fresh(w);
-	w->home = ct_home(ct_hash(w->saddr, w->daddr, w->ports, (__u8)w->live, ct_seed),
+	w->home = ct_home(ct_hash(w->saddr, w->daddr, w->ports, (__u8)w->live, ct_hkey),
 			  ct_nslots);
 	w->f = 0;
 	w->found = 0;

@@ -169,9 +169,9 @@ struct {
  * volatile pointer so clang cannot fold it to this initial value). */
 volatile const __u32 unassured_ring = XDPNAT_UNASSURED_MIN;
 
-/* nat_ct's slots and hash seed (its header's, set by the loader). */
+/* nat_ct's slots and hash keys (its header's, set by the loader). */
 volatile const __u32 ct_nslots;
-volatile const __u32 ct_seed;
+volatile const __u64 ct_hkey[NAT_CT_HKEYS];
 
 /* Next ring slot to write, and to look at for an eviction. Not state worth
  * keeping across a restart: a new run starts both at 0. */

@@ -436,16 +436,20 @@ struct nat_ct_slot {
 /* Slot 0 of nat_ct: the table's own description, written by the
  * controller when it makes the table; entries is kept by whoever adds or
  * frees an entry (and recounted by the GC). */
+#define NAT_CT_HKEYS		5
 struct nat_ct_head {
 	__u64 entries;			/* live entries */
 	__u32 magic;			/* NAT_CT_MAGIC */
-	__u32 seed;			/* of the slot hash: random per table */
 	__u32 nslots;			/* entries live in slots 1 .. nslots */
 	__u32 limit;			/* most entries: 2 x conntrack-max */
-	__u8 pad[40];
+	__u32 pad;
+	__u64 hkey[NAT_CT_HKEYS];	/* of the slot hash (ct_hash()): random per table */
 };
 
-#define NAT_CT_MAGIC		0x74636e78	/* "xnct" */
+/* "xnc2": the table of ct_hash()'s multiply-shift. A pinned table with
+ * another magic ("xnct": jhash, before 2026-12) is converted by a restart
+ * (ctl/daemon/migrate.c), not adopted. */
+#define NAT_CT_MAGIC		0x32636e78
 #define NAT_CT_WAN_IFINDEX_MAX	0xffff
 
 /*

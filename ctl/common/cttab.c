@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -56,7 +57,7 @@ static __u32 next_slot(__u32 i, __u32 nslots)
 
 static __u32 home_of(const struct nat_cttab *t, const struct nat_ct_key *k)
 {
-	return ct_home(ct_hash(k->saddr, k->daddr, ct_ports(k), k->proto, t->seed), t->nslots);
+	return ct_home(ct_hash(k->saddr, k->daddr, ct_ports(k), k->proto, t->hkey), t->nslots);
 }
 
 __u32 cttab_entries_for(__u32 conntrack_max)
@@ -92,7 +93,7 @@ int cttab_map(struct nat_cttab *t, int fd)
 	t->slots = p;
 	t->len = (size_t)len * sizeof(struct nat_ct_slot);
 	t->nslots = h->nslots;
-	t->seed = h->seed;
+	memcpy(t->hkey, h->hkey, sizeof(t->hkey));
 	return 0;
 }
 
@@ -103,16 +104,31 @@ void cttab_unmap(struct nat_cttab *t)
 	memset(t, 0, sizeof(*t));
 }
 
-__u32 cttab_new_seed(void)
+void cttab_keys_from_seed(__u64 seed, __u64 hkey[NAT_CT_HKEYS])
 {
-	__u32 seed;
+	for (int i = 0; i < NAT_CT_HKEYS; i++) {
+		__u64 z = (seed += 0x9e3779b97f4a7c15ull);
 
-	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
-		seed = (__u32)getpid() * 2654435761u;
-	return seed;
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+		hkey[i] = z ^ (z >> 31);
+	}
 }
 
-int cttab_format(int fd, __u32 nslots, __u32 limit, __u32 seed)
+void cttab_new_keys(__u64 hkey[NAT_CT_HKEYS])
+{
+	size_t want = NAT_CT_HKEYS * sizeof(__u64);
+	struct timespec ts;
+
+	if (getrandom(hkey, want, 0) == (ssize_t)want)
+		return;
+	/* no entropy to be had (a very early boot): weaker, but working */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	cttab_keys_from_seed((__u64)ts.tv_nsec << 32 ^ (__u64)ts.tv_sec ^ (__u64)getpid() << 16,
+			     hkey);
+}
+
+int cttab_format(int fd, __u32 nslots, __u32 limit, const __u64 hkey[NAT_CT_HKEYS])
 {
 	struct nat_ct_slot s = {};
 	struct nat_ct_head *h = (struct nat_ct_head *)&s;
@@ -121,7 +137,7 @@ int cttab_format(int fd, __u32 nslots, __u32 limit, __u32 seed)
 	h->magic = NAT_CT_MAGIC;
 	h->nslots = nslots;
 	h->limit = limit;
-	h->seed = seed;
+	memcpy(h->hkey, hkey, sizeof(h->hkey));
 	return bpf_map_update_elem(fd, &zero, &s, BPF_ANY) ? -errno : 0;
 }
 
@@ -131,11 +147,13 @@ int cttab_create(__u32 conntrack_max)
 	__u32 n = cttab_entries_for(conntrack_max);
 	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, XDPNAT_MAP_CT, sizeof(__u32),
 				sizeof(struct nat_ct_slot), n, &o);
+	__u64 hkey[NAT_CT_HKEYS];
 	int err;
 
 	if (fd < 0)
 		return -errno;
-	err = cttab_format(fd, n - 1, 2 * conntrack_max, cttab_new_seed());
+	cttab_new_keys(hkey);
+	err = cttab_format(fd, n - 1, 2 * conntrack_max, hkey);
 	if (err) {
 		close(fd);
 		return err;

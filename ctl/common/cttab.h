@@ -22,7 +22,8 @@
 struct nat_cttab {
 	struct nat_ct_slot *slots;	/* slots[0] is the header; NULL: not mapped */
 	size_t len;			/* of the mapping */
-	__u32 nslots, seed;
+	__u32 nslots;
+	__u64 hkey[NAT_CT_HKEYS];	/* the header's hash keys */
 };
 
 /* Map nat_ct (fd) and check its header. 0, or -errno (t stays unmapped). */
@@ -31,10 +32,14 @@ void cttab_unmap(struct nat_cttab *t);
 
 /* Write the header of a new, empty table of `nslots` slots (the array
  * has 1 + nslots entries) for `limit` entries. */
-int cttab_format(int fd, __u32 nslots, __u32 limit, __u32 seed);
+int cttab_format(int fd, __u32 nslots, __u32 limit, const __u64 hkey[NAT_CT_HKEYS]);
 
-/* A random hash seed for a new table. */
-__u32 cttab_new_seed(void);
+/* Random hash keys for a new table. */
+void cttab_new_keys(__u64 hkey[NAT_CT_HKEYS]);
+
+/* Hash keys made from a seed (splitmix64), for tests that replay a run
+ * and want its entries in the same slots. */
+void cttab_keys_from_seed(__u64 seed, __u64 hkey[NAT_CT_HKEYS]);
 
 /* A new, formatted nat_ct for conntrack_max flows (tests, benchmarks): its
  * fd, or -errno. */

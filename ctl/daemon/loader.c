@@ -242,7 +242,7 @@ static __u32 forwards_held(const struct nat_daemon *d)
 }
 
 /*
- * nat_ct's hash seed and slot count are constants of the programs (.rodata),
+ * nat_ct's hash keys and slot count are constants of the programs (.rodata),
  * so they are decided before the load: those of the table adopted as it is
  * (its header says them), else a new table's, whose header is written
  * right after the load (ct_table_format()).
@@ -256,15 +256,15 @@ static void ct_table_plan(struct nat_daemon *d)
 	__u32 zero = 0;
 
 	d->ct_fresh = true;
-	d->ct_seed = cttab_new_seed();
+	cttab_new_keys(d->ct_hkey);
 	d->ct_nslots = bpf_map__max_entries(map) - 1;
 	if (fd >= 0 && !bpf_map_lookup_elem(fd, &zero, &hs) && h->magic == NAT_CT_MAGIC &&
 	    h->nslots == d->ct_nslots) {
 		d->ct_fresh = false;
-		d->ct_seed = h->seed;
+		memcpy(d->ct_hkey, h->hkey, sizeof(d->ct_hkey));
 	}
 	d->skel->rodata->ct_nslots = d->ct_nslots;
-	d->skel->rodata->ct_seed = d->ct_seed;
+	memcpy((void *)d->skel->rodata->ct_hkey, d->ct_hkey, sizeof(d->ct_hkey));
 }
 
 static int ct_table_format(struct nat_daemon *d)
@@ -274,7 +274,7 @@ static int ct_table_format(struct nat_daemon *d)
 	if (!d->ct_fresh)
 		return 0;
 	err = cttab_format(bpf_map__fd(d->skel->maps.nat_ct), d->ct_nslots,
-			   2 * d->cfg.conntrack_max, d->ct_seed);
+			   2 * d->cfg.conntrack_max, d->ct_hkey);
 	if (err)
 		nat_log_at(LOG_ERR, "cannot write nat_ct's header: %s", strerror(-err));
 	return err;

@@ -54,7 +54,8 @@ struct nat_daemon {
 	int nmig;
 	bool adopted;				/* a previous run's data path was taken over */
 	bool ct_fresh;				/* nat_ct is new: its header is ours to write */
-	__u32 ct_seed, ct_nslots;		/* nat_ct's, as the programs know them */
+	__u32 ct_nslots;			/* nat_ct's, as the programs know them */
+	__u64 ct_hkey[NAT_CT_HKEYS];
 };
 
 /* What the daemon does when an interface leaves its role (removed from

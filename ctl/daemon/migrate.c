@@ -328,6 +328,19 @@ int migrate_decide(const struct migrate_target *t, int old_fd, struct migrate_ma
 	return 0;
 }
 
+/* nat_ct's header says the table is of this build's slot hash
+ * (NAT_CT_MAGIC); a table of an older one is converted, not adopted. */
+static bool ct_header_current(const struct migrate_map *m)
+{
+	struct nat_ct_slot hs;
+	const struct nat_ct_head *h = (const struct nat_ct_head *)&hs;
+	__u32 zero = 0;
+
+	if (m->old.value_size != sizeof(hs) || bpf_map_lookup_elem(m->old_fd, &zero, &hs))
+		return true;	/* not a slot table: migrate_decide() judged it */
+	return h->magic == NAT_CT_MAGIC;
+}
+
 int migrate_plan(struct bpf_map *map, const struct btf *obj_btf, int old_fd,
 		 struct migrate_map *m)
 {
@@ -342,6 +355,14 @@ int migrate_plan(struct bpf_map *map, const struct btf *obj_btf, int old_fd,
 	memset(m, 0, sizeof(*m));
 	snprintf(m->name, sizeof(m->name), "%s", bpf_map__name(map));
 	migrate_decide(&t, old_fd, m);
+	if (m->how == MIGRATE_REUSE && !strcmp(m->name, XDPNAT_MAP_CT) && !ct_header_current(m)) {
+		/* the same array, but its entries sit where another hash put
+		 * them: inserted anew into a new table (copy_ct) */
+		conv_identity(&m->key, m->old.key_size);
+		conv_identity(&m->val, m->old.value_size);
+		snprintf(m->why, sizeof(m->why), "its slot hash changed");
+		m->how = MIGRATE_CONVERT;
+	}
 	if (m->how != MIGRATE_REUSE)
 		return 0;
 	if (!bpf_map__reuse_fd(map, m->old_fd)) {

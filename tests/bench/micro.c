@@ -253,25 +253,25 @@ static __u64 mono_ns(void)
 }
 
 /* nat_ct is a table of 64-byte slots (include/nat_ct_slots.h): sized, and
- * given its slot count and hash seed, before the load, as the loader does
+ * given its slot count and hash keys, before the load, as the loader does
  * (ctl/daemon/loader.c); its header written after it. */
-static __u32 ct_seed_next;
+static __u64 ct_hkey_next[NAT_CT_HKEYS];
 
 static void ct_size(struct xdpnat_bpf *o, __u32 ctmax)
 {
 	__u32 n = cttab_entries_for(ctmax);
 
-	ct_seed_next = cttab_new_seed();
+	cttab_new_keys(ct_hkey_next);
 	bpf_map__set_max_entries(o->maps.nat_ct, n);
 	o->rodata->ct_nslots = n - 1;
-	o->rodata->ct_seed = ct_seed_next;
+	memcpy((void *)o->rodata->ct_hkey, ct_hkey_next, sizeof(ct_hkey_next));
 }
 
 static int ct_format(struct xdpnat_bpf *o, __u32 ctmax, struct nat_cttab *t)
 {
 	int fd = bpf_map__fd(o->maps.nat_ct);
 	int err = cttab_format(fd, bpf_map__max_entries(o->maps.nat_ct) - 1, 2 * ctmax,
-			       ct_seed_next);
+			       ct_hkey_next);
 
 	return err ? err : t ? cttab_map(t, fd) : 0;
 }

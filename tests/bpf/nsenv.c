@@ -134,7 +134,7 @@ int env_up(struct env *e)
 	return env_up_ct(e, 0);
 }
 
-uint32_t env_ct_seed;
+uint64_t env_ct_seed;
 
 /* The clock routegen is given: a second per step, so that no bump is
  * ever held back by its rate limit (the daemon's is real time). */
@@ -143,7 +143,8 @@ static uint64_t env_clock_ms;
 int env_up_ct(struct env *e, unsigned ct_max)
 {
 	struct nat_config cfg = NAT_CONFIG_DEFAULTS;
-	__u32 zero = 0, ifx, nslots, seed;
+	__u32 zero = 0, ifx, nslots;
+	__u64 hkey[NAT_CT_HKEYS];
 	__be32 a;
 	int err;
 
@@ -173,17 +174,20 @@ int env_up_ct(struct env *e, unsigned ct_max)
 
 	/* nat_ct is a table of slots (include/nat_ct_slots.h), sized and
 	 * formatted as the daemon's loader does it: max_entries and the
-	 * data path's copy of the slot count and hash seed before the load,
+	 * data path's copy of the slot count and hash keys before the load,
 	 * the header after it; ct_max entries at most (the header's limit) */
 	if (!ct_max)
 		ct_max = 2 * XDPNAT_CT_MAX_DEFAULT;
 	nslots = cttab_entries_for((ct_max + 1) / 2) - 1;
-	seed = env_ct_seed ? env_ct_seed : cttab_new_seed();
+	if (env_ct_seed)
+		cttab_keys_from_seed(env_ct_seed, hkey);
+	else
+		cttab_new_keys(hkey);
 	e->skel = xdpnat_bpf__open();
 	if (e->skel) {
 		bpf_map__set_max_entries(e->skel->maps.nat_ct, nslots + 1);
 		e->skel->rodata->ct_nslots = nslots;
-		e->skel->rodata->ct_seed = seed;
+		memcpy((void *)e->skel->rodata->ct_hkey, hkey, sizeof(hkey));
 	}
 	if (e->skel && xdpnat_bpf__load(e->skel)) {
 		int err = errno;
@@ -208,7 +212,7 @@ int env_up_ct(struct env *e, unsigned ct_max)
 	e->m_wanaddr = bpf_map__fd(e->skel->maps.nat_wanaddr);
 	e->m_forwards = bpf_map__fd(e->skel->maps.nat_forwards);
 	e->m_ct = bpf_map__fd(e->skel->maps.nat_ct);
-	err = cttab_format(e->m_ct, nslots, ct_max, seed);
+	err = cttab_format(e->m_ct, nslots, ct_max, hkey);
 	if (!err)
 		err = cttab_map(&e->ct, e->m_ct);
 	if (err) {

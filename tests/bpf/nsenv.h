@@ -69,8 +69,9 @@ int env_up(struct env *e);
  * ceil(ct_max / 2) flows as the loader sizes it. */
 int env_up_ct(struct env *e, unsigned ct_max);
 void env_down(struct env *e);
-/* nat_ct's hash seed for the next env_up() (0, the default: a random one). */
-extern uint32_t env_ct_seed;
+/* nat_ct's hash keys for the next env_up() are made from this seed (0,
+ * the default: random keys). */
+extern uint64_t env_ct_seed;
 
 /* nat_iface.slot of lan0 (0), wan0 (1), wan1 (2). */
 int env_slot(const struct env *e, int ifindex);

@@ -17,7 +17,7 @@
  *   XDPNAT_FUZZ_ITERS=N    stop after N iterations instead (replays exactly
  *                          up to a reported iteration)
  *   XDPNAT_FUZZ_SEED=S     the PRNG seed (default: from the clock; always
- *                          printed; nat_ct's hash seed is made from it, so
+ *                          printed; nat_ct's hash keys are made from it, so
  *                          its entries take the same slots). The same seed
  *                          gives the same frames as long as the data path
  *                          answers the same. It does
@@ -2755,7 +2755,7 @@ int main(void)
 	if (!getenv("XDPNAT_FUZZ_SEED"))
 		seed = mono_ns() ^ ((uint64_t)getpid() << 32);
 	rng = seed;
-	env_ct_seed = (uint32_t)((seed * 0x9e3779b97f4a7c15ull) >> 32) | 1;	/* nat_ct's slots too */
+	env_ct_seed = seed | 1;	/* nat_ct's slots too */
 	printf("1..6\n");
 	printf("# seed %llu (replay: XDPNAT_FUZZ_SEED=%llu)\n", (unsigned long long)seed,
 	       (unsigned long long)seed);

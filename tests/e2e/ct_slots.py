@@ -16,15 +16,19 @@ map nat_ct was:
       nat_ct_value], "formatted": {"key": {...}, "value": {...}}} (the
       bitfields dir/kind/state as numbers)
   ct_slots.py count PIN     the number of LIVE entries
-  ct_slots.py head PIN      the header as JSON: entries magic seed nslots
-      limit, and max_entries (slots in the array, header included)
+  ct_slots.py head PIN      the header as JSON: entries magic nslots limit
+      hkey (the five hash keys), and max_entries (slots in the array, header included)
   ct_slots.py insert PIN KEYHEX VALUEHEX   add an entry as the data path
-      would (its home slot by ct_hash()/ct_home() with the table's seed,
+      would (its home slot by ct_hash()/ct_home() with the table's keys,
       the first free slot of its probe run, then LIVE and counted in the
       header): KEYHEX the 16 bytes of struct nat_ct_key, VALUEHEX the 48 of
       struct nat_ct_value, as hex digits (spaces allowed). Fails if the key
       is there already. Not atomic against the data path's own inserts:
       for test flows nobody else writes.
+  ct_slots.py old-header PIN   rewrite the header as a table of the
+      previous slot hash had it (magic "xnct", a jhash seed, nslots,
+      limit; entries stay in their slots): what a restart over the data
+      path of an older build finds (the table is converted, not adopted)
 """
 import ctypes
 import ctypes.util
@@ -35,7 +39,8 @@ import struct
 import sys
 
 SLOT = 64
-MAGIC = 0x74636e78
+MAGIC = 0x32636e78            # NAT_CT_MAGIC (include/xdpnat.h)
+OLD_MAGIC = 0x74636e78        # "xnct": the jhash table's, before
 EMPTY, LIVE, BUSY, DEAD = 0, 1, 2, 3
 PROBES = 1024                  # NAT_CT_PROBES (include/nat_ct_slots.h)
 BPF_OBJ_GET = 7
@@ -79,12 +84,13 @@ class Table:
         h = self.head()
         if h["magic"] != MAGIC or not 0 < h["nslots"] < self.max_entries:
             raise SystemExit("%s: nat_ct has no valid header: %s" % (path, h))
-        self.nslots, self.seed = h["nslots"], h["seed"]
+        self.nslots, self.hkey = h["nslots"], h["hkey"]
 
     def head(self):
-        entries, magic, seed, nslots, limit = struct.unpack_from("<QIIII", self.m, 0)
-        return {"entries": entries, "magic": magic, "seed": seed, "nslots": nslots,
-                "limit": limit, "max_entries": self.max_entries}
+        entries, magic, nslots, limit, _ = struct.unpack_from("<QIIII", self.m, 0)
+        hkey = list(struct.unpack_from("<5Q", self.m, 24))
+        return {"entries": entries, "magic": magic, "nslots": nslots, "limit": limit,
+                "hkey": hkey, "max_entries": self.max_entries}
 
     def slot(self, i):
         return bytes(self.m[i * SLOT:(i + 1) * SLOT])
@@ -97,34 +103,20 @@ class Table:
                 yield s[:13] + bytes(3), s[16:]
 
 
-def _rol(w, s):
-    return ((w << s) | (w >> (32 - s))) & 0xffffffff
-
-
-def ct_hash(saddr, daddr, ports, proto, seed):
+def ct_hash(saddr, daddr, ports, proto, hkey):
     """include/nat_ct_slots.h ct_hash(): the words as the C code loads them."""
-    a = b = c = (0xdeadbeef + (3 << 2) + (seed ^ ((proto * 0x9e3779b9) & 0xffffffff))) & 0xffffffff
-    a = (a + saddr) & 0xffffffff
-    b = (b + daddr) & 0xffffffff
-    c = (c + ports) & 0xffffffff
-    c ^= b; c = (c - _rol(b, 14)) & 0xffffffff
-    a ^= c; a = (a - _rol(c, 11)) & 0xffffffff
-    b ^= a; b = (b - _rol(a, 25)) & 0xffffffff
-    c ^= b; c = (c - _rol(b, 16)) & 0xffffffff
-    a ^= c; a = (a - _rol(c, 4)) & 0xffffffff
-    b ^= a; b = (b - _rol(a, 14)) & 0xffffffff
-    c ^= b; c = (c - _rol(b, 24)) & 0xffffffff
-    return c
+    h = (hkey[0] + hkey[1] * saddr + hkey[2] * daddr + hkey[3] * ports + hkey[4] * proto)
+    return (h & 0xffffffffffffffff) >> 32
 
 
 def ct_home(h, nslots):
     return 1 + ((h * nslots) >> 32)
 
 
-def home_of(key, seed, nslots):
+def home_of(key, hkey, nslots):
     """key: the 16 (or 13) bytes of a struct nat_ct_key, in host (little-endian) order."""
     saddr, daddr, ports = struct.unpack_from("<III", key)
-    return ct_home(ct_hash(saddr, daddr, ports, key[12], seed), nslots)
+    return ct_home(ct_hash(saddr, daddr, ports, key[12], hkey), nslots)
 
 
 def formatted_key(k):
@@ -155,7 +147,7 @@ def insert(t, key, val):
     h = t.head()
     if h["entries"] >= h["limit"]:
         raise SystemExit("insert: nat_ct is at its limit (%d entries)" % h["limit"])
-    i, free = home_of(key, t.seed, t.nslots), 0
+    i, free = home_of(key, t.hkey, t.nslots), 0
     for _ in range(PROBES):
         s = t.slot(i)
         if s[13] == LIVE and s[:12] == key[:12] and s[12] == key[12]:
@@ -193,6 +185,10 @@ def main():
         key = bytes.fromhex(sys.argv[3].replace(" ", ""))
         val = bytes.fromhex(sys.argv[4].replace(" ", ""))
         print(insert(t, key, val))
+    elif mode == "old-header":
+        t = Table(path, write=True)
+        h = t.head()
+        t.m[8:64] = struct.pack("<IIII", OLD_MAGIC, 0x5eed1234, h["nslots"], h["limit"]) + bytes(40)
     else:
         raise SystemExit(__doc__)
 

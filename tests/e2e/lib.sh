@@ -223,8 +223,8 @@ e2e_log() { echo "# $*"; }
 ct_dump_live() { python3 "$E2E_LIB_DIR/ct_slots.py" dump "$1"; }
 # ct_count_live PIN : how many LIVE entries.
 ct_count_live() { python3 "$E2E_LIB_DIR/ct_slots.py" count "$1"; }
-# ct_head PIN FIELD : a field of the header (entries magic seed nslots
-# limit) or max_entries.
+# ct_head PIN FIELD : a field of the header (entries magic nslots limit
+# hkey) or max_entries.
 ct_head() {
 	python3 "$E2E_LIB_DIR/ct_slots.py" head "$1" |
 		python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"

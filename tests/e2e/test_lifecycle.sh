@@ -8,6 +8,9 @@
 #             b. SIGKILL + run,
 #             c. SIGTERM + run with a larger conntrack-max (nat_ct converted
 #                into a bigger map, entry by entry);
+#             c2. SIGTERM + run over a nat_ct of an older build's slot hash
+#                (its header rewritten as that build wrote it): converted
+#                into a new table, entry by entry;
 #     each time: sha256 intact, the flow's nat_ct entries kept (same outside
 #     endpoint, packet counters carried on), programs replaced in place.
 #     All the while a LAN host sends UDP every 10 ms on one flow and opens a
@@ -78,7 +81,7 @@ e2e_wait_for -t 5 grep -q serving "$E2E_BG_LOG"
 e2e_http_server inet 203.0.113.10 81 "$WWW"		# for the stream of new flows
 e2e_bg inet python3 -u "$UDP" echo 203.0.113.10 7
 
-# The LAN host's steady traffic, kept up through restarts a, b and c.
+# The LAN host's steady traffic, kept up through restarts a, b, c and c2.
 e2e_bg lanc python3 -u "$LOAD" 203.0.113.10 7 203.0.113.10 81 small.bin 2000
 LOAD_PID=$E2E_BG_PID LOAD_LOG=$E2E_BG_LOG
 e2e_wait_for -t 10 bash -c "grep -q '^U ' '$LOAD_LOG' && grep -q '^T .* ok' '$LOAD_LOG'" \
@@ -298,11 +301,31 @@ limit1=$(ct_head "$PIN/nat_ct" limit 2>/dev/null)
 		"max_entries $max0 -> $max1 (want $slots2), limit ${limit1:-?} (want $((2 * CTMAX2)))"
 dl_after c
 dl_finish c
-n=$(for d in wan0 lan0; do tc -n "$RNS" filter show dev "$d" egress; done | grep -c 'xdpnat_tc')
-[ "$n" = 2 ] && e2e_ok "after three restarts: one tc filter of ours per interface" \
-	|| e2e_fail "after three restarts: one tc filter of ours per interface" "$n"
 
-# The stream of new flows during the three restarts.
+# ------------------------------------------------------------------ c2: an older slot hash
+# A restart over the table of an older build, whose entries sit where its
+# hash (jhash) put them: converted into a new table, entry by entry.
+dl_start c2 40004
+dl_before c2
+e2e_xdpnat_stop || e2e_fail "c2: SIGTERM: the daemon exits 0"
+python3 "$E2E_LIB_DIR/ct_slots.py" old-header "$PIN/nat_ct"
+e2e_xdpnat_start router "$BIGCONF" || e2e_fail "c2: xdpnat run over a table of the older hash"
+adopted_in_place c2 "[1-9][0-9]*"
+e2e_wait_for -t 5 grep -q "nat_ct: adopted with a conversion (its slot hash changed)" "$E2E_XDPNAT_LOG"
+conv=$(grep -o "nat_ct: adopted with a conversion (its slot hash changed).*" "$E2E_XDPNAT_LOG")
+read -r ncopied nlost <<< "$(sed -n 's/.*: \([0-9]*\) entries copied, \([0-9]*\) lost.*/\1 \2/p' <<< "$conv")"
+[ "${ncopied:-0}" -gt 0 ] && [ "$nlost" = 0 ] && [ "$(ct_head "$PIN/nat_ct" magic)" = $((0x32636e78)) ] \
+	&& e2e_ok "c2: $conv; the new table has the current header" \
+	|| e2e_fail "c2: nat_ct of the older hash converted, entries copied, none lost" "$conv" \
+		"magic $(ct_head "$PIN/nat_ct" magic)"
+dl_after c2
+dl_finish c2
+
+n=$(for d in wan0 lan0; do tc -n "$RNS" filter show dev "$d" egress; done | grep -c 'xdpnat_tc')
+[ "$n" = 2 ] && e2e_ok "after four restarts: one tc filter of ours per interface" \
+	|| e2e_fail "after four restarts: one tc filter of ours per interface" "$n"
+
+# The stream of new flows during the four restarts.
 e2e_kill "$LOAD_PID"
 tcp_ok=$(grep -c '^T .* ok$' "$LOAD_LOG") tcp_fail=$(grep -c '^T .* fail' "$LOAD_LOG")
 [ "$tcp_ok" -gt 100 ] && [ "$tcp_fail" = 0 ] \

@@ -6,8 +6,9 @@
  * ct_get/ct_put/ct_del/ct_take, tombstones and cttab_tidy(), the entry
  * limit, ct_for_each(), and a table filled to its limit.
  *
- * The full table's keys and hash seed are random (XDPNAT_CTTAB_RAND and
- * XDPNAT_CTTAB_SEED, printed on a failure, replay one).
+ * The full table's keys and hash keys are random (XDPNAT_CTTAB_RAND and
+ * XDPNAT_CTTAB_SEED, the seed of the hash keys, printed on a failure,
+ * replay one).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -30,20 +31,28 @@ struct fixture {
 	int fd;
 	struct nat_cttab t;
 	__u32 ctmax;
+	__u64 seed;			/* of the table's hash keys */
 };
 
 static struct fixture *fixture_new(__u32 ctmax)
 {
 	static struct fixture f;
+	__u64 hkey[NAT_CT_HKEYS];
 	int err;
 
 	memset(&f, 0, sizeof(f));
 	f.ctmax = ctmax;
 	f.fd = cttab_create(ctmax);
 	assert_true(f.fd >= 0);
-	if (getenv("XDPNAT_CTTAB_SEED"))	/* replay a failure: the seed it printed */
-		assert_int_equal(cttab_format(f.fd, cttab_entries_for(ctmax) - 1, 2 * ctmax,
-					      (__u32)strtoul(getenv("XDPNAT_CTTAB_SEED"), NULL, 16)), 0);
+	/* keys from a seed a failure prints (XDPNAT_CTTAB_SEED replays it) */
+	if (getenv("XDPNAT_CTTAB_SEED"))
+		f.seed = strtoull(getenv("XDPNAT_CTTAB_SEED"), NULL, 16);
+	else {
+		cttab_new_keys(hkey);	/* random words */
+		f.seed = hkey[0];
+	}
+	cttab_keys_from_seed(f.seed, hkey);
+	assert_int_equal(cttab_format(f.fd, cttab_entries_for(ctmax) - 1, 2 * ctmax, hkey), 0);
 	err = cttab_map(&f.t, f.fd);
 	assert_int_equal(err, 0);
 	return &f;
@@ -90,7 +99,7 @@ static __u32 home(const struct fixture *f, const struct nat_ct_key *k)
 	__u32 ports;
 
 	memcpy(&ports, &k->sport, sizeof(ports));
-	return ct_home(ct_hash(k->saddr, k->daddr, ports, k->proto, f->t.seed), f->t.nslots);
+	return ct_home(ct_hash(k->saddr, k->daddr, ports, k->proto, f->t.hkey), f->t.nslots);
 }
 
 static __u8 slot_state(const struct fixture *f, __u32 i)
@@ -129,7 +138,7 @@ static void test_header(void **state)
 	assert_int_equal(h->limit, 32);			/* 2 x 16 */
 	assert_int_equal(h->entries, 0);
 	assert_int_equal(f->t.nslots, 40);
-	assert_int_equal(f->t.seed, h->seed);
+	assert_memory_equal(f->t.hkey, h->hkey, sizeof(h->hkey));
 	assert_int_equal(cttab_entries_for(16), 41);
 	assert_int_equal(cttab_entries_for(5), 14);	/* 1 + ceil(12.5) */
 	assert_int_equal(cttab_entries_for(65536), 1 + 163840);
@@ -458,8 +467,8 @@ static void test_full_table(void **state)
 		} while (rc == -EEXIST);
 		if (rc)	/* -E2BIG below the limit: NAT_CT_PROBES slots from the key's home all taken */
 			fail_msg("insert %u of %u, %.1f%% of the limit: %d (replay: "
-				 "XDPNAT_CTTAB_RAND=%u XDPNAT_CTTAB_SEED=%08x)",
-				 i, limit, 100.0 * i / limit, rc, seed, f->t.seed);
+				 "XDPNAT_CTTAB_RAND=%u XDPNAT_CTTAB_SEED=%016llx)",
+				 i, limit, 100.0 * i / limit, rc, seed, (unsigned long long)f->seed);
 	}
 	assert_int_equal(entries(f), limit);
 	for (__u32 i = 0; i < limit; i++) {
