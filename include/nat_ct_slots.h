@@ -83,12 +83,18 @@ static __always_inline __u8 ct_word_state(__u32 w)
 
 /*
  * Vector multiply-shift (Thorup, "High Speed Hashing for Integers and
- * Strings", 2015): ((k0 + k1 saddr + k2 daddr + k3 ports + k4 proto) mod
- * 2^64) >> 32, with the table's five random 64-bit keys (head.hkey), is
- * strongly universal: two tuples share a hash with probability 2^-32
- * whatever the sender chooses, so collisions cannot be planned from
- * outside without the keys. Four independent multiplies: about half the
- * cost of a jhash final mix on the fast path.
+ * Strings", 2015): k0 + k1 saddr + k2 daddr + k3 ports + k4 proto mod
+ * 2^64, with the table's five random 64-bit keys (head.hkey): strongly
+ * universal, so that collisions cannot be planned from outside without
+ * the keys; its four multiplies are independent of each other. Then a
+ * fold and a multiply (Fibonacci hashing) before the top 32 bits are
+ * taken: linear probing needs more than pairwise independence, and the
+ * linear sum alone places a grid of tuples (ports x addresses, which is
+ * what a NAT's keys are) on a lattice of homes that clusters for some
+ * keys (80% full: 17.6 slots walked on average against 3.0 for random
+ * homes, in a test of reply keys); folded and multiplied, every key
+ * pattern tried walks 3.0. All in about half the time of jhash's final
+ * mix, a chain of 21 dependent operations.
  */
 static __always_inline __u32 ct_hash(__u32 saddr, __u32 daddr, __u32 ports, __u8 proto,
 				     const volatile __u64 *hkey)
@@ -96,6 +102,8 @@ static __always_inline __u32 ct_hash(__u32 saddr, __u32 daddr, __u32 ports, __u8
 	__u64 h = hkey[0] + hkey[1] * saddr + hkey[2] * daddr + hkey[3] * ports +
 		  hkey[4] * proto;
 
+	h ^= h >> 32;
+	h *= 0x9e3779b97f4a7c15ULL;	/* 2^64 / golden ratio */
 	return (__u32)(h >> 32);
 }
 

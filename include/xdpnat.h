@@ -446,10 +446,12 @@ struct nat_ct_head {
 	__u64 hkey[NAT_CT_HKEYS];	/* of the slot hash (ct_hash()): random per table */
 };
 
-/* "xnc2": the table of ct_hash()'s multiply-shift. A pinned table with
- * another magic ("xnct": jhash, before 2026-12) is converted by a restart
- * (ctl/daemon/migrate.c), not adopted. */
-#define NAT_CT_MAGIC		0x32636e78
+/* "xnc3": the table of ct_hash()'s multiply-shift with its final mix. A
+ * pinned table with another magic ("xnct": jhash; "xnc2": multiply-shift
+ * without the mix, both of 1 December 2026) is converted by a restart
+ * (ctl/daemon/migrate.c), not adopted: its entries sit where another hash
+ * put them. */
+#define NAT_CT_MAGIC		0x33636e78
 #define NAT_CT_WAN_IFINDEX_MAX	0xffff
 
 /*

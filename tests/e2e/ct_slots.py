@@ -39,7 +39,7 @@ import struct
 import sys
 
 SLOT = 64
-MAGIC = 0x32636e78            # NAT_CT_MAGIC (include/xdpnat.h)
+MAGIC = 0x33636e78            # NAT_CT_MAGIC (include/xdpnat.h)
 OLD_MAGIC = 0x74636e78        # "xnct": the jhash table's, before
 EMPTY, LIVE, BUSY, DEAD = 0, 1, 2, 3
 PROBES = 1024                  # NAT_CT_PROBES (include/nat_ct_slots.h)
@@ -105,8 +105,11 @@ class Table:
 
 def ct_hash(saddr, daddr, ports, proto, hkey):
     """include/nat_ct_slots.h ct_hash(): the words as the C code loads them."""
-    h = (hkey[0] + hkey[1] * saddr + hkey[2] * daddr + hkey[3] * ports + hkey[4] * proto)
-    return (h & 0xffffffffffffffff) >> 32
+    m = 0xffffffffffffffff
+    h = (hkey[0] + hkey[1] * saddr + hkey[2] * daddr + hkey[3] * ports + hkey[4] * proto) & m
+    h ^= h >> 32
+    h = (h * 0x9e3779b97f4a7c15) & m
+    return h >> 32
 
 
 def ct_home(h, nslots):

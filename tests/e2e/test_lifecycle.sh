@@ -314,7 +314,7 @@ adopted_in_place c2 "[1-9][0-9]*"
 e2e_wait_for -t 5 grep -q "nat_ct: adopted with a conversion (its slot hash changed)" "$E2E_XDPNAT_LOG"
 conv=$(grep -o "nat_ct: adopted with a conversion (its slot hash changed).*" "$E2E_XDPNAT_LOG")
 read -r ncopied nlost <<< "$(sed -n 's/.*: \([0-9]*\) entries copied, \([0-9]*\) lost.*/\1 \2/p' <<< "$conv")"
-[ "${ncopied:-0}" -gt 0 ] && [ "$nlost" = 0 ] && [ "$(ct_head "$PIN/nat_ct" magic)" = $((0x32636e78)) ] \
+[ "${ncopied:-0}" -gt 0 ] && [ "$nlost" = 0 ] && [ "$(ct_head "$PIN/nat_ct" magic)" = $((0x33636e78)) ] \
 	&& e2e_ok "c2: $conv; the new table has the current header" \
 	|| e2e_fail "c2: nat_ct of the older hash converted, entries copied, none lost" "$conv" \
 		"magic $(ct_head "$PIN/nat_ct" magic)"
