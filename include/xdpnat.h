@@ -433,10 +433,11 @@ struct nat_ct_slot {
 	struct nat_ct_value val;
 };
 
+#define NAT_CT_HKEYS		5	/* keys of the slot hash (ct_hash()) */
+
 /* Slot 0 of nat_ct: the table's own description, written by the
  * controller when it makes the table; entries is kept by whoever adds or
  * frees an entry (and recounted by the GC). */
-#define NAT_CT_HKEYS		5
 struct nat_ct_head {
 	__u64 entries;			/* live entries */
 	__u32 magic;			/* NAT_CT_MAGIC */

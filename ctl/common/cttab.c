@@ -128,6 +128,17 @@ void cttab_new_keys(__u64 hkey[NAT_CT_HKEYS])
 			     hkey);
 }
 
+int cttab_read_head(int fd, struct nat_ct_head *h)
+{
+	struct nat_ct_slot s;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(fd, &zero, &s))
+		return -errno;
+	memcpy(h, &s, sizeof(*h));
+	return h->magic == NAT_CT_MAGIC ? 0 : -EINVAL;
+}
+
 int cttab_format(int fd, __u32 nslots, __u32 limit, const __u64 hkey[NAT_CT_HKEYS])
 {
 	struct nat_ct_slot s = {};

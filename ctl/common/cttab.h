@@ -30,6 +30,10 @@ struct nat_cttab {
 int cttab_map(struct nat_cttab *t, int fd);
 void cttab_unmap(struct nat_cttab *t);
 
+/* Read the header of the table fd (not mapped): 0 if it is one of this
+ * build's (NAT_CT_MAGIC), -EINVAL if not, or -errno. */
+int cttab_read_head(int fd, struct nat_ct_head *h);
+
 /* Write the header of a new, empty table of `nslots` slots (the array
  * has 1 + nslots entries) for `limit` entries. */
 int cttab_format(int fd, __u32 nslots, __u32 limit, const __u64 hkey[NAT_CT_HKEYS]);

@@ -251,17 +251,14 @@ static void ct_table_plan(struct nat_daemon *d)
 {
 	struct bpf_map *map = d->skel->maps.nat_ct;
 	int fd = bpf_map__fd(map);	/* >= 0: reused (bpf_map__reuse_fd) */
-	struct nat_ct_slot hs;
-	const struct nat_ct_head *h = (const struct nat_ct_head *)&hs;
-	__u32 zero = 0;
+	struct nat_ct_head h;
 
 	d->ct_fresh = true;
 	cttab_new_keys(d->ct_hkey);
 	d->ct_nslots = bpf_map__max_entries(map) - 1;
-	if (fd >= 0 && !bpf_map_lookup_elem(fd, &zero, &hs) && h->magic == NAT_CT_MAGIC &&
-	    h->nslots == d->ct_nslots) {
+	if (fd >= 0 && !cttab_read_head(fd, &h) && h.nslots == d->ct_nslots) {
 		d->ct_fresh = false;
-		memcpy(d->ct_hkey, h->hkey, sizeof(d->ct_hkey));
+		memcpy(d->ct_hkey, h.hkey, sizeof(d->ct_hkey));
 	}
 	d->skel->rodata->ct_nslots = d->ct_nslots;
 	memcpy((void *)d->skel->rodata->ct_hkey, d->ct_hkey, sizeof(d->ct_hkey));

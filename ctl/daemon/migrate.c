@@ -332,13 +332,11 @@ int migrate_decide(const struct migrate_target *t, int old_fd, struct migrate_ma
  * (NAT_CT_MAGIC); a table of an older one is converted, not adopted. */
 static bool ct_header_current(const struct migrate_map *m)
 {
-	struct nat_ct_slot hs;
-	const struct nat_ct_head *h = (const struct nat_ct_head *)&hs;
-	__u32 zero = 0;
+	struct nat_ct_head h;
 
-	if (m->old.value_size != sizeof(hs) || bpf_map_lookup_elem(m->old_fd, &zero, &hs))
+	if (m->old.value_size != sizeof(struct nat_ct_slot))
 		return true;	/* not a slot table: migrate_decide() judged it */
-	return h->magic == NAT_CT_MAGIC;
+	return cttab_read_head(m->old_fd, &h) != -EINVAL;
 }
 
 int migrate_plan(struct bpf_map *map, const struct btf *obj_btf, int old_fd,

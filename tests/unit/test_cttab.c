@@ -94,12 +94,14 @@ static struct nat_ct_value val(__u16 port, __u32 tag)
 				      .packets = tag, .bytes = (__u64)tag << 20, .last_seen = tag };
 }
 
+static __u32 table_home(const struct nat_cttab *t, const struct nat_ct_key *k)
+{
+	return ct_home(ct_hash(k->saddr, k->daddr, ct_ports(k), k->proto, t->hkey), t->nslots);
+}
+
 static __u32 home(const struct fixture *f, const struct nat_ct_key *k)
 {
-	__u32 ports;
-
-	memcpy(&ports, &k->sport, sizeof(ports));
-	return ct_home(ct_hash(k->saddr, k->daddr, ports, k->proto, f->t.hkey), f->t.nslots);
+	return table_home(&f->t, k);
 }
 
 static __u8 slot_state(const struct fixture *f, __u32 i)
@@ -528,7 +530,7 @@ static double grid_probes(__u64 seed, int pattern)
 
 		if (!ct_slot_read(&t, i, &k, &v))
 			continue;
-		h = ct_home(ct_hash(k.saddr, k.daddr, ct_ports(&k), k.proto, t.hkey), t.nslots);
+		h = table_home(&t, &k);
 		walked += 1 + (i >= h ? i - h : i + t.nslots - h);
 	}
 	cttab_unmap(&t);
