@@ -157,7 +157,7 @@ __noinline int xdpnat_eim_try(__u32 i)
 	s->f.port = bpf_htons(port);
 	s->f.proto = (__u8)(vs->inside >> 48);
 	s->f.pad = 0;
-	if (s->f.proto != IPPROTO_ICMP && bpf_map_lookup_elem(&nat_forwards, &s->f))
+	if (s->f.proto != IPPROTO_ICMP && fwd_lookup(&s->f))
 		return 0;
 	eim_key(s, NAT_EIM_OUTSIDE, bpf_htons(port));
 	eim_val(s, (__u32)vs->inside, (__u16)(vs->inside >> 32));

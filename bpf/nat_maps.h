@@ -36,6 +36,14 @@ struct {
 	__type(value, struct nat_fwd_value);
 } nat_forwards SEC(".maps");
 
+/* The ports nat_forwards may hold (include/xdpnat.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nat_fwd_ports);
+} nat_fwd_ports SEC(".maps");
+
 /* Slot 0 is the header; see include/nat_ct_slots.h. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

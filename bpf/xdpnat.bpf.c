@@ -28,6 +28,7 @@
 #include "nat_gate.h"
 #include "nat_cttab.h"
 #include "nat_ct.h"
+#include "nat_fwdports.h"
 #include "nat_eim.h"
 #include "nat_rewrite.h"
 #include "nat_mss.h"
@@ -228,7 +229,7 @@ static __always_inline int new_from_wan(void *ctx, const struct nat_pkt *p, __u3
 		return ct_new_result(ct_create(&n, v));
 	}
 
-	f = bpf_map_lookup_elem(&nat_forwards, &fk);
+	f = fwd_lookup(&fk);
 	if (!f) {
 		__u64 in = xdpnat_eim_admit(eim_outside(ifindex, p), p->key.saddr, iif->flags);
 
@@ -291,7 +292,7 @@ static __always_inline int new_hairpin(const struct nat_pkt *p, __u32 wan_ifinde
 	wan = bpf_map_lookup_elem(&nat_ifaces, &wan_ifindex);
 	if (!wan || wan->addr != p->key.daddr)
 		return ACT_UNTOUCHED;
-	f = bpf_map_lookup_elem(&nat_forwards, &fk);
+	f = fwd_lookup(&fk);
 	if (f) {
 		n.to.daddr = f->addr;
 		n.to.dport = f->port;

@@ -43,6 +43,9 @@
  *                 flagged NAT_FWD_F_PCP (mappings
  *                 LAN hosts asked for); a static
  *                 forward overwrites one
+ *  nat_fwd_ports  common/fwdports.c (called by     dp reads
+ *                 the loader and portmap.c, the
+ *                 writers of nat_forwards)
  *  nat_ifslots    wan/routegen.c                   dp reads
  *  nat_routegen   wan/routegen.c                   dp, cli read
  *  nat_ct         dp creates flows and updates     alg/alg_session.c sets the
@@ -107,6 +110,7 @@
 #define XDPNAT_MAP_ALG_STATS	"nat_alg_stats"
 #define XDPNAT_MAP_EIM		"nat_eim"
 #define XDPNAT_MAP_FLOWLOG	"nat_flowlog"
+#define XDPNAT_MAP_FWD_PORTS	"nat_fwd_ports"
 
 #define XDPNAT_MAX_IFACES	64
 #define XDPNAT_MAX_FORWARD_PORTS 262144	/* forward ranges are expanded per port */
@@ -309,6 +313,24 @@ struct nat_fwd_value {
 	__be16 port;			/* inside port */
 	__u8 flags;			/* NAT_FWD_F_* */
 	__u8 pad;
+};
+
+/*
+ * nat_fwd_ports: ARRAY of one struct nat_fwd_ports, a bit for every TCP
+ * and UDP port that a nat_forwards entry may hold on some WAN: bit
+ * port % 64 of word port / 64. A port whose bit is clear is forwarded
+ * nowhere, which the data path knows without a nat_forwards lookup (a
+ * random bucket of a table of 32768 or more: about 120 ns of a new
+ * flow's cost). A bit is set before a forward of its port is written and
+ * recomputed from nat_forwards after forwards go (common/fwdports.c);
+ * a bit left set only costs the lookup it would have saved. Other
+ * protocols have no bits: they always look.
+ */
+#define NAT_FWD_PORT_WORDS	1024
+
+struct nat_fwd_ports {
+	__u64 tcp[NAT_FWD_PORT_WORDS];
+	__u64 udp[NAT_FWD_PORT_WORDS];
 };
 
 #define NAT_FWD_F_GATE_FTP	(1U << 0)	/* admit only peers with a live FTP control session */

@@ -29,6 +29,7 @@ static const struct {
 	{ XDPNAT_MAP_FRAG_SRC, offsetof(struct nat_maps, frag_src) },
 	{ XDPNAT_MAP_EIM, offsetof(struct nat_maps, eim) },
 	{ XDPNAT_MAP_ALG_STATS, offsetof(struct nat_maps, alg_stats) },
+	{ XDPNAT_MAP_FWD_PORTS, offsetof(struct nat_maps, fwd_ports) },
 	{ XDPNAT_MAP_FLOWLOG, offsetof(struct nat_maps, flowlog) },
 };
 

@@ -33,6 +33,7 @@ struct nat_maps {
 	int frag_src;		/* nat_frag_src */
 	int eim;		/* nat_eim */
 	int alg_stats;		/* nat_alg_stats */
+	int fwd_ports;		/* nat_fwd_ports */
 	int flowlog;		/* nat_flowlog (RINGBUF) */
 	struct nat_cttab cttab;	/* nat_ct mapped (nat_maps_map_ct()): how
 				 * the controller reads and changes flows */

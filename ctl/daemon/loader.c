@@ -35,6 +35,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <bpf/btf.h>
+#include "common/fwdports.h"
 #include "common/linkinfo.h"
 #include "common/log.h"
 #include "daemon/loader.h"
@@ -455,6 +456,27 @@ static void forward_value(const struct xdpnat_config *cfg, const struct cfg_forw
 		v->flags |= NAT_FWD_F_FTP_CTRL;
 }
 
+/* nat_fwd_ports for what nat_forwards holds and the file's forwards,
+ * before they are written (common/fwdports.h): the bits of pruned ones go. */
+static int write_forward_ports(struct nat_daemon *d)
+{
+	struct nat_fwd_ports *b = calloc(1, sizeof(*b));
+	int err;
+
+	if (!b)
+		return -ENOMEM;
+	err = fwdports_add_map(b, bpf_map__fd(d->skel->maps.nat_forwards));
+	for (int i = 0; !err && i < d->cfg.nforwards; i++)
+		for (uint32_t p = d->cfg.forwards[i].port_lo; p <= d->cfg.forwards[i].port_hi; p++)
+			fwdports_add(b, d->cfg.forwards[i].proto, (uint16_t)p);
+	if (!err)
+		err = fwdports_write(bpf_map__fd(d->skel->maps.nat_fwd_ports), b);
+	free(b);
+	if (err)
+		nat_log_at(LOG_ERR, "cannot write nat_fwd_ports: %s", strerror(-err));
+	return err;
+}
+
 /* Write every port of every forward (BPF_ANY: also updates changed ones). */
 static int write_forwards(struct nat_daemon *d)
 {
@@ -462,6 +484,8 @@ static int write_forwards(struct nat_daemon *d)
 	struct nat_fwd_key key;
 	struct nat_fwd_value val;
 
+	if (write_forward_ports(d))
+		return -1;
 	for (int i = 0; i < d->cfg.nforwards; i++) {
 		const struct cfg_forward *f = &d->cfg.forwards[i];
 

@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 #include "common/clock.h"
+#include "common/fwdports.h"
 #include "common/log.h"
 #include "common/runfiles.h"
 #include "portmap/pcp_codec.h"
@@ -126,6 +127,8 @@ static int fwd_put(struct portmap *pm, const struct portmap_entry *e)
 				   .flags = NAT_FWD_F_PCP };
 
 	fwd_key(e, &k);
+	if (fwdports_set(pm->m->fwd_ports, e->proto, e->ext_port))
+		return -1;	/* the data path would not know the port is forwarded */
 	return bpf_map_update_elem(pm->m->forwards, &k, &v, BPF_ANY);
 }
 
@@ -275,6 +278,8 @@ static void sync_forwards(struct portmap *pm)
 	for (size_t i = 0; i < n; i++)
 		bpf_map_delete_elem(fd, &doomed[i]);
 	free(doomed);
+	if (n)	/* their ports' bits go (fwd_del() leaves them: harmless) */
+		fwdports_sync(pm->m->fwd_ports, fd);
 	for (int i = 0; i < PORTMAP_MAX; i++) {
 		struct portmap_entry *e = &pm->st.table.e[i];
 

@@ -47,6 +47,7 @@
 #include <bpf/libbpf.h>
 #include "xdpnat.h"
 #include "common/cttab.h"
+#include "common/fwdports.h"
 #include "bench.h"
 #include "bench_zipf.h"
 #include "xdpnat.skel.h"
@@ -347,7 +348,8 @@ static void populate(void)
 		die("nat_wanaddr");
 	struct nat_fwd_key fk = { .ifindex = wan_if, .port = htons(8080), .proto = IPPROTO_UDP };
 	struct nat_fwd_value fv = { .addr = A_LANS, .port = htons(80) };
-	if (bpf_map_update_elem(bpf_map__fd(nat->maps.nat_forwards), &fk, &fv, 0))
+	if (fwdports_set(bpf_map__fd(nat->maps.nat_fwd_ports), IPPROTO_UDP, 8080) ||
+	    bpf_map_update_elem(bpf_map__fd(nat->maps.nat_forwards), &fk, &fv, 0))
 		die("nat_forwards");
 	/* masquerade: lanc:40000 -> remote:9 is WAN:61000 -> remote:9 */
 	ct_add(A_LANC, A_REMOTE, 40000, 9, A_WAN, A_REMOTE, 61000, 9, NAT_DIR_ORIG, NAT_KIND_MASQ);

@@ -54,12 +54,15 @@ build() {
 	   [ tests/bench/bench_zipf.h -nt "$B/xnbench" ]; then
 		gcc "${cflags[@]}" -o "$B/xnbench" tests/bench/xnbench.c -lbpf -lm || return 1
 	fi
-	# micro fills and reads nat_ct through the controller's slot-table code
+	# micro fills and reads nat_ct through the controller's slot-table code,
+	# and marks its forward as the controller does (fwdports.c)
 	[ -f tests/bench/micro.c ] && if [ ! -x "$B/micro" ] || [ tests/bench/micro.c -nt "$B/micro" ] ||
 	   [ "$E2E_BUILD/xdpnat.skel.h" -nt "$B/micro" ] || [ tests/bench/bench.h -nt "$B/micro" ] ||
 	   [ tests/bench/bench_zipf.h -nt "$B/micro" ] || [ ctl/common/cttab.c -nt "$B/micro" ] ||
-	   [ ctl/common/cttab.h -nt "$B/micro" ] || [ include/nat_ct_slots.h -nt "$B/micro" ]; then
-		gcc "${cflags[@]}" -Ictl -o "$B/micro" tests/bench/micro.c ctl/common/cttab.c -lbpf -lelf -lz -lm ||
+	   [ ctl/common/cttab.h -nt "$B/micro" ] || [ include/nat_ct_slots.h -nt "$B/micro" ] ||
+	   [ ctl/common/fwdports.c -nt "$B/micro" ]; then
+		gcc "${cflags[@]}" -Ictl -o "$B/micro" tests/bench/micro.c ctl/common/cttab.c \
+			ctl/common/fwdports.c -lbpf -lelf -lz -lm ||
 			return 1
 	fi
 	if [ ! -x "$B/table" ] || [ tests/bench/table.c -nt "$B/table" ] || [ tests/bench/table.h -nt "$B/table" ]; then

@@ -23,6 +23,7 @@
 
 #include "pkt.h"
 #include "nsenv.h"
+#include "common/fwdports.h"
 #include "common/maps.h"
 #include "wan/routegen.h"
 #include "xdpnat.skel.h"
@@ -323,7 +324,16 @@ int env_forward(struct env *e, int wan_ifindex, uint8_t proto, uint16_t port, ui
 	k.proto = proto;
 	v.addr = htonl(to);
 	v.port = htons(to_port);
-	return bpf_map_update_elem(e->m_forwards, &k, &v, BPF_ANY);
+	return env_forward_put(e, &k, &v);
+}
+
+/* A nat_forwards entry written as the controller writes one: its port's
+ * bit in nat_fwd_ports first (common/fwdports.h). */
+int env_forward_put(struct env *e, const struct nat_fwd_key *k, const struct nat_fwd_value *v)
+{
+	if (fwdports_set(bpf_map__fd(e->skel->maps.nat_fwd_ports), k->proto, ntohs(k->port)))
+		return -1;
+	return bpf_map_update_elem(e->m_forwards, k, v, BPF_ANY);
 }
 
 void env_maps(const struct env *e, struct nat_maps *m)

@@ -86,6 +86,7 @@ int env_set_wan(struct env *e, int ifindex, uint32_t addr, uint32_t gw, uint16_t
 int env_set_lan(struct env *e, int ifindex);
 int env_set_flags(struct env *e, uint32_t flags);
 int env_forward(struct env *e, int wan_ifindex, uint8_t proto, uint16_t port, uint32_t to, uint16_t to_port);
+int env_forward_put(struct env *e, const struct nat_fwd_key *k, const struct nat_fwd_value *v);
 
 /* Every map of the skeleton in a bundle, as the daemon's loader fills it
  * (m->cttab is the env's mapping of nat_ct: m does not own it). */

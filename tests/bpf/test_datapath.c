@@ -699,6 +699,47 @@ static void test_port_exhaustion(void **state)
 	      "flow 3 has no entry");
 }
 
+/*
+ * A LAN endpoint whose source port is forwarded on the WAN gets another
+ * outside port: the mapping never takes a forward's port. The data path
+ * knows a forwarded port by its bit in nat_fwd_ports (a wrong word, bit
+ * or protocol there and the SYN below keeps 40013); the same port of the
+ * other protocol is not forwarded, and is kept.
+ */
+static void test_forwarded_port_not_mapped(void **state)
+{
+	static const uint8_t q[] = "query";
+	struct pk tcp = lan_tcp(A_CLIENT, MAC_CLIENT, 40013, A_REMOTE, 443, PK_TCP_SYN);
+	struct pk udp = { .dmac = MAC_LAN0, .smac = MAC_CLIENT, .src = A_CLIENT, .dst = A_DNS,
+			  .proto = IPPROTO_UDP, .ttl = 64, .id = 0x3003, .sport = 40077, .dport = 53,
+			  .payload = q, .plen = sizeof(q) - 1 };
+	struct pk other = udp;
+	uint16_t port;
+	struct res r;
+
+	(void)state;
+	assert_int_equal(env_forward(&E, E.if_wan0, IPPROTO_TCP, 40013, A_SERVER, 80), 0);
+	assert_int_equal(env_forward(&E, E.if_wan0, IPPROTO_UDP, 40077, A_SERVER, 53), 0);
+
+	xdp_pk(E.if_lan0, &tcp, &r, NULL);
+	expect_xdp_ret("TCP from a forwarded port", &r, XDP_REDIRECT);
+	CHECK(r.len >= 14 + 20 + 4, "short output");
+	port = pk_get16(r.buf + 14 + 20);
+	CHECK(port != 40013, "TCP from LAN port 40013 left by the WAN's forwarded port %u", port);
+
+	xdp_pk(E.if_lan0, &udp, &r, NULL);
+	expect_xdp_ret("UDP from a forwarded port", &r, XDP_REDIRECT);
+	CHECK(r.len >= 14 + 20 + 4, "short output");
+	port = pk_get16(r.buf + 14 + 20);
+	CHECK(port != 40077, "UDP from LAN port 40077 left by the WAN's forwarded port %u", port);
+
+	other.sport = 40013;	/* TCP's forward, not UDP's */
+	xdp_pk(E.if_lan0, &other, &r, NULL);
+	expect_xdp_ret("UDP from a port forwarded for TCP", &r, XDP_REDIRECT);
+	CHECK(r.len >= 14 + 20 + 4, "short output");
+	CHECK_EQ(pk_get16(r.buf + 14 + 20), 40013, "UDP port 40013 kept (only TCP's is forwarded)");
+}
+
 /* ============================================================ 4. UDP */
 
 static const uint8_t dns_q[] = "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00example-query";
@@ -3896,7 +3937,7 @@ static void test_alg_off(void **state)
 
 	(void)state;
 	set_ftp_port(21);
-	assert_int_equal(bpf_map_update_elem(E.m_forwards, &fk, &fv, BPF_ANY), 0);
+	assert_int_equal(env_forward_put(&E, &fk, &fv), 0);
 	/* marked while the flag was clear (the ALG then stopped for good) */
 	xdp_pk(E.if_lan0, &old, &r, NULL);
 	expect_xdp_ret("control SYN before ALG_OFF, no socket", &r, XDP_DROP);
@@ -4006,6 +4047,7 @@ int main(void)
 		T(test_tcp_window_pickup),
 		T(test_port_clash),
 		T(test_port_exhaustion),
+		T(test_forwarded_port_not_mapped),
 		T(test_udp_masq),
 		T(test_udp_zero_csum),
 		T(test_udp_csum_lands_on_zero),

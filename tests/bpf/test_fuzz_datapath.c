@@ -2511,7 +2511,7 @@ static int fwd_write(void)
 			v.addr = htonl(w->to);
 			v.port = htons((uint16_t)(w->to_lo + (p - w->lo)));
 			v.flags = w->flags;
-			if (bpf_map_update_elem(E.m_forwards, &k, &v, BPF_ANY))
+			if (env_forward_put(&E, &k, &v))
 				return -1;
 		}
 	}
