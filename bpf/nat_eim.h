@@ -11,8 +11,11 @@
  * and never one a forward uses. A mapping that keeps the inside port is
  * that one entry (a new endpoint costs one insert, a known one one
  * lookup); only a mapping that had to move to another port also has an
- * INSIDE entry saying which. When nat_eim is full or no port is free,
- * the flow gets a port for its destination only, as before (eim_full).
+ * INSIDE entry saying which. Whether an endpoint may have one is asked
+ * of nat_eim_moved first (a count per cell, include/xdpnat.h), so a new
+ * endpoint's first flow usually costs one lookup, not two. When nat_eim
+ * is full or no port is free, the flow gets a port for its destination
+ * only, as before (eim_full).
  *
  * Filtering (REQ-8): a packet from outside that matches no flow and no
  * forward is admitted to a mapping's inside endpoint on a WAN with
@@ -39,6 +42,7 @@ struct eim_slot {
 	 * would make clang spill to the stack (see the top) */
 	__u64 inside, wan, now;
 	__u32 peer, seed;
+	__u32 cell;			/* nat_eim_moved's key */
 };
 
 #define EIM_SLOTS	1024
@@ -92,6 +96,43 @@ static __always_inline void eim_val(struct eim_slot *s, __be32 addr, __be16 port
 	s->v.pad[0] = 0;
 	s->v.pad[1] = 0;
 	s->v.seen_ns = ((volatile struct eim_slot *)s)->now;
+}
+
+static volatile const __u32 eim_moved_ready = NAT_EIM_MOVED_READY;
+
+/* nat_eim_moved's cell of the endpoint in this CPU's slot. */
+static __always_inline struct nat_eim_moved *eim_moved(struct eim_slot *s)
+{
+	volatile struct eim_slot *vs = s;
+	__u64 inside = vs->inside;
+
+	s->cell = nat_eim_moved_cell((__u32)inside, (__u16)(inside >> 32), (__u8)(inside >> 48),
+				     (__u32)vs->wan);
+	return bpf_map_lookup_elem(&nat_eim_moved, &s->cell);
+}
+
+/* May the endpoint in this CPU's slot have a mapping on another port than
+ * its own (an INSIDE entry)? Not if its cell counts none, once the cells
+ * count every entry (include/xdpnat.h). */
+static __always_inline bool eim_may_have_moved(struct eim_slot *s)
+{
+	struct nat_eim_moved *c = bpf_map_lookup_elem(&nat_eim_moved,
+						      (const void *)&eim_moved_ready);
+
+	if (!c || !c->count)
+		return true;
+	c = eim_moved(s);
+	return !c || c->count;
+}
+
+/* One INSIDE entry more (before it is inserted) or fewer (an insert that
+ * failed) in the endpoint's cell. */
+static __always_inline void eim_moved_add(struct eim_slot *s, __u32 delta)
+{
+	struct nat_eim_moved *c = eim_moved(s);
+
+	if (c)
+		__sync_fetch_and_add(&c->count, delta);
 }
 
 /* The PEER entry of the mapping with outside port `port` (host order), if
@@ -171,8 +212,10 @@ __noinline int xdpnat_eim_try(__u32 i)
 		return eim_peer(s, port) | EIM_CREATED;
 	eim_key(s, NAT_EIM_INSIDE, 0);
 	eim_val(s, 0, bpf_htons(port));
+	eim_moved_add(s, 1);
 	if (!eim_insert(s))
 		return eim_peer(s, port) | EIM_CREATED;
+	eim_moved_add(s, (__u32)-1);
 	/* another CPU mapped the endpoint meanwhile (or the table filled
 	 * up): give the port back, use theirs */
 	eim_key(s, NAT_EIM_OUTSIDE, bpf_htons(port));
@@ -206,7 +249,7 @@ __noinline int xdpnat_eim_map(void)
 	if (port && eim_owned(s, port))
 		return eim_peer(s, port);
 	eim_key(s, NAT_EIM_INSIDE, 0);
-	m = bpf_map_lookup_elem(&nat_eim, &s->k);
+	m = eim_may_have_moved(s) ? bpf_map_lookup_elem(&nat_eim, &s->k) : NULL;
 	if (m) {
 		/* in use: the GC's pass that is under way keeps it (gc.c) */
 		m->seen_ns = ((volatile struct eim_slot *)s)->now;

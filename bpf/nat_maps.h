@@ -160,6 +160,15 @@ struct {
 	__type(value, struct nat_eim_value);
 } nat_eim SEC(".maps");
 
+/* Moved mappings per cell of their inside endpoint (include/xdpnat.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, NAT_EIM_MOVED_CELLS + 1);
+	__type(key, __u32);
+	__type(value, struct nat_eim_moved);
+} nat_eim_moved SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XDPNAT_UNASSURED_MIN);	/* set by the loader */

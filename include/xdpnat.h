@@ -86,6 +86,11 @@
  *  nat_eim        dp creates mappings (bpf/        gc refreshes the mappings of
  *                 nat_eim.h); only daemon/gc.c     live flows and expires the
  *                 deletes                          rest; cli reads
+ *  nat_eim_moved  dp adds one for each INSIDE      gc subtracts one for each
+ *                 entry it inserts; daemon/        INSIDE entry it deletes
+ *                 loader.c fills a new one from
+ *                 nat_eim at start (a new map
+ *                 every start)
  *  nat_flowlog    dp reserves and submits flow     daemon/flowlog.c consumes
  *                 events (RINGBUF)                 (the only reader)
  */
@@ -111,6 +116,7 @@
 #define XDPNAT_MAP_EIM		"nat_eim"
 #define XDPNAT_MAP_FLOWLOG	"nat_flowlog"
 #define XDPNAT_MAP_FWD_PORTS	"nat_fwd_ports"
+#define XDPNAT_MAP_EIM_MOVED	"nat_eim_moved"
 
 #define XDPNAT_MAX_IFACES	64
 #define XDPNAT_MAX_FORWARD_PORTS 262144	/* forward ranges are expanded per port */
@@ -383,6 +389,38 @@ struct nat_eim_value {
 	__u8 pad[2];
 	__u64 seen_ns;
 };
+
+/*
+ * nat_eim_moved: ARRAY (BPF_F_MMAPABLE) of NAT_EIM_MOVED_CELLS + 1: how
+ * many INSIDE entries of nat_eim (mappings that had to move off their
+ * inside port) hash to each cell (nat_eim_moved_cell()). A new flow of an
+ * endpoint whose cell is 0 has no such mapping and skips the INSIDE lookup,
+ * a cold bucket of nat_eim. A cell never counts fewer than its entries:
+ * the data path adds one before it inserts an INSIDE entry (and takes it
+ * back if the insert fails), the GC subtracts one after it deletes one.
+ * Every start makes the map anew and, once its programs are attached,
+ * adds every INSIDE entry of nat_eim (one inserted meanwhile counts twice,
+ * which only costs a lookup); the element at NAT_EIM_MOVED_READY says 1
+ * from then on, and until it does the data path looks up every endpoint.
+ */
+#define NAT_EIM_MOVED_CELLS	16384
+#define NAT_EIM_MOVED_READY	NAT_EIM_MOVED_CELLS
+
+struct nat_eim_moved {
+	__u32 count;
+	__u32 pad;			/* elements of an mmapable array are 8 bytes */
+};
+
+/* The cell of inside endpoint (addr, port: network order, as in the key)
+ * of proto on WAN ifindex. */
+static inline __u32 nat_eim_moved_cell(__u32 addr, __u16 port, __u8 proto, __u32 ifindex)
+{
+	__u64 h = (__u64)addr * 0x9e3779b97f4a7c15ULL ^
+		  ((__u64)port << 8 | proto) * 0xc2b2ae3d27d4eb4fULL ^
+		  (__u64)ifindex * 0x165667b19e3779f9ULL;
+
+	return (__u32)(h >> 50) & (NAT_EIM_MOVED_CELLS - 1);
+}
 
 /* ---------------------------------------------------------------------
  * nat_ct: ARRAY of struct nat_ct_slot (BPF_F_MMAPABLE), an open-addressing

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* maps.c - the fd bundle of the data path's maps (see maps.h). */
+#include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "xdpnat.h"
 #include "common/maps.h"
 
@@ -30,6 +33,7 @@ static const struct {
 	{ XDPNAT_MAP_EIM, offsetof(struct nat_maps, eim) },
 	{ XDPNAT_MAP_ALG_STATS, offsetof(struct nat_maps, alg_stats) },
 	{ XDPNAT_MAP_FWD_PORTS, offsetof(struct nat_maps, fwd_ports) },
+	{ XDPNAT_MAP_EIM_MOVED, offsetof(struct nat_maps, eim_moved) },
 	{ XDPNAT_MAP_FLOWLOG, offsetof(struct nat_maps, flowlog) },
 };
 
@@ -48,11 +52,48 @@ void nat_maps_init(struct nat_maps *m)
 	for (size_t i = 0; i < NFIELDS; i++)
 		*(int *)((char *)m + fields[i].off) = -1;
 	memset(&m->cttab, 0, sizeof(m->cttab));
+	m->moved = NULL;
 }
 
 int nat_maps_map_ct(struct nat_maps *m)
 {
 	return cttab_map(&m->cttab, m->ct);
+}
+
+#define MOVED_BYTES (sizeof(struct nat_eim_moved) * (NAT_EIM_MOVED_CELLS + 1))
+
+int nat_maps_map_moved(struct nat_maps *m)
+{
+	void *p = mmap(NULL, MOVED_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, m->eim_moved, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	m->moved = p;
+	return 0;
+}
+
+void nat_maps_unmap_moved(struct nat_maps *m)
+{
+	if (m->moved)
+		munmap(m->moved, MOVED_BYTES);
+	m->moved = NULL;
+}
+
+void nat_maps_moved_add(const struct nat_maps *m, const struct nat_eim_key *k, int delta)
+{
+	__u32 *c, v;
+
+	if (!m->moved || k->side != NAT_EIM_INSIDE)
+		return;
+	c = &m->moved[nat_eim_moved_cell(k->addr, k->port, k->proto, k->ifindex)].count;
+	if (delta > 0) {
+		__atomic_fetch_add(c, (__u32)delta, __ATOMIC_SEQ_CST);
+		return;
+	}
+	v = __atomic_load_n(c, __ATOMIC_RELAXED);
+	while (v && !__atomic_compare_exchange_n(c, &v, v - 1, false, __ATOMIC_SEQ_CST,
+						 __ATOMIC_RELAXED))
+		;
 }
 
 int *nat_maps_field(struct nat_maps *m, const char *name)

@@ -34,9 +34,12 @@ struct nat_maps {
 	int eim;		/* nat_eim */
 	int alg_stats;		/* nat_alg_stats */
 	int fwd_ports;		/* nat_fwd_ports */
+	int eim_moved;		/* nat_eim_moved */
 	int flowlog;		/* nat_flowlog (RINGBUF) */
 	struct nat_cttab cttab;	/* nat_ct mapped (nat_maps_map_ct()): how
 				 * the controller reads and changes flows */
+	struct nat_eim_moved *moved;	/* nat_eim_moved mapped (nat_maps_map_moved()),
+					 * NULL if not */
 };
 
 /* The pinned name of the i-th map, NULL past the last. */
@@ -47,6 +50,16 @@ void nat_maps_init(struct nat_maps *m);
 
 /* Map m->ct into m->cttab (cttab_map()): 0 or -errno. */
 int nat_maps_map_ct(struct nat_maps *m);
+
+/* Map m->eim_moved into m->moved (NAT_EIM_MOVED_CELLS + 1 elements): 0 or
+ * -errno; and the other way. */
+int nat_maps_map_moved(struct nat_maps *m);
+void nat_maps_unmap_moved(struct nat_maps *m);
+
+/* nat_eim_moved: one INSIDE entry of nat_eim (key k) more (delta > 0:
+ * by delta), or one fewer (delta <= 0: by one, never below 0); nothing for
+ * another side, or if m->moved is not mapped. */
+void nat_maps_moved_add(const struct nat_maps *m, const struct nat_eim_key *k, int delta);
 
 /* The fd field of the map pinned or loaded under `name` (XDPNAT_MAP_*),
  * NULL for a name that is not a map of the data path. */

@@ -220,6 +220,7 @@ struct gc_pass {
 	uint64_t pass_start;		/* when the walk of nat_ct began */
 	const struct nat_cttab *ct;
 	int eim_fd;
+	const struct nat_maps *maps;
 	uint64_t eim_mappings;		/* nat_eim: mappings removed (eim_count) */
 };
 
@@ -293,6 +294,14 @@ static bool eim_port_free(const void *key, const void *val, void *ctx)
 	return bpf_map_lookup_elem(p->eim_fd, &in, &iv) || iv.port != k->port;
 }
 
+/* An INSIDE entry deleted: one fewer in its nat_eim_moved cell, after
+ * the delete (a cell never counts fewer than its entries). */
+static void eim_moved_gone(const void *key, const void *val, void *ctx)
+{
+	(void)val;
+	nat_maps_moved_add(((struct gc_pass *)ctx)->maps, key, -1);
+}
+
 /* The OUTSIDE entries among those deleted (one a mapping): the mappings
  * that went. */
 static void eim_count(const void *key, const void *val, void *ctx)
@@ -349,7 +358,7 @@ int gc_step(const struct nat_maps *maps, struct gc_cursor *c, uint64_t now_ns, u
 {
 	struct nat_config cfg;
 	struct gc_pass pass = { .cfg = &cfg, .now = now_ns, .ct = &maps->cttab,
-				.eim_fd = maps->eim };
+				.eim_fd = maps->eim, .maps = maps };
 	struct gc_result step = {};
 	__u32 zero = 0;
 	int done, err = 0;
@@ -380,7 +389,7 @@ int gc_step(const struct nat_maps *maps, struct gc_cursor *c, uint64_t now_ns, u
 		pass.pass_start = c->pass_start;
 		if (!err && maps->eim >= 0 &&
 		    map_sweep(maps->eim, sizeof(struct nat_eim_key), sizeof(struct nat_eim_value),
-			      eim_unused, &pass, NULL) >= 0)
+			      eim_unused, &pass, eim_moved_gone) >= 0)
 			map_sweep(maps->eim, sizeof(struct nat_eim_key),
 				  sizeof(struct nat_eim_value), eim_port_free, &pass, eim_count);
 		step.eim_expired = pass.eim_mappings;

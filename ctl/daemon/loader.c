@@ -159,7 +159,11 @@ static void adopt_plan(struct nat_daemon *d)
 		struct migrate_map *m;
 		int old;
 
-		if (bpf_map__is_internal(map) || d->nmig == LOADER_MAPS_MAX)
+		/* nat_eim_moved is made anew and filled after the attach
+		 * (loader_moved_fill()): a previous run's counts are not
+		 * trusted to be complete */
+		if (bpf_map__is_internal(map) || d->nmig == LOADER_MAPS_MAX ||
+		    !strcmp(bpf_map__name(map), XDPNAT_MAP_EIM_MOVED))
 			continue;
 		m = &d->mig[d->nmig++];
 		old = previous_map_fd(d, bpf_map__name(map));
@@ -365,6 +369,34 @@ void loader_maps(const struct nat_daemon *d, struct nat_maps *out)
 	}
 	if (nat_maps_map_ct(out))
 		nat_log_at(LOG_ERR, "cannot map nat_ct: the controller cannot see flows");
+	if (nat_maps_map_moved(out))
+		nat_log_at(LOG_ERR, "cannot map nat_eim_moved: new flows look up every endpoint");
+}
+
+int loader_moved_fill(struct nat_maps *m)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	struct nat_eim_key key, next;
+	const void *prev = NULL;
+	unsigned long n = 0, steps = 0;
+
+	if (!m->moved || bpf_obj_get_info_by_fd(m->eim, &info, &len))
+		return -1;
+	/* a walk the data path's inserts and the GC's deletes may restart:
+	 * an entry seen twice is counted twice, which is harmless */
+	while (steps++ < 4UL * info.max_entries && !bpf_map_get_next_key(m->eim, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (key.side == NAT_EIM_INSIDE) {
+			nat_maps_moved_add(m, &key, 1);
+			n++;
+		}
+	}
+	__atomic_store_n(&m->moved[NAT_EIM_MOVED_READY].count, 1, __ATOMIC_SEQ_CST);
+	if (n)
+		nat_log("nat_eim_moved: moved mappings counted: %lu", n);
+	return 0;
 }
 
 void loader_close(struct nat_daemon *d)

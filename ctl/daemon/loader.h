@@ -119,6 +119,12 @@ struct nat_link *loader_find_link(struct nat_daemon *d, int ifindex);
 /* The fds of the loaded maps (the daemon fills its bundle once). */
 void loader_maps(const struct nat_daemon *d, struct nat_maps *out);
 
+/* Count the INSIDE entries of nat_eim into nat_eim_moved, new at every
+ * start, and mark it complete (include/xdpnat.h); after the programs are
+ * attached. 0, or -1 if it is not mapped (the data path then keeps looking
+ * every endpoint up). */
+int loader_moved_fill(struct nat_maps *m);
+
 /* `xdpnat detach`: remove our XDP program and tc filter from an interface
  * (and its clsact qdisc if xdpnat made it). Returns how many were removed. */
 int loader_detach_ours(const char *ifname, int ifindex, bool clsact_created);

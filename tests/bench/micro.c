@@ -348,6 +348,11 @@ static void populate(void)
 		die("nat_wanaddr");
 	struct nat_fwd_key fk = { .ifindex = wan_if, .port = htons(8080), .proto = IPPROTO_UDP };
 	struct nat_fwd_value fv = { .addr = A_LANS, .port = htons(80) };
+	/* nat_eim_moved complete (nat_eim is empty), as the daemon marks it */
+	struct nat_eim_moved ready = { .count = 1 };
+	__u32 rk = NAT_EIM_MOVED_READY;
+	if (bpf_map_update_elem(bpf_map__fd(nat->maps.nat_eim_moved), &rk, &ready, 0))
+		die("nat_eim_moved");
 	if (fwdports_set(bpf_map__fd(nat->maps.nat_fwd_ports), IPPROTO_UDP, 8080) ||
 	    bpf_map_update_elem(bpf_map__fd(nat->maps.nat_forwards), &fk, &fv, 0))
 		die("nat_forwards");

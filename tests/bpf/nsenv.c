@@ -228,6 +228,15 @@ int env_up_ct(struct env *e, unsigned ct_max)
 
 	if (bpf_map_update_elem(e->m_config, &zero, &cfg, BPF_ANY))
 		return -1;
+	{	/* nat_eim_moved complete, as the daemon marks it once it has
+		 * counted nat_eim (empty here) */
+		struct nat_eim_moved ready = { .count = 1 };
+		__u32 k = NAT_EIM_MOVED_READY;
+
+		if (bpf_map_update_elem(bpf_map__fd(e->skel->maps.nat_eim_moved), &k, &ready,
+					BPF_ANY))
+			return -1;
+	}
 	if (env_set_lan(e, e->if_lan0))
 		return -1;
 	if (env_set_wan(e, e->if_wan0, A_WAN0, A_GW, 1024, 65535, 1, 0))

@@ -740,6 +740,61 @@ static void test_forwarded_port_not_mapped(void **state)
 	CHECK_EQ(pk_get16(r.buf + 14 + 20), 40013, "UDP port 40013 kept (only TCP's is forwarded)");
 }
 
+/*
+ * RFC 4787 REQ-1 across a freed port: the second host on a port moves to
+ * another outside port (its mapping gets an INSIDE entry); once the first
+ * host's mapping is gone, the second host's next flow, to another remote,
+ * must still use its mapping, not take the port that came free. The data
+ * path looks for the INSIDE entry only if the endpoint's nat_eim_moved
+ * cell counts one: a cell not counted and this test takes port 5000.
+ */
+static void test_eim_moved_mapping_kept(void **state)
+{
+	static const uint8_t q[] = "query";
+	struct pk a = { .dmac = MAC_LAN0, .smac = MAC_CLIENT, .src = A_CLIENT, .dst = A_DNS,
+			.proto = IPPROTO_UDP, .ttl = 64, .id = 0x3003, .sport = 5000, .dport = 53,
+			.payload = q, .plen = sizeof(q) - 1 };
+	struct pk b = a, b2;
+	struct nat_eim_key out = { .ifindex = (__u32)E.if_wan0, .port = htons(5000),
+				   .proto = IPPROTO_UDP, .side = NAT_EIM_OUTSIDE };
+	struct nat_eim_key in = { .addr = htonl(A_CLIENT2), .ifindex = (__u32)E.if_wan0,
+				  .port = htons(5000), .proto = IPPROTO_UDP,
+				  .side = NAT_EIM_INSIDE };
+	struct nat_maps m;
+	struct nat_eim_moved cell;
+	__u32 ci = nat_eim_moved_cell(in.addr, in.port, in.proto, in.ifindex);
+	uint16_t moved;
+	struct res r;
+
+	(void)state;
+	env_maps(&E, &m);
+	b.smac = MAC_CLIENT2;
+	b.src = A_CLIENT2;
+	xdp_pk(E.if_lan0, &a, &r, NULL);
+	expect_xdp_ret("first host", &r, XDP_REDIRECT);
+	CHECK_EQ(pk_get16(r.buf + 14 + 20), 5000, "first host keeps its port");
+	xdp_pk(E.if_lan0, &b, &r, NULL);
+	expect_xdp_ret("second host, same port", &r, XDP_REDIRECT);
+	moved = pk_get16(r.buf + 14 + 20);
+	CHECK(moved != 5000, "second host got port %u: want another", moved);
+	assert_int_equal(bpf_map_lookup_elem(m.eim_moved, &ci, &cell), 0);
+	CHECK_EQ(cell.count, 1, "the second host's nat_eim_moved cell");
+
+	/* the first host's mapping goes (as the GC removes one without flows) */
+	assert_int_equal(bpf_map_delete_elem(m.eim, &out), 0);
+
+	b2 = b;
+	b2.dst = A_REMOTE;
+	xdp_pk(E.if_lan0, &b2, &r, NULL);
+	expect_xdp_ret("second host, another remote", &r, XDP_REDIRECT);
+	CHECK_EQ(pk_get16(r.buf + 14 + 20), moved, "second host's mapping kept (not port 5000)");
+	{
+		struct nat_eim_value v;
+
+		CHECK(bpf_map_lookup_elem(m.eim, &out, &v) != 0, "port 5000 left free");
+	}
+}
+
 /* ============================================================ 4. UDP */
 
 static const uint8_t dns_q[] = "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00example-query";
@@ -4048,6 +4103,7 @@ int main(void)
 		T(test_port_clash),
 		T(test_port_exhaustion),
 		T(test_forwarded_port_not_mapped),
+		T(test_eim_moved_mapping_kept),
 		T(test_udp_masq),
 		T(test_udp_zero_csum),
 		T(test_udp_csum_lands_on_zero),

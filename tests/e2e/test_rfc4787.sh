@@ -53,6 +53,26 @@ s_a=$(port_seen "$LOG_A" 198.51.100.1); s_b=$(port_seen "$LOG_B" 198.51.100.1)
 [ -n "$s_a" ] && [ "$s_a" = "$s_b" ] && [ "$s_a" != 5000 ] \
 	&& e2e_ok "second host, same source port: one outside port ($s_a) for both servers" \
 	|| e2e_fail "second host: one outside port for both servers" "A:$s_a B:$s_b"
+# a restart counts the moved mapping (the second host's) into a new
+# nat_eim_moved, and the second host keeps its mapping
+moved_sum() {	# the counts of nat_eim_moved's cells (the ready flag apart)
+	bpftool -j map dump pinned "$E2E_BPFFS/xdpnat/nat_eim_moved" 2>/dev/null | python3 -c '
+import json, sys
+d = [e.get("formatted", e) for e in json.load(sys.stdin)]
+print(sum(e["value"]["count"] for e in d if e["key"] != 16384),
+      [e["value"]["count"] for e in d if e["key"] == 16384][0])'
+}
+e2e_xdpnat_stop
+e2e_xdpnat_start router "$E2E_TMP/router.conf" || { e2e_fail "xdpnat restarts"; e2e_finish; }
+m=$(moved_sum)
+grep -q "nat_eim_moved: moved mappings counted: 1" "$E2E_XDPNAT_LOG" && [ "$m" = "1 1" ] \
+	&& e2e_ok "restart: the moved mapping counted anew in nat_eim_moved (cells, ready: $m)" \
+	|| e2e_fail "restart counts the moved mapping" "cells, ready: $m" "$(cat "$E2E_XDPNAT_LOG")"
+e2e_in lans python3 "$PEER" 5000 203.0.113.10:7 >/dev/null
+[ "$(port_seen "$LOG_A" 198.51.100.1)" = "$s_a" ] \
+	&& e2e_ok "restart: the second host keeps its mapping ($s_a)" \
+	|| e2e_fail "second host's mapping after a restart" "$(port_seen "$LOG_A" 198.51.100.1) want $s_a"
+
 st=$(e2e_xdpnat stats 2>/dev/null)
 created=$(echo "$st" | awk '$1 == "eim_created" {print $2}')
 [ "${created:-0}" -ge 2 ] && e2e_ok "eim_created counts the two mappings ($created)" \

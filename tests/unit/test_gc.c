@@ -25,6 +25,8 @@ struct fixture {
 	struct nat_maps m;
 };
 
+static struct nat_maps *moved_maps;	/* the fixture's, for eim_put_at() */
+
 static int map_new(const char *name, enum bpf_map_type type, size_t ksz, size_t vsz,
 		   unsigned max)
 {
@@ -50,6 +52,7 @@ static int setup(void **state)
 {
 	static struct fixture f;
 	LIBBPF_OPTS(bpf_map_create_opts, nopre, .map_flags = BPF_F_NO_PREALLOC);	/* as nat_maps.h */
+	LIBBPF_OPTS(bpf_map_create_opts, mmapable, .map_flags = BPF_F_MMAPABLE);
 
 	nat_maps_init(&f.m);
 	f.m.ct = cttab_create(512);	/* 1024 entries, as the hash map it replaces */
@@ -70,7 +73,13 @@ static int setup(void **state)
 	f.m.eim = bpf_map_create(BPF_MAP_TYPE_HASH, "t_eim", sizeof(struct nat_eim_key),
 				 sizeof(struct nat_eim_value), 64, &nopre);
 	assert_true(f.m.eim >= 0);
+	f.m.eim_moved = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_eim_moved", 4,
+				       sizeof(struct nat_eim_moved), NAT_EIM_MOVED_CELLS + 1,
+				       &mmapable);
+	assert_true(f.m.eim_moved >= 0);
+	assert_int_equal(nat_maps_map_moved(&f.m), 0);
 	config_set(f.m.config, 60, 7440);
+	moved_maps = &f.m;
 	*state = &f;
 	return 0;
 }
@@ -88,6 +97,8 @@ static int teardown(void **state)
 	close(f->m.alg);
 	close(f->m.alg_state);
 	close(f->m.eim);
+	nat_maps_unmap_moved(&f->m);
+	close(f->m.eim_moved);
 	return 0;
 }
 
@@ -148,7 +159,8 @@ static struct nat_ctl_stats ctl_stats(int fd)
 
 /* A mapping (nat_eim) of `inside`:sport on WAN 7 to outside port `out`,
  * as bpf/nat_eim.h makes it, created at `seen`: its OUTSIDE entry, and an
- * INSIDE entry if the port is not the inside one. */
+ * INSIDE entry if the port is not the inside one (counted in
+ * nat_eim_moved first). */
 static void eim_put_at(int fd, const char *inside, uint16_t sport, uint16_t out, uint64_t seen)
 {
 	struct nat_eim_key in = { .ifindex = 7, .port = htons(sport), .proto = IPPROTO_UDP,
@@ -161,8 +173,19 @@ static void eim_put_at(int fd, const char *inside, uint16_t sport, uint16_t out,
 	inet_pton(AF_INET, inside, &in.addr);
 	ov.addr = in.addr;
 	assert_int_equal(bpf_map_update_elem(fd, &o, &ov, BPF_NOEXIST), 0);
-	if (out != sport)
+	if (out != sport) {
+		nat_maps_moved_add(moved_maps, &in, 1);
 		assert_int_equal(bpf_map_update_elem(fd, &in, &iv, BPF_NOEXIST), 0);
+	}
+}
+
+/* nat_eim_moved's count for 10.0.0.2:sport (UDP, WAN 7). */
+static unsigned moved_count(const struct nat_maps *m, uint16_t sport)
+{
+	__u32 addr;
+
+	inet_pton(AF_INET, "10.0.0.2", &addr);
+	return m->moved[nat_eim_moved_cell(addr, htons(sport), IPPROTO_UDP, 7)].count;
 }
 
 static void eim_put(int fd, uint16_t sport, uint16_t out, uint64_t seen)
@@ -215,8 +238,13 @@ static void test_eim_mapping_follows_flows(void **state)
 	eim_flow(&f->m.cttab, 5000);
 	eim_put(f->m.eim, 5000, 40000, NOW - 100 * SEC_NS);	/* used by the flow */
 	eim_put(f->m.eim, 5001, 40001, NOW - 100 * SEC_NS);	/* used by nothing */
+	assert_int_equal(moved_count(&f->m, 5001), 1);
 	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
 	assert_int_equal(r.eim_expired, 1);
+	/* its INSIDE entry gone, nat_eim_moved counts it no more; the live
+	 * one's still counts */
+	assert_int_equal(moved_count(&f->m, 5001), 0);
+	assert_int_equal(moved_count(&f->m, 5000), 1);
 	assert_int_equal(map_count(f->m.eim, sizeof(struct nat_eim_key)), 2);
 	assert_int_equal(ctl_stats(f->m.ctl_stats).eim_expired, 1);
 	/* the flow expires: its mapping goes at the end of that pass */
@@ -224,6 +252,7 @@ static void test_eim_mapping_follows_flows(void **state)
 	assert_int_equal(r.flows_expired, 1);
 	assert_int_equal(gc_run(&f->m, NOW + 201 * SEC_NS, &r), 0);
 	assert_int_equal(map_count(f->m.eim, sizeof(struct nat_eim_key)), 0);
+	assert_int_equal(moved_count(&f->m, 5000), 0);
 }
 
 /* A mapping that kept the inside port is its OUTSIDE entry alone: the GC
