@@ -31,9 +31,8 @@ int fwdports_add_map(struct nat_fwd_ports *b, int fwd_fd)
 {
 	struct nat_fwd_key key, next;
 	const void *prev = NULL;
-	int err;
 
-	while (!(err = bpf_map_get_next_key(fwd_fd, prev, &next))) {
+	while (!bpf_map_get_next_key(fwd_fd, prev, &next)) {
 		key = next;
 		prev = &key;
 		fwdports_add(b, key.proto, ntohs(key.port));

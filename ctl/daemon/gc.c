@@ -219,7 +219,6 @@ struct gc_pass {
 	uint64_t now;
 	uint64_t pass_start;		/* when the walk of nat_ct began */
 	const struct nat_cttab *ct;
-	int eim_fd;
 	const struct nat_maps *maps;
 	uint64_t eim_mappings;		/* nat_eim: mappings removed (eim_count) */
 };
@@ -291,7 +290,7 @@ static bool eim_port_free(const void *key, const void *val, void *ctx)
 
 	if (k->side != NAT_EIM_OUTSIDE || v->seen_ns >= p->pass_start)
 		return false;
-	return bpf_map_lookup_elem(p->eim_fd, &in, &iv) || iv.port != k->port;
+	return bpf_map_lookup_elem(p->maps->eim, &in, &iv) || iv.port != k->port;
 }
 
 /* An INSIDE entry deleted: one fewer in its nat_eim_moved cell, after
@@ -358,7 +357,7 @@ int gc_step(const struct nat_maps *maps, struct gc_cursor *c, uint64_t now_ns, u
 {
 	struct nat_config cfg;
 	struct gc_pass pass = { .cfg = &cfg, .now = now_ns, .ct = &maps->cttab,
-				.eim_fd = maps->eim, .maps = maps };
+				.maps = maps };
 	struct gc_result step = {};
 	__u32 zero = 0;
 	int done, err = 0;
