@@ -17,17 +17,12 @@ static __always_inline bool fwd_port_maybe(__u8 proto, __be16 port)
 {
 	struct nat_fwd_ports *b = bpf_map_lookup_elem(&nat_fwd_ports, (const void *)&fwd_ports_key0);
 	__u16 p = bpf_ntohs(port);
-	__u64 w;
+	__u64 *w;
 
 	if (!b)
 		return true;
-	if (proto == IPPROTO_TCP)
-		w = b->tcp[(p >> 6) & (NAT_FWD_PORT_WORDS - 1)];
-	else if (proto == IPPROTO_UDP)
-		w = b->udp[(p >> 6) & (NAT_FWD_PORT_WORDS - 1)];
-	else
-		return true;
-	return (w >> (p & 63)) & 1;
+	w = nat_fwd_ports_word(b, proto, p);
+	return !w || ((*w >> (p & 63)) & 1);
 }
 
 /* nat_forwards' entry for key k, NULL if none. */

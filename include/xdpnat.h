@@ -339,6 +339,19 @@ struct nat_fwd_ports {
 	__u64 udp[NAT_FWD_PORT_WORDS];
 };
 
+/* The word of b that holds port (host order) of proto, its bit being
+ * 1 << (port & 63); NULL for a protocol without bits. */
+static inline __u64 *nat_fwd_ports_word(struct nat_fwd_ports *b, __u8 proto, __u16 port)
+{
+	__u32 i = (port >> 6) & (NAT_FWD_PORT_WORDS - 1);
+
+	if (proto == 6 /* IPPROTO_TCP */)
+		return &b->tcp[i];
+	if (proto == 17 /* IPPROTO_UDP */)
+		return &b->udp[i];
+	return (__u64 *)0;
+}
+
 #define NAT_FWD_F_GATE_FTP	(1U << 0)	/* admit only peers with a live FTP control session */
 #define NAT_FWD_F_ALG		(1U << 2)	/* an `alg ftp` port: flows go to the ALG */
 #define NAT_FWD_F_FTP_CTRL	(1U << 1)	/* an `alg ftp` control port (or implicit TLS): its

@@ -7,24 +7,19 @@
 #include <bpf/bpf.h>
 #include "common/fwdports.h"
 
-static __u64 *fwdports_words(struct nat_fwd_ports *b, uint8_t proto)
-{
-	return proto == IPPROTO_TCP ? b->tcp : proto == IPPROTO_UDP ? b->udp : NULL;
-}
-
 void fwdports_add(struct nat_fwd_ports *b, uint8_t proto, uint16_t port)
 {
-	__u64 *w = fwdports_words(b, proto);
+	__u64 *w = nat_fwd_ports_word(b, proto, port);
 
 	if (w)
-		w[port / 64] |= 1ULL << (port % 64);
+		*w |= 1ULL << (port & 63);
 }
 
 bool fwdports_has(const struct nat_fwd_ports *b, uint8_t proto, uint16_t port)
 {
-	const __u64 *w = fwdports_words((struct nat_fwd_ports *)b, proto);
+	const __u64 *w = nat_fwd_ports_word((struct nat_fwd_ports *)b, proto, port);
 
-	return !w || (w[port / 64] >> (port % 64) & 1);
+	return !w || (*w >> (port & 63) & 1);
 }
 
 int fwdports_add_map(struct nat_fwd_ports *b, int fwd_fd)
