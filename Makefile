@@ -90,9 +90,9 @@ UNIT_DEPS_linkinfo  := $(call unit_mod,nlsock)
 UNIT_DEPS_ddns      := $(call unit_mod,config) $(call unit_mod,ddns_proto) $(call unit_mod,log) \
 		       $(call unit_mod,runfiles)
 UNIT_DEPS_gc        := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call unit_mod,maps) \
-		       $(call unit_mod,cttab)
+		       $(call unit_mod,cttab) $(call unit_mod,eimports)
 UNIT_DEPS_wanstate  := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call unit_mod,maps) $(call unit_mod,log) \
-		       $(call unit_mod,config) $(call unit_mod,cttab)
+		       $(call unit_mod,config) $(call unit_mod,cttab) $(call unit_mod,eimports)
 UNIT_DEPS_flowlog_fmt := $(call unit_mod,flowdesc)
 UNIT_DEPS_migrate   := $(call unit_mod,cttab)
 UNIT_DEPS_cttab_race := $(call unit_mod,cttab)

@@ -3,19 +3,20 @@
  * nat_eim.h - RFC 4787 endpoint-independent mapping and filtering.
  *
  * Mapping (REQ-1): a masqueraded flow's outside port is its inside
- * endpoint's mapping (nat_eim, see include/xdpnat.h), made by the first
- * flow of the endpoint on that WAN and used by every later one, whatever
- * the destination. The original port is kept when it is free (port
- * preservation, attempt 0 of nat_port_candidate); a port is a mapping's
- * alone (its OUTSIDE entry, inserted with BPF_NOEXIST, is the allocation),
- * and never one a forward uses. A mapping that keeps the inside port is
- * that one entry (a new endpoint costs one insert, a known one one
- * lookup); only a mapping that had to move to another port also has an
- * INSIDE entry saying which. Whether an endpoint may have one is asked
- * of nat_eim_moved first (a count per cell, include/xdpnat.h), so a new
- * endpoint's first flow usually costs one lookup, not two. When nat_eim
- * is full or no port is free, the flow gets a port for its destination
- * only, as before (eim_full).
+ * endpoint's mapping, made by the first flow of the endpoint on that WAN
+ * and used by every later one, whatever the destination. The original
+ * port is kept when it is free (port preservation, attempt 0 of
+ * nat_port_candidate). A port is a mapping's alone, and never one a
+ * forward uses: its element in the WAN's table of nat_eim_ports (include/
+ * xdpnat.h) names the owner, claimed with one compare-and-swap. A mapping
+ * that keeps the inside port is that element alone (a new endpoint, and a
+ * known one, cost one cache line); only a mapping that had to move to
+ * another port also has an INSIDE entry in nat_eim saying which. Whether
+ * an endpoint may have one is asked of nat_eim_moved first (a count per
+ * cell), so a new endpoint's first flow usually looks nothing up in
+ * nat_eim. When no port is free, nat_eim is full, or the WAN's table is
+ * not bound to it (include/xdpnat.h), the flow gets a port for its
+ * destination only, as before (eim_full).
  *
  * Filtering (REQ-8): a packet from outside that matches no flow and no
  * forward is admitted to a mapping's inside endpoint on a WAN with
@@ -41,8 +42,11 @@ struct eim_slot {
 	/* the arguments, kept here and not in registers the helper calls
 	 * would make clang spill to the stack (see the top) */
 	__u64 inside, wan, now;
+	__u64 want;			/* the endpoint's nat_eim_ports word, stamped now */
 	__u32 peer, seed;
+	__u32 table;			/* the WAN's table in nat_eim_ports */
 	__u32 cell;			/* nat_eim_moved's key */
+	__u32 idx;			/* nat_eim_ports' key */
 };
 
 #define EIM_SLOTS	1024
@@ -159,19 +163,70 @@ static __always_inline __u16 eim_preserved(struct eim_slot *s)
 	return orig;
 }
 
-/* Is outside port `port` (host order) the mapping of the endpoint in this
- * CPU's slot? Its OUTSIDE entry is marked in use if so. */
-static __always_inline bool eim_owned(struct eim_slot *s, __u16 port)
+/* The nat_eim_ports element of outside port `port` (host order) in the
+ * WAN's table, as the word it is swapped as; NULL for a protocol without
+ * mappings. */
+static __always_inline __u64 *eim_elem(struct eim_slot *s, __u16 port)
 {
 	volatile struct eim_slot *vs = s;
-	struct nat_eim_value *m;
+	__s64 i = nat_eim_port_index(vs->table, (__u8)(vs->inside >> 48), port);
 
-	eim_key(s, NAT_EIM_OUTSIDE, bpf_htons(port));
-	m = bpf_map_lookup_elem(&nat_eim, &s->k);
-	if (!m || m->addr != (__u32)vs->inside || m->port != (__u16)(vs->inside >> 32))
-		return false;
-	m->seen_ns = vs->now;
-	return true;
+	if (i < 0)
+		return NULL;
+	s->idx = (__u32)i;
+	return bpf_map_lookup_elem(&nat_eim_ports, &s->idx);
+}
+
+/* Is the WAN's table bound to it (its header names the WAN's ifindex)? */
+static __always_inline bool eim_table_bound(struct eim_slot *s)
+{
+	volatile struct eim_slot *vs = s;
+	struct nat_eim_port *h;
+
+	s->idx = vs->table * NAT_EIM_PORT_TABLE;
+	h = bpf_map_lookup_elem(&nat_eim_ports, &s->idx);
+	return h && h->addr == (__u32)vs->wan;
+}
+
+#define EIM_TAKEN	0	/* another endpoint's (or free, and not claimed) */
+#define EIM_OURS	1	/* the endpoint's mapping, its stamp now */
+#define EIM_CLAIMED	2	/* was free, the endpoint's now */
+
+/* Outside port `port` (host order) for the endpoint in this CPU's slot:
+ * EIM_OURS, EIM_CLAIMED (only if `claim`) or EIM_TAKEN. A mapping's stamp
+ * is brought up to now (at most once a stamp unit); a word that changes
+ * under the swap (the GC freeing the port, another CPU claiming it) is
+ * looked at again. */
+static __always_inline int eim_hold(struct eim_slot *s, __u16 port, bool claim)
+{
+	__u64 *e = eim_elem(s, port), want, old, prev;
+
+	if (!e)
+		return EIM_TAKEN;
+	want = ((volatile struct eim_slot *)s)->want;
+	old = *(volatile __u64 *)e;
+#pragma unroll
+	for (int i = 0; i < 3; i++) {
+		if (old == want)
+			return EIM_OURS;
+		if (old ? nat_eim_port_owner(old) != nat_eim_port_owner(want) : !claim)
+			return EIM_TAKEN;
+		prev = __sync_val_compare_and_swap(e, old, want);
+		if (prev == old)
+			return old ? EIM_OURS : EIM_CLAIMED;
+		old = prev;
+	}
+	return EIM_TAKEN;
+}
+
+/* Give back port `port` (host order), claimed by this CPU's slot's
+ * endpoint, if it still is its. */
+static __always_inline void eim_release(struct eim_slot *s, __u16 port)
+{
+	__u64 *e = eim_elem(s, port);
+
+	if (e)
+		__sync_val_compare_and_swap(e, ((volatile struct eim_slot *)s)->want, 0);
 }
 
 /* Attempt i of the mapping of the endpoint in this CPU's slot: 0 the
@@ -185,7 +240,7 @@ __noinline int xdpnat_eim_try(__u32 i)
 	volatile struct eim_slot *vs = s;
 	struct nat_eim_value *m;
 	__u16 port;
-	long err;
+	int rc;
 
 	if (!s)
 		return -1;
@@ -200,14 +255,12 @@ __noinline int xdpnat_eim_try(__u32 i)
 	s->f.pad = 0;
 	if (s->f.proto != IPPROTO_ICMP && fwd_lookup(&s->f))
 		return 0;
-	eim_key(s, NAT_EIM_OUTSIDE, bpf_htons(port));
-	eim_val(s, (__u32)vs->inside, (__u16)(vs->inside >> 32));
-	err = eim_insert(s);
-	if (err == -EEXIST_)	/* taken; by this endpoint if another CPU was quicker */
-		return eim_owned(s, port) ? eim_peer(s, port) : 0;
-	if (err)
-		return -1;
-	/* the inside port itself: its OUTSIDE entry is the whole mapping */
+	rc = eim_hold(s, port, true);
+	if (rc == EIM_TAKEN)
+		return 0;
+	if (rc == EIM_OURS)	/* another CPU was quicker, with this port */
+		return eim_peer(s, port);
+	/* the inside port itself: its element is the whole mapping */
 	if (port == eim_preserved(s))
 		return eim_peer(s, port) | EIM_CREATED;
 	eim_key(s, NAT_EIM_INSIDE, 0);
@@ -216,10 +269,9 @@ __noinline int xdpnat_eim_try(__u32 i)
 	if (!eim_insert(s))
 		return eim_peer(s, port) | EIM_CREATED;
 	eim_moved_add(s, (__u32)-1);
-	/* another CPU mapped the endpoint meanwhile (or the table filled
-	 * up): give the port back, use theirs */
-	eim_key(s, NAT_EIM_OUTSIDE, bpf_htons(port));
-	bpf_map_delete_elem(&nat_eim, &s->k);
+	/* another CPU mapped the endpoint meanwhile (or nat_eim filled up):
+	 * give the port back, use theirs */
+	eim_release(s, port);
 	eim_key(s, NAT_EIM_INSIDE, 0);
 	m = bpf_map_lookup_elem(&nat_eim, &s->k);
 	if (!m || !m->port)
@@ -230,30 +282,39 @@ __noinline int xdpnat_eim_try(__u32 i)
 /* inside: addr | port << 32 | proto << 48 (network order addr and port, as
  * in the packet); wan: ifindex | lo << 32 | hi << 48 (host order range);
  * peer: the destination address when the WAN filters address-dependent
- * (0: no PEER entry). Returns the outside port (host order), with
- * EIM_CREATED if the mapping is new, or 0: no mapping, the caller chooses
- * a port for this destination. The caller counts (STAT_INC's key would
- * take stack here). */
+ * (0: no PEER entry); table: the WAN's in nat_eim_ports. Returns the
+ * outside port (host order), with EIM_CREATED if the mapping is new, or 0:
+ * no mapping, the caller chooses a port for this destination. The caller
+ * counts (STAT_INC's key would take stack here). */
 __noinline int xdpnat_eim_map(void)
 {
 	struct eim_slot *s = eim_slot();
+	volatile struct eim_slot *vs;
 	struct nat_eim_value *m;
 	__u16 port;
 	int rc;
 
 	if (!s)
 		return 0;
+	vs = s;
 	s->now = bpf_ktime_get_ns();
-	/* most endpoints keep their port: one lookup finds their mapping */
+	s->want = nat_eim_port_word((__u32)vs->inside, (__u16)(vs->inside >> 32),
+				    nat_eim_stamp(vs->now));
+	if (!eim_table_bound(s))
+		return 0;
+	/* most endpoints keep their port: its element says if it is theirs */
 	port = eim_preserved(s);
-	if (port && eim_owned(s, port))
+	if (port && eim_hold(s, port, false) == EIM_OURS)
 		return eim_peer(s, port);
 	eim_key(s, NAT_EIM_INSIDE, 0);
 	m = eim_may_have_moved(s) ? bpf_map_lookup_elem(&nat_eim, &s->k) : NULL;
-	if (m) {
-		/* in use: the GC's pass that is under way keeps it (gc.c) */
-		m->seen_ns = ((volatile struct eim_slot *)s)->now;
-		return eim_peer(s, bpf_ntohs(m->port));
+	if (m && m->port) {
+		/* in use: the GC's pass that is under way keeps it (gc.c); its
+		 * port taken again if a cleared table lost it */
+		m->seen_ns = vs->now;
+		port = bpf_ntohs(m->port);
+		eim_hold(s, port, true);
+		return eim_peer(s, port);
 	}
 	s->seed = bpf_get_prandom_u32();
 	for (__u32 i = 0; i <= XDPNAT_PORT_TRIES; i++) {
@@ -265,8 +326,9 @@ __noinline int xdpnat_eim_map(void)
 }
 
 /* The arguments into the slot, then the work (two functions: the
- * arguments and the slot pointer at once would not fit the registers). */
-__noinline int xdpnat_eim_port(__u64 inside, __u64 wan, __u32 peer)
+ * arguments and the slot pointer at once would not fit the registers).
+ * peer: the PEER address | the WAN's table << 32. */
+__noinline int xdpnat_eim_port(__u64 inside, __u64 wan, __u64 peer)
 {
 	struct eim_slot *s = eim_slot();
 
@@ -274,32 +336,39 @@ __noinline int xdpnat_eim_port(__u64 inside, __u64 wan, __u32 peer)
 		return 0;
 	s->inside = inside;
 	s->wan = wan;
-	s->peer = peer;
+	s->peer = (__u32)peer;
+	s->table = (__u32)(peer >> 32);
 	return xdpnat_eim_map();
 }
 
 /* A packet from remote to the WAN's outside port, no flow and no forward:
- * outside = ifindex | port << 32 | proto << 48 (port in network order);
- * filter: the WAN's NAT_IFACE_F_FILTER_* bits. Returns the mapping's
- * inside endpoint, addr | port << 32 | 1 << 48, if the filter admits the
- * remote; 0 if not. */
+ * outside = ifindex | port << 32 | proto << 48 | table << 56 (port in
+ * network order, table the WAN's in nat_eim_ports); filter: the WAN's
+ * NAT_IFACE_F_FILTER_* bits. Returns the mapping's inside endpoint,
+ * addr | port << 32 | 1 << 48, if the filter admits the remote; 0 if not. */
 __noinline __u64 xdpnat_eim_admit(__u64 outside, __u32 remote, __u32 filter)
 {
 	struct eim_slot *s = eim_slot();
-	struct nat_eim_value *m;
+	struct nat_eim_port *e;
+	__u16 port;
 
 	if (!s || !(filter & (NAT_IFACE_F_FILTER_EI | NAT_IFACE_F_FILTER_AD)))
 		return 0;
-	s->inside = outside & (0xffULL << 48);	/* the protocol */
-	s->wan = outside;
-	s->peer = remote;
-	eim_key(s, NAT_EIM_OUTSIDE, (__u16)(outside >> 32));
-	m = bpf_map_lookup_elem(&nat_eim, &s->k);
-	if (!m)
+	port = bpf_ntohs((__u16)(outside >> 32));
+	if (!port)		/* a table's header, no mapping */
 		return 0;
-	s->now = (__u64)m->addr | (__u64)m->port << 32 | 1ULL << 48;
+	s->inside = outside & (0xffULL << 48);	/* the protocol */
+	s->wan = (__u32)outside;
+	s->peer = remote;
+	s->table = (__u32)(outside >> 56);
+	if (!eim_table_bound(s))
+		return 0;
+	e = (struct nat_eim_port *)eim_elem(s, port);
+	if (!e || !e->addr)
+		return 0;
+	s->now = (__u64)e->addr | (__u64)e->port << 32 | 1ULL << 48;
 	if (!(filter & NAT_IFACE_F_FILTER_EI)) {
-		eim_key(s, NAT_EIM_PEER, (__u16)(((volatile struct eim_slot *)s)->wan >> 32));
+		eim_key(s, NAT_EIM_PEER, bpf_htons(port));
 		if (!bpf_map_lookup_elem(&nat_eim, &s->k))
 			return 0;
 	}

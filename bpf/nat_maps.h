@@ -149,12 +149,21 @@ struct {
 	__type(value, struct nat_frag_src);
 } nat_frag_src SEC(".maps");
 
-/* Endpoint-independent mappings (nat_eim.h): allocated as used, not
- * preallocated, so a table sized for the worst case (a mapping per flow)
- * costs what the mappings in use cost. */
+/* The owners of the WANs' outside ports (nat_eim.h): one table per WAN. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, NAT_EIM_PORT_TABLE);	/* set by the loader: one table a WAN */
+	__type(key, __u32);
+	__type(value, struct nat_eim_port);
+} nat_eim_ports SEC(".maps");
+
+/* The rest of the endpoint-independent mappings (nat_eim.h): allocated as
+ * used, not preallocated, so a table sized for the worst case (an INSIDE
+ * and a PEER entry per flow) costs what the entries in use cost. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 3 * XDPNAT_CT_MAX_DEFAULT);	/* set by the loader: 3 x conntrack-max */
+	__uint(max_entries, 2 * XDPNAT_CT_MAX_DEFAULT);	/* set by the loader: 2 x conntrack-max */
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct nat_eim_key);
 	__type(value, struct nat_eim_value);

@@ -169,9 +169,11 @@ static __always_inline int new_routed(void *ctx, const struct nat_pkt *p, __u32 
 
 /* xdpnat_eim_admit()'s first argument: the packet's outside port on WAN
  * ifindex. */
-static __always_inline __u64 eim_outside(__u32 ifindex, const struct nat_pkt *p)
+static __always_inline __u64 eim_outside(__u32 ifindex, const struct nat_iface *wan,
+					 const struct nat_pkt *p)
 {
-	return (__u64)ifindex | (__u64)p->key.dport << 32 | (__u64)p->key.proto << 48;
+	return (__u64)ifindex | (__u64)p->key.dport << 32 | (__u64)p->key.proto << 48 |
+	       (__u64)wan->wan_id << 56;
 }
 
 /* The source port of a new flow of p's inside endpoint leaving by WAN
@@ -184,7 +186,8 @@ static __always_inline void eim_source_port(struct ct_new *n, const struct nat_p
 				   (__u64)p->key.proto << 48,
 				   (__u64)wan_ifindex | (__u64)n->port_lo << 32 |
 				   (__u64)n->port_hi << 48,
-				   (wan->flags & NAT_IFACE_F_FILTER_AD) ? p->key.daddr : 0);
+				   ((wan->flags & NAT_IFACE_F_FILTER_AD) ? p->key.daddr : 0) |
+				   (__u64)wan->wan_id << 32);
 
 	if (port > 0) {
 		n->to.sport = bpf_htons((__u16)port);
@@ -231,7 +234,7 @@ static __always_inline int new_from_wan(void *ctx, const struct nat_pkt *p, __u3
 
 	f = fwd_lookup(&fk);
 	if (!f) {
-		__u64 in = xdpnat_eim_admit(eim_outside(ifindex, p), p->key.saddr, iif->flags);
+		__u64 in = xdpnat_eim_admit(eim_outside(ifindex, iif, p), p->key.saddr, iif->flags);
 
 		if (in) {
 			n.kind = NAT_KIND_MAPPED;
@@ -299,7 +302,7 @@ static __always_inline int new_hairpin(const struct nat_pkt *p, __u32 wan_ifinde
 	} else {
 		/* REQ-9: to another inside endpoint's mapping, through its
 		 * filter, the WAN address being the remote */
-		__u64 in = xdpnat_eim_admit(eim_outside(wan_ifindex, p), wan->addr, wan->flags);
+		__u64 in = xdpnat_eim_admit(eim_outside(wan_ifindex, wan, p), wan->addr, wan->flags);
 
 		if (!in)
 			return ACT_UNTOUCHED;

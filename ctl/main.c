@@ -44,6 +44,7 @@ static void usage(FILE *out)
 		"         FILTER: [--host ADDR] [--port PORT] [--wan IF] [--kind KIND], all must match\n"
 		"  stats  [-c FILE] [--json] data path and controller counters\n"
 		"  status [-c FILE] [--json] daemon, interfaces, DDNS; exit 1 if not running\n"
+		"  mappings [-c FILE] [--json] the RFC 4787 mappings: outside port -> inside endpoint\n"
 		"  ddns update -c FILE --wan IF --address A [--force]\n"
 		"The default FILE is " DEFAULT_CONFIG "; without it (and without -c) flows,\n"
 		"stats and status look at the default run-dir and pin-dir.\n");
@@ -222,6 +223,8 @@ int main(int argc, char **argv)
 		return cmd_cli(&o, cli_stats);
 	if (!strcmp(cmd, "status"))
 		return cmd_cli(&o, cli_status);
+	if (!strcmp(cmd, "mappings"))
+		return cmd_cli(&o, cli_mappings);
 	fprintf(stderr, "xdpnat: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return 2;

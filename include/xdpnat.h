@@ -85,7 +85,12 @@
  *  nat_frag_src   dp (LRU)                         -
  *  nat_eim        dp creates mappings (bpf/        gc refreshes the mappings of
  *                 nat_eim.h); only daemon/gc.c     live flows and expires the
- *                 deletes                          rest; cli reads
+ *                 deletes                          rest
+ *  nat_eim_ports  dp claims ports (bpf/nat_eim.h)  gc refreshes, takes again
+ *                 and gives back one it could not  and frees them; wanstate.c
+ *                 complete; common/eimports.c is   binds a WAN's table (its
+ *                 the controller's only way in     header) when it writes the
+ *                                                  WAN's nat_ifaces entry
  *  nat_eim_moved  dp adds one for each INSIDE      gc subtracts one for each
  *                 entry it inserts; daemon/        INSIDE entry it deletes
  *                 loader.c fills a new one from
@@ -117,6 +122,7 @@
 #define XDPNAT_MAP_FLOWLOG	"nat_flowlog"
 #define XDPNAT_MAP_FWD_PORTS	"nat_fwd_ports"
 #define XDPNAT_MAP_EIM_MOVED	"nat_eim_moved"
+#define XDPNAT_MAP_EIM_PORTS	"nat_eim_ports"
 
 #define XDPNAT_MAX_IFACES	64
 #define XDPNAT_MAX_FORWARD_PORTS 262144	/* forward ranges are expanded per port */
@@ -363,28 +369,92 @@ static inline __u64 *nat_fwd_ports_word(struct nat_fwd_ports *b, __u8 proto, __u
 #define NAT_FWD_F_PCP		(1U << 3)
 
 /* ---------------------------------------------------------------------
- * nat_eim: HASH, RFC 4787 endpoint-independent mapping. A masquerading
- * WAN gives each inside endpoint (address, port or ICMP identifier,
- * protocol) one outside port for every destination while any of its
- * flows lives. Entries of a mapping, told apart by `side`:
- *   OUTSIDE {0, WAN ifindex, outside port, proto}
- *           -> {inside addr, inside port}: the port's owner, inserted first
- *           (BPF_NOEXIST: that insert is the allocation), and what inbound
- *           filtering (NAT_IFACE_F_FILTER_*) and hairpinning look up. A
- *           mapping that keeps the inside port (the usual case) is this
- *           entry alone: new flows find it under their own port;
+ * nat_eim_ports: ARRAY (BPF_F_MMAPABLE) of struct nat_eim_port, the owners
+ * of the outside ports of masquerading WANs (RFC 4787 endpoint-independent
+ * mapping, bpf/nat_eim.h): one table of NAT_EIM_PORT_TABLE elements per
+ * WAN, indexed by nat_iface.wan_id (the loader sizes the map for the
+ * configured WANs), then by protocol (TCP, UDP, ICMP identifiers) and
+ * port: nat_eim_port_index(). The element of a port is its mapping: the
+ * inside endpoint that owns it, or 0, free. It is one 64-bit word, so a
+ * port is claimed with one compare-and-swap from 0 (the data path), kept
+ * by one that changes only the stamp, and freed by one back to 0 (the GC,
+ * which thus never frees a port someone just used): no lock, no
+ * allocation, one cache line.
+ *
+ * Port 0 is no mapping's (ranges start at 1): a table's TCP port 0 is its
+ * header, {addr: the WAN's ifindex}. The data path uses a table only if
+ * its header names the WAN; wanstate.c binds it (common/eimports.c), and a
+ * table found bound to another interface (a reload that reordered the
+ * WANs, a WAN's interface made anew) is cleared first.
+ *
+ * stamp: nat_eim_stamp() of when the mapping was made or last found in use
+ * (by a new flow, or by the GC for a live flow); it wraps, and the GC
+ * takes a stamp up to NAT_EIM_STAMP_AHEAD units past its pass's start for
+ * a recent one, anything else for an old one.
+ */
+#define NAT_EIM_PORT_TABLE	(3 * 65536)
+
+struct nat_eim_port {
+	__be32 addr;			/* the inside address; 0: the port is free.
+					 * The header (TCP port 0): the WAN's ifindex */
+	__be16 port;			/* the inside port or ICMP identifier */
+	__u16 stamp;			/* nat_eim_stamp() */
+};
+
+#define NAT_EIM_STAMP_SHIFT	30	/* a unit of ~1.07 s */
+#define NAT_EIM_STAMP_AHEAD	0x4000
+
+static inline __u16 nat_eim_stamp(__u64 ns)
+{
+	return (__u16)(ns >> NAT_EIM_STAMP_SHIFT);
+}
+
+/* The element of port (host order) of proto in table, or -1 for a
+ * protocol without mappings. */
+static inline __s64 nat_eim_port_index(__u32 table, __u8 proto, __u16 port)
+{
+	__u32 row = proto == 6 ? 0 : proto == 17 ? 1 : proto == 1 ? 2 : 3;
+
+	if (row == 3)
+		return -1;
+	return (__s64)table * NAT_EIM_PORT_TABLE + row * 65536 + port;
+}
+
+/* The element as the word it is compared and swapped as. */
+static inline __u64 nat_eim_port_word(__be32 addr, __be16 port, __u16 stamp)
+{
+	struct nat_eim_port e = { .addr = addr, .port = port, .stamp = stamp };
+	__u64 w;
+
+	__builtin_memcpy(&w, &e, sizeof(w));
+	return w;
+}
+
+/* The owner part of a word (the stamp masked out). */
+static inline __u64 nat_eim_port_owner(__u64 w)
+{
+	return w & nat_eim_port_word(0xffffffff, 0xffff, 0);
+}
+
+/* ---------------------------------------------------------------------
+ * nat_eim: HASH, the rest of RFC 4787 endpoint-independent mapping (the
+ * ports themselves are nat_eim_ports'). Entries, told apart by `side`:
  *   INSIDE  {inside addr, WAN ifindex, inside port, proto}
  *           -> {0, outside port}: only for a mapping on another port than
- *           the inside one, what new flows of the endpoint use;
+ *           the inside one (most keep it: their port's element in
+ *           nat_eim_ports is the whole mapping), what new flows of the
+ *           endpoint use;
  *   PEER    {remote addr, WAN ifindex, outside port, proto} -> {}: an
  *           address the mapping has sent to (address-dependent filtering).
+ * Side 2 (OUTSIDE) was the port's owner before nat_eim_ports; a previous
+ * version's such entries are deleted by the GC's next pass.
  * seen_ns: created, or last found in use by a new flow or the GC (gc.c
  * keeps a mapping while a flow uses it and removes it on the pass after
- * its last flow, an INSIDE entry before its OUTSIDE one).
+ * its last flow, an INSIDE entry before its port).
  */
 enum nat_eim_side {
 	NAT_EIM_INSIDE = 1,
-	NAT_EIM_OUTSIDE = 2,
+	NAT_EIM_OUTSIDE_OLD = 2,
 	NAT_EIM_PEER = 3,
 };
 
@@ -397,8 +467,8 @@ struct nat_eim_key {
 };
 
 struct nat_eim_value {
-	__be32 addr;			/* OUTSIDE: the inside address */
-	__be16 port;			/* INSIDE: the outside port; OUTSIDE: the inside port */
+	__be32 addr;			/* unused (0) */
+	__be16 port;			/* INSIDE: the outside port */
 	__u8 pad[2];
 	__u64 seen_ns;
 };

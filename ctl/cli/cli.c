@@ -2,8 +2,7 @@
 /*
  * cli.c - what every read-only command needs before and while it runs:
  * the daemon's pid, its network namespace, its pinned maps, and the one
- * JSON printer. The commands themselves are cli_flows.c, cli_stats.c and
- * cli_status.c.
+ * JSON printer. The commands themselves are cli_<command>.c (cli.h).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * cli.h - the read-only commands: `xdpnat flows`, `top`, `stats`, `status`
- * (one file each, cli_<command>.c), and how main.c prepares their context
- * (cli.c). JSON (json-c) with --json; field names in JSON are stable.
+ * cli.h - the read-only commands: `xdpnat flows`, `top`, `stats`, `status`,
+ * `mappings` (one file each, cli_<command>.c), and how main.c prepares
+ * their context (cli.c). JSON (json-c) with --json; field names in JSON are stable.
  *
  * They read the daemon's pinned maps and run files. With a live daemon
  * the pins are looked for through /proc/<daemon pid>/root, which reaches
@@ -44,6 +44,7 @@ int cli_flows(const struct cli_ctx *c);
 int cli_top(const struct cli_ctx *c);
 int cli_stats(const struct cli_ctx *c);
 int cli_status(const struct cli_ctx *c);
+int cli_mappings(const struct cli_ctx *c);
 
 /* The pid in <run-dir>/xdpnat.pid if that process is alive and is an
  * xdpnat, else 0 (run_read_pid()). */

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <bpf/bpf.h>
 #include "xdpnat.h"
 #include "common/maps.h"
 
@@ -34,6 +35,7 @@ static const struct {
 	{ XDPNAT_MAP_ALG_STATS, offsetof(struct nat_maps, alg_stats) },
 	{ XDPNAT_MAP_FWD_PORTS, offsetof(struct nat_maps, fwd_ports) },
 	{ XDPNAT_MAP_EIM_MOVED, offsetof(struct nat_maps, eim_moved) },
+	{ XDPNAT_MAP_EIM_PORTS, offsetof(struct nat_maps, eim_ports) },
 	{ XDPNAT_MAP_FLOWLOG, offsetof(struct nat_maps, flowlog) },
 };
 
@@ -53,6 +55,8 @@ void nat_maps_init(struct nat_maps *m)
 		*(int *)((char *)m + fields[i].off) = -1;
 	memset(&m->cttab, 0, sizeof(m->cttab));
 	m->moved = NULL;
+	m->ports = NULL;
+	m->port_tables = 0;
 }
 
 int nat_maps_map_ct(struct nat_maps *m)
@@ -77,6 +81,37 @@ void nat_maps_unmap_moved(struct nat_maps *m)
 	if (m->moved)
 		munmap(m->moved, MOVED_BYTES);
 	m->moved = NULL;
+	m->ports = NULL;
+	m->port_tables = 0;
+}
+
+int nat_maps_map_ports(struct nat_maps *m)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	void *p;
+
+	if (bpf_obj_get_info_by_fd(m->eim_ports, &info, &len))
+		return -errno;
+	if (info.value_size != sizeof(struct nat_eim_port) || !info.max_entries ||
+	    info.max_entries % NAT_EIM_PORT_TABLE)
+		return -EINVAL;
+	p = mmap(NULL, (size_t)info.max_entries * sizeof(struct nat_eim_port),
+		 PROT_READ | PROT_WRITE, MAP_SHARED, m->eim_ports, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	m->ports = p;
+	m->port_tables = info.max_entries / NAT_EIM_PORT_TABLE;
+	return 0;
+}
+
+void nat_maps_unmap_ports(struct nat_maps *m)
+{
+	if (m->ports)
+		munmap(m->ports, (size_t)m->port_tables * NAT_EIM_PORT_TABLE *
+				 sizeof(struct nat_eim_port));
+	m->ports = NULL;
+	m->port_tables = 0;
 }
 
 void nat_maps_moved_add(const struct nat_maps *m, const struct nat_eim_key *k, int delta)

@@ -35,11 +35,15 @@ struct nat_maps {
 	int alg_stats;		/* nat_alg_stats */
 	int fwd_ports;		/* nat_fwd_ports */
 	int eim_moved;		/* nat_eim_moved */
+	int eim_ports;		/* nat_eim_ports */
 	int flowlog;		/* nat_flowlog (RINGBUF) */
 	struct nat_cttab cttab;	/* nat_ct mapped (nat_maps_map_ct()): how
 				 * the controller reads and changes flows */
 	struct nat_eim_moved *moved;	/* nat_eim_moved mapped (nat_maps_map_moved()),
 					 * NULL if not */
+	struct nat_eim_port *ports;	/* nat_eim_ports mapped (nat_maps_map_ports()),
+					 * NULL if not; common/eimports.c uses it */
+	__u32 port_tables;		/* its tables (one a WAN) */
 };
 
 /* The pinned name of the i-th map, NULL past the last. */
@@ -55,6 +59,11 @@ int nat_maps_map_ct(struct nat_maps *m);
  * -errno; and the other way. */
 int nat_maps_map_moved(struct nat_maps *m);
 void nat_maps_unmap_moved(struct nat_maps *m);
+
+/* Map m->eim_ports into m->ports and m->port_tables: 0 or -errno; and
+ * the other way. */
+int nat_maps_map_ports(struct nat_maps *m);
+void nat_maps_unmap_ports(struct nat_maps *m);
 
 /* nat_eim_moved: one INSIDE entry of nat_eim (key k) more (delta > 0:
  * by delta), or one fewer (delta <= 0: by one, never below 0); nothing for

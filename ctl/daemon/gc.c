@@ -25,6 +25,7 @@
 #include "nat_ct_key.h"
 #include "common/clock.h"
 #include "common/ctflow.h"
+#include "common/eimports.h"
 #include "common/mapsweep.h"
 #include "daemon/gc.h"
 
@@ -98,17 +99,13 @@ static bool orphaned(const struct nat_cttab *ct, const struct nat_ct_key *k,
 	return ct_get(ct, &t, &tv) || tv.dir != NAT_DIR_ORIG;
 }
 
-/* An nat_eim entry that a live flow uses, if there is one (and, given
- * `owner`, an OUTSIDE entry whose owner that is): marked as seen in this
- * pass, with one write per pass at most. */
-static void eim_touch(int fd, const struct nat_eim_key *k, const struct nat_eim_key *owner,
-		      uint64_t pass_start, uint64_t now)
+/* An nat_eim entry that a live flow uses, if there is one: marked as seen
+ * in this pass, with one write per pass at most. */
+static void eim_touch(int fd, const struct nat_eim_key *k, uint64_t pass_start, uint64_t now)
 {
 	struct nat_eim_value v;
 
 	if (bpf_map_lookup_elem(fd, k, &v))
-		return;
-	if (owner && (v.addr != owner->addr || v.port != owner->port))
 		return;
 	if (v.seen_ns < pass_start) {
 		v.seen_ns = now;
@@ -117,25 +114,21 @@ static void eim_touch(int fd, const struct nat_eim_key *k, const struct nat_eim_
 }
 
 /*
- * The mapping of a live flow (nat_eim, RFC 4787): its outside port (the
- * OUTSIDE entry, if the flow's endpoint owns it), its inside endpoint (an
- * INSIDE entry, which only a mapping to another port than the inside one
- * has), and the remote address (PEER, address-dependent filtering). A
- * masqueraded or hairpin flow's ORIG entry is seen from the inside; a
- * MAPPED one (let in by the filter) from the outside.
+ * The mapping of a live flow (RFC 4787): its outside port (nat_eim_ports,
+ * if the flow's endpoint owns it; taken again if it is free), its inside
+ * endpoint (an INSIDE entry, which only a mapping to another port than
+ * the inside one has), and the remote address (PEER, address-dependent
+ * filtering). A masqueraded or hairpin flow's ORIG entry is seen from the
+ * inside; a MAPPED one (let in by the filter) from the outside.
  */
-static void eim_keep(int fd, const struct nat_ct_key *k, const struct nat_ct_value *v,
-		     uint64_t pass_start, uint64_t now)
+static void eim_keep(const struct nat_maps *m, const struct nat_ct_key *k,
+		     const struct nat_ct_value *v, uint64_t pass_start, uint64_t now)
 {
 	struct nat_eim_key in = { .ifindex = v->wan_ifindex, .proto = k->proto,
 				  .side = NAT_EIM_INSIDE };
 	struct nat_eim_key peer = { .ifindex = v->wan_ifindex, .proto = k->proto,
 				    .side = NAT_EIM_PEER };
-	struct nat_eim_key out = { .ifindex = v->wan_ifindex, .proto = k->proto,
-				   .side = NAT_EIM_OUTSIDE };
 
-	if (fd < 0)
-		return;
 	if (v->kind == NAT_KIND_MASQ || v->kind == NAT_KIND_HAIRPIN) {
 		in.addr = k->saddr;
 		in.port = k->sport;
@@ -149,10 +142,12 @@ static void eim_keep(int fd, const struct nat_ct_key *k, const struct nat_ct_val
 	} else {
 		return;
 	}
-	out.port = peer.port;
-	eim_touch(fd, &out, &in, pass_start, now);
-	eim_touch(fd, &in, NULL, pass_start, now);
-	eim_touch(fd, &peer, NULL, pass_start, now);
+	eimports_keep(m, v->wan_ifindex, k->proto, ntohs(peer.port), in.addr, in.port,
+		      pass_start, now);
+	if (m->eim < 0)
+		return;
+	eim_touch(m->eim, &in, pass_start, now);
+	eim_touch(m->eim, &peer, pass_start, now);
 }
 
 static void judge(const struct nat_maps *m, const struct nat_config *cfg,
@@ -167,7 +162,7 @@ static void judge(const struct nat_maps *m, const struct nat_config *cfg,
 		if (flow_expired(&m->cttab, cfg, k, v, now) && ctflow_remove(m, k, v, now, why))
 			res->flows_expired++;
 		else
-			eim_keep(m->eim, k, v, pass_start, now);
+			eim_keep(m, k, v, pass_start, now);
 	} else if (idle_past(cfg, k, v->state, v->last_seen, now) && orphaned(&m->cttab, k, v) &&
 		   !ct_del(&m->cttab, k)) {
 		res->orphans_deleted++;
@@ -220,7 +215,6 @@ struct gc_pass {
 	uint64_t pass_start;		/* when the walk of nat_ct began */
 	const struct nat_cttab *ct;
 	const struct nat_maps *maps;
-	uint64_t eim_mappings;		/* nat_eim: mappings removed (eim_count) */
 };
 
 static bool ct_exists(const struct nat_cttab *ct, const struct nat_ct_key *k)
@@ -265,10 +259,11 @@ static bool alg_orphaned(const void *key, const void *val, void *ctx)
 }
 
 /*
- * nat_eim, after a whole pass over nat_ct: a mapping no flow used in the
+ * The mappings, after a whole pass over nat_ct: one no flow used in the
  * pass (and not made or reused by a new flow since it began) goes, first
- * its INSIDE and PEER entries, then (a second sweep) the OUTSIDE entry
- * that frees its port, once its INSIDE twin is gone.
+ * its INSIDE and PEER entries (nat_eim), then the port itself (nat_eim_
+ * ports, eimports_sweep()), unless its INSIDE entry, still used, points
+ * to it. A previous version's OUTSIDE entries go in the first sweep.
  */
 static bool eim_unused(const void *key, const void *val, void *ctx)
 {
@@ -276,21 +271,19 @@ static bool eim_unused(const void *key, const void *val, void *ctx)
 	const struct nat_eim_value *v = val;
 	const struct gc_pass *p = ctx;
 
-	return k->side != NAT_EIM_OUTSIDE && v->seen_ns < p->pass_start;
+	return k->side == NAT_EIM_OUTSIDE_OLD || v->seen_ns < p->pass_start;
 }
 
-static bool eim_port_free(const void *key, const void *val, void *ctx)
+static bool eim_port_moved_here(uint32_t ifindex, uint8_t proto, uint16_t port,
+				const struct nat_eim_port *e, void *ctx)
 {
-	const struct nat_eim_key *k = key;
-	const struct nat_eim_value *v = val;
 	const struct gc_pass *p = ctx;
-	struct nat_eim_key in = { .addr = v->addr, .ifindex = k->ifindex, .port = v->port,
-				  .proto = k->proto, .side = NAT_EIM_INSIDE };
+	struct nat_eim_key in = { .addr = e->addr, .ifindex = ifindex, .port = e->port,
+				  .proto = proto, .side = NAT_EIM_INSIDE };
 	struct nat_eim_value iv;
 
-	if (k->side != NAT_EIM_OUTSIDE || v->seen_ns >= p->pass_start)
-		return false;
-	return bpf_map_lookup_elem(p->maps->eim, &in, &iv) || iv.port != k->port;
+	return e->port != htons(port) && p->maps->eim >= 0 &&
+	       !bpf_map_lookup_elem(p->maps->eim, &in, &iv) && iv.port == htons(port);
 }
 
 /* An INSIDE entry deleted: one fewer in its nat_eim_moved cell, after
@@ -299,17 +292,6 @@ static void eim_moved_gone(const void *key, const void *val, void *ctx)
 {
 	(void)val;
 	nat_maps_moved_add(((struct gc_pass *)ctx)->maps, key, -1);
-}
-
-/* The OUTSIDE entries among those deleted (one a mapping): the mappings
- * that went. */
-static void eim_count(const void *key, const void *val, void *ctx)
-{
-	const struct nat_eim_key *k = key;
-
-	(void)val;
-	if (k->side == NAT_EIM_OUTSIDE)
-		((struct gc_pass *)ctx)->eim_mappings++;
 }
 
 /* One small map: adds the entries deleted to *count. */
@@ -386,12 +368,12 @@ int gc_step(const struct nat_maps *maps, struct gc_cursor *c, uint64_t now_ns, u
 			err = sweep(maps->alg_state, sizeof(struct nat_ct_key), 0, alg_orphaned,
 				    &pass, &step.alg_states_deleted);
 		pass.pass_start = c->pass_start;
-		if (!err && maps->eim >= 0 &&
-		    map_sweep(maps->eim, sizeof(struct nat_eim_key), sizeof(struct nat_eim_value),
-			      eim_unused, &pass, eim_moved_gone) >= 0)
-			map_sweep(maps->eim, sizeof(struct nat_eim_key),
-				  sizeof(struct nat_eim_value), eim_port_free, &pass, eim_count);
-		step.eim_expired = pass.eim_mappings;
+		if (!err && (maps->eim < 0 ||
+			     map_sweep(maps->eim, sizeof(struct nat_eim_key),
+				       sizeof(struct nat_eim_value), eim_unused, &pass,
+				       eim_moved_gone) >= 0))
+			step.eim_expired = (uint64_t)eimports_sweep(maps, pass.pass_start,
+								    eim_port_moved_here, &pass);
 	}
 	result_add(&c->pass, &step);
 	if (ctl_stats_add(maps->ctl_stats, &step, done == 1) && !err)

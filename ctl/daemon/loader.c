@@ -246,6 +246,23 @@ static __u32 forwards_held(const struct nat_daemon *d)
 	return info.max_entries;
 }
 
+/* nat_eim_ports: a table (1.5 MiB) for each WAN of the configuration, the
+ * WAN's wan_id its index; a reload that needs more is refused. */
+static __u32 port_tables_for(const struct xdpnat_config *cfg)
+{
+	return cfg->nwans > 0 ? (__u32)cfg->nwans : 1;
+}
+
+static __u32 port_tables_held(const struct nat_daemon *d)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(bpf_map__fd(d->skel->maps.nat_eim_ports), &info, &len))
+		return 0;
+	return info.max_entries / NAT_EIM_PORT_TABLE;
+}
+
 /*
  * nat_ct's hash keys and slot count are constants of the programs (.rodata),
  * so they are decided before the load: those of the table adopted as it is
@@ -301,14 +318,21 @@ int loader_load(struct nat_daemon *d)
 		return -1;
 	}
 	/* a mapping per flow at most (TCP clients open each connection from
-	 * a new port): two entries, a third with address-dependent
-	 * filtering; allocated as used (BPF_F_NO_PREALLOC), so the size is a
-	 * bound, not memory taken. Past it a flow's port is chosen for its
-	 * destination (eim_full). */
-	err = bpf_map__set_max_entries(d->skel->maps.nat_eim, 3 * d->cfg.conntrack_max);
+	 * a new port): an INSIDE entry if it moved off its port, a PEER one
+	 * with address-dependent filtering; allocated as used
+	 * (BPF_F_NO_PREALLOC), so the size is a bound, not memory taken.
+	 * Past it a flow's port is chosen for its destination (eim_full). */
+	err = bpf_map__set_max_entries(d->skel->maps.nat_eim, 2 * d->cfg.conntrack_max);
 	if (err) {
-		nat_log("cannot size nat_eim to %u entries: %s", 3 * d->cfg.conntrack_max,
+		nat_log("cannot size nat_eim to %u entries: %s", 2 * d->cfg.conntrack_max,
 			strerror(-err));
+		return -1;
+	}
+	err = bpf_map__set_max_entries(d->skel->maps.nat_eim_ports,
+				       port_tables_for(&d->cfg) * NAT_EIM_PORT_TABLE);
+	if (err) {
+		nat_log_at(LOG_ERR, "cannot size nat_eim_ports to %u tables: %s",
+			   port_tables_for(&d->cfg), strerror(-err));
 		return -1;
 	}
 	err = bpf_map__set_max_entries(d->skel->maps.nat_forwards, forwards_capacity(&d->cfg));
@@ -371,6 +395,9 @@ void loader_maps(const struct nat_daemon *d, struct nat_maps *out)
 		nat_log_at(LOG_ERR, "cannot map nat_ct: the controller cannot see flows");
 	if (nat_maps_map_moved(out))
 		nat_log_at(LOG_ERR, "cannot map nat_eim_moved: new flows look up every endpoint");
+	if (nat_maps_map_ports(out))
+		nat_log_at(LOG_ERR, "cannot map nat_eim_ports: no WAN's table is bound, new "
+			   "flows get ports for their destination only");
 }
 
 int loader_moved_fill(struct nat_maps *m)
@@ -1256,6 +1283,13 @@ int loader_reload(struct nat_daemon *d, const struct xdpnat_config *new_cfg,
 			   "forwards need %u nat_forwards entries (with room for port-mapping), the "
 			   "table holds %u; a restart sizes it (flows are kept)",
 			   forwards_needed(&cfg), forwards_held(d));
+		return -1;
+	}
+	if (port_tables_for(&cfg) > port_tables_held(d)) {
+		nat_log_at(LOG_WARNING, "reload: refused, keeping the running configuration: %u "
+			   "WANs need as many mapping tables (nat_eim_ports), the map holds %u; a "
+			   "restart sizes it (flows are kept)", port_tables_for(&cfg),
+			   port_tables_held(d));
 		return -1;
 	}
 	nnext = links_from_config(&cfg, next, true, true);

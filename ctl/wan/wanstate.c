@@ -23,6 +23,7 @@
 #include "nat_ct_key.h"
 #include "common/clock.h"
 #include "common/ctflow.h"
+#include "common/eimports.h"
 #include "common/log.h"
 #include "common/mapsweep.h"
 #include "wan/wanstate.h"
@@ -327,6 +328,23 @@ __u16 wanstate_mss(const struct cfg_wan *w)
 	return mtu < CFG_MSS_MIN ? CFG_MSS_MIN : mtu > CFG_MSS_MAX ? CFG_MSS_MAX : (__u16)mtu;
 }
 
+/* The WAN's table of mappings (nat_eim_ports) bound to its interface
+ * before the data path is told the WAN's wan_id. */
+static void bind_port_table(uint32_t ifindex, const char *ifname, __u8 wan_id,
+			    const struct nat_maps *m)
+{
+	int rc = eimports_bind(m, wan_id, ifindex);
+
+	if (rc == 1)
+		nat_log("wan %s: its mapping table (nat_eim_ports %u) was another interface's: "
+			"cleared; live flows' mappings are taken again by the next GC pass",
+			ifname, wan_id);
+	else if (rc == -ENOSPC)
+		nat_log_at(LOG_WARNING, "wan %s: no mapping table (nat_eim_ports holds fewer than "
+			   "%u): ports are chosen per destination until a restart", ifname,
+			   wan_id + 1);
+}
+
 int wanstate_put_iface(const struct wanstate *ws, uint32_t ifindex, const char *ifname,
 		       enum nat_if_role role, __u8 slot, __u8 link_flags)
 {
@@ -358,6 +376,7 @@ int wanstate_put_iface(const struct wanstate *ws, uint32_t ifindex, const char *
 			v.flags |= NAT_IFACE_F_FILTER_AD;
 		v.wan_id = (__u8)(w - ws->cfg->wans);
 		v.mss = wanstate_mss(w);
+		bind_port_table(ifindex, ifname, v.wan_id, ws->m);
 	}
 	if (bpf_map_update_elem(ws->m->ifaces, &ifindex, &v, BPF_ANY))
 		return fail(ifindex, "cannot write the nat_ifaces entry");

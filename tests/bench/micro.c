@@ -29,8 +29,9 @@
  *
  * `memory` loads xdpnat.bpf.o with every map the loader sizes from
  * conntrack-max sized for FLOWS flows, as ctl/daemon/loader.c does
- * (nat_ct 1 + 2.5 x slots of 64 bytes, nat_eim 3 x, nat_unassured
- * conntrack-max / 4 clamped),
+ * (nat_ct 1 + 2.5 x slots of 64 bytes, nat_eim 2 x, nat_unassured
+ * conntrack-max / 4 clamped; nat_eim_ports, a table for the one WAN, is
+ * among the fixed maps),
  * and prints each one's memlock from /proc/self/fdinfo; nat_eim is not
  * preallocated, so it is also filled to its bound and read again.
  */
@@ -41,6 +42,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <arpa/inet.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
@@ -353,6 +355,11 @@ static void populate(void)
 	__u32 rk = NAT_EIM_MOVED_READY;
 	if (bpf_map_update_elem(bpf_map__fd(nat->maps.nat_eim_moved), &rk, &ready, 0))
 		die("nat_eim_moved");
+	/* the WAN's table of nat_eim_ports bound to it, as wanstate.c does */
+	__u32 hk = 0;
+	struct nat_eim_port hdr = { .addr = wan_if };
+	if (bpf_map_update_elem(bpf_map__fd(nat->maps.nat_eim_ports), &hk, &hdr, 0))
+		die("nat_eim_ports");
 	if (fwdports_set(bpf_map__fd(nat->maps.nat_fwd_ports), IPPROTO_UDP, 8080) ||
 	    bpf_map_update_elem(bpf_map__fd(nat->maps.nat_forwards), &fk, &fv, 0))
 		die("nat_forwards");
@@ -406,13 +413,23 @@ static void ct_fill(unsigned n)
 	}
 }
 
-/* nat_eim (RFC 4787 mappings) emptied too: in the router the GC removes a
- * mapping with its last flow, so a new flow of a new endpoint makes one */
+/* The RFC 4787 mappings (nat_eim_ports, nat_eim) emptied too: in the
+ * router the GC frees a mapping with its last flow, so a new flow of a new
+ * endpoint makes one. The ports' table is cleared through its mapping, its
+ * header (element 0) kept. */
 static void eim_clear(void)
 {
+	static struct nat_eim_port *ports;
 	int fd = bpf_map__fd(nat->maps.nat_eim);
 	struct nat_eim_key k, next;
 
+	if (!ports) {
+		ports = mmap(NULL, NAT_EIM_PORT_TABLE * sizeof(*ports), PROT_READ | PROT_WRITE,
+			     MAP_SHARED, bpf_map__fd(nat->maps.nat_eim_ports), 0);
+		if (ports == MAP_FAILED)
+			die("mmap nat_eim_ports");
+	}
+	memset(ports + 1, 0, (NAT_EIM_PORT_TABLE - 1) * sizeof(*ports));
 	while (!bpf_map_get_next_key(fd, NULL, &next)) {
 		k = next;
 		if (bpf_map_delete_elem(fd, &k))
@@ -551,7 +568,7 @@ static int cmd_run(int argc, char **argv)
 		return 0;
 	}
 	ct_size(nat, 262144);
-	bpf_map__set_max_entries(nat->maps.nat_eim, 3 * 262144);	/* as the loader sizes it */
+	bpf_map__set_max_entries(nat->maps.nat_eim, 2 * 262144);	/* as the loader sizes it */
 	bpf_map__set_max_entries(nat->maps.nat_forwards, 32768);	/* the loader's least size */
 	if (xdpnat_bpf__load(nat)) {
 		printf("nat\tn/a\tcannot load xdpnat.bpf.o: %s\n", strerror(errno));
@@ -735,7 +752,7 @@ static int cmd_memory(int argc, char **argv)
 		ring = ring < XDPNAT_UNASSURED_MIN ? XDPNAT_UNASSURED_MIN
 		       : ring > XDPNAT_UNASSURED_MAX ? XDPNAT_UNASSURED_MAX : ring;
 		ct_size(o, (__u32)flows);
-		bpf_map__set_max_entries(o->maps.nat_eim, 3 * flows);
+		bpf_map__set_max_entries(o->maps.nat_eim, 2 * flows);
 		bpf_map__set_max_entries(o->maps.nat_unassured, ring);
 		if (xdpnat_bpf__load(o))
 			die("load skeleton");

@@ -650,6 +650,7 @@ micro() {
 # what the mappings in use take, so it is also filled to its bound and read
 # again) and nat_unassured (conntrack-max / 4, clamped, preallocated).
 # memlock from /proc/self/fdinfo: the kernel's own accounting.
+NAT_EIM_PORTS_BYTES=$((3 * 65536 * 8))	# a table of nat_eim_ports (include/xdpnat.h)
 BENCH_MEM_FLOWS=${BENCH_MEM_FLOWS:-65536 262144 1048576}
 memory() {
 	say "== Memory per flow of conntrack-max: the maps sized from it (nat_ct, nat_eim, nat_unassured; memlock)"
@@ -687,11 +688,13 @@ memory() {
 		} >>"$CSV"
 	done
 	say "   up front: memlock of the three maps after loading (nat_ct and nat_unassured preallocated,"
-	say "   nat_eim's bucket array); eim full: nat_eim filled to its bound (3 entries per flow, the"
-	say "   worst case; flows of one inside endpoint share a mapping); B/entry: what one live"
+	say "   nat_eim's bucket array); eim full: nat_eim filled to its bound (2 entries per flow, an"
+	say "   INSIDE and a PEER one: the worst case; flows of one inside endpoint share a mapping, most"
+	say "   mappings keep their port and have neither); B/entry: what one live"
 	say "   nat_eim entry adds; the last B/flow: all three maps with nat_eim full."
 	say "   nat_ct's slots (max_entries x 64 B, 1 + ceil(2.5 x conntrack-max) slots):${slots%;}"
-	say "   Not counted (fixed size, not scaled by conntrack-max): the other maps, $(echo "$out" | awk -F'\t' '$1 == "memfixed" {print $3; exit}') B in all."
+	say "   Not counted (fixed size, not scaled by conntrack-max): the other maps, $(echo "$out" | awk -F'\t' '$1 == "memfixed" {print $3; exit}') B in all,"
+	say "   of which nat_eim_ports, the owners of the outside ports, is $((NAT_EIM_PORTS_BYTES)) B a WAN (one WAN here)."
 	local obj
 	obj=$(awk '$1 == "nf_conntrack" {print $4}' /proc/slabinfo 2>/dev/null)
 	[ -n "$obj" ] && say "   for comparison, nf_conntrack: $obj B per entry (slab object) + hash bucket, max $(cat /proc/sys/net/netfilter/nf_conntrack_max 2>/dev/null) entries"

@@ -187,6 +187,8 @@ int env_up_ct(struct env *e, unsigned ct_max)
 	e->skel = xdpnat_bpf__open();
 	if (e->skel) {
 		bpf_map__set_max_entries(e->skel->maps.nat_ct, nslots + 1);
+		/* a table of nat_eim_ports for each of wan0 and wan1 */
+		bpf_map__set_max_entries(e->skel->maps.nat_eim_ports, 2 * NAT_EIM_PORT_TABLE);
 		e->skel->rodata->ct_nslots = nslots;
 		memcpy((void *)e->skel->rodata->ct_hkey, hkey, sizeof(hkey));
 	}
@@ -292,6 +294,22 @@ int env_set_lan(struct env *e, int ifindex)
 	return bpf_map_update_elem(e->m_ifaces, &k, &v, BPF_ANY);
 }
 
+/* The WAN's table of nat_eim_ports bound to it (its header), as wanstate.c
+ * does; a table already bound keeps its mappings. */
+static int env_bind_ports(struct env *e, int wan_id, int ifindex)
+{
+	int fd = bpf_map__fd(e->skel->maps.nat_eim_ports);
+	__u32 k = (__u32)wan_id * NAT_EIM_PORT_TABLE;
+	struct nat_eim_port h;
+
+	if (bpf_map_lookup_elem(fd, &k, &h))
+		return -1;
+	if (h.addr == (__u32)ifindex)
+		return 0;
+	h = (struct nat_eim_port){ .addr = (__u32)ifindex };
+	return bpf_map_update_elem(fd, &k, &h, BPF_ANY);
+}
+
 int env_set_wan(struct env *e, int ifindex, uint32_t addr, uint32_t gw, uint16_t lo, uint16_t hi,
 		int masq, int wan_id)
 {
@@ -307,6 +325,8 @@ int env_set_wan(struct env *e, int ifindex, uint32_t addr, uint32_t gw, uint16_t
 	v.masquerade = (__u8)masq;
 	v.wan_id = (__u8)wan_id;
 	v.slot = (__u8)env_slot(e, ifindex);
+	if (env_bind_ports(e, wan_id, ifindex))
+		return -1;
 	return bpf_map_update_elem(e->m_ifaces, &k, &v, BPF_ANY);
 }
 

@@ -755,8 +755,8 @@ static void test_eim_moved_mapping_kept(void **state)
 			.proto = IPPROTO_UDP, .ttl = 64, .id = 0x3003, .sport = 5000, .dport = 53,
 			.payload = q, .plen = sizeof(q) - 1 };
 	struct pk b = a, b2;
-	struct nat_eim_key out = { .ifindex = (__u32)E.if_wan0, .port = htons(5000),
-				   .proto = IPPROTO_UDP, .side = NAT_EIM_OUTSIDE };
+	__u32 out = (__u32)nat_eim_port_index(0, IPPROTO_UDP, 5000);	/* wan0's table */
+	struct nat_eim_port port5000, free_port = {};
 	struct nat_eim_key in = { .addr = htonl(A_CLIENT2), .ifindex = (__u32)E.if_wan0,
 				  .port = htons(5000), .proto = IPPROTO_UDP,
 				  .side = NAT_EIM_INSIDE };
@@ -780,19 +780,19 @@ static void test_eim_moved_mapping_kept(void **state)
 	assert_int_equal(bpf_map_lookup_elem(m.eim_moved, &ci, &cell), 0);
 	CHECK_EQ(cell.count, 1, "the second host's nat_eim_moved cell");
 
-	/* the first host's mapping goes (as the GC removes one without flows) */
-	assert_int_equal(bpf_map_delete_elem(m.eim, &out), 0);
+	/* the first host's mapping goes (as the GC frees one without flows) */
+	assert_int_equal(bpf_map_lookup_elem(m.eim_ports, &out, &port5000), 0);
+	CHECK_EQ(port5000.addr, htonl(A_CLIENT), "port 5000 the first host's");
+	CHECK_EQ(ntohs(port5000.port), 5000, "port 5000 the first host's port's");
+	assert_int_equal(bpf_map_update_elem(m.eim_ports, &out, &free_port, BPF_ANY), 0);
 
 	b2 = b;
 	b2.dst = A_REMOTE;
 	xdp_pk(E.if_lan0, &b2, &r, NULL);
 	expect_xdp_ret("second host, another remote", &r, XDP_REDIRECT);
 	CHECK_EQ(pk_get16(r.buf + 14 + 20), moved, "second host's mapping kept (not port 5000)");
-	{
-		struct nat_eim_value v;
-
-		CHECK(bpf_map_lookup_elem(m.eim, &out, &v) != 0, "port 5000 left free");
-	}
+	assert_int_equal(bpf_map_lookup_elem(m.eim_ports, &out, &port5000), 0);
+	CHECK(port5000.addr == 0, "port 5000 left free");
 }
 
 /* ============================================================ 4. UDP */

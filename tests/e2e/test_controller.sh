@@ -268,6 +268,23 @@ check "a reload with more forwarded ports than nat_forwards holds is refused, wi
 	wait_log "reload: refused, keeping the running configuration: the forwards need 41026 nat_forwards entries.*holds 32768; a restart sizes it"
 kill -0 "$DPID" && [ "$(forward_ports)" = "9090 9091" ] && ok "the refused reload changes nothing" || not_ok "the refused reload changes nothing: $(forward_ports)"
 
+# nat_eim_ports holds a table per WAN of the file (one here), bound to its
+# interface by its header (element 0: the ifindex); a reload adding a WAN
+# is refused the same way.
+[ "$(bpftool map show pinned "$(pinned nat_eim_ports)" | grep -o 'max_entries [0-9]*')" = "max_entries 196608" ] \
+	&& bpftool -j map lookup pinned "$(pinned nat_eim_ports)" key 0 0 0 0 | python3 -c '
+import json, sys
+v = json.load(sys.stdin); v = v.get("formatted", v)["value"]
+assert v["addr"] == int(sys.argv[1]) and v["port"] == 0, v' "$WANIDX" \
+	&& ok "nat_eim_ports: one table (196608 elements), its header naming rwan ($WANIDX)" \
+	|| not_ok "nat_eim_ports table and header: $(bpftool map show pinned "$(pinned nat_eim_ports)")"
+write_conf "lan rlan2" "forward tcp rwan 9090-9091 to 10.9.0.2:90-91" "wan rbr"
+kill -HUP "$DPID"
+check "a reload with more WANs than nat_eim_ports has tables is refused, with the way out" \
+	wait_log "reload: refused, keeping the running configuration: 2 WANs need as many mapping tables (nat_eim_ports), the map holds 1; a restart sizes it"
+kill -0 "$DPID" && xdp_on rbr && [ "$(forward_ports)" = "9090 9091" ] \
+	&& ok "the refused reload changes nothing (rbr still a LAN)" || not_ok "the refused WAN reload changes nothing"
+
 write_conf "forward tcp rwan 9090-9091 to 10.9.0.2:90-91"
 kill -HUP "$DPID"
 check "reload removing rlan2 and rbr" wait_log "reload: rlan2 removed"

@@ -110,6 +110,36 @@ icmp=$(e2e_xdpnat stats --json | python3 -c 'import json,sys; d=json.load(sys.st
 [ "${icmp:-0}" -gt 0 ] && e2e_ok "the ISP's fragmentation-needed errors were translated ($icmp)" \
 	|| e2e_fail "fragmentation-needed errors translated" "icmp_errors_translated=${icmp:-?}"
 
+# Each WAN has its own table of mappings (nat_eim_ports), bound to its
+# interface: the flows above left mappings on both. A reload that swaps
+# the wan lines swaps the tables' WANs: each table, bound to the other
+# interface, is cleared, and new flows map on the table of their WAN.
+ml=$(e2e_xdpnat mappings 2>&1)
+echo "$ml" | grep -Eq '^wan0 +tcp +198\.51\.100\.1:[0-9]+ +192\.168\.0\.10:' \
+	&& echo "$ml" | grep -Eq '^wan1 +tcp +192\.0\.2\.1:[0-9]+ +192\.168\.0\.10:' \
+	&& e2e_ok "xdpnat mappings: the client's mappings on each WAN, with that WAN's address" \
+	|| e2e_fail "mappings on both WANs" "$ml"
+sed -i -e 's/^wan wan0$/wan wanX/' -e 's/^wan wan1$/wan wan0/' -e 's/^wan wanX$/wan wan1/' "$E2E_XDPNAT_CONF"
+kill -HUP "$E2E_XDPNAT_PID"
+swapped() {
+	grep -q "wan wan0: its mapping table (nat_eim_ports 1) was another interface's: cleared" "$E2E_XDPNAT_LOG" &&
+	grep -q "wan wan1: its mapping table (nat_eim_ports 0) was another interface's: cleared" "$E2E_XDPNAT_LOG"
+}
+e2e_wait_for -t 5 swapped \
+	&& e2e_ok "reload with the wan lines swapped: both tables cleared and bound anew" \
+	|| e2e_fail "reload with the wan lines swapped rebinds both tables" "$(tail -5 "$E2E_XDPNAT_LOG")"
+: > "$INET_LOG"
+ok=0
+for i in $(seq 10); do
+	e2e_in lanc curl -sf -m 3 -o /dev/null --local-port $((30000 + i)) http://203.0.113.10/ && ok=$((ok + 1))
+done
+ml=$(e2e_xdpnat mappings 2>&1)
+bad=$(echo "$ml" | awk '$1 == "wan0" && $3 !~ /^198\.51\.100\.1:/ || $1 == "wan1" && $3 !~ /^192\.0\.2\.1:/' | head -3)
+n=$(echo "$ml" | grep -Ec ':3000[1-9] |:30010 ')
+[ "$ok" = 10 ] && [ -z "$bad" ] && [ "$n" -ge 10 ] \
+	&& e2e_ok "after the swap: 10/10 connections, each mapped on its WAN's table ($n mappings of ports 30001-30010)" \
+	|| e2e_fail "masquerade after the tables were swapped" "ok $ok/10, mismatched: $bad" "$ml"
+
 st=$(e2e_xdpnat status)
 echo "$st" | grep -q 198.51.100.1 && echo "$st" | grep -q 192.0.2.1 \
 	&& e2e_ok "xdpnat status shows both WAN addresses" || e2e_fail "status shows both WANs" "$st"

@@ -72,6 +72,34 @@ e2e_in lans python3 "$PEER" 5000 203.0.113.10:7 >/dev/null
 [ "$(port_seen "$LOG_A" 198.51.100.1)" = "$s_a" ] \
 	&& e2e_ok "restart: the second host keeps its mapping ($s_a)" \
 	|| e2e_fail "second host's mapping after a restart" "$(port_seen "$LOG_A" 198.51.100.1) want $s_a"
+# the port's owner, as an operator looks it up: element (table 0, UDP row
+# 1) * 65536 + port of nat_eim_ports, named fields
+owner() {	# port -> "addr:port" of its owner, "free", or nothing
+	local k=$((65536 + $1))
+	bpftool -j map lookup pinned "$E2E_BPFFS/xdpnat/nat_eim_ports" key \
+		$((k & 255)) $((k >> 8 & 255)) $((k >> 16 & 255)) $((k >> 24)) 2>/dev/null | python3 -c '
+import json, socket, struct, sys
+v = json.load(sys.stdin)
+v = v.get("formatted", v)["value"]
+print("free" if not v["addr"] else "%s:%d" % (socket.inet_ntoa(struct.pack("<I", v["addr"])),
+                                            socket.ntohs(v["port"])))'
+}
+o5000=$(owner 5000); o_s=$(owner "$s_a")
+[ "$o5000" = 192.168.0.10:5000 ] && [ "$o_s" = 192.168.0.254:5000 ] \
+	&& e2e_ok "nat_eim_ports names each port's owner (5000: $o5000, $s_a: $o_s)" \
+	|| e2e_fail "nat_eim_ports owners" "5000: $o5000, $s_a: $o_s"
+# and as `xdpnat mappings` lists them
+ml=$(e2e_xdpnat mappings 2>&1)
+mj=$(e2e_xdpnat mappings --json 2>&1 | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(d["count"], d["moved"], sorted((m["outside"], m["inside"], m["moved"]) for m in d["mappings"]
+                                     if m["proto"] == "udp" and m["wan"] == "wan0"))' 2>&1)
+echo "$ml" | grep -Eq "^wan0 +udp +198\.51\.100\.1:5000 +192\.168\.0\.10:5000 +no " \
+	&& echo "$ml" | grep -Eq "^wan0 +udp +198\.51\.100\.1:$s_a +192\.168\.0\.254:5000 +yes " \
+	&& echo "$mj" | grep -q "^2 1 " \
+	&& e2e_ok "xdpnat mappings lists both mappings, the moved one marked (--json too)" \
+	|| e2e_fail "xdpnat mappings" "$ml" "$mj"
 
 st=$(e2e_xdpnat stats 2>/dev/null)
 created=$(echo "$st" | awk '$1 == "eim_created" {print $2}')

@@ -4,6 +4,7 @@
  * maps with the layouts of include/xdpnat.h, flows with chosen last_seen,
  * one gc_run() at an injected `now`, then what is left and what was counted.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 #include <bpf/bpf.h>
 #include "common/ctflow.h"
+#include "common/eimports.h"
 #include "common/maps.h"
 #include "daemon/gc.h"
 
@@ -78,6 +80,11 @@ static int setup(void **state)
 				       &mmapable);
 	assert_true(f.m.eim_moved >= 0);
 	assert_int_equal(nat_maps_map_moved(&f.m), 0);
+	f.m.eim_ports = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_eim_ports", 4,
+				       sizeof(struct nat_eim_port), NAT_EIM_PORT_TABLE, &mmapable);
+	assert_true(f.m.eim_ports >= 0);
+	assert_int_equal(nat_maps_map_ports(&f.m), 0);
+	assert_int_equal(eimports_bind(&f.m, 0, 7), 2);
 	config_set(f.m.config, 60, 7440);
 	moved_maps = &f.m;
 	*state = &f;
@@ -99,6 +106,8 @@ static int teardown(void **state)
 	close(f->m.eim);
 	nat_maps_unmap_moved(&f->m);
 	close(f->m.eim_moved);
+	nat_maps_unmap_ports(&f->m);
+	close(f->m.eim_ports);
 	return 0;
 }
 
@@ -157,22 +166,21 @@ static struct nat_ctl_stats ctl_stats(int fd)
 	return st;
 }
 
-/* A mapping (nat_eim) of `inside`:sport on WAN 7 to outside port `out`,
- * as bpf/nat_eim.h makes it, created at `seen`: its OUTSIDE entry, and an
- * INSIDE entry if the port is not the inside one (counted in
- * nat_eim_moved first). */
+/* A mapping of `inside`:sport on WAN 7 to outside port `out`, as
+ * bpf/nat_eim.h makes it, created at `seen`: its port's element in
+ * nat_eim_ports (the WAN's table 0), and an INSIDE entry in nat_eim if the
+ * port is not the inside one (counted in nat_eim_moved first). */
 static void eim_put_at(int fd, const char *inside, uint16_t sport, uint16_t out, uint64_t seen)
 {
 	struct nat_eim_key in = { .ifindex = 7, .port = htons(sport), .proto = IPPROTO_UDP,
 				  .side = NAT_EIM_INSIDE };
-	struct nat_eim_key o = { .ifindex = 7, .port = htons(out), .proto = IPPROTO_UDP,
-				 .side = NAT_EIM_OUTSIDE };
 	struct nat_eim_value iv = { .port = htons(out), .seen_ns = seen };
-	struct nat_eim_value ov = { .port = htons(sport), .seen_ns = seen };
+	struct nat_eim_port *e = &moved_maps->ports[nat_eim_port_index(0, IPPROTO_UDP, out)];
 
 	inet_pton(AF_INET, inside, &in.addr);
-	ov.addr = in.addr;
-	assert_int_equal(bpf_map_update_elem(fd, &o, &ov, BPF_NOEXIST), 0);
+	assert_int_equal(e->addr, 0);
+	*e = (struct nat_eim_port){ .addr = in.addr, .port = htons(sport),
+				    .stamp = nat_eim_stamp(seen) };
 	if (out != sport) {
 		nat_maps_moved_add(moved_maps, &in, 1);
 		assert_int_equal(bpf_map_update_elem(fd, &in, &iv, BPF_NOEXIST), 0);
@@ -193,13 +201,26 @@ static void eim_put(int fd, uint16_t sport, uint16_t out, uint64_t seen)
 	eim_put_at(fd, "10.0.0.2", sport, out, seen);
 }
 
+/* Port `out` of WAN 7 (UDP): its owner's inside port, 0 if it is free. */
+static uint16_t eim_port_owner(uint16_t out)
+{
+	return ntohs(moved_maps->ports[nat_eim_port_index(0, IPPROTO_UDP, out)].port);
+}
+
 static bool eim_has_outside(int fd, uint16_t out)
 {
-	struct nat_eim_key o = { .ifindex = 7, .port = htons(out), .proto = IPPROTO_UDP,
-				 .side = NAT_EIM_OUTSIDE };
-	struct nat_eim_value v;
+	(void)fd;
+	return moved_maps->ports[nat_eim_port_index(0, IPPROTO_UDP, out)].addr != 0;
+}
 
-	return bpf_map_lookup_elem(fd, &o, &v) == 0;
+/* The ports taken in WAN 7's table (UDP). */
+static unsigned eim_ports_taken(void)
+{
+	unsigned n = 0;
+
+	for (uint32_t p = 1; p <= 0xffff; p++)
+		n += eim_has_outside(-1, (uint16_t)p);
+	return n;
 }
 
 /* A live masqueraded UDP flow of 10.0.0.2:sport on WAN 7 (masq_flow's). */
@@ -245,17 +266,75 @@ static void test_eim_mapping_follows_flows(void **state)
 	 * one's still counts */
 	assert_int_equal(moved_count(&f->m, 5001), 0);
 	assert_int_equal(moved_count(&f->m, 5000), 1);
-	assert_int_equal(map_count(f->m.eim, sizeof(struct nat_eim_key)), 2);
+	assert_int_equal(map_count(f->m.eim, sizeof(struct nat_eim_key)), 1);
+	assert_int_equal(eim_ports_taken(), 1);
+	assert_int_equal(eim_port_owner(40000), 5000);
+	assert_int_equal(moved_maps->ports[nat_eim_port_index(0, IPPROTO_UDP, 40000)].stamp,
+			 nat_eim_stamp(NOW));
 	assert_int_equal(ctl_stats(f->m.ctl_stats).eim_expired, 1);
 	/* the flow expires: its mapping goes at the end of that pass */
 	assert_int_equal(gc_run(&f->m, NOW + 200 * SEC_NS, &r), 0);
 	assert_int_equal(r.flows_expired, 1);
 	assert_int_equal(gc_run(&f->m, NOW + 201 * SEC_NS, &r), 0);
 	assert_int_equal(map_count(f->m.eim, sizeof(struct nat_eim_key)), 0);
+	assert_int_equal(eim_ports_taken(), 0);
 	assert_int_equal(moved_count(&f->m, 5000), 0);
 }
 
-/* A mapping that kept the inside port is its OUTSIDE entry alone: the GC
+/* A live flow whose port is free (its WAN's table cleared by a reload, a
+ * previous version's mapping) has it taken again for its endpoint by the
+ * next pass; a previous version's OUTSIDE entries go in that pass. */
+static void test_eim_port_taken_again(void **state)
+{
+	struct fixture *f = *state;
+	struct nat_eim_key old = { .ifindex = 7, .port = htons(40000), .proto = IPPROTO_UDP,
+				   .side = NAT_EIM_OUTSIDE_OLD };
+	struct nat_eim_value ov = { .port = htons(40000), .seen_ns = NOW };
+	struct gc_result r;
+
+	eim_flow(&f->m.cttab, 40000);
+	inet_pton(AF_INET, "10.0.0.2", &ov.addr);
+	assert_int_equal(bpf_map_update_elem(f->m.eim, &old, &ov, BPF_NOEXIST), 0);
+	assert_int_equal(eim_ports_taken(), 0);
+	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
+	assert_int_equal(r.eim_expired, 0);
+	assert_int_equal(eim_port_owner(40000), 40000);
+	assert_int_equal(moved_maps->ports[nat_eim_port_index(0, IPPROTO_UDP, 40000)].addr,
+			 ov.addr);
+	assert_int_equal(map_count(f->m.eim, sizeof(struct nat_eim_key)), 0);
+	/* kept while the flow lives, freed after it */
+	assert_int_equal(gc_run(&f->m, NOW + SEC_NS * 2, &r), 0);
+	assert_int_equal(eim_ports_taken(), 1);
+	assert_int_equal(gc_run(&f->m, NOW + 200 * SEC_NS, &r), 0);
+	assert_int_equal(r.flows_expired, 1);
+	assert_int_equal(gc_run(&f->m, NOW + 201 * SEC_NS, &r), 0);
+	assert_int_equal(eim_ports_taken(), 0);
+}
+
+/* A WAN's table bound to another interface is cleared; bound to its own
+ * it is left alone. Stamps wrap: one just past the pass's start is recent,
+ * one from before it (or far ahead, a wrapped old one) is stale. */
+static void test_eim_table_bind(void **state)
+{
+	struct fixture *f = *state;
+
+	eim_put(f->m.eim, 40000, 40000, NOW);
+	assert_int_equal(eimports_bind(&f->m, 0, 7), 0);
+	assert_int_equal(eim_ports_taken(), 1);
+	assert_int_equal(eimports_table(&f->m, 7), 0);
+	assert_int_equal(eimports_table(&f->m, 8), -1);
+	assert_int_equal(eimports_bind(&f->m, 0, 8), 1);
+	assert_int_equal(eim_ports_taken(), 0);
+	assert_int_equal(eimports_table(&f->m, 8), 0);
+	assert_int_equal(eimports_bind(&f->m, 1, 7), -ENOSPC);
+	assert_int_equal(eimports_bind(&f->m, 0, 7), 1);
+	assert_false(eimports_stale(nat_eim_stamp(NOW), NOW));
+	assert_false(eimports_stale(nat_eim_stamp(NOW + 5 * SEC_NS), NOW));
+	assert_true(eimports_stale(nat_eim_stamp(NOW - 5 * SEC_NS), NOW));
+	assert_true(eimports_stale((uint16_t)(nat_eim_stamp(NOW) + NAT_EIM_STAMP_AHEAD), NOW));
+}
+
+/* A mapping that kept the inside port is its port's element alone: the GC
  * keeps it while a flow of its owner uses the port, not while a flow of
  * another endpoint does (a port per destination after eim_full), and
  * removes it after the pass that found no flow on it. */
@@ -270,7 +349,8 @@ static void test_eim_preserved_port_mapping(void **state)
 	eim_put(f->m.eim, 40000, 40000, NOW - 100 * SEC_NS);		/* the first flow's */
 	eim_put(f->m.eim, 40001, 40001, NOW - 100 * SEC_NS);		/* no flow's */
 	eim_put_at(f->m.eim, "10.0.0.3", 40002, 40002, NOW - 100 * SEC_NS); /* not 10.0.0.2's */
-	assert_int_equal(map_count(f->m.eim, sizeof(struct nat_eim_key)), 3);
+	assert_int_equal(map_count(f->m.eim, sizeof(struct nat_eim_key)), 0);
+	assert_int_equal(eim_ports_taken(), 3);
 	assert_int_equal(gc_run(&f->m, NOW, &r), 0);
 	assert_int_equal(r.eim_expired, 2);
 	assert_true(eim_has_outside(f->m.eim, 40000));
@@ -280,7 +360,7 @@ static void test_eim_preserved_port_mapping(void **state)
 	assert_int_equal(gc_run(&f->m, NOW + 200 * SEC_NS, &r), 0);
 	assert_int_equal(r.flows_expired, 2);
 	assert_int_equal(gc_run(&f->m, NOW + 201 * SEC_NS, &r), 0);
-	assert_int_equal(map_count(f->m.eim, sizeof(struct nat_eim_key)), 0);
+	assert_int_equal(eim_ports_taken(), 0);
 	assert_int_equal(ctl_stats(f->m.ctl_stats).eim_expired, 3);
 }
 
@@ -707,6 +787,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_udp_stream_lasts_longer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eim_mapping_follows_flows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eim_preserved_port_mapping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eim_port_taken_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eim_table_bind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recent_reply_keeps_flow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_timeout_by_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_change_applies, setup, teardown),
