@@ -806,7 +806,7 @@ targets() {
 	t_line "memory per flow of conntrack-max ${f:-?}, up front" memory \
 		"$(echo "$mem" | sed -n 's/.*upfront_per_flow=\([0-9.]*\).*/\1/p')" "<=" 160 " B" \
 		"nat_ct + nat_eim buckets + nat_unassured"
-	t_line "  same, with nat_eim full (3 entries/flow, worst case)" memory \
+	t_line "  same, with nat_eim full (2 entries/flow, worst case)" memory \
 		"$(echo "$mem" | sed -n 's/.*eim_full_per_flow=\([0-9.]*\).*/\1/p')" "<=" 160 " B" \
 		"$(echo "$mem" | sed -n 's/.*eim_bytes_per_entry=\([0-9.]*\).*/\1/p') B per live nat_eim entry"
 	say "  information (no target): the heavy-tailed (Zipf) mix"
