@@ -131,7 +131,8 @@ __noinline int xdpnat_ct_find(__u32 saddr, __u32 daddr, __u32 ports, __u32 proto
  * line on every insert would make the CPUs that create flows take that
  * line from each other. Within NAT_CT_COUNT_EXACT of the limit every
  * change is added at once, so the limit holds to the entry (a CPU's last
- * batch aside); the GC sets the count to what it counted once a pass.
+ * batch aside); the GC sets the count to what it counted once a pass if
+ * the two differ by more than its walk may be off (gc.c ct_recount()).
  */
 #define NAT_CT_COUNT_BATCH	32
 #define NAT_CT_COUNT_EXACT	4096

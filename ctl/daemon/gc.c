@@ -170,11 +170,34 @@ static void judge(const struct nat_maps *m, const struct nat_config *cfg,
 }
 
 /*
+ * The live entries a pass counted, against the running count (the data
+ * path's and the controller's exact additions): the pass's count replaces
+ * it only when they differ by more than the pass itself can be off. A
+ * pass takes seconds, and under a flood that evicts as fast as it inserts
+ * it misses entries made behind its cursor and counts some deleted behind
+ * it: a few either way, and a count set a few low let the table go that
+ * many entries past its limit (test_attack.sh). Real drift, such as a
+ * CPU's unflushed batch lost with a restart, is corrected once it exceeds
+ * CT_RECOUNT_SLACK or 1/256 of the limit.
+ */
+#define CT_RECOUNT_SLACK	256
+
+static void ct_recount(const struct nat_cttab *t, uint64_t live)
+{
+	const struct nat_ct_head *h = cttab_head(t);
+	uint64_t cur = __atomic_load_n(&h->entries, __ATOMIC_RELAXED);
+	uint64_t slack = h->limit / 256 > CT_RECOUNT_SLACK ? h->limit / 256 : CT_RECOUNT_SLACK;
+
+	if (cur > live + slack || live > cur + slack)
+		cttab_set_entries(t, live);
+}
+
+/*
  * Up to `budget` entries of nat_ct from the cursor on: its slots are read
  * in place, in order, and the tombstones among them that nothing needs
  * any more are made empty (ct_tidy_slot()). 1 when the walk reached the
- * end of the table (its entry count is then set to the live entries the
- * pass saw), 0 when there is more, -errno.
+ * end of the table (its entry count is then checked against the live
+ * entries the pass saw, ct_recount()), 0 when there is more, -errno.
  */
 static int gc_ct_step(const struct nat_maps *m, const struct nat_config *cfg,
 		      struct gc_cursor *c, uint64_t now, uint64_t budget, struct gc_result *res)
@@ -204,7 +227,7 @@ static int gc_ct_step(const struct nat_maps *m, const struct nat_config *cfg,
 	}
 	if (c->slot <= t->nslots)
 		return 0;
-	cttab_set_entries(t, c->live);
+	ct_recount(t, c->live);
 	return 1;
 }
 
