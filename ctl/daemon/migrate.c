@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -443,6 +444,49 @@ static int copy_ct(struct migrate_map *m, int new_fd)
 	return 0;
 }
 
+/*
+ * nat_eim_ports sized for another number of WANs: both maps are mapped and
+ * table t is copied to table t word by word (not 196,608 lookups and
+ * updates a table). Taken ports count as copied, those of tables the new
+ * map has no room for as lost; a table's header is copied, not counted.
+ */
+static int copy_eim_ports(struct migrate_map *m, int new_fd, __u32 new_max)
+{
+	size_t osz = (size_t)m->old.max_entries * sizeof(__u64);
+	size_t nsz = (size_t)new_max * sizeof(__u64);
+	__u64 *o, *n;
+
+	if (m->old.value_size != sizeof(__u64) || m->old.max_entries % NAT_EIM_PORT_TABLE ||
+	    new_max % NAT_EIM_PORT_TABLE)
+		return -EINVAL;
+	o = mmap(NULL, osz, PROT_READ, MAP_SHARED, m->old_fd, 0);
+	if (o == MAP_FAILED)
+		return -errno;
+	n = mmap(NULL, nsz, PROT_READ | PROT_WRITE, MAP_SHARED, new_fd, 0);
+	if (n == MAP_FAILED) {
+		int err = -errno;
+
+		munmap(o, osz);
+		return err;
+	}
+	for (__u32 i = 0; i < m->old.max_entries; i++) {
+		__u64 w = __atomic_load_n(&o[i], __ATOMIC_RELAXED);
+		bool header = i % NAT_EIM_PORT_TABLE == 0;
+
+		if (!w)
+			continue;
+		if (i < new_max) {
+			__atomic_store_n(&n[i], w, __ATOMIC_RELAXED);
+			m->copied += !header;
+		} else {
+			m->lost += !header;
+		}
+	}
+	munmap(o, osz);
+	munmap(n, nsz);
+	return 0;
+}
+
 int migrate_copy(struct migrate_map *m, int new_fd, bool fill_only)
 {
 	struct copy_ctx x = { .m = m, .new_fd = new_fd, .fill_only = fill_only };
@@ -457,6 +501,10 @@ int migrate_copy(struct migrate_map *m, int new_fd, bool fill_only)
 		return -errno;
 	if (!strcmp(m->name, XDPNAT_MAP_CT))
 		return ni.value_size == sizeof(struct nat_ct_slot) ? copy_ct(m, new_fd) : -EINVAL;
+	/* the ports the old programs claim meanwhile are lost to the copy;
+	 * the GC's next pass takes those of live flows again */
+	if (!strcmp(m->name, XDPNAT_MAP_EIM_PORTS))
+		return fill_only ? 0 : copy_eim_ports(m, new_fd, ni.max_entries);
 	if (is_array(m->old.type) && fill_only)
 		return 0;	/* an array has every index already */
 	x.percpu = is_percpu(m->old.type);

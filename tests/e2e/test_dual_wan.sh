@@ -143,5 +143,25 @@ n=$(echo "$ml" | grep -Ec ':3000[1-9] |:30010 ')
 st=$(e2e_xdpnat status)
 echo "$st" | grep -q 198.51.100.1 && echo "$st" | grep -q 192.0.2.1 \
 	&& e2e_ok "xdpnat status shows both WAN addresses" || e2e_fail "status shows both WANs" "$st"
+
+# A restart with one WAN fewer: nat_eim_ports is made for one table and the
+# old one's tables copied into it, table 0 (wan1's since the swap) kept,
+# table 1 (wan0's) counted as lost. UDP mappings made just before (ten
+# source ports, spread over both WANs by ECMP) are the evidence.
+for p in $(seq 31001 31010); do
+	e2e_in lanc python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("", int(sys.argv[1])))
+s.sendto(b"x", ("203.0.113.10", 9))' "$p"
+done
+udp_w1() { e2e_xdpnat mappings 2>/dev/null | awk '$1 == "wan1" && $2 == "udp" && $4 ~ /:310(0[1-9]|10)$/ {print $3, $4}' | sort; }
+before=$(udp_w1)
+sed '/wan0/d' "$CONF" > "$E2E_TMP/one-wan.conf"
+e2e_xdpnat_stop
+e2e_xdpnat_start router "$E2E_TMP/one-wan.conf" || { e2e_fail "xdpnat restarts with one WAN"; e2e_finish; }
+conv=$(grep -o 'nat_eim_ports: adopted with a conversion.*' "$E2E_XDPNAT_LOG")
+after=$(udp_w1)
+[ -n "$before" ] && [ "$before" = "$after" ] && echo "$conv" | grep -Eq '393216 -> 196608 entries\): [1-9][0-9]* entries copied, [1-9][0-9]* lost' \
+	&& e2e_ok "restart with one WAN fewer: nat_eim_ports converted table by table, wan1's $(echo "$before" | wc -l) UDP mappings kept (${conv#*: })" \
+	|| e2e_fail "restart with one WAN fewer keeps the kept WAN's mappings" "log: $conv" "before: $before" "after: $after"
 e2e_xdpnat_stop && e2e_ok "daemon stops cleanly" || e2e_fail "daemon stops cleanly"
 e2e_finish
