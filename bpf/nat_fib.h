@@ -65,11 +65,11 @@ struct nat_nexthop {
  * larger than the egress MTU (the kernel fragments or sends "fragmentation
  * needed"), not forwarded (for the router itself), an egress xdpnat does
  * not manage, or the flow's WAN gateway unknown. *slot is the egress
- * interface's nat_ifslots index, *dst the address the lookup succeeded for.
+ * interface's nat_ifslots index.
  */
 static __always_inline int nat_fib(void *ctx, struct bpf_fib_lookup *fib, __u32 iif,
 				   const struct nat_pkt *p, const struct nat_ct_key *to,
-				   __u8 tos, bool to_wan, __u32 wan_ifindex, __u8 *slot, __be32 *dst)
+				   __u8 tos, bool to_wan, __u32 wan_ifindex, __u8 *slot)
 {
 	struct nat_iface *out, *wan;
 	__u32 egress;
@@ -78,8 +78,7 @@ static __always_inline int nat_fib(void *ctx, struct bpf_fib_lookup *fib, __u32 
 	/* No neighbour is an answer too (fib->ifindex is set): an L3 link
 	 * (PPP, WireGuard, tun) has none for destinations the kernel has not
 	 * sent to yet, and needs none. */
-	*dst = to->daddr;
-	rc = fib_lookup_to(ctx, fib, iif, p, to, *dst, tos, p->tot_len);
+	rc = fib_lookup_to(ctx, fib, iif, p, to, to->daddr, tos, p->tot_len);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return -1;
 	egress = fib->ifindex;
@@ -87,8 +86,7 @@ static __always_inline int nat_fib(void *ctx, struct bpf_fib_lookup *fib, __u32 
 		wan = bpf_map_lookup_elem(&nat_ifaces, &wan_ifindex);
 		if (!wan || !wan->gateway)
 			return -1;
-		*dst = wan->gateway;
-		rc = fib_lookup_to(ctx, fib, iif, p, to, *dst, tos, p->tot_len);
+		rc = fib_lookup_to(ctx, fib, iif, p, to, wan->gateway, tos, p->tot_len);
 		if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 			return -1;
 		egress = fib->ifindex;
@@ -119,22 +117,22 @@ static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
  * describe the interface the FIB chose (the controller keeps it), and the
  * route must carry a full-MTU packet: the cache checks packet sizes
  * against the interface MTU only, so a route with a smaller MTU (a locked
- * `mtu`, a PMTU exception) is looked up for every packet instead.
+ * `mtu`, a PMTU exception) is looked up for every packet instead. The
+ * route's MTU is the lookup's own answer: a successful lookup that checked
+ * the size returns it in mtu_result (in place of tot_len, Linux 5.12),
+ * where a second lookup with the interface's MTU used to ask (one FIB
+ * lookup fewer on the first packet of each direction of a flow).
  */
-static __always_inline bool nh_cacheable(void *ctx, const struct bpf_fib_lookup *fib, __u32 iif,
-					 const struct nat_pkt *p, const struct nat_ct_key *to,
-					 __u8 tos, __u32 slot, __be32 dst)
+static __always_inline bool nh_cacheable(const struct bpf_fib_lookup *fib,
+					 const struct nat_pkt *p, __u32 slot)
 {
 	struct nat_ifslot *s = bpf_map_lookup_elem(&nat_ifslots, &slot);
-	struct bpf_fib_lookup probe;
-	__u32 egress = fib->ifindex;
 
 	if (!s || s->ifindex != fib->ifindex || !mac_eq(s->mac, fib->smac))
 		return false;
 	if (p->tot_len >= s->mtu)
 		return p->tot_len == s->mtu;
-	return fib_lookup_to(ctx, &probe, iif, p, to, dst, tos, s->mtu) == BPF_FIB_LKUP_RET_SUCCESS &&
-	       probe.ifindex == egress;
+	return fib->mtu_result >= s->mtu;
 }
 
 /*
@@ -156,7 +154,6 @@ static __always_inline int nat_nexthop(void *ctx, struct nat_nexthop *nh, __u64 
 	struct nat_ifslot *s;
 	struct nat_nh c;
 	__u32 zero = 0, k;
-	__be32 dst;
 	__u8 tag, slot;
 	int rc;
 
@@ -181,13 +178,13 @@ static __always_inline int nat_nexthop(void *ctx, struct nat_nexthop *nh, __u64 
 		}
 		*nhw = 0;
 	}
-	rc = nat_fib(ctx, &fib, iif, p, to, tos, to_wan, wan_ifindex, &slot, &dst);
+	rc = nat_fib(ctx, &fib, iif, p, to, tos, to_wan, wan_ifindex, &slot);
 	if (rc < 0 || (rc > 0 && !to_alg))
 		return -1;
 	nh->ifindex = fib.ifindex;
 	__builtin_memcpy(nh->smac, fib.smac, 6);
 	__builtin_memcpy(nh->dmac, fib.dmac, 6);
-	if (!rc && v && nh_cacheable(ctx, &fib, iif, p, to, tos, slot, dst)) {
+	if (!rc && v && nh_cacheable(&fib, p, slot)) {
 		c.slot = slot + 1;
 		c.tag = tag;
 		__builtin_memcpy(c.dmac, fib.dmac, 6);
