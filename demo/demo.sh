@@ -14,7 +14,7 @@
 #     address = the DDNS name, its passive range forwarded with `gate ftp`
 #     (open only to a peer with a live control session); after AUTH TLS the
 #     control flow no longer reaches user space
-#  4. flows, counters, clean shutdown, and no private address on the WAN
+#  4. flows, mappings, counters, clean shutdown, and no private address on the WAN
 #
 # Everything runs in namespaces named xn-<pid>-*, removed on exit (also on
 # failure or Ctrl-C). Needs root and a built tree (make; BUILD=build-x for
@@ -251,8 +251,9 @@ e2e_wait_for -t 5 grep -q bye "$SESS_LOG"
 e2e_kill "$SESS_PID"
 
 # ================================================================ 4
-step "4. The flow table and the counters at the end"
+step "4. The flow table, the RFC 4787 mappings and the counters at the end"
 nat flows
+nat mappings
 nat stats
 
 step "4b. Stop, restart, detach; the WAN link never carried a private address"
