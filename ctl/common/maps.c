@@ -81,8 +81,6 @@ void nat_maps_unmap_moved(struct nat_maps *m)
 	if (m->moved)
 		munmap(m->moved, MOVED_BYTES);
 	m->moved = NULL;
-	m->ports = NULL;
-	m->port_tables = 0;
 }
 
 int nat_maps_map_ports(struct nat_maps *m)
