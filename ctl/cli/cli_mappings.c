@@ -19,7 +19,6 @@
 #include "common/maps.h"
 
 struct mappings {
-	const struct cli_ctx *c;
 	int ifaces;			/* nat_ifaces: the WANs' addresses */
 	uint16_t now;			/* nat_eim_stamp() of now */
 	json_object *arr;
@@ -69,7 +68,7 @@ static void one(uint32_t ifindex, uint8_t proto, uint16_t port, const struct nat
 int cli_mappings(const struct cli_ctx *c)
 {
 	struct nat_maps m;
-	struct mappings x = { .c = c, .now = nat_eim_stamp(nat_now_ns()) };
+	struct mappings x = { .now = nat_eim_stamp(nat_now_ns()) };
 	int err;
 
 	nat_maps_init(&m);

@@ -18,12 +18,13 @@ static uint64_t load(const uint64_t *w)
 	return __atomic_load_n(w, __ATOMIC_ACQUIRE);
 }
 
-static uint16_t stamp_of(uint64_t w)
+/* A word as the element it is (nat_eim_port_word()'s other way). */
+static struct nat_eim_port port_of(uint64_t w)
 {
 	struct nat_eim_port e;
 
 	__builtin_memcpy(&e, &w, sizeof(e));
-	return e.stamp;
+	return e;
 }
 
 static bool swap(uint64_t *w, uint64_t old, uint64_t want)
@@ -81,7 +82,7 @@ void eimports_keep(const struct nat_maps *m, uint32_t ifindex, uint8_t proto, ui
 		old = load(w);
 		if (old && nat_eim_port_owner(old) != nat_eim_port_owner(want))
 			return;	/* another endpoint's: a port for this destination only */
-		if (old && !eimports_stale(stamp_of(old), pass_start))
+		if (old && !eimports_stale(port_of(old).stamp, pass_start))
 			return;
 		if (swap(w, old, want))
 			return;
@@ -121,9 +122,8 @@ static void sweep_one(uint32_t ifindex, uint8_t proto, uint16_t port, uint64_t *
 		      void *ctx)
 {
 	struct sweep_ctx *x = ctx;
-	struct nat_eim_port e;
+	struct nat_eim_port e = port_of(old);
 
-	__builtin_memcpy(&e, &old, sizeof(e));
 	if (!eimports_stale(e.stamp, x->pass_start) ||
 	    (x->keep && x->keep(ifindex, proto, port, &e, x->ctx)))
 		return;
@@ -148,10 +148,9 @@ static void each_one(uint32_t ifindex, uint8_t proto, uint16_t port, uint64_t *w
 		     void *ctx)
 {
 	struct each_ctx *x = ctx;
-	struct nat_eim_port e;
+	struct nat_eim_port e = port_of(old);
 
 	(void)w;
-	__builtin_memcpy(&e, &old, sizeof(e));
 	x->fn(ifindex, proto, port, &e, x->ctx);
 }
 

@@ -235,15 +235,22 @@ static __u32 forwards_capacity(const struct xdpnat_config *cfg)
 	return want;
 }
 
-/* What the running nat_forwards holds (it may be the previous run's). */
-static __u32 forwards_held(const struct nat_daemon *d)
+/* The entries a loaded map holds: those of the map in use, which may be
+ * the previous run's, not what the skeleton asked for; 0 if unknown. */
+static __u32 entries_held(const struct bpf_map *map)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 
-	if (bpf_obj_get_info_by_fd(bpf_map__fd(d->skel->maps.nat_forwards), &info, &len))
+	if (bpf_obj_get_info_by_fd(bpf_map__fd(map), &info, &len))
 		return 0;
 	return info.max_entries;
+}
+
+/* What the running nat_forwards holds. */
+static __u32 forwards_held(const struct nat_daemon *d)
+{
+	return entries_held(d->skel->maps.nat_forwards);
 }
 
 /* nat_eim_ports: a table (1.5 MiB) for each WAN of the configuration, the
@@ -255,12 +262,7 @@ static __u32 port_tables_for(const struct xdpnat_config *cfg)
 
 static __u32 port_tables_held(const struct nat_daemon *d)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-
-	if (bpf_obj_get_info_by_fd(bpf_map__fd(d->skel->maps.nat_eim_ports), &info, &len))
-		return 0;
-	return info.max_entries / NAT_EIM_PORT_TABLE;
+	return entries_held(d->skel->maps.nat_eim_ports) / NAT_EIM_PORT_TABLE;
 }
 
 /*

@@ -185,6 +185,20 @@ static void test_resize(void **state)
 	btf__free(t.btf);
 }
 
+/* nat_eim_ports `from` converted, as the loader does, into `to` (a map of
+ * to_max elements): the conversion's counts in *m. */
+static void ports_convert(int from, int to, __u32 to_max, struct migrate_map *m)
+{
+	struct migrate_target g = { .type = BPF_MAP_TYPE_ARRAY, .key_size = 4, .value_size = 8,
+				    .max_entries = to_max, .map_flags = BPF_F_MMAPABLE };
+
+	memset(m, 0, sizeof(*m));
+	assert_int_equal(migrate_decide(&g, dup(from), m), 0);
+	assert_int_equal(m->how, MIGRATE_CONVERT);
+	snprintf(m->name, sizeof(m->name), "%s", XDPNAT_MAP_EIM_PORTS);
+	assert_int_equal(migrate_copy(m, to, false), 0);
+}
+
 /* nat_eim_ports for one more WAN, and for one fewer: table t is copied to
  * table t through the maps' memory; taken ports count, headers do not. */
 static void test_eim_ports_tables(void **state)
@@ -193,22 +207,16 @@ static void test_eim_ports_tables(void **state)
 	int one = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_ports1", 4, 8, NAT_EIM_PORT_TABLE, &mm);
 	int two = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_ports2", 4, 8, 2 * NAT_EIM_PORT_TABLE, &mm);
 	int back = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_ports1b", 4, 8, NAT_EIM_PORT_TABLE, &mm);
-	struct migrate_target g = { .type = BPF_MAP_TYPE_ARRAY, .key_size = 4, .value_size = 8,
-				    .max_entries = 2 * NAT_EIM_PORT_TABLE,
-				    .map_flags = BPF_F_MMAPABLE };
 	struct nat_eim_port hdr = { .addr = 7 }, e = { .addr = 0x0200000a, .port = 0x8813 }, got;
 	__u32 k0 = 0, k1 = (__u32)nat_eim_port_index(0, 17, 5000);
 	__u32 k2 = (__u32)nat_eim_port_index(1, 6, 443);
-	struct migrate_map m = {};
+	struct migrate_map m;
 
 	(void)state;
 	assert_true(one >= 0 && two >= 0 && back >= 0);
 	assert_int_equal(bpf_map_update_elem(one, &k0, &hdr, BPF_ANY), 0);
 	assert_int_equal(bpf_map_update_elem(one, &k1, &e, BPF_ANY), 0);
-	assert_int_equal(migrate_decide(&g, dup(one), &m), 0);
-	assert_int_equal(m.how, MIGRATE_CONVERT);
-	snprintf(m.name, sizeof(m.name), "%s", XDPNAT_MAP_EIM_PORTS);
-	assert_int_equal(migrate_copy(&m, two, false), 0);
+	ports_convert(one, two, 2 * NAT_EIM_PORT_TABLE, &m);
 	assert_int_equal(m.copied, 1);
 	assert_int_equal(m.lost, 0);
 	assert_int_equal(bpf_map_lookup_elem(two, &k1, &got), 0);
@@ -219,11 +227,7 @@ static void test_eim_ports_tables(void **state)
 
 	/* two tables to one: the second table's port is lost, and counted */
 	assert_int_equal(bpf_map_update_elem(two, &k2, &e, BPF_ANY), 0);
-	g.max_entries = NAT_EIM_PORT_TABLE;
-	memset(&m, 0, sizeof(m));
-	assert_int_equal(migrate_decide(&g, dup(two), &m), 0);
-	snprintf(m.name, sizeof(m.name), "%s", XDPNAT_MAP_EIM_PORTS);
-	assert_int_equal(migrate_copy(&m, back, false), 0);
+	ports_convert(two, back, NAT_EIM_PORT_TABLE, &m);
 	assert_int_equal(m.copied, 1);
 	assert_int_equal(m.lost, 1);
 	assert_int_equal(bpf_map_lookup_elem(back, &k1, &got), 0);
