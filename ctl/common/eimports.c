@@ -89,6 +89,29 @@ void eimports_keep(const struct nat_maps *m, uint32_t ifindex, uint8_t proto, ui
 	}
 }
 
+__u64 eimports_owner(const struct nat_maps *m, uint32_t ifindex, uint8_t proto, uint16_t port)
+{
+	int t = port ? eimports_table(m, ifindex) : -1;
+	uint64_t *w = t < 0 ? NULL : word_at(m, (uint32_t)t, proto, port);
+
+	return w ? nat_eim_port_owner(load(w)) : 0;
+}
+
+uint16_t eimports_port_of(const struct nat_maps *m, uint32_t ifindex, uint8_t proto,
+			  __be32 addr, __be16 iport)
+{
+	uint64_t want = nat_eim_port_owner(nat_eim_port_word(addr, iport, 0));
+	int t = addr ? eimports_table(m, ifindex) : -1;
+
+	for (uint32_t port = 1; t >= 0 && port <= 0xffff; port++) {
+		uint64_t *w = word_at(m, (uint32_t)t, proto, (uint16_t)port);
+
+		if (w && nat_eim_port_owner(load(w)) == want)
+			return (uint16_t)port;
+	}
+	return 0;
+}
+
 /* Every taken element of every bound table: fn(ifindex, proto, port,
  * its word, what it held when read, ctx). */
 typedef void (*walk_fn)(uint32_t ifindex, uint8_t proto, uint16_t port, uint64_t *w,

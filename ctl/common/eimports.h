@@ -50,6 +50,18 @@ typedef void (*eimports_each_fn)(uint32_t ifindex, uint8_t proto, uint16_t port,
 				 const struct nat_eim_port *e, void *ctx);
 void eimports_each(const struct nat_maps *m, eimports_each_fn fn, void *ctx);
 
+/*
+ * For port requests (PCP, NAT-PMP: ctl/portmap/), which must not give
+ * out a port that a mapping of another inside endpoint holds.
+ * eimports_owner(): the inside endpoint (nat_eim_port_owner() form) that
+ * holds port `port` (host order) of proto on WAN ifindex, 0 if none.
+ * eimports_port_of(): the port that inside endpoint addr:iport (network
+ * order) holds there, 0 if none; a scan of the protocol's table.
+ */
+__u64 eimports_owner(const struct nat_maps *m, uint32_t ifindex, uint8_t proto, uint16_t port);
+uint16_t eimports_port_of(const struct nat_maps *m, uint32_t ifindex, uint8_t proto,
+			  __be32 addr, __be16 iport);
+
 /* Is stamp older than the pass that started at pass_start? */
 bool eimports_stale(uint16_t stamp, uint64_t pass_start);
 

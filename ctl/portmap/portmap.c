@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 #include "common/clock.h"
+#include "common/eimports.h"
 #include "common/fwdports.h"
 #include "common/log.h"
 #include "common/runfiles.h"
@@ -145,17 +146,25 @@ static void fwd_del(struct portmap *pm, const struct portmap_entry *e)
 		bpf_map_delete_elem(pm->m->forwards, &k);
 }
 
-/* The table's `taken`: a static forward, in the file or in the map. */
-static bool port_taken(void *arg, uint32_t wan_ifindex, uint8_t proto, uint16_t port)
+/* The table's `taken`: a static forward, in the file or in the map, or
+ * the RFC 4787 mapping of another inside endpoint (nat_eim_ports): its
+ * flows' peers reach that endpoint on the port, so a forward there would
+ * take from it what they send to a new flow. */
+static bool port_taken(void *arg, const struct portmap_req *r, uint16_t port)
 {
 	struct portmap *pm = arg;
-	const char *wan = wan_name(pm, wan_ifindex);
-	struct nat_fwd_key k = { .ifindex = wan_ifindex, .port = htons(port), .proto = proto };
+	const char *wan = wan_name(pm, r->wan_ifindex);
+	struct nat_fwd_key k = { .ifindex = r->wan_ifindex, .port = htons(port), .proto = r->proto };
 	struct nat_fwd_value v;
+	__u64 owner;
 
-	if (wan && cfg_find_forward(pm->cfg, wan, proto, port))
+	if (wan && cfg_find_forward(pm->cfg, wan, r->proto, port))
 		return true;
-	return !bpf_map_lookup_elem(pm->m->forwards, &k, &v) && !(v.flags & NAT_FWD_F_PCP);
+	if (!bpf_map_lookup_elem(pm->m->forwards, &k, &v) && !(v.flags & NAT_FWD_F_PCP))
+		return true;
+	owner = eimports_owner(pm->m, r->wan_ifindex, r->proto, port);
+	return owner && owner != nat_eim_port_owner(nat_eim_port_word(r->int_addr,
+								       htons(r->int_port), 0));
 }
 
 static void on_gone(void *arg, const struct portmap_entry *e)
@@ -233,17 +242,20 @@ static void follow_wans(struct portmap *pm)
 }
 
 /* What a loaded mapping needs to stay: its LAN served, on the same WAN,
- * its port in the range and not a static forward's. While the WAN has no
+ * its port in the range and not a static forward's (nor another inside
+ * endpoint's RFC 4787 mapping's: port_taken()). While the WAN has no
  * device (a ppp0 not up yet) its mappings wait for it. */
 static bool stale(void *arg, const struct portmap_entry *e)
 {
 	struct portmap *pm = arg;
 	struct portmap_lan *l = lan_by_ifindex(pm, e->lan_ifindex);
+	struct portmap_req r = { .proto = e->proto, .wan_ifindex = e->wan_ifindex,
+				 .int_addr = e->int_addr, .int_port = e->int_port };
 
 	if (l && !l->wan_ifindex)
 		return false;
 	return !l || l->wan_ifindex != e->wan_ifindex || e->ext_port < l->lim.port_lo ||
-	       e->ext_port > l->lim.port_hi || port_taken(pm, e->wan_ifindex, e->proto, e->ext_port);
+	       e->ext_port > l->lim.port_hi || port_taken(pm, &r, e->ext_port);
 }
 
 /* nat_forwards agrees with the table: PCP entries it does not hold go,
@@ -511,9 +523,14 @@ static void log_created(const struct portmap_entry *e, const char *by)
 static enum portmap_status map(struct portmap *pm, struct portmap_lan *l,
 			       const struct portmap_req *r, struct portmap_entry **e)
 {
+	struct portmap_req req = *r;
 	bool created;
-	enum portmap_status st = portmap_table_request(&pm->st.table, r, &l->lim, port_taken, pm,
-						       now_sec_up(), e, &created);
+	enum portmap_status st;
+
+	req.ext_implicit = eimports_port_of(pm->m, r->wan_ifindex, r->proto, r->int_addr,
+					    htons(r->int_port));
+	st = portmap_table_request(&pm->st.table, &req, &l->lim, port_taken, pm, now_sec_up(), e,
+				   &created);
 
 	if (st != PORTMAP_OK)
 		return st;

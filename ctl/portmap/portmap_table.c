@@ -57,20 +57,26 @@ static bool port_free(struct portmap_table *t, const struct portmap_req *r, uint
 		      portmap_taken_fn taken, void *arg)
 {
 	return port && !portmap_table_find_ext(t, r->wan_ifindex, r->proto, port) &&
-	       !(taken && taken(arg, r->wan_ifindex, r->proto, port));
+	       !(taken && taken(arg, r, port));
 }
 
-/* The suggested port if free, else the inside port, else the first free
- * one from a point the seed picks; 0 when the range is full. */
+/* The port of the inside endpoint's RFC 4787 mapping if it has one (the
+ * outside port its peers already see: one mapping per endpoint, not two),
+ * else the suggested port if free, else the inside port, else the first
+ * free one from a point the seed picks; 0 when the range is full. With
+ * PREFER_FAILURE only the suggested port. */
 static uint16_t pick_port(struct portmap_table *t, const struct portmap_req *r,
 			  const struct portmap_limits *lim, portmap_taken_fn taken, void *arg)
 {
 	uint32_t range = (uint32_t)lim->port_hi - lim->port_lo + 1;
-	uint16_t want[2] = { r->ext_port, r->int_port };
+	uint16_t want[3] = { r->ext_implicit, r->ext_port, r->int_port };
+
+	if (r->prefer_failure)	/* RFC 6887 13.2: no other port than suggested */
+		want[0] = want[2] = 0;
 
 	if (lim->port_hi < lim->port_lo)
 		return 0;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		if (want[i] >= lim->port_lo && want[i] <= lim->port_hi &&
 		    port_free(t, r, want[i], taken, arg))
 			return want[i];

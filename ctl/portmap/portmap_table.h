@@ -65,6 +65,8 @@ struct portmap_req {
 	uint32_t lifetime;		/* asked for, > 0 */
 	uint8_t nonce[PORTMAP_NONCE_LEN];
 	bool prefer_failure;		/* PCP: the suggested port or nothing */
+	uint16_t ext_implicit;		/* the port of the inside endpoint's RFC 4787
+					 * mapping (nat_eim_ports), 0 = none: preferred */
 	uint32_t seed;			/* where the search for a free port starts */
 };
 
@@ -77,9 +79,10 @@ enum portmap_status {
 	PORTMAP_PREFER_FAILED,		/* PREFER_FAILURE and the suggested port is taken */
 };
 
-/* Is outside port `port` of WAN `wan_ifindex` taken by something outside
- * the table (a static forward)? */
-typedef bool (*portmap_taken_fn)(void *arg, uint32_t wan_ifindex, uint8_t proto, uint16_t port);
+/* Is outside port `port` of request r's WAN and protocol taken by
+ * something outside the table for r (a static forward, another inside
+ * endpoint's RFC 4787 mapping)? */
+typedef bool (*portmap_taken_fn)(void *arg, const struct portmap_req *r, uint16_t port);
 
 /* Called for every entry the table drops (expiry, deletion, a purge). */
 typedef void (*portmap_gone_fn)(void *arg, const struct portmap_entry *e);

@@ -28,6 +28,11 @@
 #  H. expiry: with max-lifetime 2 (a reload), a mapping is reachable, then
 #     gone within a second of its end.
 #  I. `protocols pcp` (a reload): NAT-PMP gets UNSUPP_VERSION, PCP answers.
+#  K. a port held by an RFC 4787 mapping (nat_eim_ports): lans sends UDP
+#     from port K of the range, which its mapping keeps outside (port
+#     preservation); lanc asking PCP for outside K gets another port, lans
+#     asking for its own K gets K (its mapping's, not the port it
+#     suggests), and the Internet reaches lans there.
 . "$(dirname "$0")/lib.sh"
 e2e_require_root
 e2e_require natpmpc curl python3 jq
@@ -338,5 +343,39 @@ out=$(e2e_in lanc python3 "$PCP" raw 192.168.0.1 0000)
 out=$(e2e_in lanc python3 "$PCP" announce 192.168.0.1)
 [ "$(echo "$out" | jq -r .result)" = 0 ] && e2e_ok "protocols pcp: PCP is still served" \
 	|| e2e_fail "protocols pcp: PCP is still served" "$out"
+
+# ---------------------------------------------------------------- K. RFC 4787 mappings
+# a port of the range no PCP/NAT-PMP mapping holds (the table as saved),
+# so that lans's mapping keeps it (a forwarded port is never a mapping's)
+sleep 1.1
+K=$(jq -r '[.mappings[].outside_port] as $u | [range(20050; 20100) | select(. as $p | $u | index($p) | not)][0]' \
+	"$STATE/portmap.json")
+e2e_in lans python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('192.168.0.254', $K))
+s.settimeout(2)
+s.sendto(b'hello', ('203.0.113.10', 7000))
+s.recv(100)
+"
+owner=$(e2e_xdpnat mappings --json 2>/dev/null | jq -r --arg k ":$K" '.mappings[] |
+	select(.proto == "udp" and (.outside | endswith($k))) | .inside')
+[ "$owner" = "192.168.0.254:$K" ] && e2e_ok "lans's UDP from port $K keeps outside port $K (xdpnat mappings)" \
+	|| e2e_fail "lans's mapping holds outside port $K" "$(e2e_xdpnat mappings 2>&1)"
+out=$(e2e_in lanc python3 "$PCP" map 192.168.0.1 udp "$K" --ext-port "$K" --lifetime 60 --nonce $NONCE)
+p=$(echo "$out" | jq -r '.ext_port // 0')
+[ "$(echo "$out" | jq -r .result)" = 0 ] && [ "$p" != "$K" ] && [ "$p" -ge 20000 ] && [ "$p" -le 20100 ] \
+	&& e2e_ok "PCP MAP of lanc asking for outside $K, held by lans's mapping: another port ($p)" \
+	|| e2e_fail "PCP MAP asking for a port held by another host's mapping gets another port" "$out"
+# (max-lifetime is 2 s since H: the listener first, then the mapping)
+e2e_bg lans python3 -u "$UDP" echo 192.168.0.254 "$K"
+e2e_wait_for -t 3 e2e_in lans bash -c "ss -lun | grep -q ':$K '"
+out=$(e2e_in lans python3 "$PCP" map 192.168.0.1 udp "$K" --ext-port $((K + 1)) --lifetime 60 \
+	--nonce 00112233445566778899aabb)
+[ "$(echo "$out" | jq -r '"\(.result) \(.ext_port)"')" = "0 $K" ] \
+	&& e2e_ok "PCP MAP of lans for its own $K (suggesting $((K + 1))): its mapping's port $K" \
+	|| e2e_fail "PCP MAP of the mapping's own endpoint gets the mapping's port" "$out"
+e2e_check "the Internet reaches lans on outside port $K" \
+	e2e_in inet python3 "$UDP" send "$(echo "$out" | jq -r .ext_addr)" "$K" 100
 
 e2e_finish

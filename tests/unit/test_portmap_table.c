@@ -29,11 +29,19 @@ static uint32_t host(int n)
 	return htonl(0xc0a80000u | (uint32_t)n);	/* 192.168.0.n */
 }
 
-/* Static forwards: udp 20000 and 20001 on WAN. */
-static bool taken(void *arg, uint32_t wan, uint8_t proto, uint16_t port)
+static uint32_t host(int n);
+
+/* Static forwards: udp 20000 and 20001 on WAN; and an RFC 4787 mapping of
+ * 192.168.0.20:5000 on tcp 20003, taken for every other inside endpoint
+ * (as portmap.c's port_taken() reads nat_eim_ports). */
+static bool taken(void *arg, const struct portmap_req *r, uint16_t port)
 {
 	(void)arg;
-	return wan == WAN && proto == 17 && (port == 20000 || port == 20001);
+	if (r->wan_ifindex != WAN)
+		return false;
+	if (r->proto == 6 && port == 20003)
+		return r->int_addr != host(20) || r->int_port != 5000;
+	return r->proto == 17 && (port == 20000 || port == 20001);
 }
 
 static struct portmap_req req(int h, uint8_t proto, uint16_t port, uint16_t ext)
@@ -109,6 +117,39 @@ static void test_allocation(void **state)
 	assert_int_equal(t.n, 5);
 	assert_non_null(portmap_table_find_ext(&t, WAN, 6, 20005));
 	assert_null(portmap_table_find_ext(&t, WAN, 17, 20005));
+}
+
+/* The port of an inside endpoint's RFC 4787 mapping: its own request gets
+ * it (one outside port for the endpoint), another endpoint's never. */
+static void test_implicit_mapping(void **state)
+{
+	struct portmap_req r;
+	uint16_t ext;
+
+	(void)state;
+	/* another host asking for the port by suggestion and inside port */
+	r = req(21, 6, 20003, 20003);
+	assert_int_equal(ask(&r, 100, &ext, NULL), PORTMAP_OK);
+	assert_true(ext >= 20000 && ext <= 20009);
+	assert_int_not_equal(ext, 20003);
+	/* ... and insisting on it */
+	r = req(22, 6, 20003, 20003);
+	r.prefer_failure = true;
+	assert_int_equal(ask(&r, 100, NULL, NULL), PORTMAP_PREFER_FAILED);
+	/* the holder gets its mapping's port, before its suggestion */
+	r = req(20, 6, 5000, 20008);
+	r.ext_implicit = 20003;
+	assert_int_equal(ask(&r, 100, &ext, NULL), PORTMAP_OK);
+	assert_int_equal(ext, 20003);
+	/* PREFER_FAILURE: the suggested port or nothing, never another one
+	 * (RFC 6887 13.2): not the implicit one, not the inside port */
+	r = req(23, 17, 20006, 20000);
+	r.ext_implicit = 20005;
+	r.prefer_failure = true;
+	assert_int_equal(ask(&r, 100, NULL, NULL), PORTMAP_PREFER_FAILED);
+	r.ext_port = 20007;
+	assert_int_equal(ask(&r, 100, &ext, NULL), PORTMAP_OK);
+	assert_int_equal(ext, 20007);
 }
 
 static void test_range_full(void **state)
@@ -357,6 +398,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_allocation, setup),
+		cmocka_unit_test_setup(test_implicit_mapping, setup),
 		cmocka_unit_test_setup(test_range_full, setup),
 		cmocka_unit_test_setup(test_refresh_nonce, setup),
 		cmocka_unit_test_setup(test_limits, setup),
