@@ -5,6 +5,7 @@
  *
  *   micro run FWD_OBJ WRAP_OBJ LAN_IF WAN_IF
  *   micro memory FLOWS...
+ *   micro memlat MIB...
  *
  * `run` must be started in a namespace where LAN_IF (192.168.0.1/24) and
  * WAN_IF (198.51.100.1/24, default route via 198.51.100.2) exist with
@@ -34,6 +35,14 @@
  * among the fixed maps),
  * and prints each one's memlock from /proc/self/fdinfo; nat_eim is not
  * preallocated, so it is also filled to its bound and read again.
+ *
+ * `memlat` measures what a cache miss costs on this machine, the floor of
+ * every case that reads a line of a table larger than the caches (round
+ * robin over many flows): a chain of dependent loads, each at a random
+ * 64-byte line of MIB MiB of 4 KiB pages (as BPF arrays are: vmalloc
+ * memory), one cycle through every line in random order (Sattolo). ns per
+ * load; a program longer than the CPU's reorder window cannot overlap two
+ * packets' misses, so this latency is what one such packet pays.
  */
 #include <errno.h>
 #include <net/if.h>
@@ -793,6 +802,54 @@ static int cmd_memory(int argc, char **argv)
 	return 0;
 }
 
+static __u64 splitmix(__u64 *s)
+{
+	__u64 z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static int cmd_memlat(int argc, char **argv)
+{
+	for (int a = 1; a < argc; a++) {
+		size_t lines = (size_t)strtoul(argv[a], NULL, 10) * (1 << 20) / 64, steps = 20000000;
+		char *m = mmap(NULL, lines * 64, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+		size_t *next = malloc(lines * sizeof(*next));
+		__u64 seed = 1;
+		struct timespec t0, t1;
+
+		if (!lines || m == MAP_FAILED || !next)
+			die("memlat: memory");
+		madvise(m, lines * 64, MADV_NOHUGEPAGE);
+		for (size_t i = 0; i < lines; i++)
+			next[i] = i;
+		for (size_t i = lines - 1; i > 0; i--) {	/* Sattolo: one cycle */
+			size_t j = (size_t)(splitmix(&seed) % i), t = next[i];
+
+			next[i] = next[j];
+			next[j] = t;
+		}
+		for (size_t i = 0; i < lines; i++)
+			*(char **)(m + i * 64) = m + next[i] * 64;
+		free(next);
+		char *p = m;
+		for (size_t i = 0; i < lines; i++)	/* warm: the page tables and caches settle */
+			p = *(char **)p;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (size_t i = 0; i < steps; i++)
+			p = *(char **)p;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		printf("memlat\t%s\t%.1f\t%p\n", argv[a],
+		       ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / (double)steps,
+		       (void *)p);
+		munmap(m, lines * 64);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	libbpf_set_print(NULL);
@@ -800,6 +857,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "memory"))
 		return cmd_memory(argc - 1, argv + 1);
-	fprintf(stderr, "usage: micro run|memory ...\n");
+	if (argc >= 2 && !strcmp(argv[1], "memlat"))
+		return cmd_memlat(argc - 1, argv + 1);
+	fprintf(stderr, "usage: micro run|memory|memlat ...\n");
 	return 2;
 }

@@ -639,6 +639,18 @@ micro() {
 		echo "micro,$name,,,$ns,$why" >>"$CSV"
 	done < <(echo "$out" | grep $'^case\t')
 	echo "$out" | grep -E $'^(nat|zipf|stats)\t' | cut -f2- | sed 's/^/   /' | tee -a "$OUT"
+	# What a cache miss costs here: the floor of the round-robin cases
+	# (micro.c memlat). 10 MiB: nat_ct at the default conntrack-max (the
+	# macro's 10,000 flows); 40 MiB: the micro's nat_ct (262144); 160 MiB:
+	# 1048576 (the new-flow macro).
+	local lat line=""
+	lat=$(taskset -c 0 "$B/micro" memlat 1 10 40 160 2>&1)
+	while IFS=$'\t' read -r _ mib ns _; do
+		line="$line${line:+, }$mib MiB $ns ns"
+		echo "memlat,$mib,,,$ns," >>"$CSV"
+	done < <(echo "$lat" | grep $'^memlat\t')
+	say "   a cache miss on this machine (dependent loads at random lines of 4 KiB pages, micro memlat):"
+	say "   ${line:-n/a: $lat}"
 	say ""
 }
 
@@ -791,7 +803,9 @@ targets() {
 			"$([ $f = 10000 ] && echo 0.9 || echo 0.6)"
 		t_line "established $f flows (round robin): xdpnat / nft" rr "$(ratio "$x" "$nf")" ">=" 4
 	done
-	t_line "micro: round robin over 131072 flows" micro "$(t_micro nat_est_l2w_131072)" "<=" 130 " ns"
+	x=$(awk -F, '$1 == "memlat" && $2 == 40 { print $5 }' "$TCSV")
+	t_line "micro: round robin over 131072 flows" micro "$(t_micro nat_est_l2w_131072)" "<=" 130 " ns" \
+		"floor: one cache miss in the 40 MiB nat_ct costs ${x:-?} ns here, plus $(t_micro nat_est_l2w || echo ?) ns of one flow's work"
 	x=$(t_micro nat_est_l2w) fw=$(t_micro fwd_l2w)
 	t_line "micro: one flow (nat_est_l2w) / forwarder" micro "$(ratio "$x" "$fw")" "<=" 1.3 "" \
 		"${x:-?} ns vs ${fw:-?} ns"
