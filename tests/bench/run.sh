@@ -8,8 +8,8 @@
 # Environment: BUILD (default build), BENCH_WARM / BENCH_INTERVAL (seconds
 # of warm-up and of measurement per macro point, default 1 / 2),
 # BENCH_FLOWS (flow counts of the sweep, default "1 10 100 1000 10000 100000"),
-# BENCH_PATHS (default "linux nft xdpnat fwd"), BENCH_REPEAT (measurements per
-# point, the best counts; default 2), BENCH_ZIPF_MIN (the macro's Zipf mix runs
+# BENCH_PATHS (default "linux nft xdpnat fwd"), BENCH_REPEAT (passes over each
+# macro sweep, one measurement of every point each, the best counts; default 2), BENCH_ZIPF_MIN (the macro's Zipf mix runs
 # at the counts of BENCH_FLOWS from this one up; default 1000),
 # BENCH_MEM_FLOWS (conntrack-max values of the memory section).
 #
@@ -217,26 +217,34 @@ fmt_pps() { awk -v p="$1" 'BEGIN { if (p == "" || p == "n/a") print "n/a"; else 
 
 declare -A DEL OFF NOTE
 
-# point PATH NFLOWS MODE: fresh topology, path up, best of $REPEAT
-# measurements (best = highest delivered: on a shared machine interference
-# only ever lowers a rate), path down. Sets OFF[k] DEL[k] NOTE[k] for k=PATH,NFLOWS,MODE.
+# point PATH NFLOWS MODE: fresh topology, path up, one measurement, path
+# down. OFF[k] DEL[k] keep the best of every call for k=PATH,NFLOWS,MODE
+# (best = highest delivered: on a shared machine interference only ever
+# lowers a rate); NOTE[k] says why a point has none. The sections call it
+# once per pass, $REPEAT passes over their whole sweep, so that a point's
+# measurements are minutes apart: a burst of other work on the host then
+# spoils one of them, where back to back it spoiled them all (it did: a
+# run whose last points, the 10,000 and 100,000 flows, were slower on
+# every path, the generator wired straight to the sink too). point_rows
+# writes the bests to $CSV after the passes.
 point() {
-	local p=$1 f=$2 mode=$3 k=$1,$2,$3 i best_o=0 best_d=-1
+	local p=$1 f=$2 mode=$3 k=$1,$2,$3 best_o=${OFF[$1,$2,$3]:-0} best_d=${DEL[$1,$2,$3]:--1}
 	if [ "$p" = direct ]; then
-		macro_topo_direct || { NOTE[$k]="topology failed"; return 1; }
+		macro_topo_direct || { [ -n "${DEL[$k]:-}" ] || NOTE[$k]="topology failed"; return 1; }
 	else
-		macro_topo || { NOTE[$k]="topology failed"; return 1; }
+		macro_topo || { [ -n "${DEL[$k]:-}" ] || NOTE[$k]="topology failed"; return 1; }
 	fi
 	if ! path_up "$p" "$f"; then
-		NOTE[$k]="n/a: $p not runnable"
-		[ "$p" = xdpnat ] && NOTE[$k]="n/a: xdpnat not runnable"
+		if [ -z "${DEL[$k]:-}" ]; then
+			NOTE[$k]="n/a: $p not runnable"
+			[ "$p" = xdpnat ] && NOTE[$k]="n/a: xdpnat not runnable"
+		fi
 		path_down "$p"
 		return 1
 	fi
-	for ((i = 0; i < REPEAT; i++)); do
-		measure "$f" "$mode" "$WARM" "$INTERVAL"
-		[ "$M_DEL" -gt "$best_d" ] && best_d=$M_DEL best_o=$M_OFF
-	done
+	unset "NOTE[$k]"
+	measure "$f" "$mode" "$WARM" "$INTERVAL"
+	[ "$M_DEL" -gt "$best_d" ] && best_d=$M_DEL best_o=$M_OFF
 	[ "$p" = xdpnat ] && e2e_xdpnat stats 2>/dev/null | sed "s/^/# xdpnat stats ($f flows, $mode): /" >&2
 	CT_FULL=""
 	if [ "$p" = nft ]; then
@@ -249,8 +257,18 @@ point() {
 	fi
 	path_down "$p"
 	OFF[$k]=$best_o DEL[$k]=$best_d
-	note "macro $p flows=$f mode=$mode offered=$best_o delivered=$best_d"
-	echo "$mode,$p,$f,$best_o,$best_d," >>"$CSV"
+	note "macro $p flows=$f mode=$mode offered=$M_OFF delivered=$M_DEL (best so far $best_d)"
+}
+
+# point_rows MODE "FLOWS" "PATHS": the best of each point as a row of $CSV
+point_rows() {
+	local p f
+	for f in $2; do
+		for p in $3; do
+			[ -n "${DEL[$p,$f,$1]:-}" ] && echo "$1,$p,$f,${OFF[$p,$f,$1]},${DEL[$p,$f,$1]}," >>"$CSV"
+		done
+	done
+	return 0
 }
 
 # Rows of a macro table, MODE (rr or zipf) over FLOWS ("1 10 ...") and
@@ -288,15 +306,19 @@ rows_ratio() {	# MODE FLOWS A B: the row "A / B (delivered)"
 
 macro() {
 	say "== Macro: 64-byte UDP, gen -> router -> sink (veth; XDP live-frames generator pinned to CPU 0)"
-	say "   per point: fresh namespaces, warm-up ${WARM}s, ${INTERVAL}s counted, best of $REPEAT; Mpps delivered/offered"
+	say "   per point: fresh namespaces, warm-up ${WARM}s, ${INTERVAL}s counted; the best of $REPEAT passes over"
+	say "   the sweep (a point's measurements minutes apart); Mpps delivered/offered"
 	say "   (veth: generator, router and sink all run on the generator's CPU, in turn: the"
 	say "   generator is throttled by the router, so offered ~ delivered unless something drops)"
-	local p f line
-	for f in $FLOWS; do
-		point direct "$f" rr
-		for p in $PATHS; do point "$p" "$f" rr; done
+	local p f line pass
+	for ((pass = 0; pass < REPEAT; pass++)); do
+		for f in $FLOWS; do
+			point direct "$f" rr
+			for p in $PATHS; do point "$p" "$f" rr; done
+		done
 	done
 	e2e_ns_del gen rtr sink
+	point_rows rr "$FLOWS" "direct $PATHS"
 	rows_cells rr "$FLOWS" "$PATHS" "path \\ flows"
 	line=$(printf '%-26s' "no router (gen -> sink)")
 	local direct=0
@@ -329,17 +351,20 @@ macro() {
 # BENCH_FLOWS from BENCH_ZIPF_MIN (default 1000) up, for fwd, nft and
 # xdpnat (those of BENCH_PATHS).
 macro_zipf() {
-	local zflows="" zpaths="" p f line
+	local zflows="" zpaths="" p f line pass
 	for f in $FLOWS; do [ "$f" -ge "${BENCH_ZIPF_MIN:-1000}" ] && zflows="$zflows $f"; done
 	for p in $PATHS; do case $p in fwd|nft|xdpnat) zpaths="$zpaths $p" ;; esac; done
 	zflows=${zflows# } zpaths=${zpaths# }
 	[ -n "$zflows" ] && [ -n "$zpaths" ] || return 0
 	say "== Macro, heavy-tailed mix: the same, packet i is flow zipf[i mod 2^20] (Zipf s=1.0 over the"
 	say "   flows, ranks randomly permuted, fixed seed; bench_zipf.h); Mpps delivered/offered"
-	for f in $zflows; do
-		for p in $zpaths; do point "$p" "$f" zipf; done
+	for ((pass = 0; pass < REPEAT; pass++)); do
+		for f in $zflows; do
+			for p in $zpaths; do point "$p" "$f" zipf; done
+		done
 	done
 	e2e_ns_del gen rtr sink
+	point_rows zipf "$zflows" "$zpaths"
 	rows_cells zipf "$zflows" "$zpaths" "path \\ flows (Zipf)"
 	has_paths "$zpaths" nft xdpnat && rows_ratio zipf "$zflows" xdpnat nft
 	for p in $zpaths; do
@@ -361,16 +386,22 @@ cell() {	# key -> "delivered/offered" in Mpps, or n/a
 # conntrack table is global (nf_conntrack_max, not ours to change) and
 # fills at these rates; xdpnat gets conntrack-max 1048576.
 newflows() {
-	say "== New flows/s: UDP, a new source port/address on every packet (warm-up 0.05s, 0.5s counted, best of $REPEAT)"
-	local p
-	for p in nft xdpnat; do
-		case " $PATHS " in *" $p "*) ;; *) continue ;; esac
-		WARM=0.05 INTERVAL=0.5 point "$p" 0 fresh
-		say "$(printf '%-26s %s' "$(path_name "$p")" "$(cell "$p,0,fresh") Mpps (new flows/s delivered/offered)")"
-		[ -n "${NOTE[$p,0,fresh]:-}" ] && say "   ${NOTE[$p,0,fresh]}"
-		[ -n "${CT_FULL:-}" ] && say "   $CT_FULL"
+	say "== New flows/s: UDP, a new source port/address on every packet (warm-up 0.05s, 0.5s counted, best of $REPEAT passes)"
+	local p pass paths="" ct_full=""
+	for p in nft xdpnat; do case " $PATHS " in *" $p "*) paths="$paths $p" ;; esac; done
+	for ((pass = 0; pass < REPEAT; pass++)); do
+		for p in $paths; do
+			WARM=0.05 INTERVAL=0.5 point "$p" 0 fresh
+			[ "$p" = nft ] && [ -n "${CT_FULL:-}" ] && ct_full=$CT_FULL
+		done
 	done
 	e2e_ns_del gen rtr sink
+	point_rows fresh 0 "$paths"
+	for p in $paths; do
+		say "$(printf '%-26s %s' "$(path_name "$p")" "$(cell "$p,0,fresh") Mpps (new flows/s delivered/offered)")"
+		[ -n "${NOTE[$p,0,fresh]:-}" ] && say "   ${NOTE[$p,0,fresh]}"
+		[ "$p" = nft ] && [ -n "$ct_full" ] && say "   $ct_full"
+	done
 	say "   xdpnat / nft: $(ratio "${DEL[xdpnat,0,fresh]:-}" "${DEL[nft,0,fresh]:-}")"
 	say ""
 }
