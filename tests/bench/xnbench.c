@@ -175,6 +175,23 @@ static int cmd_gen(int argc, char **argv)
 			return 1;
 		}
 	}
+	/* XNBENCH_SEQ: the first packet's number (fresh mode: a second run in
+	 * the same router starts past the first's flows, so that every one of
+	 * its packets is a new flow too) */
+	const char *seq0 = getenv("XNBENCH_SEQ");
+	if (seq0) {
+		int ncpu = libbpf_num_possible_cpus();
+		struct bpf_map *sm = bpf_object__find_map_by_name(obj, "gen_seq");
+		__u64 *v = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*v)) : NULL;
+
+		if (!sm || !v)
+			die("gen_seq");
+		for (int i = 0; i < ncpu; i++)
+			v[i] = strtoull(seq0, NULL, 0);
+		if (bpf_map_update_elem(bpf_map__fd(sm), &k, v, 0))
+			die("gen_seq");
+		free(v);
+	}
 	struct bpf_program *p = bpf_object__find_program_by_name(obj, "gen_xdp");
 	if (!p)
 		die("gen_xdp");
