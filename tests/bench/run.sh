@@ -9,8 +9,9 @@
 # of warm-up and of measurement per macro point, default 1 / 2),
 # BENCH_FLOWS (flow counts of the sweep, default "1 10 100 1000 10000 100000"),
 # BENCH_PATHS (default "linux nft xdpnat fwd"), BENCH_REPEAT (passes over each
-# macro sweep, one measurement of every point each, the best counts; default 2), BENCH_ZIPF_MIN (the macro's Zipf mix runs
-# at the counts of BENCH_FLOWS from this one up; default 1000),
+# macro sweep, runs of the new-flow section; the best counts; default 2),
+# BENCH_ZIPF_MIN (the macro's Zipf mix runs at the counts of BENCH_FLOWS
+# from this one up; default 1000),
 # BENCH_MEM_FLOWS (conntrack-max values of the memory section).
 #
 # Output: a table on stdout and in tests/bench/results/latest.txt, the chart
@@ -217,11 +218,12 @@ fmt_pps() { awk -v p="$1" 'BEGIN { if (p == "" || p == "n/a") print "n/a"; else 
 
 declare -A DEL OFF NOTE
 
-# point PATH NFLOWS MODE: fresh topology, path up, one measurement, path
-# down. OFF[k] DEL[k] keep the best of every call for k=PATH,NFLOWS,MODE
-# (best = highest delivered: on a shared machine interference only ever
-# lowers a rate); NOTE[k] says why a point has none. The sections call it
-# once per pass, $REPEAT passes over their whole sweep, so that a point's
+# point PATH NFLOWS MODE: fresh topology, path up, POINT_RUNS (default 1)
+# measurements, path down. OFF[k] DEL[k] keep the best of every call for
+# k=PATH,NFLOWS,MODE (best = highest delivered: on a shared machine
+# interference only ever lowers a rate); NOTE[k] says why a point has
+# none. The macro sections call it once per pass, $REPEAT passes over
+# their whole sweep, so that a point's
 # measurements are minutes apart: a burst of other work on the host then
 # spoils one of them, where back to back it spoiled them all (it did: a
 # run whose last points, the 10,000 and 100,000 flows, were slower on
@@ -250,12 +252,13 @@ point() {
 	# run sent the first run's flows again, established by then: about
 	# 160,000 of nft's, about 50,000 of xdpnat's slow first run: nft's
 	# best run was flattered the more.)
-	local run
+	local run seq
 	for ((run = 0; run < ${POINT_RUNS:-1}; run++)); do
-		M_SEQ=$([ "$mode" = fresh ] && echo $((run << 20)) || echo 0) \
-			measure "$f" "$mode" "$WARM" "$INTERVAL"
+		seq=0
+		[ "$mode" = fresh ] && seq=$((run << 20))
+		M_SEQ=$seq measure "$f" "$mode" "$WARM" "$INTERVAL"
 		[ "$M_DEL" -gt "$best_d" ] && best_d=$M_DEL best_o=$M_OFF
-		note "run $run: $p flows=$f mode=$mode delivered=$M_DEL"
+		note "macro $p flows=$f mode=$mode run $run: offered=$M_OFF delivered=$M_DEL"
 	done
 	[ "$p" = xdpnat ] && e2e_xdpnat stats 2>/dev/null | sed "s/^/# xdpnat stats ($f flows, $mode): /" >&2
 	CT_FULL=""
@@ -269,7 +272,6 @@ point() {
 	fi
 	path_down "$p"
 	OFF[$k]=$best_o DEL[$k]=$best_d
-	note "macro $p flows=$f mode=$mode offered=$M_OFF delivered=$M_DEL (best so far $best_d)"
 }
 
 # point_rows MODE "FLOWS" "PATHS": the best of each point as a row of $CSV

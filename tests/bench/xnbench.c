@@ -182,12 +182,12 @@ static int cmd_gen(int argc, char **argv)
 	if (seq0) {
 		int ncpu = libbpf_num_possible_cpus();
 		struct bpf_map *sm = bpf_object__find_map_by_name(obj, "gen_seq");
-		__u64 *v = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*v)) : NULL;
+		__u64 *v = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*v)) : NULL, first = strtoull(seq0, NULL, 0);
 
 		if (!sm || !v)
 			die("gen_seq");
 		for (int i = 0; i < ncpu; i++)
-			v[i] = strtoull(seq0, NULL, 0);
+			v[i] = first;
 		if (bpf_map_update_elem(bpf_map__fd(sm), &k, v, 0))
 			die("gen_seq");
 		free(v);
