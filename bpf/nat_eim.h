@@ -260,6 +260,14 @@ __noinline int xdpnat_eim_try(__u32 i)
 		return 0;
 	if (rc == EIM_OURS)	/* another CPU was quicker, with this port */
 		return eim_peer(s, port);
+	/* A PCP/NAT-PMP forward written since the look above: the controller
+	 * writes the forward, then reads the port's owner, and gives the port
+	 * up if it finds one (portmap.c map()); the claim (a locked cmpxchg)
+	 * precedes this look, so one of the two sees the other. */
+	if (s->f.proto != IPPROTO_ICMP && fwd_lookup(&s->f)) {
+		eim_release(s, port);
+		return 0;
+	}
 	/* the inside port itself: its element is the whole mapping */
 	if (port == eim_preserved(s))
 		return eim_peer(s, port) | EIM_CREATED;

@@ -146,6 +146,15 @@ static void fwd_del(struct portmap *pm, const struct portmap_entry *e)
 		bpf_map_delete_elem(pm->m->forwards, &k);
 }
 
+/* Does another inside endpoint's RFC 4787 mapping hold the port? */
+static bool held_by_other(const struct portmap *pm, const struct portmap_req *r, uint16_t port)
+{
+	__u64 owner = eimports_owner(pm->m, r->wan_ifindex, r->proto, port);
+
+	return owner && owner != nat_eim_port_owner(nat_eim_port_word(r->int_addr,
+								       htons(r->int_port), 0));
+}
+
 /* The table's `taken`: a static forward, in the file or in the map, or
  * the RFC 4787 mapping of another inside endpoint (nat_eim_ports): its
  * flows' peers reach that endpoint on the port, so a forward there would
@@ -156,15 +165,12 @@ static bool port_taken(void *arg, const struct portmap_req *r, uint16_t port)
 	const char *wan = wan_name(pm, r->wan_ifindex);
 	struct nat_fwd_key k = { .ifindex = r->wan_ifindex, .port = htons(port), .proto = r->proto };
 	struct nat_fwd_value v;
-	__u64 owner;
 
 	if (wan && cfg_find_forward(pm->cfg, wan, r->proto, port))
 		return true;
 	if (!bpf_map_lookup_elem(pm->m->forwards, &k, &v) && !(v.flags & NAT_FWD_F_PCP))
 		return true;
-	owner = eimports_owner(pm->m, r->wan_ifindex, r->proto, port);
-	return owner && owner != nat_eim_port_owner(nat_eim_port_word(r->int_addr,
-								       htons(r->int_port), 0));
+	return held_by_other(pm, r, port);
 }
 
 static void on_gone(void *arg, const struct portmap_entry *e)
@@ -529,25 +535,45 @@ static enum portmap_status map(struct portmap *pm, struct portmap_lan *l,
 
 	req.ext_implicit = eimports_port_of(pm->m, r->wan_ifindex, r->proto, r->int_addr,
 					    htons(r->int_port));
-	st = portmap_table_request(&pm->st.table, &req, &l->lim, port_taken, pm, now_sec_up(), e,
-				   &created);
-
-	if (st != PORTMAP_OK)
-		return st;
-	pm->dirty = true;
-	if (!created)
-		return PORTMAP_OK;
-	if (fwd_put(pm, *e)) {
-		nat_log("port-mapping: cannot write the forward of port %u: %s", (*e)->ext_port,
-			strerror(errno));
-		portmap_table_delete(&pm->st.table, r->int_addr, r->proto, r->int_port, NULL, false,
-				     NULL, NULL);
-		*e = NULL;
-		return PORTMAP_TABLE_FULL;
+	for (int tries = 0;; tries++) {
+		st = portmap_table_request(&pm->st.table, &req, &l->lim, port_taken, pm,
+					   now_sec_up(), e, &created);
+		if (st != PORTMAP_OK)
+			return st;
+		pm->dirty = true;
+		if (!created)
+			return PORTMAP_OK;
+		if (fwd_put(pm, *e)) {
+			nat_log("port-mapping: cannot write the forward of port %u: %s",
+				(*e)->ext_port, strerror(errno));
+			break;
+		}
+		/*
+		 * The data path may have given the port to another endpoint's
+		 * mapping between port_taken() and the forward: it looks for a
+		 * forward before its claim and again after it (nat_eim.h
+		 * xdpnat_eim_try), this side writes the forward and then reads
+		 * the owner, so one of the two sees the other. The table is
+		 * asked again; port_taken() now sees the owner.
+		 */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (!held_by_other(pm, r, (*e)->ext_port)) {
+			pm->st.n.created++;
+			log_created(*e, r->by == PORTMAP_BY_PCP ? "pcp" : "natpmp");
+			return PORTMAP_OK;
+		}
+		nat_log("port-mapping: port %u went to an RFC 4787 mapping meanwhile; asking again",
+			(*e)->ext_port);
+		fwd_del(pm, *e);
+		if (tries == 2)
+			break;
+		portmap_table_delete(&pm->st.table, r->int_addr, r->proto, r->int_port, NULL,
+				     false, NULL, NULL);
 	}
-	pm->st.n.created++;
-	log_created(*e, r->by == PORTMAP_BY_PCP ? "pcp" : "natpmp");
-	return PORTMAP_OK;
+	portmap_table_delete(&pm->st.table, r->int_addr, r->proto, r->int_port, NULL, false, NULL,
+			     NULL);
+	*e = NULL;
+	return PORTMAP_TABLE_FULL;
 }
 
 static void deleted(void *arg, const struct portmap_entry *e)
