@@ -5,7 +5,7 @@
  *
  *   micro run FWD_OBJ WRAP_OBJ LAN_IF WAN_IF
  *   micro memory FLOWS...
- *   micro memlat MIB...
+ *   micro memlat MIB|USED@MIB...
  *
  * `run` must be started in a namespace where LAN_IF (192.168.0.1/24) and
  * WAN_IF (198.51.100.1/24, default route via 198.51.100.2) exist with
@@ -41,7 +41,8 @@
  * robin over many flows): a chain of dependent loads, each at a random
  * 64-byte line of MIB MiB of 4 KiB pages (as BPF arrays are: vmalloc
  * memory), one cycle through every line in random order (Sattolo). ns per
- * load; a program longer than the CPU's reorder window cannot overlap two
+ * load. USED@MIB: the same over USED lines at random places of MIB MiB,
+ * what a macro point of USED flows in a table of that size reads; a program longer than the CPU's reorder window cannot overlap two
  * packets' misses, so this latency is what one such packet pays.
  */
 #include <errno.h>
@@ -814,29 +815,48 @@ static __u64 splitmix(__u64 *s)
 static int cmd_memlat(int argc, char **argv)
 {
 	for (int a = 1; a < argc; a++) {
-		size_t lines = (size_t)strtoul(argv[a], NULL, 10) * (1 << 20) / 64, steps = 20000000;
+		/* MIB, or USED@MIB: USED lines (flows) at random places of MIB */
+		const char *at = strchr(argv[a], '@');
+		size_t lines = (size_t)strtoul(at ? at + 1 : argv[a], NULL, 10) * (1 << 20) / 64;
+		size_t used = at ? (size_t)strtoul(argv[a], NULL, 10) : lines, steps = 20000000;
 		char *m = mmap(NULL, lines * 64, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			       -1, 0);
 		size_t *next = malloc(lines * sizeof(*next));
 		__u64 seed = 1;
 		struct timespec t0, t1;
 
-		if (!lines || m == MAP_FAILED || !next)
+		if (!lines || !used || used > lines || m == MAP_FAILED || !next)
 			die("memlat: memory");
 		madvise(m, lines * 64, MADV_NOHUGEPAGE);
 		for (size_t i = 0; i < lines; i++)
 			next[i] = i;
-		for (size_t i = lines - 1; i > 0; i--) {	/* Sattolo: one cycle */
-			size_t j = (size_t)(splitmix(&seed) % i), t = next[i];
+		for (size_t i = 0; i < used; i++) {	/* the first `used`: a random sample */
+			size_t j = i + (size_t)(splitmix(&seed) % (lines - i)), t = next[i];
 
 			next[i] = next[j];
 			next[j] = t;
 		}
-		for (size_t i = 0; i < lines; i++)
-			*(char **)(m + i * 64) = m + next[i] * 64;
+		/* one cycle through the sample in random order (Sattolo over its
+		 * positions), each line pointing at the next */
+		size_t *ord = malloc(used * sizeof(*ord));
+
+		if (!ord)
+			die("memlat: memory");
+		for (size_t i = 0; i < used; i++)
+			ord[i] = i;
+		for (size_t i = used - 1; i > 0; i--) {
+			size_t j = (size_t)(splitmix(&seed) % i), t = ord[i];
+
+			ord[i] = ord[j];
+			ord[j] = t;
+		}
+		for (size_t i = 0; i < used; i++)
+			*(char **)(m + next[i] * 64) = m + next[ord[i]] * 64;
+		free(ord);
+		char *p = m + next[0] * 64;
+
 		free(next);
-		char *p = m;
-		for (size_t i = 0; i < lines; i++)	/* warm: the page tables and caches settle */
+		for (size_t i = 0; i < used; i++)	/* warm: the page tables and caches settle */
 			p = *(char **)p;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		for (size_t i = 0; i < steps; i++)
