@@ -167,6 +167,42 @@ static __always_inline int new_routed(void *ctx, const struct nat_pkt *p, __u32 
 	return ct_new_result(ct_create(&n, v));
 }
 
+/*
+ * Does a socket of the router itself take p (from a WAN, to the WAN's
+ * address)? A mapping's port is claimed without asking the kernel's
+ * sockets (that would cost every new endpoint a socket lookup), so a
+ * router socket (a resolver's query, a service bound to the port) and a
+ * LAN endpoint's mapping can share a port. A packet of no flow then
+ * belongs to the router's socket, as the kernel alone would deliver it:
+ * filtering admits to a mapping only what no local socket takes. The
+ * tuple sits in a per-CPU cell of .bss: the programs' stack is full.
+ */
+#define SK_CELLS	1024
+static struct bpf_sock_tuple nat_sk_tuple[SK_CELLS];	/* static: not in the skeleton */
+
+static __always_inline bool router_socket(void *ctx, const struct nat_pkt *p)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct bpf_sock_tuple *t;
+	struct bpf_sock *sk;
+
+	if (cpu >= SK_CELLS)
+		return false;
+	t = &nat_sk_tuple[cpu];
+	t->ipv4.saddr = p->key.saddr;
+	t->ipv4.daddr = p->key.daddr;
+	t->ipv4.sport = p->key.sport;
+	t->ipv4.dport = p->key.dport;
+	if (p->key.proto == IPPROTO_TCP)
+		sk = bpf_sk_lookup_tcp(ctx, t, sizeof(t->ipv4), BPF_F_CURRENT_NETNS, 0);
+	else
+		sk = bpf_sk_lookup_udp(ctx, t, sizeof(t->ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return false;
+	bpf_sk_release(sk);
+	return true;
+}
+
 /* xdpnat_eim_admit()'s first argument: the packet's outside port on WAN
  * ifindex. */
 static __always_inline __u64 eim_outside(__u32 ifindex, const struct nat_iface *wan,
@@ -236,6 +272,10 @@ static __always_inline int new_from_wan(void *ctx, const struct nat_pkt *p, __u3
 	if (!f) {
 		__u64 in = xdpnat_eim_admit(eim_outside(ifindex, iif, p), p->key.saddr, iif->flags);
 
+		if (in && router_socket(ctx, p)) {
+			STAT_INC(local_socket);
+			return ACT_UNTOUCHED;
+		}
 		if (in) {
 			n.kind = NAT_KIND_MAPPED;
 			n.to.daddr = (__u32)in;

@@ -815,6 +815,9 @@ struct nat_stats {
 	__u64 tcp_bulk_passed;		/* packets of bulk TCP flows XDP left to the kernel
 					 * path for GRO/GSO (nat_config.tcp_bulk_bytes; also
 					 * in passed_to_kernel) */
+	__u64 local_socket;		/* from a WAN to a mapping's port, no flow, that
+					 * filtering would admit but a socket of the router
+					 * takes: passed to it, no flow made */
 };
 
 /* nat_ctl_stats: ARRAY, one entry, written by the controller only. */

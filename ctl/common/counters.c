@@ -71,6 +71,8 @@ static const struct counter_field stats_fields[] = {
 	  "Flow log events lost: the ring buffer was full."),
 	S(tcp_bulk_passed, COUNTER_TOTAL, "tcp_bulk_passed_packets_total",
 	  "Packets of bulk TCP flows left to the kernel path for GRO/GSO (nat_config.tcp_bulk_bytes)."),
+	S(local_socket, COUNTER_TOTAL, "local_socket_packets_total",
+	  "Packets to a mapping's port that a socket of the router took instead (no flow made)."),
 };
 _Static_assert(NFIELDS(stats_fields) == sizeof(struct nat_stats) / sizeof(__u64),
 	       "every nat_stats field is listed");

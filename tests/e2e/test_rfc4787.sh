@@ -12,6 +12,8 @@
 #    reaches the mapping, with the default it does not;
 #  - hairpin of a mapping (REQ-9): a LAN host reaches another LAN host's
 #    outside address and port, and sees that host's mapping as the source;
+#  - a socket of the router on a mapping's port gets its own answers and
+#    what strangers send there, not the LAN host (endpoint-independent);
 #  - the UDP timeout default is 120 s (REQ-5).
 . "$(dirname "$0")/lib.sh"
 e2e_require_root
@@ -155,6 +157,28 @@ hp=$(awk '$1 == "got" && $2 == "198.51.100.1" {print $3}' "$L" | head -1)
 lans_map=$(e2e_xdpnat flows 2>/dev/null | grep -c "192.168.0.254:6301" || true)
 [ -n "$hp" ] && e2e_ok "hairpin: lans reaches lanc's mapping 198.51.100.1:$p, seen from 198.51.100.1:$hp (its own mapping)" \
 	|| e2e_fail "hairpin of a mapping" "$(cat "$L")" "$(e2e_xdpnat flows 2>&1 | head -20)"
+
+# a socket of the router and a LAN host's mapping on one port (6500): the
+# router's own query gets its answer, and a stranger's datagram goes to the
+# router's socket (bound to the port, as a service's), not to the mapping
+e2e_bg lanc python3 -u "$PEER" 6500 203.0.113.20:7 --wait 6; LM=$E2E_BG_LOG
+e2e_wait_for -t 5 grep -q sent "$LM"
+ls0=$(e2e_xdpnat stats 2>/dev/null | awk '$1 == "local_socket" {print $2}')
+e2e_bg router python3 -u "$PEER" 6500 203.0.113.10:7 --wait 4; LR=$E2E_BG_LOG
+e2e_wait_for -t 5 grep -q sent "$LR"
+e2e_in inet python3 - <<'PY' >/dev/null
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("203.0.113.30", 4445)); s.sendto(b"stranger", ("198.51.100.1", 6500))
+PY
+e2e_wait_for -t 3 grep -q "got 203.0.113.30 4445" "$LR"
+ls1=$(e2e_xdpnat stats 2>/dev/null | awk '$1 == "local_socket" {print $2}')
+[ "$(port_seen "$LOG_B" 198.51.100.1)" = 6500 ] && ! grep -q "no echo" "$LR" \
+	&& grep -q "got 203.0.113.30 4445 stranger" "$LR" && ! grep -q "got 203.0.113" "$LM" \
+	&& [ "$((ls1 - ls0))" -ge 2 ] \
+	&& e2e_ok "a router socket on a mapping's port (6500): its answer and a stranger's datagram reach it, not the LAN host (local_socket +$((ls1 - ls0)))" \
+	|| e2e_fail "router socket and mapping on one port" "router: $(cat "$LR")" "lanc: $(cat "$LM")" \
+		"port seen by B: $(port_seen "$LOG_B" 198.51.100.1); local_socket $ls0 -> $ls1"
 e2e_xdpnat_stop
 
 # ---------------------------------------------------------------- address-dependent
