@@ -229,6 +229,12 @@ static __always_inline void eim_release(struct eim_slot *s, __u16 port)
 		__sync_val_compare_and_swap(e, ((volatile struct eim_slot *)s)->want, 0);
 }
 
+/* Does a forward hold the port in s->f? (ICMP identifiers have none.) */
+static __always_inline bool eim_forwarded(struct eim_slot *s)
+{
+	return s->f.proto != IPPROTO_ICMP && fwd_lookup(&s->f);
+}
+
 /* Attempt i of the mapping of the endpoint in this CPU's slot: 0 the
  * candidate port is taken (try the next), -1 give up, else the mapping's
  * port (this one, or another CPU's that mapped the endpoint meanwhile)
@@ -253,7 +259,7 @@ __noinline int xdpnat_eim_try(__u32 i)
 	s->f.port = bpf_htons(port);
 	s->f.proto = (__u8)(vs->inside >> 48);
 	s->f.pad = 0;
-	if (s->f.proto != IPPROTO_ICMP && fwd_lookup(&s->f))
+	if (eim_forwarded(s))
 		return 0;
 	rc = eim_hold(s, port, true);
 	if (rc == EIM_TAKEN)
@@ -264,7 +270,7 @@ __noinline int xdpnat_eim_try(__u32 i)
 	 * writes the forward, then reads the port's owner, and gives the port
 	 * up if it finds one (portmap.c map()); the claim (a locked cmpxchg)
 	 * precedes this look, so one of the two sees the other. */
-	if (s->f.proto != IPPROTO_ICMP && fwd_lookup(&s->f)) {
+	if (eim_forwarded(s)) {
 		eim_release(s, port);
 		return 0;
 	}
