@@ -89,18 +89,26 @@ void eimports_keep(const struct nat_maps *m, uint32_t ifindex, uint8_t proto, ui
 	}
 }
 
-__u64 eimports_owner(const struct nat_maps *m, uint32_t ifindex, uint8_t proto, uint16_t port)
+/* An inside endpoint in the form nat_eim_port_owner() gives a word's. */
+static uint64_t owner_of(__be32 addr, __be16 iport)
+{
+	return nat_eim_port_owner(nat_eim_port_word(addr, iport, 0));
+}
+
+bool eimports_held_by_other(const struct nat_maps *m, uint32_t ifindex, uint8_t proto,
+			    uint16_t port, __be32 addr, __be16 iport)
 {
 	int t = port ? eimports_table(m, ifindex) : -1;
 	uint64_t *w = t < 0 ? NULL : word_at(m, (uint32_t)t, proto, port);
+	uint64_t owner = w ? nat_eim_port_owner(load(w)) : 0;
 
-	return w ? nat_eim_port_owner(load(w)) : 0;
+	return owner && owner != owner_of(addr, iport);
 }
 
 uint16_t eimports_port_of(const struct nat_maps *m, uint32_t ifindex, uint8_t proto,
 			  __be32 addr, __be16 iport)
 {
-	uint64_t want = nat_eim_port_owner(nat_eim_port_word(addr, iport, 0));
+	uint64_t want = owner_of(addr, iport);
 	int t = addr ? eimports_table(m, ifindex) : -1;
 
 	for (uint32_t port = 1; t >= 0 && port <= 0xffff; port++) {

@@ -53,12 +53,14 @@ void eimports_each(const struct nat_maps *m, eimports_each_fn fn, void *ctx);
 /*
  * For port requests (PCP, NAT-PMP: ctl/portmap/), which must not give
  * out a port that a mapping of another inside endpoint holds.
- * eimports_owner(): the inside endpoint (nat_eim_port_owner() form) that
- * holds port `port` (host order) of proto on WAN ifindex, 0 if none.
+ * eimports_held_by_other(): does the mapping of an inside endpoint other
+ * than addr:iport (network order) hold port `port` (host order) of proto
+ * on WAN ifindex?
  * eimports_port_of(): the port that inside endpoint addr:iport (network
  * order) holds there, 0 if none; a scan of the protocol's table.
  */
-__u64 eimports_owner(const struct nat_maps *m, uint32_t ifindex, uint8_t proto, uint16_t port);
+bool eimports_held_by_other(const struct nat_maps *m, uint32_t ifindex, uint8_t proto,
+			    uint16_t port, __be32 addr, __be16 iport);
 uint16_t eimports_port_of(const struct nat_maps *m, uint32_t ifindex, uint8_t proto,
 			  __be32 addr, __be16 iport);
 

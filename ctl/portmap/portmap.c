@@ -149,10 +149,8 @@ static void fwd_del(struct portmap *pm, const struct portmap_entry *e)
 /* Does another inside endpoint's RFC 4787 mapping hold the port? */
 static bool held_by_other(const struct portmap *pm, const struct portmap_req *r, uint16_t port)
 {
-	__u64 owner = eimports_owner(pm->m, r->wan_ifindex, r->proto, port);
-
-	return owner && owner != nat_eim_port_owner(nat_eim_port_word(r->int_addr,
-								       htons(r->int_port), 0));
+	return eimports_held_by_other(pm->m, r->wan_ifindex, r->proto, port, r->int_addr,
+				      htons(r->int_port));
 }
 
 /* The table's `taken`: a static forward, in the file or in the map, or
