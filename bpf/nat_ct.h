@@ -59,6 +59,59 @@ static __always_inline void ct_value_init(struct nat_ct_value *v, const struct n
 	v->flags = n->flags;
 }
 
+/*
+ * A new flow's two entries are built in a per-CPU cell of .bss, not on the
+ * stack of the programs, which has no room for them (a program runs to
+ * its end on its CPU before another can use the cell).
+ */
+#define CT_NEW_CELLS	1024
+struct ct_new_cell {
+	struct nat_ct_value oval, rval;
+	struct nat_ct_key okey;		/* nat_lazyreply.h: a lazy flow's ORIG key, */
+	struct nat_ct_key ikey;		/* and the reply tuple asked about */
+} __attribute__((aligned(64)));
+static struct ct_new_cell nat_ct_new_cell[CT_NEW_CELLS];	/* static: not in the skeleton */
+
+static __always_inline struct ct_new_cell *ct_new_cell(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return cpu < CT_NEW_CELLS ? &nat_ct_new_cell[cpu] : NULL;
+}
+
+/*
+ * Lazy reply entries (bpf/nat_lazyreply.h, which needs nat_eim.h: it
+ * comes later). xdpnat_ct_implied_key() writes the asked tuple into the
+ * CPU's cell (ikey) and, if a lazy flow may hold it, that flow's ORIG key
+ * (okey); the lookup of okey is made here, by the caller: the programs'
+ * stack has no room for a call within a call that walks the table.
+ */
+int xdpnat_ct_implied_key(__u32 saddr, __u32 daddr, __u32 ports, __u32 proto);
+
+/* The ORIG entry of the lazy flow xdpnat_ct_implied_key() named, if it is
+ * one whose translation is exactly the asked tuple. */
+static __always_inline struct nat_ct_value *ct_implied_orig(struct ct_new_cell *c)
+{
+	struct nat_ct_value *v = ct_lookup(&c->okey);
+
+	if (!v || v->dir != NAT_DIR_ORIG || v->kind != NAT_KIND_MASQ ||
+	    v->to_saddr != c->ikey.daddr || v->to_sport != c->ikey.dport)
+		return NULL;
+	return v;
+}
+
+/* Does a lazy UDP flow hold reply tuple k? */
+static __always_inline bool ct_implied(const struct nat_ct_key *k)
+{
+	struct ct_new_cell *c;
+
+	if (k->proto != IPPROTO_UDP ||
+	    !xdpnat_ct_implied_key(k->saddr, k->daddr, ct_ports(k), k->proto))
+		return false;
+	c = ct_new_cell();
+	return c && ct_implied_orig(c);
+}
+
 /* Insert the reply entry, choosing the outside port if asked to. */
 static __always_inline int ct_insert_reply(struct ct_new *n, struct nat_ct_key *rkey,
 					   struct nat_ct_value *rval)
@@ -70,6 +123,10 @@ static __always_inline int ct_insert_reply(struct ct_new *n, struct nat_ct_key *
 	if (!n->alloc_sport) {
 		ct_key_reverse(rkey, n->to.saddr, n->to.daddr, n->to.sport, n->to.dport, n->key.proto);
 		err = ct_insert(rkey, rval, BPF_NOEXIST);
+		if (!err && ct_implied(rkey)) {
+			ct_delete(rkey);
+			return CT_NEW_CLASH;
+		}
 		if (!err)
 			return CT_NEW_OK;
 		return err == -EEXIST_ ? CT_NEW_CLASH : CT_NEW_FULL;
@@ -82,6 +139,10 @@ static __always_inline int ct_insert_reply(struct ct_new *n, struct nat_ct_key *
 		n->to.sport = bpf_htons(port);
 		ct_key_reverse(rkey, n->to.saddr, n->to.daddr, n->to.sport, n->to.dport, n->key.proto);
 		err = ct_insert(rkey, rval, BPF_NOEXIST);
+		if (!err && ct_implied(rkey)) {
+			ct_delete(rkey);	/* a lazy flow's: the next port */
+			continue;
+		}
 		if (!err)
 			return CT_NEW_OK;
 		if (err != -EEXIST_)
@@ -242,17 +303,16 @@ static __always_inline bool ct_evict_unassured(void)
 	return false;
 }
 
+
 /*
- * A new flow's two entries are built in a per-CPU cell of .bss, not on the
- * stack of the programs, which has no room for them (a program runs to
- * its end on its CPU before another can use the cell).
+ * A UDP masquerade flow on its endpoint's own mapping port makes its
+ * reply entry at its first reply (nat_lazyreply.h): a new flow then
+ * claims one cold line of nat_ct instead of two.
  */
-#define CT_NEW_CELLS	1024
-struct ct_new_cell {
-	struct nat_ct_value oval, rval;
-	__u8 pad[32];
-} __attribute__((aligned(64)));
-static struct ct_new_cell nat_ct_new_cell[CT_NEW_CELLS];	/* static: not in the skeleton */
+static __always_inline bool ct_lazy(const struct ct_new *n)
+{
+	return n->key.proto == IPPROTO_UDP && n->kind == NAT_KIND_MASQ && !n->alloc_sport;
+}
 
 /* One attempt at creating both entries (see ct_create). */
 static __always_inline int ct_create_once(struct ct_new *n, struct nat_ct_value **out)
@@ -269,6 +329,21 @@ static __always_inline int ct_create_once(struct ct_new *n, struct nat_ct_value 
 		return CT_NEW_FULL;
 	oval = &nat_ct_new_cell[cpu].oval;
 	rval = &nat_ct_new_cell[cpu].rval;
+	if (ct_lazy(n)) {
+		/* the ORIG entry alone, then whether an entry of another flow
+		 * holds its reply tuple (nat_lazyreply.h) */
+		ct_key_reverse(&rkey, n->to.saddr, n->to.daddr, n->to.sport, n->to.dport,
+			       n->key.proto);
+		ct_value_init(oval, &n->to, n, NAT_DIR_ORIG, now);
+		err = ct_insert(&n->key, oval, BPF_NOEXIST);
+		if (err && err != -EEXIST_)
+			return CT_NEW_FULL;
+		if (!err && ct_lookup(&rkey)) {
+			ct_delete(&n->key);
+			return CT_NEW_CLASH;
+		}
+		goto made;
+	}
 	ct_key_reverse(&rto, n->key.saddr, n->key.daddr, n->key.sport, n->key.dport, n->key.proto);
 	ct_value_init(rval, &rto, n, NAT_DIR_REPLY, now);
 	rc = ct_insert_reply(n, &rkey, rval);
@@ -281,9 +356,16 @@ static __always_inline int ct_create_once(struct ct_new *n, struct nat_ct_value 
 		ct_delete(&rkey);
 		if (err != -EEXIST_)
 			return CT_NEW_FULL;
+	} else if (n->kind != NAT_KIND_MASQ && ct_implied(&n->key)) {
+		/* an inbound (or hairpin) flow's ORIG key is a tuple to a WAN
+		 * address that a lazy flow's reply may hold */
+		ct_delete(&n->key);
+		ct_delete(&rkey);
+		return CT_NEW_CLASH;
 	} else if (n->kind == NAT_KIND_HAIRPIN) {
 		ct_insert_hairpin_egress(n, oval, rval);
 	}
+made:
 	*out = ct_lookup(&n->key);
 	if (!*out)
 		return CT_NEW_FULL;

@@ -30,6 +30,7 @@
 #include "nat_ct.h"
 #include "nat_fwdports.h"
 #include "nat_eim.h"
+#include "nat_lazyreply.h"
 #include "nat_rewrite.h"
 #include "nat_mss.h"
 #include "nat_fib.h"
@@ -464,6 +465,8 @@ static __always_inline int resolve_icmp_error(void *data, void *data_end, const 
 		return ACT_UNTOUCHED;
 	ct_key_reverse(&rk, p->key.saddr, p->key.daddr, p->key.sport, p->key.dport, p->key.proto);
 	v = ct_lookup(&rk);
+	if (!v && hook == HOOK_XDP_WAN)
+		v = ct_reply_lazy(&rk);	/* about a UDP flow never answered yet */
 	if (!v)
 		return ACT_UNTOUCHED;
 	/* An error about a hairpin (LAN to LAN) flow on its way out of a WAN,
@@ -517,6 +520,8 @@ static __always_inline int nat_resolve(void *ctx, void *data, void *data_end, st
 		return resolve_frag(p, vd);
 
 	v = ct_lookup(&p->key);
+	if (!v && hook == HOOK_XDP_WAN)
+		v = ct_reply_lazy(&p->key);	/* the first reply of a UDP flow */
 	if (v && v->dir == NAT_DIR_HAIRPIN_EGRESS) {
 		if (hook != HOOK_TC_LAN)
 			return ACT_UNTOUCHED;

@@ -818,6 +818,8 @@ struct nat_stats {
 	__u64 local_socket;		/* from a WAN to a mapping's port, no flow, that
 					 * filtering would admit but a socket of the router
 					 * takes: passed to it, no flow made */
+	__u64 ct_reply_lazy;		/* reply entries made by a UDP flow's first reply
+					 * (bpf/nat_lazyreply.h), not by its first packet */
 };
 
 /* nat_ctl_stats: ARRAY, one entry, written by the controller only. */

@@ -73,6 +73,8 @@ static const struct counter_field stats_fields[] = {
 	  "Packets of bulk TCP flows left to the kernel path for GRO/GSO (nat_config.tcp_bulk_bytes)."),
 	S(local_socket, COUNTER_TOTAL, "local_socket_packets_total",
 	  "Packets to a mapping's port that a socket of the router took instead (no flow made)."),
+	S(ct_reply_lazy, COUNTER_TOTAL, "ct_reply_lazy_total",
+	  "Reply entries of UDP flows made by the flow's first reply, not by its first packet."),
 };
 _Static_assert(NFIELDS(stats_fields) == sizeof(struct nat_stats) / sizeof(__u64),
 	       "every nat_stats field is listed");

@@ -827,6 +827,122 @@ static void test_udp_masq(void **state)
 	CHECK_EQ(ct_state(A_DNS, A_WAN0, 53, 5353, IPPROTO_UDP), NAT_CT_ESTABLISHED, "reply state after reply");
 }
 
+/*
+ * A UDP flow on its endpoint's own mapping port makes its reply entry at
+ * its first reply (bpf/nat_lazyreply.h): one entry until then, and no
+ * other flow may take its reply tuple meanwhile. Here the WAN's port 5353
+ * gets a forward after the flow's mapping holds it (a reload may do
+ * that): a LAN host's packet that claims the remote's endpoint and would
+ * hairpin to the forward is refused (its ORIG key is the flow's reply
+ * tuple), the remote's answer still reaches the flow, another remote
+ * reaches the forward.
+ */
+static void test_udp_lazy_reply(void **state)
+{
+	struct pk in = { .dmac = MAC_LAN0, .smac = MAC_CLIENT, .src = A_CLIENT, .dst = A_DNS,
+			 .proto = IPPROTO_UDP, .ttl = 64, .id = 0x3013, .sport = 5353, .dport = 53,
+			 .payload = dns_q, .plen = sizeof(dns_q) - 1 };
+	struct pk rep = { .dmac = MAC_WAN0, .smac = MAC_GW, .src = A_DNS, .dst = A_WAN0,
+			  .proto = IPPROTO_UDP, .ttl = 55, .id = 0x4014, .sport = 53, .dport = 5353,
+			  .payload = dns_q, .plen = sizeof(dns_q) - 3 };
+	struct pk spoof = in, other = rep, want;
+	struct nat_stats st;
+	struct nat_ct_value v;
+	struct res r;
+
+	(void)state;
+	xdp_pk(E.if_lan0, &in, &r, NULL);
+	expect_xdp_ret("UDP LAN->WAN", &r, XDP_REDIRECT);
+	CHECK_EQ(pk_get16(r.buf + 14 + 20), 5353, "the mapping keeps the port");
+	CHECK_EQ(env_ct_count(&E), 1, "entries after the first packet: the ORIG one");
+	CHECK(env_ct_get(&E, A_DNS, A_WAN0, 53, 5353, IPPROTO_UDP, &v) != 0, "no reply entry yet");
+
+	assert_int_equal(env_forward(&E, E.if_wan0, IPPROTO_UDP, 5353, A_SERVER, 53), 0);
+	spoof.smac = MAC_CLIENT2;
+	spoof.src = A_DNS;
+	spoof.sport = 53;
+	spoof.dst = A_WAN0;
+	spoof.dport = 5353;
+	xdp_pk(E.if_lan0, &spoof, &r, NULL);
+	expect_xdp_ret("a LAN host with the remote's endpoint, to the forward", &r, XDP_DROP);
+	CHECK(env_ct_get(&E, A_DNS, A_WAN0, 53, 5353, IPPROTO_UDP, &v) != 0,
+	      "the flow's reply tuple is no other flow's key");
+	assert_int_equal(env_stats(&E, &st), 0);
+	CHECK_EQ(st.drop_ct_full, 1, "drop_ct_full (a clash)");
+
+	want = to_lan(rep, MAC_CLIENT);
+	want.dst = A_CLIENT;
+	xdp_pk(E.if_wan0, &rep, &r, NULL);
+	expect_xdp_ret("the remote's answer", &r, XDP_REDIRECT);
+	expect_frame("the remote's answer, to the flow (not to the forward)", &r, &want);
+	expect_ct("reply entry made by the answer", &(struct ct_want){
+		.s = A_DNS, .d = A_WAN0, .sp = 53, .dp = 5353, .proto = IPPROTO_UDP,
+		.ts = A_DNS, .td = A_CLIENT, .tsp = 53, .tdp = 5353, .wan = E.if_wan0,
+		.dir = NAT_DIR_REPLY, .kind = NAT_KIND_MASQ, .state = NAT_CT_ESTABLISHED,
+		.packets = 1, .bytes = ANY64 });
+	CHECK_EQ(ct_state(A_CLIENT, A_DNS, 5353, 53, IPPROTO_UDP), NAT_CT_ESTABLISHED,
+		 "orig state after the answer");
+	xdp_pk(E.if_wan0, &rep, &r, NULL);
+	expect_frame("a second answer, through the reply entry", &r, &want);
+	assert_int_equal(env_stats(&E, &st), 0);
+	CHECK_EQ(st.ct_reply_lazy, 1, "ct_reply_lazy");
+
+	other.src = A_REMOTE;
+	want = to_lan(other, MAC_SERVER);
+	want.dst = A_SERVER;
+	want.dport = 53;
+	xdp_pk(E.if_wan0, &other, &r, NULL);
+	expect_xdp_ret("another remote to port 5353", &r, XDP_REDIRECT);
+	expect_frame("another remote to port 5353: the forward", &r, &want);
+	CHECK_EQ(env_ct_count(&E), 4, "entries: the flow's two, the forward's two");
+}
+
+/*
+ * The other way round: the reply tuple R:rp -> W:p is another flow's
+ * entry already (a port chosen for that destination only while the
+ * mapping's port was free, put here as the data path would have) when
+ * the mapping's first flow to R:rp comes: refused, and R's packets stay
+ * the other flow's.
+ */
+static void test_udp_lazy_reply_taken(void **state)
+{
+	struct pk in = { .dmac = MAC_LAN0, .smac = MAC_CLIENT, .src = A_CLIENT, .dst = A_DNS,
+			 .proto = IPPROTO_UDP, .ttl = 64, .id = 0x3023, .sport = 5353, .dport = 53,
+			 .payload = dns_q, .plen = sizeof(dns_q) - 1 };
+	struct pk rep = { .dmac = MAC_WAN0, .smac = MAC_GW, .src = A_DNS, .dst = A_WAN0,
+			  .proto = IPPROTO_UDP, .ttl = 55, .id = 0x4024, .sport = 53, .dport = 5353,
+			  .payload = dns_q, .plen = sizeof(dns_q) - 3 };
+	struct nat_ct_key ko = env_ct_key(A_CLIENT2, A_DNS, 6000, 53, IPPROTO_UDP);
+	struct nat_ct_key kr = env_ct_key(A_DNS, A_WAN0, 53, 5353, IPPROTO_UDP);
+	struct nat_ct_value vo = { .to_saddr = htonl(A_WAN0), .to_daddr = htonl(A_DNS),
+				   .to_sport = htons(5353), .to_dport = htons(53),
+				   .wan_ifindex = (__u16)E.if_wan0, .dir = NAT_DIR_ORIG,
+				   .kind = NAT_KIND_MASQ, .state = NAT_CT_ESTABLISHED };
+	struct nat_ct_value vr = vo, v;
+	struct pk want;
+	struct res r;
+
+	(void)state;
+	vr.to_saddr = htonl(A_DNS);
+	vr.to_daddr = htonl(A_CLIENT2);
+	vr.to_sport = htons(53);
+	vr.to_dport = htons(6000);
+	vr.dir = NAT_DIR_REPLY;
+	assert_int_equal(ct_put(&E.ct, &ko, &vo, BPF_NOEXIST), 0);
+	assert_int_equal(ct_put(&E.ct, &kr, &vr, BPF_NOEXIST), 0);
+
+	xdp_pk(E.if_lan0, &in, &r, NULL);
+	expect_xdp_ret("the mapping's first flow to a taken reply tuple", &r, XDP_DROP);
+	CHECK(env_ct_get(&E, A_CLIENT, A_DNS, 5353, 53, IPPROTO_UDP, &v) != 0,
+	      "no entry of the refused flow");
+	want = to_lan(rep, MAC_CLIENT2);
+	want.dst = A_CLIENT2;
+	want.dport = 6000;
+	xdp_pk(E.if_wan0, &rep, &r, NULL);
+	expect_xdp_ret("the remote's packet", &r, XDP_REDIRECT);
+	expect_frame("the remote's packet: still the other flow's", &r, &want);
+}
+
 static void test_udp_zero_csum(void **state)
 {
 	struct pk in = { .dmac = MAC_LAN0, .smac = MAC_CLIENT, .src = A_CLIENT, .dst = A_DNS,
@@ -4105,6 +4221,8 @@ int main(void)
 		T(test_forwarded_port_not_mapped),
 		T(test_eim_moved_mapping_kept),
 		T(test_udp_masq),
+		T(test_udp_lazy_reply),
+		T(test_udp_lazy_reply_taken),
 		T(test_udp_zero_csum),
 		T(test_udp_csum_lands_on_zero),
 		T(test_icmp_echo),
