@@ -129,13 +129,15 @@ dl_flows() {
 	e2e_xdpnat flows --json 2>/dev/null | python3 -c '
 import json, sys
 fl = json.load(sys.stdin)
-def one(kind, field, value):
+def one(kind, match):
     for f in fl:
-        if f["proto"] == "tcp" and f["kind"] == kind and f[field] == value:
+        if f["proto"] == "tcp" and f["kind"] == kind and all(f[k] == v for k, v in match.items()):
             return "%d %s" % (f["packets_orig"] + f["packets_reply"], f["outside"])
     return "0 -"
-print(one("masq", "inside", "192.168.0.10:" + sys.argv[1]))
-print(one("forward", "remote", "198.51.100.2:" + sys.argv[1]))' "$DL_PORT"
+# the masquerade flow by its remote too: the load of the LAN host (its
+# connections to port 81) may have used the same client port a while ago
+print(one("masq", {"inside": "192.168.0.10:" + sys.argv[1], "remote": "203.0.113.10:80"}))
+print(one("forward", {"remote": "198.51.100.2:" + sys.argv[1]}))' "$DL_PORT"
 }
 
 # dl_established : both flows are there and past their first 50 packets
