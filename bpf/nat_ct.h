@@ -100,6 +100,38 @@ static __always_inline struct nat_ct_value *ct_implied_orig(struct ct_new_cell *
 	return v;
 }
 
+/*
+ * nat_udp_keyed (include/xdpnat.h): a port's bit is set before an entry
+ * keyed by a UDP tuple to that WAN port is inserted; a lazy flow looks
+ * its reply tuple up only if the bit of its port is set (or the map is
+ * not filled yet). Both sides order their write before their read with a
+ * locked instruction (the bit's fetch-or, the entry's publish).
+ */
+static __always_inline void ct_keyed_mark(const struct nat_ct_key *k)
+{
+	__u16 port = bpf_ntohs(k->dport);
+	__u32 i = port / 64;
+	__u64 bit = 1ULL << (port % 64), *w;
+
+	if (k->proto != IPPROTO_UDP)
+		return;
+	w = bpf_map_lookup_elem(&nat_udp_keyed, &i);
+	if (w && !(*w & bit))
+		__sync_fetch_and_or(w, bit);
+}
+
+static __always_inline bool ct_keyed(const struct nat_ct_key *k)
+{
+	__u16 port = bpf_ntohs(k->dport);
+	__u32 i = port / 64, ready = NAT_UDP_KEYED_READY;
+	__u64 *w = bpf_map_lookup_elem(&nat_udp_keyed, &ready);
+
+	if (!w || !*w)
+		return true;
+	w = bpf_map_lookup_elem(&nat_udp_keyed, &i);
+	return !w || (*w & (1ULL << (port % 64)));
+}
+
 /* Does a lazy UDP flow hold reply tuple k? */
 static __always_inline bool ct_implied(const struct nat_ct_key *k)
 {
@@ -122,6 +154,7 @@ static __always_inline int ct_insert_reply(struct ct_new *n, struct nat_ct_key *
 
 	if (!n->alloc_sport) {
 		ct_key_reverse(rkey, n->to.saddr, n->to.daddr, n->to.sport, n->to.dport, n->key.proto);
+		ct_keyed_mark(rkey);
 		err = ct_insert(rkey, rval, BPF_NOEXIST);
 		if (!err && ct_implied(rkey)) {
 			ct_delete(rkey);
@@ -138,6 +171,7 @@ static __always_inline int ct_insert_reply(struct ct_new *n, struct nat_ct_key *
 			return CT_NEW_NO_PORT;
 		n->to.sport = bpf_htons(port);
 		ct_key_reverse(rkey, n->to.saddr, n->to.daddr, n->to.sport, n->to.dport, n->key.proto);
+		ct_keyed_mark(rkey);
 		err = ct_insert(rkey, rval, BPF_NOEXIST);
 		if (!err && ct_implied(rkey)) {
 			ct_delete(rkey);	/* a lazy flow's: the next port */
@@ -338,7 +372,7 @@ static __always_inline int ct_create_once(struct ct_new *n, struct nat_ct_value 
 		err = ct_insert(&n->key, oval, BPF_NOEXIST);
 		if (err && err != -EEXIST_)
 			return CT_NEW_FULL;
-		if (!err && ct_lookup(&rkey)) {
+		if (!err && ct_keyed(&rkey) && ct_lookup(&rkey)) {
 			ct_delete(&n->key);
 			return CT_NEW_CLASH;
 		}
@@ -351,6 +385,8 @@ static __always_inline int ct_create_once(struct ct_new *n, struct nat_ct_value 
 		return rc;
 
 	ct_value_init(oval, &n->to, n, NAT_DIR_ORIG, now);
+	if (n->kind != NAT_KIND_MASQ)
+		ct_keyed_mark(&n->key);	/* a tuple to a WAN address (inbound, hairpin) */
 	err = ct_insert(&n->key, oval, BPF_NOEXIST);
 	if (err) {
 		ct_delete(&rkey);

@@ -178,6 +178,15 @@ struct {
 	__type(value, struct nat_eim_moved);
 } nat_eim_moved SEC(".maps");
 
+/* Ports that a UDP entry to a WAN address may be keyed by (include/xdpnat.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, NAT_UDP_KEYED_WORDS + 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} nat_udp_keyed SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XDPNAT_UNASSURED_MIN);	/* set by the loader */

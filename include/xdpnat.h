@@ -96,6 +96,12 @@
  *                 loader.c fills a new one from
  *                 nat_eim at start (a new map
  *                 every start)
+ *  nat_udp_keyed  dp sets a port's bit before it   -
+ *                 inserts an entry keyed by a UDP
+ *                 tuple to that WAN port (bpf/
+ *                 nat_lazyreply.h); daemon/loader.c
+ *                 fills a new one from nat_ct at
+ *                 start (a new map every start)
  *  nat_flowlog    dp reserves and submits flow     daemon/flowlog.c consumes
  *                 events (RINGBUF)                 (the only reader)
  */
@@ -123,6 +129,7 @@
 #define XDPNAT_MAP_FWD_PORTS	"nat_fwd_ports"
 #define XDPNAT_MAP_EIM_MOVED	"nat_eim_moved"
 #define XDPNAT_MAP_EIM_PORTS	"nat_eim_ports"
+#define XDPNAT_MAP_UDP_KEYED	"nat_udp_keyed"
 
 #define XDPNAT_MAX_IFACES	64
 #define XDPNAT_MAX_FORWARD_PORTS 262144	/* forward ranges are expanded per port */
@@ -488,6 +495,21 @@ struct nat_eim_value {
  */
 #define NAT_EIM_MOVED_CELLS	16384
 #define NAT_EIM_MOVED_READY	NAT_EIM_MOVED_CELLS
+
+/*
+ * nat_udp_keyed: ARRAY (BPF_F_MMAPABLE) of NAT_UDP_KEYED_WORDS + 1 words,
+ * a bit per port (port / 64, bit port % 64): set if an entry of nat_ct
+ * may be keyed by a UDP tuple to that port of a WAN address, other than
+ * a lazy flow's own reply entry (bpf/nat_lazyreply.h). A new UDP flow
+ * that makes no reply entry looks its reply tuple up only if the bit of
+ * its port is set, instead of reading a cold line of nat_ct. Bits are set
+ * by the data path before such an insert and never cleared; every start
+ * makes the map anew and, once its programs are attached, sets the bits of
+ * what nat_ct holds; the word at NAT_UDP_KEYED_READY says 1 from then on,
+ * and until it does every such flow looks its reply tuple up.
+ */
+#define NAT_UDP_KEYED_WORDS	1024
+#define NAT_UDP_KEYED_READY	NAT_UDP_KEYED_WORDS
 
 struct nat_eim_moved {
 	__u32 count;

@@ -36,6 +36,7 @@ static const struct {
 	{ XDPNAT_MAP_FWD_PORTS, offsetof(struct nat_maps, fwd_ports) },
 	{ XDPNAT_MAP_EIM_MOVED, offsetof(struct nat_maps, eim_moved) },
 	{ XDPNAT_MAP_EIM_PORTS, offsetof(struct nat_maps, eim_ports) },
+	{ XDPNAT_MAP_UDP_KEYED, offsetof(struct nat_maps, udp_keyed) },
 	{ XDPNAT_MAP_FLOWLOG, offsetof(struct nat_maps, flowlog) },
 };
 

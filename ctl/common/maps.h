@@ -36,6 +36,7 @@ struct nat_maps {
 	int fwd_ports;		/* nat_fwd_ports */
 	int eim_moved;		/* nat_eim_moved */
 	int eim_ports;		/* nat_eim_ports */
+	int udp_keyed;		/* nat_udp_keyed */
 	int flowlog;		/* nat_flowlog (RINGBUF) */
 	struct nat_cttab cttab;	/* nat_ct mapped (nat_maps_map_ct()): how
 				 * the controller reads and changes flows */

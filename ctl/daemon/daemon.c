@@ -693,6 +693,7 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 	detach_unconfigured(x);
 	loader_adopt_finish(d);
 	loader_moved_fill(&x->maps);
+	loader_keyed_fill(&x->maps);
 	if (!foreground && daemon(0, 1)) {
 		nat_log_at(LOG_ERR, "cannot go to the background: %s", strerror(errno));
 		return -1;

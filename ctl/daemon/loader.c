@@ -27,6 +27,8 @@
 #include <linux/if_link.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <linux/magic.h>
 #include <sys/mount.h>
@@ -35,6 +37,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <bpf/btf.h>
+#include "common/cttab.h"
 #include "common/fwdports.h"
 #include "common/linkinfo.h"
 #include "common/log.h"
@@ -159,11 +162,12 @@ static void adopt_plan(struct nat_daemon *d)
 		struct migrate_map *m;
 		int old;
 
-		/* nat_eim_moved is made anew and filled after the attach
-		 * (loader_moved_fill()): a previous run's counts are not
-		 * trusted to be complete */
+		/* nat_eim_moved and nat_udp_keyed are made anew and filled
+		 * after the attach (loader_moved_fill(), loader_keyed_fill()):
+		 * a previous run's are not trusted to be complete */
 		if (bpf_map__is_internal(map) || d->nmig == LOADER_MAPS_MAX ||
-		    !strcmp(bpf_map__name(map), XDPNAT_MAP_EIM_MOVED))
+		    !strcmp(bpf_map__name(map), XDPNAT_MAP_EIM_MOVED) ||
+		    !strcmp(bpf_map__name(map), XDPNAT_MAP_UDP_KEYED))
 			continue;
 		m = &d->mig[d->nmig++];
 		old = previous_map_fd(d, bpf_map__name(map));
@@ -425,6 +429,34 @@ int loader_moved_fill(struct nat_maps *m)
 	__atomic_store_n(&m->moved[NAT_EIM_MOVED_READY].count, 1, __ATOMIC_SEQ_CST);
 	if (n)
 		nat_log("nat_eim_moved: moved mappings counted: %lu", n);
+	return 0;
+}
+
+/* A UDP entry that may be keyed by a tuple to a WAN port: every one but
+ * a masquerade flow's ORIG entry (marking more is only a lookup more). */
+static int keyed_visit(const struct nat_ct_key *k, const struct nat_ct_value *v, void *arg)
+{
+	__u64 *words = arg;
+	__u16 port = ntohs(k->dport);
+
+	if (k->proto == IPPROTO_UDP && !(v->dir == NAT_DIR_ORIG && v->kind == NAT_KIND_MASQ))
+		__atomic_fetch_or(&words[port / 64], 1ULL << (port % 64), __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+int loader_keyed_fill(struct nat_maps *m)
+{
+	size_t len = (NAT_UDP_KEYED_WORDS + 1) * sizeof(__u64);
+	__u64 *words = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, m->udp_keyed, 0);
+
+	if (words == MAP_FAILED) {
+		nat_log_at(LOG_ERR, "cannot map nat_udp_keyed: new UDP flows look their reply "
+			   "tuple up: %s", strerror(errno));
+		return -1;
+	}
+	ct_for_each(&m->cttab, keyed_visit, words);
+	__atomic_store_n(&words[NAT_UDP_KEYED_READY], 1, __ATOMIC_SEQ_CST);
+	munmap(words, len);
 	return 0;
 }
 

@@ -239,6 +239,15 @@ int env_up_ct(struct env *e, unsigned ct_max)
 					BPF_ANY))
 			return -1;
 	}
+	{	/* nat_udp_keyed filled, as the daemon marks it once it has
+		 * walked nat_ct (empty here) */
+		__u64 ready = 1;
+		__u32 k = NAT_UDP_KEYED_READY;
+
+		if (bpf_map_update_elem(bpf_map__fd(e->skel->maps.nat_udp_keyed), &k, &ready,
+					BPF_ANY))
+			return -1;
+	}
 	if (env_set_lan(e, e->if_lan0))
 		return -1;
 	if (env_set_wan(e, e->if_wan0, A_WAN0, A_GW, 1024, 65535, 1, 0))

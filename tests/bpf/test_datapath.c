@@ -46,6 +46,7 @@
 #include "alg/alg.h"
 #include "alg/alg_xsk.h"
 #include "common/maps.h"
+#include "daemon/loader.h"
 
 static struct env E;
 
@@ -837,6 +838,18 @@ static void test_udp_masq(void **state)
  * tuple), the remote's answer still reaches the flow, another remote
  * reaches the forward.
  */
+/* Is port's bit set in nat_udp_keyed? */
+static bool udp_keyed(uint16_t port)
+{
+	__u32 i = port / 64;
+	__u64 w = 0;
+	struct nat_maps m;
+
+	env_maps(&E, &m);
+	assert_int_equal(bpf_map_lookup_elem(m.udp_keyed, &i, &w), 0);
+	return w & (1ULL << (port % 64));
+}
+
 static void test_udp_lazy_reply(void **state)
 {
 	struct pk in = { .dmac = MAC_LAN0, .smac = MAC_CLIENT, .src = A_CLIENT, .dst = A_DNS,
@@ -895,6 +908,8 @@ static void test_udp_lazy_reply(void **state)
 	expect_xdp_ret("another remote to port 5353", &r, XDP_REDIRECT);
 	expect_frame("another remote to port 5353: the forward", &r, &want);
 	CHECK_EQ(env_ct_count(&E), 4, "entries: the flow's two, the forward's two");
+	CHECK(udp_keyed(5353), "nat_udp_keyed: port 5353 marked by the forward's flow");
+	CHECK(!udp_keyed(5354), "nat_udp_keyed: port 5354 not marked");
 }
 
 /*
@@ -919,6 +934,7 @@ static void test_udp_lazy_reply_taken(void **state)
 				   .wan_ifindex = (__u16)E.if_wan0, .dir = NAT_DIR_ORIG,
 				   .kind = NAT_KIND_MASQ, .state = NAT_CT_ESTABLISHED };
 	struct nat_ct_value vr = vo, v;
+	struct nat_maps m;
 	struct pk want;
 	struct res r;
 
@@ -930,6 +946,10 @@ static void test_udp_lazy_reply_taken(void **state)
 	vr.dir = NAT_DIR_REPLY;
 	assert_int_equal(ct_put(&E.ct, &ko, &vo, BPF_NOEXIST), 0);
 	assert_int_equal(ct_put(&E.ct, &kr, &vr, BPF_NOEXIST), 0);
+	/* as a start finds them: the loader marks what nat_ct holds */
+	env_maps(&E, &m);
+	assert_int_equal(loader_keyed_fill(&m), 0);
+	CHECK(udp_keyed(5353), "nat_udp_keyed: port 5353 marked by the loader");
 
 	xdp_pk(E.if_lan0, &in, &r, NULL);
 	expect_xdp_ret("the mapping's first flow to a taken reply tuple", &r, XDP_DROP);
