@@ -99,6 +99,11 @@ e2e_check "4000-byte UDP datagram, fragmented both ways, round trip intact" \
 	e2e_in lanc python3 "$UDP" send 203.0.113.10 7 4000
 e2e_check "ICMP port unreachable reaches the LAN UDP client" \
 	e2e_in lanc python3 "$UDP" refused 203.0.113.10 9
+# each of those three flows got its reply entry from its first answer
+# (the echo, the first fragment of the echo, the port unreachable)
+lazy=$(e2e_xdpnat stats | awk '$1 == "ct_reply_lazy" {print $2}')
+[ "${lazy:-0}" -ge 3 ] && e2e_ok "xdpnat stats: $lazy UDP reply entries made by a flow's first answer" \
+	|| e2e_fail "xdpnat stats: UDP reply entries made by a flow's first answer" "ct_reply_lazy=${lazy:-?}"
 out=$(e2e_in lanc traceroute -n -q 1 -w 2 -m 5 203.0.113.10 2>&1)
 echo "$out" | grep -qE '^ *1 +192\.168\.0\.1 ' && echo "$out" | grep -qE '^ *2 +203\.0\.113\.10 ' \
 	&& e2e_ok "traceroute through the NAT (router hop, then the destination's port unreachable)" \
