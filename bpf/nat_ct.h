@@ -8,8 +8,11 @@
  * allocation, since the reply key holds the outside port - and the
  * original entry second, rolling the reply entry back if another CPU
  * created the same flow first. So two CPUs racing on one new flow can never
- * leave half a mapping. Expired entries are reclaimed by the controller's
- * garbage collector, which also removes a half whose twin is gone.
+ * leave half a mapping. A UDP masquerade flow on its endpoint's own
+ * mapping port inserts only its original entry; its first reply makes the
+ * reply entry (nat_lazyreply.h). Expired entries are reclaimed by the
+ * controller's garbage collector, which also removes a reply half whose
+ * original is gone.
  */
 #ifndef NAT_CT_H
 #define NAT_CT_H
