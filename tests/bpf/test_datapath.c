@@ -963,6 +963,53 @@ static void test_udp_lazy_reply_taken(void **state)
 	expect_frame("the remote's packet: still the other flow's", &r, &want);
 }
 
+/*
+ * A port chosen for one destination (the WAN's one port is another
+ * endpoint's mapping: eim_full) must not take a lazy flow's reply tuple:
+ * the second host's flow to the same remote endpoint finds no port and is
+ * dropped, the remote's answer still reaches the first host. With another
+ * remote the second host gets the port for that destination.
+ */
+static void test_udp_lazy_reply_port_for_destination(void **state)
+{
+	struct pk a = { .dmac = MAC_LAN0, .smac = MAC_CLIENT, .src = A_CLIENT, .dst = A_DNS,
+			.proto = IPPROTO_UDP, .ttl = 64, .id = 0x3033, .sport = 5353, .dport = 53,
+			.payload = dns_q, .plen = sizeof(dns_q) - 1 };
+	struct pk b = a, b2, rep = { .dmac = MAC_WAN0, .smac = MAC_GW, .src = A_DNS, .dst = A_WAN0,
+				     .proto = IPPROTO_UDP, .ttl = 55, .id = 0x4034, .sport = 53,
+				     .dport = 30000, .payload = dns_q, .plen = sizeof(dns_q) - 3 };
+	struct nat_stats st;
+	struct pk want;
+	struct res r;
+
+	(void)state;
+	assert_int_equal(env_set_wan(&E, E.if_wan0, A_WAN0, A_GW, 30000, 30000, 1, 0), 0);
+	xdp_pk(E.if_lan0, &a, &r, NULL);
+	expect_xdp_ret("first host", &r, XDP_REDIRECT);
+	CHECK_EQ(pk_get16(r.buf + 14 + 20), 30000, "first host's mapping: the WAN's one port");
+	b.smac = MAC_CLIENT2;
+	b.src = A_CLIENT2;
+	b.sport = 6000;
+	xdp_pk(E.if_lan0, &b, &r, NULL);
+	expect_xdp_ret("second host, same remote endpoint", &r, XDP_DROP);
+	assert_int_equal(env_stats(&E, &st), 0);
+	CHECK_EQ(st.eim_full, 1, "eim_full: the second host has no mapping");
+	CHECK_EQ(st.drop_no_port, 1, "drop_no_port: its only port would take the first flow's replies");
+
+	want = to_lan(rep, MAC_CLIENT);
+	want.dst = A_CLIENT;
+	want.dport = 5353;
+	xdp_pk(E.if_wan0, &rep, &r, NULL);
+	expect_xdp_ret("the remote's answer", &r, XDP_REDIRECT);
+	expect_frame("the remote's answer, to the first host", &r, &want);
+
+	b2 = b;
+	b2.dst = A_REMOTE;
+	xdp_pk(E.if_lan0, &b2, &r, NULL);
+	expect_xdp_ret("second host, another remote", &r, XDP_REDIRECT);
+	CHECK_EQ(pk_get16(r.buf + 14 + 20), 30000, "second host: the port, for that remote only");
+}
+
 static void test_udp_zero_csum(void **state)
 {
 	struct pk in = { .dmac = MAC_LAN0, .smac = MAC_CLIENT, .src = A_CLIENT, .dst = A_DNS,
@@ -4243,6 +4290,7 @@ int main(void)
 		T(test_udp_masq),
 		T(test_udp_lazy_reply),
 		T(test_udp_lazy_reply_taken),
+		T(test_udp_lazy_reply_port_for_destination),
 		T(test_udp_zero_csum),
 		T(test_udp_csum_lands_on_zero),
 		T(test_icmp_echo),
