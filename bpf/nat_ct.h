@@ -113,8 +113,8 @@ static __always_inline struct nat_ct_value *ct_implied_orig(struct ct_new_cell *
 static __always_inline void ct_keyed_mark(const struct nat_ct_key *k)
 {
 	__u16 port = bpf_ntohs(k->dport);
-	__u32 i = port / 64;
-	__u64 bit = 1ULL << (port % 64), *w;
+	__u32 i = nat_port_word(port);
+	__u64 bit = nat_port_bit(port), *w;
 
 	if (k->proto != IPPROTO_UDP)
 		return;
@@ -126,13 +126,13 @@ static __always_inline void ct_keyed_mark(const struct nat_ct_key *k)
 static __always_inline bool ct_keyed(const struct nat_ct_key *k)
 {
 	__u16 port = bpf_ntohs(k->dport);
-	__u32 i = port / 64, ready = NAT_UDP_KEYED_READY;
+	__u32 i = nat_port_word(port), ready = NAT_UDP_KEYED_READY;
 	__u64 *w = bpf_map_lookup_elem(&nat_udp_keyed, &ready);
 
 	if (!w || !*w)
 		return true;
 	w = bpf_map_lookup_elem(&nat_udp_keyed, &i);
-	return !w || (*w & (1ULL << (port % 64)));
+	return !w || (*w & nat_port_bit(port));
 }
 
 /* Does a lazy UDP flow hold reply tuple k? */
@@ -339,7 +339,6 @@ static __always_inline bool ct_evict_unassured(void)
 	}
 	return false;
 }
-
 
 /*
  * A UDP masquerade flow on its endpoint's own mapping port makes its

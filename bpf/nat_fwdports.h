@@ -22,7 +22,7 @@ static __always_inline bool fwd_port_maybe(__u8 proto, __be16 port)
 	if (!b)
 		return true;
 	w = nat_fwd_ports_word(b, proto, p);
-	return !w || ((*w >> (p & 63)) & 1);
+	return !w || (*w & nat_port_bit(p));
 }
 
 /* nat_forwards' entry for key k, NULL if none. */

@@ -15,12 +15,15 @@
  * The reply tuple R:rp -> W:p of such a flow is claimed by its ORIG entry
  * alone, found through the port's owner O: the entry O -> R:rp whose
  * translation is W:p -> R:rp. Every insert of an entry keyed by a tuple
- * of that form (a per-destination port's reply entry, an inbound flow's
- * ORIG entry) is followed by xdpnat_ct_implied(), and the lazy flow's
- * ORIG insert by a lookup of its reply key: each side publishes with a
- * locked exchange and then looks for the other (ct_publish()), so two
- * flows never both keep one reply tuple; at worst both give way, and the
- * packet is dropped (drop_ct_full) as a clash always was.
+ * of that form (a per-destination port's reply entry, an inbound or
+ * hairpin flow's ORIG entry) sets the port's bit in nat_udp_keyed before
+ * and asks ct_implied() (nat_ct.h) after; the lazy flow's ORIG insert is
+ * followed by a lookup of its reply key where its port's bit is set.
+ * Each side writes with a locked instruction and then looks for the
+ * other, so two flows never both keep one reply tuple; at worst both give
+ * way: a port for one destination tries the next candidate, anything
+ * else drops the packet (drop_ct_full, drop_no_port), as a clash always
+ * did.
  */
 #ifndef NAT_LAZYREPLY_H
 #define NAT_LAZYREPLY_H
@@ -86,6 +89,8 @@ static __always_inline struct nat_ct_value *ct_reply_lazy(const struct nat_ct_ke
 	o = ct_implied_orig(c);
 	if (!o)
 		return NULL;
+	/* what ct_value_init() writes, from the ORIG entry: no stack is left
+	 * here for the struct ct_new it takes */
 	rval = &c->rval;
 	__builtin_memset(rval, 0, sizeof(*rval));
 	rval->to_saddr = k->saddr;

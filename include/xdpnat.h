@@ -334,6 +334,20 @@ struct nat_fwd_value {
 	__u8 pad;
 };
 
+/* The port bitmaps (nat_fwd_ports, nat_udp_keyed): port (host order) is
+ * bit nat_port_bit(port) of word nat_port_word(port). */
+#define NAT_PORT_WORDS		1024	/* 65536 ports / 64 */
+
+static inline __u32 nat_port_word(__u16 port)
+{
+	return port >> 6;
+}
+
+static inline __u64 nat_port_bit(__u16 port)
+{
+	return 1ULL << (port & 63);
+}
+
 /*
  * nat_fwd_ports: ARRAY of one struct nat_fwd_ports, a bit for every TCP
  * and UDP port that a nat_forwards entry may hold on some WAN: bit
@@ -345,7 +359,7 @@ struct nat_fwd_value {
  * a bit left set only costs the lookup it would have saved. Other
  * protocols have no bits: they always look.
  */
-#define NAT_FWD_PORT_WORDS	1024
+#define NAT_FWD_PORT_WORDS	NAT_PORT_WORDS
 
 struct nat_fwd_ports {
 	__u64 tcp[NAT_FWD_PORT_WORDS];
@@ -353,10 +367,10 @@ struct nat_fwd_ports {
 };
 
 /* The word of b that holds port (host order) of proto, its bit being
- * 1 << (port & 63); NULL for a protocol without bits. */
+ * nat_port_bit(port); NULL for a protocol without bits. */
 static inline __u64 *nat_fwd_ports_word(struct nat_fwd_ports *b, __u8 proto, __u16 port)
 {
-	__u32 i = (port >> 6) & (NAT_FWD_PORT_WORDS - 1);
+	__u32 i = nat_port_word(port) & (NAT_FWD_PORT_WORDS - 1);
 
 	if (proto == 6 /* IPPROTO_TCP */)
 		return &b->tcp[i];
@@ -498,7 +512,7 @@ struct nat_eim_value {
 
 /*
  * nat_udp_keyed: ARRAY (BPF_F_MMAPABLE) of NAT_UDP_KEYED_WORDS + 1 words,
- * a bit per port (port / 64, bit port % 64): set if an entry of nat_ct
+ * a bit per port (nat_port_word(), nat_port_bit()): set if an entry of nat_ct
  * may be keyed by a UDP tuple to that port of a WAN address, other than
  * a lazy flow's own reply entry (bpf/nat_lazyreply.h). A new UDP flow
  * that makes no reply entry looks its reply tuple up only if the bit of
@@ -508,7 +522,7 @@ struct nat_eim_value {
  * what nat_ct holds; the word at NAT_UDP_KEYED_READY says 1 from then on,
  * and until it does every such flow looks its reply tuple up.
  */
-#define NAT_UDP_KEYED_WORDS	1024
+#define NAT_UDP_KEYED_WORDS	NAT_PORT_WORDS
 #define NAT_UDP_KEYED_READY	NAT_UDP_KEYED_WORDS
 
 struct nat_eim_moved {

@@ -12,14 +12,14 @@ void fwdports_add(struct nat_fwd_ports *b, uint8_t proto, uint16_t port)
 	__u64 *w = nat_fwd_ports_word(b, proto, port);
 
 	if (w)
-		*w |= 1ULL << (port & 63);
+		*w |= nat_port_bit(port);
 }
 
 bool fwdports_has(const struct nat_fwd_ports *b, uint8_t proto, uint16_t port)
 {
 	const __u64 *w = nat_fwd_ports_word((struct nat_fwd_ports *)b, proto, port);
 
-	return !w || (*w >> (port & 63) & 1);
+	return !w || (*w & nat_port_bit(port));
 }
 
 int fwdports_add_map(struct nat_fwd_ports *b, int fwd_fd)

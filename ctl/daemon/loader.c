@@ -440,7 +440,7 @@ static int keyed_visit(const struct nat_ct_key *k, const struct nat_ct_value *v,
 	__u16 port = ntohs(k->dport);
 
 	if (k->proto == IPPROTO_UDP && !(v->dir == NAT_DIR_ORIG && v->kind == NAT_KIND_MASQ))
-		__atomic_fetch_or(&words[port / 64], 1ULL << (port % 64), __ATOMIC_SEQ_CST);
+		__atomic_fetch_or(&words[nat_port_word(port)], nat_port_bit(port), __ATOMIC_SEQ_CST);
 	return 0;
 }
 

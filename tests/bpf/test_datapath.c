@@ -841,13 +841,13 @@ static void test_udp_masq(void **state)
 /* Is port's bit set in nat_udp_keyed? */
 static bool udp_keyed(uint16_t port)
 {
-	__u32 i = port / 64;
+	__u32 i = nat_port_word(port);
 	__u64 w = 0;
 	struct nat_maps m;
 
 	env_maps(&E, &m);
 	assert_int_equal(bpf_map_lookup_elem(m.udp_keyed, &i, &w), 0);
-	return w & (1ULL << (port % 64));
+	return w & nat_port_bit(port);
 }
 
 static void test_udp_lazy_reply(void **state)
