@@ -11,7 +11,9 @@
 #     from before the flood to after it and arrive intact (sha256); new
 #     connections LAN -> Internet, to another forward and to the attacked
 #     forward itself succeed while the table is full of the flood's flows;
-#     `xdpnat stats` counts ct_evicted.
+#     `xdpnat stats` counts ct_evicted: every flow the flood created
+#     beyond the table's room (the router's veth drops about half of the
+#     tool's bursts, so the count is of flows created, not SYNs sent).
 #  2. An ICMP "fragmentation needed" from a third LAN device (192.168.0.250,
 #     not the flow's endpoint) about a reply of a masqueraded TCP flow
 #     leaves the WAN from the WAN address with the quoted packet translated
@@ -90,6 +92,13 @@ e2e_wait_for -t 5 grep -qs listening "$E2E_BG_LOG"
 
 # ------------------------------------------------------------------ helpers
 
+link_drops() {	# ROLE IFNAME: its packet and drop counters
+	ip -n "$(e2e_ns "$1")" -s -j link show "$2" 2>/dev/null | python3 -c '
+import json, sys
+s = json.load(sys.stdin)[0]["stats64"]
+print("rx %d (dropped %d), tx %d (dropped %d)" % (s["rx"]["packets"], s["rx"]["dropped"],
+      s["tx"]["packets"], s["tx"]["dropped"]))' 2>/dev/null
+}
 stat_of() {	# NAME : a data path counter from `xdpnat stats --json`
 	e2e_xdpnat stats --json 2>/dev/null | python3 -c '
 import json, sys
@@ -237,7 +246,7 @@ limit=$(ct_head "$PIN/nat_ct" limit 2>/dev/null)
 	&& e2e_ok "nat_ct holds 2 x conntrack-max = $limit entries in $max_entries slots" \
 	|| e2e_fail "nat_ct holds 2 x conntrack-max entries in 1 + 2.5 x conntrack-max slots" \
 		"limit ${limit:-?}, max_entries $max_entries"
-evict0=$(stat_of ct_evicted) full0=$(stat_of drop_ct_full)
+evict0=$(stat_of ct_evicted) full0=$(stat_of drop_ct_full) made0=$(stat_of flows_created)
 
 # new connections while the table is full: LAN -> Internet, to the other
 # forward, to the attacked forward; started after the first burst, again after the flood
@@ -293,11 +302,20 @@ done
 new_conns_check during "while the flood fills the table"
 new_conns after
 new_conns_check after "after the flood (its flows still in the table)"
-evict1=$(stat_of ct_evicted) full1=$(stat_of drop_ct_full)
-e2e_log "ct_evicted $evict0 -> $evict1, drop_ct_full $full0 -> $full1"
-[ "$evict1" -gt "$evict0" ] && [ $((evict1 - evict0)) -ge $(( ${sent:-0} / 2 )) ] \
-	&& e2e_ok "xdpnat stats: ct_evicted $((evict1 - evict0)) unassured flows for the flood" \
-	|| e2e_fail "xdpnat stats counts evicted flood flows" "ct_evicted $evict0 -> $evict1 for ${sent:-?} SYNs"
+evict1=$(stat_of ct_evicted) full1=$(stat_of drop_ct_full) made1=$(stat_of flows_created)
+made=$((made1 - made0)) evicted=$((evict1 - evict0))
+# Not every SYN the tool sent reaches the router: a burst overruns the
+# veth's ring (the drops below), so count against the flows it created.
+# At most conntrack-max flows fit, and during the flood only the GC frees
+# entries otherwise (the flood's own flows keep the 30 s SYN timeout; the
+# few closed connections of this test leave after tcp-closing 3): every
+# flow created beyond the room took an evicted one's place, less those few.
+e2e_log "flows_created +$made, ct_evicted $evict0 -> $evict1, drop_ct_full $full0 -> $full1;" \
+	"router wan0: $(link_drops router wan0), its peer: $(link_drops inet eth0)"
+[ "$made" -ge $((FLOOD / 4)) ] && [ "$evicted" -ge $((made - CTMAX - 64)) ] \
+	&& e2e_ok "xdpnat stats: ct_evicted $evicted unassured flows for the flood's $made new ones" \
+	|| e2e_fail "xdpnat stats counts evicted flood flows (at least flows_created - conntrack-max - 64)" \
+		"ct_evicted +$evicted, flows_created +$made (of ${sent:-?} SYNs sent)"
 wait "$DL_MASQ" "$DL_FWD"
 for d in masq:"through masquerade" fwd:"through the attacked forward"; do
 	got=$(cat "$E2E_TMP/${d%%:*}.sum" 2>/dev/null)
