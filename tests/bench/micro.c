@@ -43,10 +43,15 @@
  * memory), one cycle through every line in random order (Sattolo). ns per
  * load. USED@MIB: the same over USED lines at random places of MIB MiB,
  * what a macro point of USED flows in a table of that size reads; a program longer than the CPU's reorder window cannot overlap two
- * packets' misses, so this latency is what one such packet pays.
+ * packets' misses, so this latency is what one such packet pays. A
+ * trailing 'h' (10000@10h) takes the same lines in 2 MiB pages: the
+ * difference is what TLB misses add (a BPF array this large is vmalloc
+ * memory in 4 KiB pages and cannot have them).
  */
 #include <errno.h>
 #include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -812,22 +817,51 @@ static __u64 splitmix(__u64 *s)
 	return z ^ (z >> 31);
 }
 
+#define HUGE_2M		((size_t)2 << 20)
+
+/* this process's anonymous memory in transparent huge pages, KiB */
+static long long anon_huge_kb(void)
+{
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	char line[256];
+	long long v = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "AnonHugePages: %lld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
 static int cmd_memlat(int argc, char **argv)
 {
 	for (int a = 1; a < argc; a++) {
-		/* MIB, or USED@MIB: USED lines (flows) at random places of MIB */
+		/* MIB, or USED@MIB: USED lines (flows) at random places of MIB;
+		 * a trailing 'h': in 2 MiB pages (transparent huge pages) */
 		const char *at = strchr(argv[a], '@');
 		size_t lines = (size_t)strtoul(at ? at + 1 : argv[a], NULL, 10) * (1 << 20) / 64;
 		size_t used = at ? (size_t)strtoul(argv[a], NULL, 10) : lines, steps = 20000000;
-		char *m = mmap(NULL, lines * 64, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			       -1, 0);
+		bool huge = argv[a][strlen(argv[a]) - 1] == 'h';
+		size_t len = lines * 64 + (huge ? HUGE_2M : 0);
+		char *raw = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char *m = huge ? (char *)(((uintptr_t)raw + HUGE_2M - 1) & ~(uintptr_t)(HUGE_2M - 1)) : raw;
 		size_t *next = malloc(lines * sizeof(*next));
 		__u64 seed = 1;
 		struct timespec t0, t1;
 
-		if (!lines || !used || used > lines || m == MAP_FAILED || !next)
+		if (!lines || !used || used > lines || raw == MAP_FAILED || !next)
 			die("memlat: memory");
-		madvise(m, lines * 64, MADV_NOHUGEPAGE);
+		madvise(m, lines * 64, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+		memset(m, 0, lines * 64);
+		/* the kernel may not have huge pages to give: then say so */
+		if (huge && (size_t)anon_huge_kb() * 1024 < lines * 64 / 10 * 9) {
+			printf("memlat\t%s\t-1\tno huge pages\n", argv[a]);
+			munmap(raw, len);
+			free(next);
+			continue;
+		}
 		for (size_t i = 0; i < lines; i++)
 			next[i] = i;
 		for (size_t i = 0; i < used; i++) {	/* the first `used`: a random sample */
@@ -865,7 +899,7 @@ static int cmd_memlat(int argc, char **argv)
 		printf("memlat\t%s\t%.1f\t%p\n", argv[a],
 		       ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / (double)steps,
 		       (void *)p);
-		munmap(m, lines * 64);
+		munmap(raw, len);
 	}
 	return 0;
 }

@@ -690,19 +690,30 @@ micro() {
 	# macro's 10,000 flows); 40 MiB: the micro's nat_ct (262144); 160 MiB:
 	# 1048576 (the new-flow macro). USED@MIB: the lines a macro point
 	# reads, its flows' entries at random places of its table (10,000
-	# flows: conntrack-max 65536, 10 MiB; 100,000: 131072, 20 MiB).
-	local lat line="" ws=""
-	lat=$(taskset -c 0 "$B/micro" memlat 1 10 40 160 10000@10 100000@20 2>&1)
+	# flows: conntrack-max 65536, 10 MiB; 100,000: 131072, 20 MiB). The
+	# same points again in 2 MiB pages ('h'): what of it is TLB misses.
+	local lat line="" ws="" hs="" v
+	lat=$(taskset -c 0 "$B/micro" memlat 1 10 40 160 10000@10 100000@20 \
+		10000@10h 100000@20h 40h 2>&1)
 	while IFS=$'\t' read -r _ mib ns _; do
+		v="$ns ns"
+		[ "${ns%%.*}" = -1 ] && v="n/a (no huge pages)"
 		case $mib in
-		*@*) ws="$ws${ws:+, }${mib%@*} lines in ${mib#*@} MiB $ns ns" ;;
-		*) line="$line${line:+, }$mib MiB $ns ns" ;;
+		*h) mib=${mib%h}
+		    case $mib in
+		    *@*) hs="$hs${hs:+, }${mib%@*} lines in ${mib#*@} MiB $v" ;;
+		    *) hs="$hs${hs:+, }$mib MiB $v" ;;
+		    esac
+		    mib=${mib}h ;;
+		*@*) ws="$ws${ws:+, }${mib%@*} lines in ${mib#*@} MiB $v" ;;
+		*) line="$line${line:+, }$mib MiB $v" ;;
 		esac
 		echo "memlat,$mib,,,$ns," >>"$CSV"
 	done < <(echo "$lat" | grep $'^memlat\t')
 	say "   a cache miss on this machine (dependent loads at random lines of 4 KiB pages, micro memlat):"
 	say "   ${line:-n/a: $lat}"
 	[ -n "$ws" ] && say "   the macro's points (their flows' lines at random places of their table): $ws"
+	[ -n "$hs" ] && say "   the same in 2 MiB pages (what is left without TLB misses; BPF maps have 4 KiB pages): $hs"
 	say ""
 }
 
