@@ -71,7 +71,12 @@ stat() { echo "$1" | awk -v k="$2" '$1 == k {print $2}'; }
 s1=$(e2e_xdpnat stats 2>/dev/null)
 fx=$(( $(stat "$s1" xdp_forwarded) - $(stat "$s0" xdp_forwarded) ))
 tc=$(( $(stat "$s1" tc_translated) - $(stat "$s0" tc_translated) ))
-[ "$fx" -gt 1000 ] && e2e_ok "WAN -> LAN in XDP: the frames got their Ethernet header and were redirected ($fx)" \
+# What XDP forwards WAN -> LAN here: the masquerade download's segments
+# until its direction passes tcp_bulk_bytes (1 MiB: at least 700 frames of
+# at most 1500 bytes; the rest goes to the kernel path for GRO), and the
+# ACKs of the forward's download, as many as the sender's stack makes
+# (973-1855 in runs of 2026-12-02). Without the L3 fast path: none.
+[ "$fx" -ge 500 ] && e2e_ok "WAN -> LAN in XDP: the frames got their Ethernet header and were redirected ($fx)" \
 	|| e2e_fail "WAN -> LAN forwarded in XDP" "xdp_forwarded +$fx"
 [ "$tc" -gt 100 ] && e2e_ok "LAN -> WAN translated on the L3 WAN's tc egress ($tc)" \
 	|| e2e_fail "LAN -> WAN translated on tc egress" "tc_translated +$tc"
