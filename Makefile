@@ -90,7 +90,7 @@ UNIT_DEPS_linkinfo  := $(call unit_mod,nlsock)
 UNIT_DEPS_ddns      := $(call unit_mod,config) $(call unit_mod,ddns_proto) $(call unit_mod,log) \
 		       $(call unit_mod,runfiles)
 UNIT_DEPS_gc        := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call unit_mod,maps) \
-		       $(call unit_mod,cttab) $(call unit_mod,eimports)
+		       $(call unit_mod,cttab) $(call unit_mod,eimports) $(call unit_mod,udpkeyed)
 UNIT_DEPS_wanstate  := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call unit_mod,maps) $(call unit_mod,log) \
 		       $(call unit_mod,config) $(call unit_mod,cttab) $(call unit_mod,eimports)
 UNIT_DEPS_flowlog_fmt := $(call unit_mod,flowdesc)

@@ -104,35 +104,42 @@ static __always_inline struct nat_ct_value *ct_implied_orig(struct ct_new_cell *
 }
 
 /*
- * nat_udp_keyed (include/xdpnat.h): a port's bit is set before an entry
- * keyed by a UDP tuple to that WAN port is inserted; a lazy flow looks
- * its reply tuple up only if the bit of its port is set (or the map is
- * not filled yet). Both sides order their write before their read with a
- * locked instruction (the bit's fetch-or, the entry's publish).
+ * nat_udp_keyed (include/xdpnat.h): a port's bit is set, in the bitmap of
+ * the current epoch, before an entry keyed by a UDP tuple to that WAN port
+ * is inserted; a lazy flow looks its reply tuple up only if the bit of its
+ * port is set in either bitmap (or the map is not filled yet). Both sides
+ * order their write before their read with a locked instruction (the
+ * bit's fetch-or, the entry's publish); the GC's rebuild waits out every
+ * program between its steps, so neither needs more.
  */
 static __always_inline void ct_keyed_mark(const struct nat_ct_key *k)
 {
 	__u16 port = bpf_ntohs(k->dport);
-	__u32 i = nat_port_word(port);
+	__u32 i = nat_port_word(port), ctl = NAT_UDP_KEYED_CTL;
 	__u64 bit = nat_port_bit(port), *w;
+	struct nat_udp_keyed *c, *e;
 
 	if (k->proto != IPPROTO_UDP)
 		return;
-	w = bpf_map_lookup_elem(&nat_udp_keyed, &i);
-	if (w && !(*w & bit))
+	c = bpf_map_lookup_elem(&nat_udp_keyed, &ctl);
+	e = bpf_map_lookup_elem(&nat_udp_keyed, &i);
+	if (!c || !e)
+		return;
+	w = &e->bits[*(volatile __u64 *)&c->bits[NAT_UDP_KEYED_EPOCH] & 1];
+	if (!(*w & bit))
 		__sync_fetch_and_or(w, bit);
 }
 
 static __always_inline bool ct_keyed(const struct nat_ct_key *k)
 {
 	__u16 port = bpf_ntohs(k->dport);
-	__u32 i = nat_port_word(port), ready = NAT_UDP_KEYED_READY;
-	__u64 *w = bpf_map_lookup_elem(&nat_udp_keyed, &ready);
+	__u32 i = nat_port_word(port), ctl = NAT_UDP_KEYED_CTL;
+	struct nat_udp_keyed *e = bpf_map_lookup_elem(&nat_udp_keyed, &ctl);
 
-	if (!w || !*w)
+	if (!e || !e->bits[NAT_UDP_KEYED_READY])
 		return true;
-	w = bpf_map_lookup_elem(&nat_udp_keyed, &i);
-	return !w || (*w & nat_port_bit(port));
+	e = bpf_map_lookup_elem(&nat_udp_keyed, &i);
+	return !e || ((e->bits[0] | e->bits[1]) & nat_port_bit(port));
 }
 
 /* Does a lazy UDP flow hold reply tuple k? */

@@ -182,9 +182,9 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, NAT_UDP_KEYED_WORDS + 1);
+	__uint(max_entries, NAT_UDP_KEYED_CTL + 1);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct nat_udp_keyed);
 } nat_udp_keyed SEC(".maps");
 
 struct {

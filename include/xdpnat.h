@@ -99,9 +99,11 @@
  *  nat_udp_keyed  dp sets a port's bit before it   -
  *                 inserts an entry keyed by a UDP
  *                 tuple to that WAN port (bpf/
- *                 nat_lazyreply.h); daemon/loader.c
- *                 fills a new one from nat_ct at
- *                 start (a new map every start)
+ *                 nat_lazyreply.h); daemon/
+ *                 udpkeyed.c fills a new one from
+ *                 nat_ct at start (a new map every
+ *                 start) and rebuilds it every GC
+ *                 pass (clears what no entry needs)
  *  nat_flowlog    dp reserves and submits flow     daemon/flowlog.c consumes
  *                 events (RINGBUF)                 (the only reader)
  */
@@ -511,19 +513,36 @@ struct nat_eim_value {
 #define NAT_EIM_MOVED_READY	NAT_EIM_MOVED_CELLS
 
 /*
- * nat_udp_keyed: ARRAY (BPF_F_MMAPABLE) of NAT_UDP_KEYED_WORDS + 1 words,
- * a bit per port (nat_port_word(), nat_port_bit()): set if an entry of nat_ct
- * may be keyed by a UDP tuple to that port of a WAN address, other than
- * a lazy flow's own reply entry (bpf/nat_lazyreply.h). A new UDP flow
- * that makes no reply entry looks its reply tuple up only if the bit of
- * its port is set, instead of reading a cold line of nat_ct. Bits are set
- * by the data path before such an insert and never cleared; every start
- * makes the map anew and, once its programs are attached, sets the bits of
- * what nat_ct holds; the word at NAT_UDP_KEYED_READY says 1 from then on,
- * and until it does every such flow looks its reply tuple up.
+ * nat_udp_keyed: ARRAY (BPF_F_MMAPABLE) of NAT_UDP_KEYED_CTL + 1 elements
+ * of struct nat_udp_keyed. Two bitmaps of a bit per port, one for each of
+ * two epochs; element i holds word i (nat_port_word(), nat_port_bit()) of
+ * both, so that one line answers for a port. A port's bit is set if an
+ * entry of nat_ct may be keyed by a UDP tuple to that port of a WAN
+ * address, other than a lazy flow's own reply entry (bpf/nat_lazyreply.h).
+ * A new UDP flow that makes no reply entry looks its reply tuple up only
+ * if its port's bit is set in either bitmap, instead of reading a cold
+ * line of nat_ct.
+ *  - The data path sets the bit in the bitmap of the current epoch (the
+ *    control element's bits[NAT_UDP_KEYED_EPOCH]) before such an insert.
+ *  - Every start makes the map anew; once its programs are attached, the
+ *    controller sets the bits of what nat_ct holds and then the control
+ *    element's bits[NAT_UDP_KEYED_READY]: until then every such flow looks
+ *    its reply tuple up.
+ *  - Every GC pass rebuilds it (ctl/daemon/udpkeyed.c): it switches the
+ *    epoch, waits until no program can still mark the old bitmap (an RCU
+ *    grace period), marks in the new one what its walk of nat_ct keeps,
+ *    waits again (a program that read the new bitmap before the walk
+ *    marked it also reads the old one before it is cleared), then clears
+ *    the old bitmap. So a bit stays set while an entry needs it, and goes
+ *    within two passes after its last entry has.
  */
-#define NAT_UDP_KEYED_WORDS	NAT_PORT_WORDS
-#define NAT_UDP_KEYED_READY	NAT_UDP_KEYED_WORDS
+struct nat_udp_keyed {
+	__u64 bits[2];			/* word i of epoch 0's and epoch 1's bitmap */
+};
+
+#define NAT_UDP_KEYED_CTL	NAT_PORT_WORDS	/* the control element: */
+#define NAT_UDP_KEYED_READY	0		/*   bits[0]: 1 once filled at start */
+#define NAT_UDP_KEYED_EPOCH	1		/*   bits[1]: the epoch (0, 1) marked */
 
 struct nat_eim_moved {
 	__u32 count;

@@ -56,6 +56,7 @@ void nat_maps_init(struct nat_maps *m)
 		*(int *)((char *)m + fields[i].off) = -1;
 	memset(&m->cttab, 0, sizeof(m->cttab));
 	m->moved = NULL;
+	m->keyed = NULL;
 	m->ports = NULL;
 	m->port_tables = 0;
 }
@@ -65,23 +66,46 @@ int nat_maps_map_ct(struct nat_maps *m)
 	return cttab_map(&m->cttab, m->ct);
 }
 
-#define MOVED_BYTES (sizeof(struct nat_eim_moved) * (NAT_EIM_MOVED_CELLS + 1))
-
-int nat_maps_map_moved(struct nat_maps *m)
+/* An mmapable array of a fixed size, mapped shared into *at (0 or -errno),
+ * and unmapped. */
+static int map_whole(int fd, size_t len, void **at)
 {
-	void *p = mmap(NULL, MOVED_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, m->eim_moved, 0);
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 
 	if (p == MAP_FAILED)
 		return -errno;
-	m->moved = p;
+	*at = p;
 	return 0;
+}
+
+static void unmap_whole(void **at, size_t len)
+{
+	if (*at)
+		munmap(*at, len);
+	*at = NULL;
+}
+
+#define MOVED_BYTES (sizeof(struct nat_eim_moved) * (NAT_EIM_MOVED_CELLS + 1))
+#define KEYED_BYTES (sizeof(struct nat_udp_keyed) * (NAT_UDP_KEYED_CTL + 1))
+
+int nat_maps_map_moved(struct nat_maps *m)
+{
+	return map_whole(m->eim_moved, MOVED_BYTES, (void **)&m->moved);
 }
 
 void nat_maps_unmap_moved(struct nat_maps *m)
 {
-	if (m->moved)
-		munmap(m->moved, MOVED_BYTES);
-	m->moved = NULL;
+	unmap_whole((void **)&m->moved, MOVED_BYTES);
+}
+
+int nat_maps_map_keyed(struct nat_maps *m)
+{
+	return map_whole(m->udp_keyed, KEYED_BYTES, (void **)&m->keyed);
+}
+
+void nat_maps_unmap_keyed(struct nat_maps *m)
+{
+	unmap_whole((void **)&m->keyed, KEYED_BYTES);
 }
 
 int nat_maps_map_ports(struct nat_maps *m)

@@ -42,6 +42,8 @@ struct nat_maps {
 				 * the controller reads and changes flows */
 	struct nat_eim_moved *moved;	/* nat_eim_moved mapped (nat_maps_map_moved()),
 					 * NULL if not */
+	struct nat_udp_keyed *keyed;	/* nat_udp_keyed mapped (nat_maps_map_keyed()),
+					 * NULL if not; daemon/udpkeyed.c uses it */
 	struct nat_eim_port *ports;	/* nat_eim_ports mapped (nat_maps_map_ports()),
 					 * NULL if not; common/eimports.c uses it */
 	__u32 port_tables;		/* its tables (one a WAN) */
@@ -60,6 +62,11 @@ int nat_maps_map_ct(struct nat_maps *m);
  * -errno; and the other way. */
 int nat_maps_map_moved(struct nat_maps *m);
 void nat_maps_unmap_moved(struct nat_maps *m);
+
+/* Map m->udp_keyed into m->keyed (NAT_UDP_KEYED_CTL + 1 elements): 0 or
+ * -errno; and the other way. */
+int nat_maps_map_keyed(struct nat_maps *m);
+void nat_maps_unmap_keyed(struct nat_maps *m);
 
 /* Map m->eim_ports into m->ports and m->port_tables: 0 or -errno; and
  * the other way. */

@@ -62,6 +62,7 @@
 #include "daemon/metrics.h"
 #include "daemon/metrics_http.h"
 #include "daemon/status.h"
+#include "daemon/udpkeyed.h"
 #include "portmap/portmap.h"
 #include "wan/addrwatch.h"
 #include "wan/ddns.h"
@@ -693,7 +694,7 @@ static int daemon_start(struct daemon_ctx *x, bool foreground, const sigset_t *m
 	detach_unconfigured(x);
 	loader_adopt_finish(d);
 	loader_moved_fill(&x->maps);
-	loader_keyed_fill(&x->maps);
+	udpkeyed_fill(&x->maps);	/* unmapped: logged by loader_maps() */
 	if (!foreground && daemon(0, 1)) {
 		nat_log_at(LOG_ERR, "cannot go to the background: %s", strerror(errno));
 		return -1;

@@ -28,6 +28,7 @@
 #include "common/eimports.h"
 #include "common/mapsweep.h"
 #include "daemon/gc.h"
+#include "daemon/udpkeyed.h"
 
 uint32_t gc_flow_timeout(const struct nat_config *cfg, uint8_t proto, uint8_t state)
 {
@@ -211,6 +212,7 @@ static int gc_ct_step(const struct nat_maps *m, const struct nat_config *cfg,
 		c->pass_start = now;
 		c->slot = 1;
 		c->started = true;
+		c->keyed_epoch = udpkeyed_begin(m);
 	}
 	for (; c->slot <= t->nslots && done < budget; c->slot++) {
 		struct nat_ct_key k;
@@ -222,7 +224,10 @@ static int gc_ct_step(const struct nat_maps *m, const struct nat_config *cfg,
 		}
 		judge(m, cfg, &k, &v, now, c->pass_start, res);
 		res->ct_entries++;
-		c->live += t->slots[c->slot].key.pad[0] == NAT_CT_SLOT_LIVE;	/* not judged away */
+		if (t->slots[c->slot].key.pad[0] == NAT_CT_SLOT_LIVE) {	/* not judged away */
+			c->live++;
+			udpkeyed_mark(m, c->keyed_epoch, &k, &v);
+		}
 		done++;
 	}
 	if (c->slot <= t->nslots)
@@ -375,6 +380,7 @@ int gc_step(const struct nat_maps *maps, struct gc_cursor *c, uint64_t now_ns, u
 		done = 1;	/* start over next time rather than resume a broken walk */
 	}
 	if (done == 1 && !err) {
+		udpkeyed_end(maps, c->keyed_epoch);	/* the walk read the whole table */
 		/* the small maps once a pass, after the flows they refer to */
 		err = sweep(maps->expect, sizeof(struct nat_expect_key),
 			    sizeof(struct nat_expect_value), expect_doomed, &pass,

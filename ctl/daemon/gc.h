@@ -4,7 +4,7 @@
  * nat_ct (idle flows and orphaned halves), nat_expect (expired, or their
  * control flow gone), nat_gate (no session and past the linger time),
  * nat_alg and nat_alg_state (their flow gone). The data path never deletes these; this does,
- * once a second.
+ * once a second; and it rebuilds nat_udp_keyed once a pass (udpkeyed.h).
  *
  * Every function takes map fds and an explicit `now` (CLOCK_MONOTONIC ns,
  * the clock of bpf_ktime_get_ns) so tests can drive it with maps they made
@@ -41,6 +41,8 @@ struct gc_cursor {
 	uint64_t pass_start;		/* now, when the pass began (nat_eim's mark) */
 	__u32 slot;			/* the next slot of nat_ct to read */
 	uint64_t live;			/* live entries seen so far (left after judging) */
+	int keyed_epoch;		/* nat_udp_keyed's epoch this pass rebuilds
+					 * (udpkeyed_begin()), -1: none */
 	struct gc_result pass;		/* what this pass has done so far */
 };
 

@@ -163,7 +163,7 @@ static void adopt_plan(struct nat_daemon *d)
 		int old;
 
 		/* nat_eim_moved and nat_udp_keyed are made anew and filled
-		 * after the attach (loader_moved_fill(), loader_keyed_fill()):
+		 * after the attach (loader_moved_fill(), udpkeyed_fill()):
 		 * a previous run's are not trusted to be complete */
 		if (bpf_map__is_internal(map) || d->nmig == LOADER_MAPS_MAX ||
 		    !strcmp(bpf_map__name(map), XDPNAT_MAP_EIM_MOVED) ||
@@ -401,6 +401,9 @@ void loader_maps(const struct nat_daemon *d, struct nat_maps *out)
 		nat_log_at(LOG_ERR, "cannot map nat_ct: the controller cannot see flows");
 	if (nat_maps_map_moved(out))
 		nat_log_at(LOG_ERR, "cannot map nat_eim_moved: new flows look up every endpoint");
+	if (nat_maps_map_keyed(out))
+		nat_log_at(LOG_ERR, "cannot map nat_udp_keyed: new UDP flows look their reply "
+			   "tuple up");
 	if (nat_maps_map_ports(out))
 		nat_log_at(LOG_ERR, "cannot map nat_eim_ports: no WAN's table is bound, new "
 			   "flows get ports for their destination only");
@@ -429,34 +432,6 @@ int loader_moved_fill(struct nat_maps *m)
 	__atomic_store_n(&m->moved[NAT_EIM_MOVED_READY].count, 1, __ATOMIC_SEQ_CST);
 	if (n)
 		nat_log("nat_eim_moved: moved mappings counted: %lu", n);
-	return 0;
-}
-
-/* A UDP entry that may be keyed by a tuple to a WAN port: every one but
- * a masquerade flow's ORIG entry (marking more is only a lookup more). */
-static int keyed_visit(const struct nat_ct_key *k, const struct nat_ct_value *v, void *arg)
-{
-	__u64 *words = arg;
-	__u16 port = ntohs(k->dport);
-
-	if (k->proto == IPPROTO_UDP && !(v->dir == NAT_DIR_ORIG && v->kind == NAT_KIND_MASQ))
-		__atomic_fetch_or(&words[nat_port_word(port)], nat_port_bit(port), __ATOMIC_SEQ_CST);
-	return 0;
-}
-
-int loader_keyed_fill(struct nat_maps *m)
-{
-	size_t len = (NAT_UDP_KEYED_WORDS + 1) * sizeof(__u64);
-	__u64 *words = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, m->udp_keyed, 0);
-
-	if (words == MAP_FAILED) {
-		nat_log_at(LOG_ERR, "cannot map nat_udp_keyed: new UDP flows look their reply "
-			   "tuple up: %s", strerror(errno));
-		return -1;
-	}
-	ct_for_each(&m->cttab, keyed_visit, words);
-	__atomic_store_n(&words[NAT_UDP_KEYED_READY], 1, __ATOMIC_SEQ_CST);
-	munmap(words, len);
 	return 0;
 }
 

@@ -125,10 +125,6 @@ void loader_maps(const struct nat_daemon *d, struct nat_maps *out);
  * every endpoint up). */
 int loader_moved_fill(struct nat_maps *m);
 
-/* Set the bits of nat_udp_keyed (new at every start) for what nat_ct
- * holds, then its READY word; call once the programs are attached. */
-int loader_keyed_fill(struct nat_maps *m);
-
 /* `xdpnat detach`: remove our XDP program and tc filter from an interface
  * (and its clsact qdisc if xdpnat made it). Returns how many were removed. */
 int loader_detach_ours(const char *ifname, int ifindex, bool clsact_created);

@@ -241,10 +241,10 @@ int env_up_ct(struct env *e, unsigned ct_max)
 	}
 	{	/* nat_udp_keyed filled, as the daemon marks it once it has
 		 * walked nat_ct (empty here) */
-		__u64 ready = 1;
-		__u32 k = NAT_UDP_KEYED_READY;
+		struct nat_udp_keyed ctl = { .bits[NAT_UDP_KEYED_READY] = 1 };
+		__u32 k = NAT_UDP_KEYED_CTL;
 
-		if (bpf_map_update_elem(bpf_map__fd(e->skel->maps.nat_udp_keyed), &k, &ready,
+		if (bpf_map_update_elem(bpf_map__fd(e->skel->maps.nat_udp_keyed), &k, &ctl,
 					BPF_ANY))
 			return -1;
 	}

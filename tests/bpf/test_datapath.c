@@ -46,7 +46,8 @@
 #include "alg/alg.h"
 #include "alg/alg_xsk.h"
 #include "common/maps.h"
-#include "daemon/loader.h"
+#include "daemon/gc.h"
+#include "daemon/udpkeyed.h"
 
 static struct env E;
 
@@ -838,16 +839,16 @@ static void test_udp_masq(void **state)
  * tuple), the remote's answer still reaches the flow, another remote
  * reaches the forward.
  */
-/* Is port's bit set in nat_udp_keyed? */
+/* Is port's bit set in nat_udp_keyed (in either epoch's bitmap)? */
 static bool udp_keyed(uint16_t port)
 {
 	__u32 i = nat_port_word(port);
-	__u64 w = 0;
+	struct nat_udp_keyed w = {};
 	struct nat_maps m;
 
 	env_maps(&E, &m);
 	assert_int_equal(bpf_map_lookup_elem(m.udp_keyed, &i, &w), 0);
-	return w & nat_port_bit(port);
+	return (w.bits[0] | w.bits[1]) & nat_port_bit(port);
 }
 
 static void test_udp_lazy_reply(void **state)
@@ -912,6 +913,73 @@ static void test_udp_lazy_reply(void **state)
 	CHECK(!udp_keyed(5354), "nat_udp_keyed: port 5354 not marked");
 }
 
+/* Is port's bit set in the bitmap of epoch e of nat_udp_keyed? */
+static bool keyed_in(int e, uint16_t port)
+{
+	__u32 i = nat_port_word(port);
+	struct nat_udp_keyed w = {};
+	struct nat_maps m;
+
+	env_maps(&E, &m);
+	assert_int_equal(bpf_map_lookup_elem(m.udp_keyed, &i, &w), 0);
+	return w.bits[e] & nat_port_bit(port);
+}
+
+static __u64 keyed_epoch(void)
+{
+	__u32 i = NAT_UDP_KEYED_CTL;
+	struct nat_udp_keyed w = {};
+	struct nat_maps m;
+
+	env_maps(&E, &m);
+	assert_int_equal(bpf_map_lookup_elem(m.udp_keyed, &i, &w), 0);
+	return w.bits[NAT_UDP_KEYED_EPOCH];
+}
+
+/*
+ * Every GC pass rebuilds nat_udp_keyed (daemon/udpkeyed.c): it switches
+ * the epoch, marks the ports of the entries it keeps in the new epoch's
+ * bitmap and clears the old one; the data path marks the new epoch from
+ * the switch on; a port whose entries the GC expired is clear after the
+ * next pass.
+ */
+static void test_udp_keyed_rebuild(void **state)
+{
+	struct pk in = { .dmac = MAC_WAN0, .smac = MAC_GW, .src = A_REMOTE, .dst = A_WAN0,
+			 .proto = IPPROTO_UDP, .ttl = 55, .id = 0x4044, .sport = 40000,
+			 .dport = 5400, .payload = dns_q, .plen = sizeof(dns_q) - 3 };
+	struct gc_result res;
+	struct nat_maps m;
+	struct res r;
+	uint64_t now = mono_ns();
+
+	(void)state;
+	assert_int_equal(env_forward(&E, E.if_wan0, IPPROTO_UDP, 5400, A_SERVER, 53), 0);
+	assert_int_equal(env_forward(&E, E.if_wan0, IPPROTO_UDP, 5401, A_SERVER, 53), 0);
+	xdp_pk(E.if_wan0, &in, &r, NULL);
+	expect_xdp_ret("a remote to the forward on 5400", &r, XDP_REDIRECT);
+	CHECK(keyed_in(0, 5400), "5400 marked in epoch 0's bitmap");
+
+	env_maps(&E, &m);
+	assert_int_equal(nat_maps_map_keyed(&m), 0);
+	assert_int_equal(gc_run(&m, now, &res), 0);
+	CHECK_EQ(keyed_epoch(), 1, "the pass switched to epoch 1");
+	CHECK(keyed_in(1, 5400), "the live flow's port marked in epoch 1's bitmap");
+	CHECK(!keyed_in(0, 5400), "epoch 0's bitmap cleared");
+
+	in.dport = 5401;
+	in.sport = 40001;	/* not the first flow's tuple at the server */
+	xdp_pk(E.if_wan0, &in, &r, NULL);
+	expect_xdp_ret("a remote to the forward on 5401", &r, XDP_REDIRECT);
+	CHECK(keyed_in(1, 5401) && !keyed_in(0, 5401), "the data path marks epoch 1 now");
+
+	assert_int_equal(gc_run(&m, now + 3600ull * 1000000000ull, &res), 0);
+	CHECK_EQ(res.flows_expired, 2, "the next pass (an hour on) expires both flows");
+	CHECK_EQ(keyed_epoch(), 0, "and switched back to epoch 0");
+	CHECK(!udp_keyed(5400) && !udp_keyed(5401), "their ports are clear in both bitmaps");
+	nat_maps_unmap_keyed(&m);
+}
+
 /*
  * The other way round: the reply tuple R:rp -> W:p is another flow's
  * entry already (a port chosen for that destination only while the
@@ -948,8 +1016,10 @@ static void test_udp_lazy_reply_taken(void **state)
 	assert_int_equal(ct_put(&E.ct, &kr, &vr, BPF_NOEXIST), 0);
 	/* as a start finds them: the loader marks what nat_ct holds */
 	env_maps(&E, &m);
-	assert_int_equal(loader_keyed_fill(&m), 0);
-	CHECK(udp_keyed(5353), "nat_udp_keyed: port 5353 marked by the loader");
+	assert_int_equal(nat_maps_map_keyed(&m), 0);
+	assert_int_equal(udpkeyed_fill(&m), 0);
+	nat_maps_unmap_keyed(&m);
+	CHECK(udp_keyed(5353), "nat_udp_keyed: port 5353 marked by the start's fill");
 
 	xdp_pk(E.if_lan0, &in, &r, NULL);
 	expect_xdp_ret("the mapping's first flow to a taken reply tuple", &r, XDP_DROP);
@@ -4291,6 +4361,7 @@ int main(void)
 		T(test_udp_lazy_reply),
 		T(test_udp_lazy_reply_taken),
 		T(test_udp_lazy_reply_port_for_destination),
+		T(test_udp_keyed_rebuild),
 		T(test_udp_zero_csum),
 		T(test_udp_csum_lands_on_zero),
 		T(test_icmp_echo),

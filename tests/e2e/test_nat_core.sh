@@ -104,6 +104,22 @@ e2e_check "ICMP port unreachable reaches the LAN UDP client" \
 lazy=$(e2e_xdpnat stats | awk '$1 == "ct_reply_lazy" {print $2}')
 [ "${lazy:-0}" -ge 3 ] && e2e_ok "xdpnat stats: $lazy UDP reply entries made by a flow's first answer" \
 	|| e2e_fail "xdpnat stats: UDP reply entries made by a flow's first answer" "ct_reply_lazy=${lazy:-?}"
+# every GC pass (a second each here) rebuilds nat_udp_keyed in the other
+# epoch's bitmap (README "Connection tracking"): its control element says
+# filled, and shows both epochs within a few seconds
+keyed_ctl() {	# the control element (index NAT_UDP_KEYED_CTL = 1024): "READY EPOCH"
+	bpftool -j map lookup pinned "$E2E_BPFFS/xdpnat/nat_udp_keyed" key 0 4 0 0 2>/dev/null |
+		python3 -c 'import json,sys; b = json.load(sys.stdin)["formatted"]["value"]["bits"]; print(b[0], b[1])'
+}
+seen=""
+for _ in $(seq 12); do
+	seen="$seen $(keyed_ctl)"
+	sleep 0.5
+done
+case $seen in *"1 0"*"1 1"*|*"1 1"*"1 0"*)
+	e2e_ok "nat_udp_keyed: filled, and its epoch switches with every GC pass" ;;
+*)	e2e_fail "nat_udp_keyed: filled, and its epoch switches with every GC pass" "READY EPOCH:$seen" ;;
+esac
 out=$(e2e_in lanc traceroute -n -q 1 -w 2 -m 5 203.0.113.10 2>&1)
 echo "$out" | grep -qE '^ *1 +192\.168\.0\.1 ' && echo "$out" | grep -qE '^ *2 +203\.0\.113\.10 ' \
 	&& e2e_ok "traceroute through the NAT (router hop, then the destination's port unreachable)" \

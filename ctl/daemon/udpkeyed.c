@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * udpkeyed.c - nat_udp_keyed from the controller's side: the fill at
+ * start and the rebuild of every GC pass (udpkeyed.h; the protocol is
+ * described with the map in include/xdpnat.h).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include "common/cttab.h"
+#include "daemon/udpkeyed.h"
+
+/* An entry the bit of its port must cover: a UDP entry that may be keyed
+ * by a tuple to a WAN port, i.e. every one but a masquerade flow's ORIG
+ * entry (marking more is only a lookup more). */
+static bool keyed_needs(const struct nat_ct_key *k, const struct nat_ct_value *v)
+{
+	return k->proto == IPPROTO_UDP && !(v->dir == NAT_DIR_ORIG && v->kind == NAT_KIND_MASQ);
+}
+
+static void keyed_set(struct nat_udp_keyed *t, int epoch, const struct nat_ct_key *k)
+{
+	__u16 port = ntohs(k->dport);
+
+	__atomic_fetch_or(&t[nat_port_word(port)].bits[epoch], nat_port_bit(port),
+			  __ATOMIC_SEQ_CST);
+}
+
+static __u64 *keyed_ctl(const struct nat_maps *m, int which)
+{
+	return &m->keyed[NAT_UDP_KEYED_CTL].bits[which];
+}
+
+struct fill_arg {
+	struct nat_udp_keyed *t;
+	int epoch;
+};
+
+static int fill_visit(const struct nat_ct_key *k, const struct nat_ct_value *v, void *arg)
+{
+	const struct fill_arg *a = arg;
+
+	if (keyed_needs(k, v))
+		keyed_set(a->t, a->epoch, k);
+	return 0;
+}
+
+int udpkeyed_fill(const struct nat_maps *m)
+{
+	struct fill_arg a = { .t = m->keyed };
+
+	if (!m->keyed)
+		return -EBADF;
+	a.epoch = (int)(__atomic_load_n(keyed_ctl(m, NAT_UDP_KEYED_EPOCH), __ATOMIC_SEQ_CST) & 1);
+	ct_for_each(&m->cttab, fill_visit, &a);
+	__atomic_store_n(keyed_ctl(m, NAT_UDP_KEYED_READY), 1, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+/* Has the kernel the barrier of grace()? Asked once. */
+static bool grace_supported(void)
+{
+	static int known = -1;
+
+	if (known < 0) {
+		long cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+		known = cmds >= 0 && (cmds & MEMBARRIER_CMD_GLOBAL);
+	}
+	return known;
+}
+
+/*
+ * Return once every BPF program that was running when it was called has
+ * returned: MEMBARRIER_CMD_GLOBAL is synchronize_rcu(), and XDP and tc
+ * programs run inside RCU read-side sections. (With one CPU online it
+ * returns at once: no program is running while this thread does, short
+ * of a kernel whose softirqs can be preempted, PREEMPT_RT.)
+ */
+static int grace(void)
+{
+	return syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) ? -errno : 0;
+}
+
+int udpkeyed_begin(const struct nat_maps *m)
+{
+	int epoch;
+
+	if (!m->keyed || !grace_supported() ||
+	    !__atomic_load_n(keyed_ctl(m, NAT_UDP_KEYED_READY), __ATOMIC_SEQ_CST))
+		return -1;
+	epoch = !(__atomic_load_n(keyed_ctl(m, NAT_UDP_KEYED_EPOCH), __ATOMIC_SEQ_CST) & 1);
+	__atomic_store_n(keyed_ctl(m, NAT_UDP_KEYED_EPOCH), (__u64)epoch, __ATOMIC_SEQ_CST);
+	return grace() ? -1 : epoch;
+}
+
+void udpkeyed_mark(const struct nat_maps *m, int epoch, const struct nat_ct_key *k,
+		   const struct nat_ct_value *v)
+{
+	if (epoch >= 0 && m->keyed && keyed_needs(k, v))
+		keyed_set(m->keyed, epoch, k);
+}
+
+void udpkeyed_end(const struct nat_maps *m, int epoch)
+{
+	if (epoch < 0 || !m->keyed || grace())
+		return;
+	for (__u32 i = 0; i < NAT_PORT_WORDS; i++)
+		__atomic_store_n(&m->keyed[i].bits[!epoch], 0, __ATOMIC_SEQ_CST);
+}
