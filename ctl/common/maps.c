@@ -112,28 +112,24 @@ int nat_maps_map_ports(struct nat_maps *m)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
-	void *p;
+	int err;
 
 	if (bpf_obj_get_info_by_fd(m->eim_ports, &info, &len))
 		return -errno;
 	if (info.value_size != sizeof(struct nat_eim_port) || !info.max_entries ||
 	    info.max_entries % NAT_EIM_PORT_TABLE)
 		return -EINVAL;
-	p = mmap(NULL, (size_t)info.max_entries * sizeof(struct nat_eim_port),
-		 PROT_READ | PROT_WRITE, MAP_SHARED, m->eim_ports, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	m->ports = p;
-	m->port_tables = info.max_entries / NAT_EIM_PORT_TABLE;
-	return 0;
+	err = map_whole(m->eim_ports, (size_t)info.max_entries * sizeof(struct nat_eim_port),
+			(void **)&m->ports);
+	if (!err)
+		m->port_tables = info.max_entries / NAT_EIM_PORT_TABLE;
+	return err;
 }
 
 void nat_maps_unmap_ports(struct nat_maps *m)
 {
-	if (m->ports)
-		munmap(m->ports, (size_t)m->port_tables * NAT_EIM_PORT_TABLE *
-				 sizeof(struct nat_eim_port));
-	m->ports = NULL;
+	unmap_whole((void **)&m->ports,
+		    (size_t)m->port_tables * NAT_EIM_PORT_TABLE * sizeof(struct nat_eim_port));
 	m->port_tables = 0;
 }
 

@@ -27,8 +27,6 @@
 #include <linux/if_link.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <linux/magic.h>
 #include <sys/mount.h>

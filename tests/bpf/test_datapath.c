@@ -839,16 +839,27 @@ static void test_udp_masq(void **state)
  * tuple), the remote's answer still reaches the flow, another remote
  * reaches the forward.
  */
-/* Is port's bit set in nat_udp_keyed (in either epoch's bitmap)? */
-static bool udp_keyed(uint16_t port)
+/* Element i of nat_udp_keyed. */
+static struct nat_udp_keyed keyed_elem(__u32 i)
 {
-	__u32 i = nat_port_word(port);
 	struct nat_udp_keyed w = {};
 	struct nat_maps m;
 
 	env_maps(&E, &m);
 	assert_int_equal(bpf_map_lookup_elem(m.udp_keyed, &i, &w), 0);
-	return (w.bits[0] | w.bits[1]) & nat_port_bit(port);
+	return w;
+}
+
+/* Is port's bit set in the bitmap of epoch e of nat_udp_keyed? */
+static bool keyed_in(int e, uint16_t port)
+{
+	return keyed_elem(nat_port_word(port)).bits[e] & nat_port_bit(port);
+}
+
+/* Is port's bit set in nat_udp_keyed (in either epoch's bitmap)? */
+static bool udp_keyed(uint16_t port)
+{
+	return keyed_in(0, port) || keyed_in(1, port);
 }
 
 static void test_udp_lazy_reply(void **state)
@@ -913,27 +924,9 @@ static void test_udp_lazy_reply(void **state)
 	CHECK(!udp_keyed(5354), "nat_udp_keyed: port 5354 not marked");
 }
 
-/* Is port's bit set in the bitmap of epoch e of nat_udp_keyed? */
-static bool keyed_in(int e, uint16_t port)
-{
-	__u32 i = nat_port_word(port);
-	struct nat_udp_keyed w = {};
-	struct nat_maps m;
-
-	env_maps(&E, &m);
-	assert_int_equal(bpf_map_lookup_elem(m.udp_keyed, &i, &w), 0);
-	return w.bits[e] & nat_port_bit(port);
-}
-
 static __u64 keyed_epoch(void)
 {
-	__u32 i = NAT_UDP_KEYED_CTL;
-	struct nat_udp_keyed w = {};
-	struct nat_maps m;
-
-	env_maps(&E, &m);
-	assert_int_equal(bpf_map_lookup_elem(m.udp_keyed, &i, &w), 0);
-	return w.bits[NAT_UDP_KEYED_EPOCH];
+	return keyed_elem(NAT_UDP_KEYED_CTL).bits[NAT_UDP_KEYED_EPOCH];
 }
 
 /*
