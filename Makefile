@@ -95,6 +95,7 @@ UNIT_DEPS_wanstate  := $(call unit_mod,ctflow) $(call unit_mod,mapsweep) $(call 
 		       $(call unit_mod,config) $(call unit_mod,cttab) $(call unit_mod,eimports)
 UNIT_DEPS_flowlog_fmt := $(call unit_mod,flowdesc)
 UNIT_DEPS_migrate   := $(call unit_mod,cttab)
+UNIT_DEPS_udpkeyed  := $(call unit_mod,cttab)
 UNIT_DEPS_cttab_race := $(call unit_mod,cttab)
 UNIT_DEPS_alg_segment := $(call unit_mod,alg_ftp)
 UNIT_DEPS_alg_session := $(call unit_mod,alg_ftp) $(call unit_mod,log) $(call unit_mod,maps) \

@@ -6,10 +6,12 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include "common/cttab.h"
 #include "daemon/udpkeyed.h"
 
@@ -73,16 +75,46 @@ static bool grace_supported(void)
 	return known;
 }
 
+bool udpkeyed_grace_exact(const char *uts_version, long cpus_online)
+{
+	return !strstr(uts_version, "PREEMPT_RT") || cpus_online > 1;
+}
+
+/* Is this kernel PREEMPT_RT (uname -v says so)? Asked once. */
+static bool kernel_rt(void)
+{
+	static int known = -1;
+
+	if (known < 0) {
+		struct utsname u;
+
+		known = !uname(&u) && strstr(u.version, "PREEMPT_RT");
+	}
+	return known;
+}
+
+static bool grace_exact_now(void)
+{
+	return !kernel_rt() || udpkeyed_grace_exact("PREEMPT_RT", sysconf(_SC_NPROCESSORS_ONLN));
+}
+
 /*
  * Return once every BPF program that was running when it was called has
  * returned: MEMBARRIER_CMD_GLOBAL is synchronize_rcu(), and XDP and tc
- * programs run inside RCU read-side sections. (With one CPU online it
- * returns at once: no program is running while this thread does, short
- * of a kernel whose softirqs can be preempted, PREEMPT_RT.)
+ * programs run inside RCU read-side sections. With one CPU online it
+ * returns at once, which is exact only where a softirq cannot be
+ * preempted: on PREEMPT_RT (softirqs in threads) a single CPU counts as
+ * no barrier (-EAGAIN), asked before and after the call, so that a CPU
+ * taken offline meanwhile is seen too (short of one taken offline and
+ * brought back within the call).
  */
 static int grace(void)
 {
-	return syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) ? -errno : 0;
+	if (!grace_exact_now())
+		return -EAGAIN;
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
+		return -errno;
+	return grace_exact_now() ? 0 : -EAGAIN;
 }
 
 int udpkeyed_begin(const struct nat_maps *m)

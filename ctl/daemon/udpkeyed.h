@@ -12,6 +12,7 @@
 #ifndef XDPNAT_UDPKEYED_H
 #define XDPNAT_UDPKEYED_H
 
+#include <stdbool.h>
 #include "xdpnat.h"
 #include "common/maps.h"
 
@@ -26,7 +27,8 @@ int udpkeyed_fill(const struct nat_maps *m);
  *    path marks and waits until no program still marks the old one (an
  *    RCU grace period: membarrier(MEMBARRIER_CMD_GLOBAL)). Returns the new
  *    epoch, or -1 for no rebuild this pass (map not mapped or not filled
- *    yet, no such barrier on this kernel, or the wait failed);
+ *    yet, no such barrier on this kernel or none exact: PREEMPT_RT with
+ *    one CPU, udpkeyed_grace_exact(); or the wait failed);
  *  - udpkeyed_mark() for every entry the walk leaves in nat_ct;
  *  - udpkeyed_end() once the walk has read the whole table: waits again,
  *    then clears the old epoch's bitmap. After a walk that broke off it
@@ -37,5 +39,12 @@ int udpkeyed_begin(const struct nat_maps *m);
 void udpkeyed_mark(const struct nat_maps *m, int epoch, const struct nat_ct_key *k,
 		   const struct nat_ct_value *v);
 void udpkeyed_end(const struct nat_maps *m, int epoch);
+
+/* Does membarrier(MEMBARRIER_CMD_GLOBAL) wait for every running program
+ * on a kernel of this `uname -v` with this many CPUs online? Not on a
+ * PREEMPT_RT kernel with one CPU (or an unknown count): the call returns
+ * at once while a preempted softirq thread may be inside a program. The
+ * rebuild is then skipped, its bits stay set. */
+bool udpkeyed_grace_exact(const char *uts_version, long cpus_online);
 
 #endif /* XDPNAT_UDPKEYED_H */
