@@ -260,7 +260,7 @@ static __always_inline int new_from_wan(void *ctx, const struct nat_pkt *p, __u3
 		return ACT_UNTOUCHED;
 
 	e = bpf_map_lookup_elem(&nat_expect, &ek);
-	if (e && e->expires > bpf_ktime_get_ns()) {
+	if (e && e->dir == NAT_EXPECT_IN && e->expires > bpf_ktime_get_ns()) {
 		n.kind = NAT_KIND_EXPECT;
 		n.to.daddr = e->to_addr;
 		n.to.dport = e->to_port;
@@ -322,24 +322,41 @@ static __always_inline void ct_new_range(struct ct_new *n, const struct nat_ifac
 }
 
 /* LAN host to a forward on one of our WAN addresses: both halves. */
+/* A LAN host's connection to a WAN address: to what an FTP ALG
+ * expectation of a hairpin control flow names, to a forward (an FTP
+ * control port one inspected by the ALG, as from a WAN; `gate ftp` does
+ * not apply: a LAN host reaches the server directly anyway), or to
+ * another inside endpoint's mapping. */
 static __always_inline int new_hairpin(const struct nat_pkt *p, __u32 wan_ifindex,
 				       struct nat_ct_value **v)
 {
 	struct nat_fwd_key fk = { .ifindex = wan_ifindex, .port = p->key.dport, .proto = p->key.proto };
 	struct ct_new n = { .key = p->key, .to = p->key, .wan_ifindex = wan_ifindex,
 			    .kind = NAT_KIND_HAIRPIN };
+	struct nat_expect_key ek = {
+		.raddr = p->key.saddr, .waddr = p->key.daddr, .wport = p->key.dport,
+		.proto = p->key.proto,
+	};
+	struct nat_expect_value *e;
 	struct nat_iface *wan;
 	struct nat_fwd_value *f;
+	bool ctl = false;
 
 	if (p->key.proto == IPPROTO_ICMP)
 		return ACT_UNTOUCHED;
 	wan = bpf_map_lookup_elem(&nat_ifaces, &wan_ifindex);
 	if (!wan || wan->addr != p->key.daddr)
 		return ACT_UNTOUCHED;
-	f = fwd_lookup(&fk);
-	if (f) {
+	e = bpf_map_lookup_elem(&nat_expect, &ek);
+	if (e && e->dir == NAT_EXPECT_HAIRPIN && e->expires > bpf_ktime_get_ns()) {
+		n.to.daddr = e->to_addr;
+		n.to.dport = e->to_port;
+		bpf_map_delete_elem(&nat_expect, &ek);	/* single use */
+		STAT_INC(expect_used);
+	} else if ((f = fwd_lookup(&fk))) {
 		n.to.daddr = f->addr;
 		n.to.dport = f->port;
+		ctl = (f->flags & NAT_FWD_F_ALG) && p->key.proto == IPPROTO_TCP;
 	} else {
 		/* REQ-9: to another inside endpoint's mapping, through its
 		 * filter, the WAN address being the remote */
@@ -353,6 +370,8 @@ static __always_inline int new_hairpin(const struct nat_pkt *p, __u32 wan_ifinde
 	n.to.saddr = wan->addr;
 	ct_new_range(&n, wan);
 	eim_source_port(&n, p, wan_ifindex, wan);
+	if (ctl)
+		return ct_create_ctl(&n, v);
 	return ct_new_result(ct_create(&n, v));
 }
 
@@ -1139,7 +1158,14 @@ static __always_inline int xdp_ingress(struct xdp_md *ctx, enum nat_hook hook, c
 		xdpnat_csum_keep(ctx, vd.csum_kept, l2);
 	} else if (vd.ct && vd.ct->kind == NAT_KIND_HAIRPIN && !p.icmp_error &&
 		   p.frag != FRAG_LATER) {
+		/* The destination half here, the source half on tc egress of
+		 * the LAN (its HAIRPIN_EGRESS entries never carry SEQADJ): an
+		 * opaque ALG flow's sequence offsets are applied here, once. */
 		vd.csum_kept = xdpnat_csum_kept(ctx, p.key.saddr, vd.to.daddr, l2);
+		data = (void *)(long)ctx->data;
+		data_end = (void *)(long)ctx->data_end;
+		if (need_seqadj(&p, &vd) && nat_seqadj(ctx, false, data, data_end, &p, vd.ct))
+			return XDP_DROP;
 		data = (void *)(long)ctx->data;
 		data_end = (void *)(long)ctx->data_end;
 		if (nat_rewrite_dnat(data, data_end, &p, &vd.to))

@@ -903,10 +903,20 @@ struct nat_expect_key {
 struct nat_expect_value {
 	__be32 to_addr;			/* inside host */
 	__be16 to_port;
-	__u8 dir;			/* 0: remote -> inside host (PASV, 227 rewritten) */
+	__u8 dir;			/* enum nat_expect_dir: where the connection comes from */
 	__u8 pad;
 	__u64 expires;			/* ns */
 	struct nat_ct_key ctl;		/* the control flow (its orig key) */
+};
+
+/* Where an expected connection arrives: NAT_EXPECT_IN from a WAN (the
+ * remote on the Internet: an inside client's PORT, a forwarded server's
+ * 227/229), NAT_EXPECT_HAIRPIN from a LAN to a WAN address (a hairpin
+ * control flow's client or server): each is admitted only there, so a
+ * WAN packet claiming a LAN source cannot take a hairpin expectation. */
+enum nat_expect_dir {
+	NAT_EXPECT_IN = 0,
+	NAT_EXPECT_HAIRPIN = 1,
 };
 
 /* nat_gate: HASH, key (remote, inside host) -> live FTP control sessions. */

@@ -543,7 +543,7 @@ static enum alg_ftp_cmd_kind alg_ftp_classify(const struct line *l, size_t vlen)
 	return CMD_OTHER;
 }
 
-/* PORT/EPRT from a masqueraded client: C:p -> W:p' (case A). */
+/* PORT/EPRT from a masqueraded client: C:p -> W:p' (case A, and hairpin). */
 static void alg_ftp_active(struct seg *s, struct alg_ftp_cmd *cmd, const struct line *l,
 			   size_t vlen)
 {
@@ -608,7 +608,7 @@ static void alg_ftp_command(struct seg *s, struct line *l)
 	}
 	cmd->kind = (uint8_t)alg_ftp_classify(l, vlen);
 	if ((cmd->kind == CMD_PORT || cmd->kind == CMD_EPRT) && !l->overflow &&
-	    c->nat.mode == ALG_FTP_MASQ)
+	    (c->nat.mode == ALG_FTP_MASQ || c->nat.mode == ALG_FTP_HAIRPIN))
 		alg_ftp_active(s, cmd, l, vlen);
 }
 
@@ -616,7 +616,7 @@ static void alg_ftp_command(struct seg *s, struct line *l)
  * Server replies
  */
 
-/* 227 in case B: S:p is rewritten to W:p'; W:p is taken as it is. */
+/* 227 in case B (and hairpin): S:p is rewritten to W:p'; W:p is taken as it is. */
 static void alg_ftp_reply_227(struct seg *s, const struct line *l, size_t from)
 {
 	struct alg_ftp_conn *c = s->c;
@@ -668,7 +668,7 @@ static void alg_ftp_reply_text(struct seg *s, const struct line *l, size_t from)
 	struct alg_ftp_cmd *head = cmdq_peek(c);
 
 	if (c->state != ALG_FTP_ST_INSPECT || l->overflow || c->reply_acted || !head ||
-	    c->nat.mode != ALG_FTP_FORWARD || from > l->n)
+	    (c->nat.mode != ALG_FTP_FORWARD && c->nat.mode != ALG_FTP_HAIRPIN) || from > l->n)
 		return;
 	if (c->reply_code == 227 && head->kind == CMD_PASV)
 		alg_ftp_reply_227(s, l, from);
@@ -931,7 +931,8 @@ void alg_ftp_init(struct alg_ftp_conn *c, const struct alg_ftp_nat *nat,
 
 bool alg_ftp_conn_valid(const struct alg_ftp_conn *c)
 {
-	if (c->nat.mode != ALG_FTP_MASQ && c->nat.mode != ALG_FTP_FORWARD)
+	if (c->nat.mode != ALG_FTP_MASQ && c->nat.mode != ALG_FTP_FORWARD &&
+	    c->nat.mode != ALG_FTP_HAIRPIN)
 		return false;
 	if (c->state > ALG_FTP_ST_NOT_FTP || c->why > ALG_FTP_WHY_GAP)
 		return false;

@@ -29,6 +29,13 @@
  *                   (p' from map_port) with an expectation R -> W:p' => S:p;
  *                   a 227 naming W:p and a 229 (|||p|) open R -> W:p => S:p
  *                   without a rewrite. PORT needs nothing.
+ *  ALG_FTP_HAIRPIN  both at once: LAN client C connected to W:21, forwarded
+ *                   to server S on a LAN; the server sees C as W (hairpin
+ *                   translates both halves). PORT/EPRT naming C:p become
+ *                   W:p' with S -> W:p' => C:p, a 227 naming S:p becomes
+ *                   W:p' with C -> W:p' => S:p, as in A and B; the data
+ *                   connections arrive from a LAN, and their expectations
+ *                   say so (NAT_EXPECT_HAIRPIN).
  *
  * The implicit-TLS port (990) is never fed to the ALG: the caller decides
  * by port. Everything else follows from the bytes: see doc/readme/alg.md.
@@ -63,15 +70,16 @@ enum alg_ftp_dir {
 enum alg_ftp_mode {
 	ALG_FTP_MASQ = 1,		/* (A) client inside, masqueraded */
 	ALG_FTP_FORWARD = 2,		/* (B) server inside, behind a forward */
+	ALG_FTP_HAIRPIN = 3,		/* client and server inside, through a forward */
 };
 
 /* The NAT context of the control connection, fixed at creation. */
 struct alg_ftp_nat {
 	enum alg_ftp_mode mode;
-	uint32_t client_addr;		/* the client as it really is: A: C, B: R */
-	uint32_t client_outside;	/* the client as the server sees it: A: W, B: R */
-	uint32_t server_addr;		/* the server as it really is: A: S, B: S (inside) */
-	uint32_t server_outside;	/* the server as the client sees it: A: S, B: W */
+	uint32_t client_addr;		/* the client as it really is: A: C, B: R, hairpin: C */
+	uint32_t client_outside;	/* the client as the server sees it: A: W, B: R, hairpin: W */
+	uint32_t server_addr;		/* the server as it really is: A: S, B: S (inside), hairpin: S */
+	uint32_t server_outside;	/* the server as the client sees it: A: S, B: W, hairpin: W */
 };
 
 /* What the ALG asks the caller for: an outside port on outside_addr that

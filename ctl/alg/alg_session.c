@@ -423,6 +423,12 @@ static void flow_init(struct alg_flow *f, const struct nat_ct_key *okey,
 		nat.client_outside = okey->saddr;
 		nat.server_addr = ov->to_daddr;
 		nat.server_outside = okey->daddr;
+	} else if (ov->kind == NAT_KIND_HAIRPIN) {
+		nat.mode = ALG_FTP_HAIRPIN;
+		nat.client_addr = okey->saddr;
+		nat.client_outside = ov->to_saddr;
+		nat.server_addr = ov->to_daddr;
+		nat.server_outside = okey->daddr;
 	}
 	alg_ftp_init(&f->conn, &nat, map_port, f);
 }
@@ -576,7 +582,8 @@ struct alg_flow *alg_session_flow(struct alg_session *s, const struct nat_ct_key
 		resv_release_flow(s, f);
 		flow_init(f, &okey, &ov);
 	}
-	if (!f && (ov.kind == NAT_KIND_MASQ || ov.kind == NAT_KIND_FORWARD)) {
+	if (!f && (ov.kind == NAT_KIND_MASQ || ov.kind == NAT_KIND_FORWARD ||
+		   ov.kind == NAT_KIND_HAIRPIN)) {
 		if (s->n_flows >= s->max_flows)
 			evict_one(s);
 		f = flow_new(s, &okey, &ov);
@@ -779,7 +786,8 @@ static void expect_open(struct alg_session *s, struct alg_flow *f, const struct 
 	__u64 now = nat_now_ns();
 	struct nat_expect_value v = {
 		.to_addr = ev->inside_addr, .to_port = htons(ev->inside_port_host),
-		.dir = 0,	/* always remote -> inside host */
+		/* a hairpin flow's data connections come from a LAN */
+		.dir = f->conn.nat.mode == ALG_FTP_HAIRPIN ? NAT_EXPECT_HAIRPIN : NAT_EXPECT_IN,
 		.expires = now + (__u64)s->expect_timeout * NS_PER_SEC,
 		.ctl = f->okey,
 	};

@@ -1413,6 +1413,59 @@ static void test_hairpin_kernel_path(void **state)
 	CHECK_EQ(ct_state(A_CLIENT, A_WAN0, 45000, 8080, IPPROTO_TCP), NAT_CT_SYN_RECV, "state");
 }
 
+/* An FTP ALG expectation of a hairpin control flow (NAT_EXPECT_HAIRPIN):
+ * the data connection comes from the LAN to the WAN address and is sent
+ * to what the expectation names, both halves translated, once; a WAN
+ * packet claiming the same source does not take it. */
+static void test_hairpin_expectation(void **state)
+{
+	struct nat_maps m;
+	struct nat_expect_key k = { .raddr = htonl(A_CLIENT), .waddr = htonl(A_WAN0),
+				    .wport = htons(50000), .proto = IPPROTO_TCP };
+	struct nat_expect_value v = { .to_addr = htonl(A_SERVER), .to_port = htons(50001),
+				      .dir = NAT_EXPECT_HAIRPIN, .expires = ~0ULL };
+	struct pk spoof = wan_tcp(A_CLIENT, 45002, A_WAN0, 50000, PK_TCP_SYN);
+	struct pk syn = lan_tcp(A_CLIENT, MAC_CLIENT, 45002, A_WAN0, 50000, PK_TCP_SYN);
+	struct nat_expect_value got;
+	struct pk want;
+	struct res r;
+
+	int fd;
+
+	(void)state;
+	env_maps(&E, &m);
+	fd = m.expect;
+	assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_ANY), 0);
+	xdp_pk(E.if_wan0, &spoof, &r, NULL);
+	CHECK_EQ(stats().expect_used, 0, "a WAN packet does not take a hairpin expectation");
+	CHECK_EQ(bpf_map_lookup_elem(fd, &k, &got), 0, "the expectation is still there");
+
+	want = to_lan(syn, MAC_SERVER);
+	want.src = A_WAN0;
+	want.dst = A_SERVER;
+	want.dport = 50001;
+	xdp_pk(E.if_lan0, &syn, &r, NULL);
+	expect_xdp_ret("hairpin data SYN", &r, XDP_REDIRECT);
+	expect_frame("hairpin data SYN (198.51.100.1:45002 -> 192.168.0.254:50001)", &r, &want);
+	CHECK_EQ(stats().expect_used, 1, "expect_used");
+	CHECK_EQ(bpf_map_lookup_elem(fd, &k, &got) != 0, 1, "the expectation is used up");
+	expect_ct("hairpin data orig", &(struct ct_want){
+		.s = A_CLIENT, .d = A_WAN0, .sp = 45002, .dp = 50000, .proto = IPPROTO_TCP,
+		.ts = A_WAN0, .td = A_SERVER, .tsp = 45002, .tdp = 50001, .wan = E.if_wan0,
+		.dir = NAT_DIR_ORIG, .kind = NAT_KIND_HAIRPIN, .state = NAT_CT_SYN_SENT,
+		.packets = 1, .bytes = 40 });
+
+	/* and one of the WAN (NAT_EXPECT_IN) is not taken from the LAN */
+	k.wport = htons(50002);
+	v.dir = NAT_EXPECT_IN;
+	assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_ANY), 0);
+	syn.sport = 45003;
+	syn.dport = 50002;
+	xdp_pk(E.if_lan0, &syn, &r, NULL);
+	CHECK_EQ(stats().expect_used, 1, "a LAN packet does not take a WAN expectation");
+	CHECK_EQ(bpf_map_lookup_elem(fd, &k, &got), 0, "the WAN expectation is still there");
+}
+
 /* ============================================================ 8. kernel path */
 
 /* XDP passes the SYN unchanged; tc egress of wan0 translates what the
@@ -4368,6 +4421,7 @@ int main(void)
 		T(test_forward_range_shift),
 		T(test_hairpin),
 		T(test_hairpin_kernel_path),
+		T(test_hairpin_expectation),
 		T(test_kernel_path_no_neigh),
 		T(test_kernel_path_ip_options),
 		T(test_kernel_path_no_fastpath),

@@ -73,6 +73,11 @@ static void t_init(struct t *t, enum alg_ftp_mode mode, uint32_t isn_c, uint32_t
 		nat.client_addr = ip(C_ADDR);
 		nat.client_outside = ip(W_ADDR);
 		nat.server_addr = nat.server_outside = ip(S_PUB);
+	} else if (mode == ALG_FTP_HAIRPIN) {
+		nat.client_addr = ip(C_ADDR);
+		nat.client_outside = ip(W_ADDR);
+		nat.server_addr = ip(S_IN);
+		nat.server_outside = ip(W_ADDR);
 	} else {
 		nat.client_addr = nat.client_outside = ip(R_ADDR);
 		nat.server_addr = ip(S_IN);
@@ -722,6 +727,57 @@ static void test_b_port_untouched(void **state)
 	sv(&t, "200 ok\r\n");
 	expect_no_events(&t);
 	assert_int_equal(t.map_calls, 0);
+}
+
+/* ===================================================================== */
+/* Hairpin: a LAN client through a forward to a LAN server                */
+
+/* PORT naming the client becomes the WAN address (the server sees the
+ * client as W), and the server's connection to it is expected. */
+static void test_h_port_and_eprt_rewritten(void **state)
+{
+	struct t t;
+
+	(void)state;
+	t_init(&t, ALG_FTP_HAIRPIN, 1000, 5000);
+	login(&t);
+	assert_int_equal(cl(&t, "PORT 192,168,0,10,156,64\r\n"), ALG_FTP_REWRITTEN);
+	assert_string_equal(out_str(&t), "PORT 59,65,174,240,156,64\r\n");
+	assert_int_equal(t.map_req.remote_addr, ip(S_IN));
+	assert_int_equal(t.map_req.outside_addr, ip(W_ADDR));
+	assert_int_equal(t.map_req.inside_addr, ip(C_ADDR));
+	sv(&t, "200 Port command successful\r\n");
+	assert_int_equal(t.res.n_events, 1);
+	expect_open(&t, 0, S_IN, W_ADDR, 40000, C_ADDR, 40000);
+	assert_int_equal(cl(&t, "EPRT |1|192.168.0.10|5282|\r\n"), ALG_FTP_REWRITTEN);
+	assert_string_equal(out_str(&t), "EPRT |1|59.65.174.240|40001|\r\n");
+	sv(&t, "200 EPRT command successful\r\n");
+	expect_open(&t, 0, S_IN, W_ADDR, 40001, C_ADDR, 5282);
+	assert_int_equal(t.res.ev[0].source, ALG_FTP_SRC_EPRT);
+}
+
+/* A 227 naming the server becomes the WAN address; one naming the WAN
+ * address (pasv_address) and a 229 open an expectation as they are. */
+static void test_h_227_and_229(void **state)
+{
+	struct t t;
+
+	(void)state;
+	t_init(&t, ALG_FTP_HAIRPIN, 1000, 5000);
+	login(&t);
+	cl(&t, "PASV\r\n");
+	assert_int_equal(sv(&t, "227 Entering Passive Mode (192,168,0,254,205,242)\r\n"),
+			 ALG_FTP_REWRITTEN);
+	assert_string_equal(out_str(&t), "227 Entering Passive Mode (59,65,174,240,156,64)\r\n");
+	expect_open(&t, 0, C_ADDR, W_ADDR, 40000, S_IN, 52722);
+	assert_int_equal(t.map_req.remote_addr, ip(C_ADDR));
+	cl(&t, "PASV\r\n");
+	assert_int_equal(sv(&t, "227 Entering Passive Mode (59,65,174,240,205,243)\r\n"), ALG_FTP_PASS);
+	expect_open(&t, 0, C_ADDR, W_ADDR, 52723, S_IN, 52723);
+	cl(&t, "EPSV\r\n");
+	assert_int_equal(sv(&t, "229 Entering Extended Passive Mode (|||52724|)\r\n"), ALG_FTP_PASS);
+	expect_open(&t, 0, C_ADDR, W_ADDR, 52724, S_IN, 52724);
+	assert_true(alg_ftp_conn_valid(&t.c));
 }
 
 /* ===================================================================== */
@@ -1511,6 +1567,8 @@ int main(void)
 		cmocka_unit_test(test_b_227_without_pasv_nothing),
 		cmocka_unit_test(test_b_229),
 		cmocka_unit_test(test_b_port_untouched),
+		cmocka_unit_test(test_h_port_and_eprt_rewritten),
+		cmocka_unit_test(test_h_227_and_229),
 		cmocka_unit_test(test_multiline_227),
 		cmocka_unit_test(test_multiline_other_code_embeds_227),
 		cmocka_unit_test(test_preliminary_and_pipelined),

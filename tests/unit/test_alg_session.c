@@ -528,6 +528,35 @@ static void pasv_227(struct alg_session *s, const struct nat_ct_key *ok,
  * (counted), and the newest ones are the ones left. An expectation the
  * data path used is not counted any more, so it is not "replaced".
  */
+/* A hairpin control flow (a LAN client through forward 21 to a LAN
+ * server) is inspected, its 227 rewritten to the WAN address, and its
+ * expectation says the data connection comes from a LAN; a forwarded
+ * flow's from a WAN. */
+static void test_hairpin_expect_dir(void **state)
+{
+	struct fixture *fx = *state;
+	struct alg_session *s = alg_session_new(&fx->m, 60);
+	struct nat_ct_key to = key("198.51.100.1", 5001, "192.168.0.254", 21);
+	struct nat_ct_key ok = key("192.168.0.10", 40001, "198.51.100.1", 21), rk;
+	struct nat_expect_value ev;
+	struct seg_out o;
+
+	flow_put(&fx->m.cttab, &ok, &to, NAT_KIND_HAIRPIN, &rk);
+	forward_to_227(s, &ok, &rk, &o);
+	assert_int_equal(o.f->conn.nat.mode, ALG_FTP_HAIRPIN);
+	assert_true(expect_exists(fx, "192.168.0.10", 50000, &ev));
+	assert_int_equal(ev.dir, NAT_EXPECT_HAIRPIN);
+	assert_int_equal(ev.to_addr, ip("192.168.0.254"));
+	assert_int_equal(ntohs(ev.to_port), 50000);
+
+	forward_flow(&fx->m.cttab, 40002, &ok, &rk);
+	forward_to_227(s, &ok, &rk, &o);
+	assert_int_equal(o.f->conn.nat.mode, ALG_FTP_FORWARD);
+	assert_true(expect_exists(fx, "198.51.100.2", 50000, &ev));
+	assert_int_equal(ev.dir, NAT_EXPECT_IN);
+	alg_session_free(s);
+}
+
 static void test_expect_per_session_limit(void **state)
 {
 	struct fixture *fx = *state;
@@ -816,6 +845,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restore_gone_and_no_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hand_back_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_pending_port, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hairpin_expect_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expect_per_session_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expect_global_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_full_evicts_unassured, setup, teardown),
