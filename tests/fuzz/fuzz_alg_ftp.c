@@ -5,7 +5,8 @@
  * Input format (tests/fuzz/corpus/alg_ftp/ has realistic sessions):
  *   byte 0   flags: bit0 mode (0 masquerade / 1 forward), bit1 small output
  *            buffer (payload + 0..15 bytes), bit2 map_port fails every
- *            other call, bit3 sequence numbers start near the 2^32 wrap
+ *            other call, bit3 sequence numbers start near the 2^32 wrap,
+ *            bit4 hairpin mode (overrides bit0)
  *   then records, each a header byte h:
  *     h bit7      direction (0 from client, 1 from server)
  *     h bits5..6  0,1: new data, length (h & 31) + 1 (+ 32 if 1), bytes follow
@@ -17,7 +18,8 @@
  *   - no EXPECT_OPEN once the conn stopped parsing (opaque / not-ftp), and
  *     GO_OPAQUE at most once;
  *   - every EXPECT_OPEN obeys the bounce rules (the inside host is the
- *     client in case A, the server in case B; ports >= 1024);
+ *     client in case A, the server in case B, in hairpin the client for
+ *     PORT/EPRT and the server for 227/229; ports >= 1024);
  *   - output length within the buffer, event count within bounds;
  *   - the receiver never gets one stream position with two different
  *     bytes (retransmissions replay rewrites exactly);
@@ -72,7 +74,13 @@ static void fz_init(struct fz *f, uint8_t flags)
 	memset(f, 0, sizeof(*f));
 	f->flags = flags;
 	f->next_port = 40000;
-	if (flags & 1) {
+	if (flags & 16) {
+		nat.mode = ALG_FTP_HAIRPIN;
+		nat.client_addr = htonl(0xc0a8000a);				/* 192.168.0.10 */
+		nat.client_outside = htonl(0x3b41aef0);				/* 59.65.174.240 */
+		nat.server_addr = htonl(0xc0a800fe);				/* 192.168.0.254 */
+		nat.server_outside = htonl(0x3b41aef0);
+	} else if (flags & 1) {
 		nat.mode = ALG_FTP_FORWARD;
 		nat.client_addr = nat.client_outside = htonl(0xc6336407);	/* 198.51.100.7 */
 		nat.server_addr = htonl(0xc0a800fe);				/* 192.168.0.254 */
@@ -107,7 +115,13 @@ static void check_event(struct fz *f, const struct alg_ftp_event *ev, bool *opaq
 	CHECK(!*opaque_seen);
 	CHECK(ev->inside_port_host >= ALG_FTP_PORT_MIN);
 	CHECK(ev->outside_port_host != 0);
-	if (nat->mode == ALG_FTP_MASQ) {
+	if (nat->mode == ALG_FTP_HAIRPIN) {
+		bool active = ev->source == ALG_FTP_SRC_PORT || ev->source == ALG_FTP_SRC_EPRT;
+
+		CHECK(ev->inside_addr == (active ? nat->client_addr : nat->server_addr));
+		CHECK(ev->remote_addr == (active ? nat->server_addr : nat->client_addr));
+		CHECK(ev->outside_addr == (active ? nat->client_outside : nat->server_outside));
+	} else if (nat->mode == ALG_FTP_MASQ) {
 		CHECK(ev->inside_addr == nat->client_addr);
 		CHECK(ev->remote_addr == nat->server_addr);
 		CHECK(ev->outside_addr == nat->client_outside);
