@@ -239,17 +239,32 @@ static __always_inline void eim_source_port(struct ct_new *n, const struct nat_p
 /* A connection from the Internet: to a WAN address, an FTP expectation, a
  * port forward or a mapping its filter admits (nat_eim.h); to a LAN
  * address, routed (new_routed). */
-static __always_inline int new_from_wan(void *ctx, const struct nat_pkt *p, __u32 ifindex,
-					struct nat_ct_value **v)
+/* An FTP ALG expectation of this packet's tuple, for connections that
+ * arrive from `from` (enum nat_expect_dir): its destination goes into n
+ * and it is used up. False if there is none, of that side, in time. */
+static __always_inline bool expect_take(const struct nat_pkt *p, __u8 from, struct ct_new *n)
 {
-	struct nat_iface *iif = bpf_map_lookup_elem(&nat_ifaces, &ifindex);
 	struct nat_expect_key ek = {
 		.raddr = p->key.saddr, .waddr = p->key.daddr, .wport = p->key.dport,
 		.proto = p->key.proto,
 	};
+	struct nat_expect_value *e = bpf_map_lookup_elem(&nat_expect, &ek);
+
+	if (!e || e->dir != from || e->expires <= bpf_ktime_get_ns())
+		return false;
+	n->to.daddr = e->to_addr;
+	n->to.dport = e->to_port;
+	bpf_map_delete_elem(&nat_expect, &ek);	/* single use */
+	STAT_INC(expect_used);
+	return true;
+}
+
+static __always_inline int new_from_wan(void *ctx, const struct nat_pkt *p, __u32 ifindex,
+					struct nat_ct_value **v)
+{
+	struct nat_iface *iif = bpf_map_lookup_elem(&nat_ifaces, &ifindex);
 	struct nat_fwd_key fk = { .ifindex = ifindex, .port = p->key.dport, .proto = p->key.proto };
 	struct ct_new n = { .key = p->key, .to = p->key, .wan_ifindex = ifindex };
-	struct nat_expect_value *e;
 	struct nat_fwd_value *f;
 
 	if (!iif || !ct_may_create(p))
@@ -259,13 +274,8 @@ static __always_inline int new_from_wan(void *ctx, const struct nat_pkt *p, __u3
 	if (p->key.proto == IPPROTO_ICMP)
 		return ACT_UNTOUCHED;
 
-	e = bpf_map_lookup_elem(&nat_expect, &ek);
-	if (e && e->dir == NAT_EXPECT_IN && e->expires > bpf_ktime_get_ns()) {
+	if (expect_take(p, NAT_EXPECT_IN, &n)) {
 		n.kind = NAT_KIND_EXPECT;
-		n.to.daddr = e->to_addr;
-		n.to.dport = e->to_port;
-		bpf_map_delete_elem(&nat_expect, &ek);	/* single use */
-		STAT_INC(expect_used);
 		return ct_new_result(ct_create(&n, v));
 	}
 
@@ -321,7 +331,6 @@ static __always_inline void ct_new_range(struct ct_new *n, const struct nat_ifac
 	n->alloc_sport = 1;
 }
 
-/* LAN host to a forward on one of our WAN addresses: both halves. */
 /* A LAN host's connection to a WAN address: to what an FTP ALG
  * expectation of a hairpin control flow names, to a forward (an FTP
  * control port one inspected by the ALG, as from a WAN; `gate ftp` does
@@ -333,11 +342,6 @@ static __always_inline int new_hairpin(const struct nat_pkt *p, __u32 wan_ifinde
 	struct nat_fwd_key fk = { .ifindex = wan_ifindex, .port = p->key.dport, .proto = p->key.proto };
 	struct ct_new n = { .key = p->key, .to = p->key, .wan_ifindex = wan_ifindex,
 			    .kind = NAT_KIND_HAIRPIN };
-	struct nat_expect_key ek = {
-		.raddr = p->key.saddr, .waddr = p->key.daddr, .wport = p->key.dport,
-		.proto = p->key.proto,
-	};
-	struct nat_expect_value *e;
 	struct nat_iface *wan;
 	struct nat_fwd_value *f;
 	bool ctl = false;
@@ -347,12 +351,8 @@ static __always_inline int new_hairpin(const struct nat_pkt *p, __u32 wan_ifinde
 	wan = bpf_map_lookup_elem(&nat_ifaces, &wan_ifindex);
 	if (!wan || wan->addr != p->key.daddr)
 		return ACT_UNTOUCHED;
-	e = bpf_map_lookup_elem(&nat_expect, &ek);
-	if (e && e->dir == NAT_EXPECT_HAIRPIN && e->expires > bpf_ktime_get_ns()) {
-		n.to.daddr = e->to_addr;
-		n.to.dport = e->to_port;
-		bpf_map_delete_elem(&nat_expect, &ek);	/* single use */
-		STAT_INC(expect_used);
+	if (expect_take(p, NAT_EXPECT_HAIRPIN, &n)) {
+		/* the destination is the expectation's */
 	} else if ((f = fwd_lookup(&fk))) {
 		n.to.daddr = f->addr;
 		n.to.dport = f->port;
@@ -1166,8 +1166,6 @@ static __always_inline int xdp_ingress(struct xdp_md *ctx, enum nat_hook hook, c
 		data_end = (void *)(long)ctx->data_end;
 		if (need_seqadj(&p, &vd) && nat_seqadj(ctx, false, data, data_end, &p, vd.ct))
 			return XDP_DROP;
-		data = (void *)(long)ctx->data;
-		data_end = (void *)(long)ctx->data_end;
 		if (nat_rewrite_dnat(data, data_end, &p, &vd.to))
 			return XDP_DROP;
 		xdpnat_csum_keep(ctx, vd.csum_kept, l2);
