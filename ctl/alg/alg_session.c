@@ -399,11 +399,30 @@ static void hand_back(struct alg_session *s, struct alg_flow *f, bool log)
 
 static int map_port(void *ctx, const struct alg_ftp_map_req *req, uint16_t *outside_port_host);
 
-/* The orig entry ov of flow okey: what the ALG needs to know about it. */
+/* The ALG's case for a control flow of this kind, 0 for a kind it does
+ * not inspect. */
+static enum alg_ftp_mode kind_mode(__u8 kind)
+{
+	switch (kind) {
+	case NAT_KIND_MASQ:	return ALG_FTP_MASQ;
+	case NAT_KIND_FORWARD:	return ALG_FTP_FORWARD;
+	case NAT_KIND_HAIRPIN:	return ALG_FTP_HAIRPIN;
+	default:		return 0;
+	}
+}
+
+/* The orig entry ov of flow okey: what the ALG needs to know about it.
+ * The addresses are what the entry translates, in every case: a
+ * masquerade leaves the server's as it is (to_daddr is okey's daddr), a
+ * forward the client's (to_saddr is okey's saddr), a hairpin neither. */
 static void flow_init(struct alg_flow *f, const struct nat_ct_key *okey,
 		      const struct nat_ct_value *ov)
 {
-	struct alg_ftp_nat nat = {};
+	struct alg_ftp_nat nat = {
+		.mode = kind_mode(ov->kind),
+		.client_addr = okey->saddr, .client_outside = ov->to_saddr,
+		.server_addr = ov->to_daddr, .server_outside = okey->daddr,
+	};
 
 	f->okey = *okey;
 	f->wan_ifindex = ov->wan_ifindex;
@@ -411,25 +430,6 @@ static void flow_init(struct alg_flow *f, const struct nat_ct_key *okey,
 	f->isn_known[0] = f->isn_known[1] = false;
 	f->want_opaque = f->handed_back = false;
 	memset(&f->v, 0, sizeof(f->v));
-	if (ov->kind == NAT_KIND_MASQ) {
-		nat.mode = ALG_FTP_MASQ;
-		nat.client_addr = okey->saddr;
-		nat.client_outside = ov->to_saddr;
-		nat.server_addr = okey->daddr;
-		nat.server_outside = okey->daddr;
-	} else if (ov->kind == NAT_KIND_FORWARD) {
-		nat.mode = ALG_FTP_FORWARD;
-		nat.client_addr = okey->saddr;
-		nat.client_outside = okey->saddr;
-		nat.server_addr = ov->to_daddr;
-		nat.server_outside = okey->daddr;
-	} else if (ov->kind == NAT_KIND_HAIRPIN) {
-		nat.mode = ALG_FTP_HAIRPIN;
-		nat.client_addr = okey->saddr;
-		nat.client_outside = ov->to_saddr;
-		nat.server_addr = ov->to_daddr;
-		nat.server_outside = okey->daddr;
-	}
 	alg_ftp_init(&f->conn, &nat, map_port, f);
 }
 
@@ -582,8 +582,7 @@ struct alg_flow *alg_session_flow(struct alg_session *s, const struct nat_ct_key
 		resv_release_flow(s, f);
 		flow_init(f, &okey, &ov);
 	}
-	if (!f && (ov.kind == NAT_KIND_MASQ || ov.kind == NAT_KIND_FORWARD ||
-		   ov.kind == NAT_KIND_HAIRPIN)) {
+	if (!f && kind_mode(ov.kind)) {
 		if (s->n_flows >= s->max_flows)
 			evict_one(s);
 		f = flow_new(s, &okey, &ov);

@@ -37,7 +37,7 @@ static __u64 *keyed_ctl(const struct nat_maps *m, int which)
 }
 
 struct fill_arg {
-	struct nat_udp_keyed *t;
+	const struct nat_maps *m;
 	int epoch;
 };
 
@@ -45,14 +45,13 @@ static int fill_visit(const struct nat_ct_key *k, const struct nat_ct_value *v, 
 {
 	const struct fill_arg *a = arg;
 
-	if (keyed_needs(k, v))
-		keyed_set(a->t, a->epoch, k);
+	udpkeyed_mark(a->m, a->epoch, k, v);
 	return 0;
 }
 
 int udpkeyed_fill(const struct nat_maps *m)
 {
-	struct fill_arg a = { .t = m->keyed };
+	struct fill_arg a = { .m = m };
 
 	if (!m->keyed)
 		return -EBADF;
@@ -80,22 +79,21 @@ bool udpkeyed_grace_exact(const char *uts_version, long cpus_online)
 	return !strstr(uts_version, "PREEMPT_RT") || cpus_online > 1;
 }
 
-/* Is this kernel PREEMPT_RT (uname -v says so)? Asked once. */
-static bool kernel_rt(void)
+/* `uname -v`, read once ("" if it cannot be). */
+static const char *kernel_version(void)
 {
-	static int known = -1;
+	static struct utsname u;
+	static bool known;
 
-	if (known < 0) {
-		struct utsname u;
-
-		known = !uname(&u) && strstr(u.version, "PREEMPT_RT");
-	}
-	return known;
+	if (!known && uname(&u))
+		u.version[0] = '\0';
+	known = true;
+	return u.version;
 }
 
 static bool grace_exact_now(void)
 {
-	return !kernel_rt() || udpkeyed_grace_exact("PREEMPT_RT", sysconf(_SC_NPROCESSORS_ONLN));
+	return udpkeyed_grace_exact(kernel_version(), sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 /*
